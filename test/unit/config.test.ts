@@ -1,0 +1,44 @@
+import * as assert from "node:assert/strict";
+import { ConfigError, parseConfig } from "../../components/config";
+
+function problemsOf(raw: Record<string, string | undefined>): string[] {
+    try {
+        parseConfig("bluegreen", raw);
+    } catch (err) {
+        if (err instanceof ConfigError) return [...err.problems];
+        throw err;
+    }
+    assert.fail(`expected a ConfigError for ${JSON.stringify(raw)}`);
+}
+
+describe("config validation", () => {
+    it("accepts blue and green and defaults target to local", () => {
+        assert.deepEqual(parseConfig("bluegreen", { activeColor: "green" }), { activeColor: "green", target: "local" });
+        assert.equal(parseConfig("bluegreen", { activeColor: "blue", target: "ssh" }).target, "ssh");
+    });
+
+    it("names the key, the bad value and the allowed values for activeColor: purple", () => {
+        const [message] = problemsOf({ activeColor: "purple" });
+        assert.match(message, /bluegreen:activeColor/);
+        assert.match(message, /"purple"/);
+        assert.match(message, /must be one of blue, green/);
+        assert.match(message, /Fix: pulumi config set activeColor/);
+    });
+
+    it("refuses a missing activeColor instead of guessing a live pool", () => {
+        const [message] = problemsOf({});
+        assert.match(message, /bluegreen:activeColor is not set/);
+    });
+
+    it("reports every bad key at once, not only the first", () => {
+        const problems = problemsOf({ activeColor: "Blue", target: "k8s" });
+        assert.equal(problems.length, 2);
+        assert.match(problems[1], /bluegreen:target has the invalid value "k8s": must be one of local, ssh, aws/);
+    });
+
+    it("flags a key that nothing reads, so a typo does not pass silently", () => {
+        const [message] = problemsOf({ activeColor: "blue", activeColour: "green" });
+        assert.match(message, /bluegreen:activeColour is not a key this program reads/);
+        assert.match(message, /pulumi config rm activeColour/);
+    });
+});
