@@ -30,13 +30,89 @@ function key<T>(schema: z.ZodType<T>, fix: string, defaultValue?: T): KeySpec<T>
     return { schema, fix, default: defaultValue };
 }
 
+// Patterns for values that land in nginx config or reach a shell: strict, so nothing a
+// value contains can end a directive, start a new one or be run as a command.
+const VERSION = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/;
+const RELATIVE_OR_ABSOLUTE_PATH = /^(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._\/-]{1,255}$/;
+const COMMAND_LINE = /^[A-Za-z0-9 ._\/=:+-]{1,200}$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const URL_PATH = /^\/[A-Za-z0-9._~\/-]{0,200}$/;
+const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
+
+function pattern(re: RegExp, what: string) {
+    return z.string().regex(re, { message: `must be ${what}` });
+}
+
+/** A whole number in [min, max], given as config text. */
+function integer(min: number, max: number) {
+    return z
+        .string()
+        .regex(/^\d+$/, { message: `must be a whole number from ${min} to ${max}` })
+        .transform(Number)
+        .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
+}
+
+const port = () => integer(1024, 65535);
+
+/** A JSON list (as `pulumi config set --path 'key[0]' …` stores it) of items matching `item`. */
+function jsonList<T>(item: z.ZodType<T>, what: string) {
+    return z
+        .string()
+        .transform((text, ctx) => {
+            try {
+                return JSON.parse(text) as unknown;
+            } catch {
+                ctx.addIssue({ code: "custom", message: `must be a JSON list of ${what}` });
+                return z.NEVER;
+            }
+        })
+        .pipe(z.array(item, { message: `must be a JSON list of ${what}` }).min(1, { message: "must list at least one" }).max(20));
+}
+
 /** Every key the program reads. Nothing outside this table reads config. */
 export const CONFIG_KEYS = {
     /** Which pool serves traffic. Required: a switch is always an explicit choice. */
     activeColor: key(z.enum(COLORS), "pulumi config set activeColor blue   (or green)"),
     /** Where the hosts come from. Default: local. */
     target: key(z.enum(TARGETS), "pulumi config set target local   (or ssh, aws)", "local"),
+    /** Release version deployed to the blue pool. Default: 1.0.0. */
+    blueVersion: key(pattern(VERSION, "a version such as 1.4.2 (letters, digits, . _ + -)"), "pulumi config set blueVersion 1.0.1", "1.0.0"),
+    /** Release version deployed to the green pool. Default: 1.0.0. */
+    greenVersion: key(pattern(VERSION, "a version such as 1.4.2 (letters, digits, . _ + -)"), "pulumi config set greenVersion 1.0.1", "1.0.0"),
+    /** Directory of the blue release (any app that follows the health contract). Default: bin/app, the reference app. */
+    blueArtifact: key(pattern(RELATIVE_OR_ABSOLUTE_PATH, "a directory path without '..' (letters, digits, . _ / -)"), "pulumi config set blueArtifact path/to/app", "bin/app"),
+    /** Directory of the green release. Default: bin/app, the reference app. */
+    greenArtifact: key(pattern(RELATIVE_OR_ABSOLUTE_PATH, "a directory path without '..' (letters, digits, . _ / -)"), "pulumi config set greenArtifact path/to/app", "bin/app"),
+    /** How a release starts, run in its directory with PORT and the rest in the environment. Default: node server.js. */
+    appStartCommand: key(pattern(COMMAND_LINE, "a plain command line (letters, digits, space, . _ / = : + -)"), "pulumi config set appStartCommand 'node server.js'", "node server.js"),
+    /** Hosts in the blue pool. Default: 2. */
+    blueHosts: key(integer(0, 50), "pulumi config set blueHosts 2", 2),
+    /** Hosts in the green pool. Default: 2. */
+    greenHosts: key(integer(0, 50), "pulumi config set greenHosts 2", 2),
+    /** Address of nginx's public listener. Default: 127.0.0.1. */
+    publicAddress: key(pattern(IPV4, "an IPv4 address such as 127.0.0.1"), "pulumi config set publicAddress 127.0.0.1", "127.0.0.1"),
+    /** Port of nginx's public listener. Default: 8080. */
+    publicPort: key(port(), "pulumi config set publicPort 8080", 8080),
+    /** Port of nginx's internal listener (loopback only: each pool by path, status). Default: 8081. */
+    internalPort: key(port(), "pulumi config set internalPort 8081", 8081),
+    /** Local target: blue host i listens on appBasePort+i, green host i on appBasePort+100+i. Default: 9100. */
+    appBasePort: key(integer(1024, 65300), "pulumi config set appBasePort 9100", 9100),
+    /** Local target: where nginx's prefix, app processes, pid files and logs live. Default: .state/local. */
+    stateDir: key(pattern(RELATIVE_OR_ABSOLUTE_PATH, "a directory path without '..' (letters, digits, . _ / -)"), "pulumi config set stateDir .state/local", ".state/local"),
+    /** Health gate: how long every host of the pool going live may take to be ready. Default: 30. */
+    gateTimeoutSeconds: key(integer(1, 600), "pulumi config set gateTimeoutSeconds 30", 30),
+    /** Health gate and deploys: how often /health is polled. Default: 200. */
+    healthIntervalMs: key(integer(50, 5000), "pulumi config set healthIntervalMs 200", 200),
+    /** How long a draining app may take to finish requests in flight. Default: 30. */
+    drainTimeoutSeconds: key(integer(1, 600), "pulumi config set drainTimeoutSeconds 30", 30),
+    /** Paths requested through the public listener after a switch; each must answer 2xx from the new colour. Default: ["/"]. */
+    smokePaths: key(jsonList(pattern(URL_PATH, "a URL path such as /health (letters, digits, . _ ~ / -)"), "URL paths"), "pulumi config set --path 'smokePaths[0]' /", ["/"]),
+    /** Token that POST /health/drain must carry. Required; set it as a secret. */
+    drainToken: key(pattern(TOKEN, "16 to 128 letters, digits, _ or -"), "pulumi config set --secret drainToken \"$(openssl rand -hex 24)\""),
 } as const;
+
+/** Keys whose values never appear in error messages. */
+const SECRET_KEYS: ReadonlySet<string> = new Set(["drainToken"]);
 
 type Keys = typeof CONFIG_KEYS;
 export type DeploymentConfig = { readonly [K in keyof Keys]: Keys[K] extends KeySpec<infer T> ? T : never };
@@ -83,7 +159,8 @@ export function parseConfig(project: string, raw: Readonly<Record<string, string
             result[name] = parsed.data;
         } else {
             const why = parsed.error.issues.map(describeIssue).join("; ");
-            problems.push(`${qualified} has the invalid value ${JSON.stringify(value)}: ${why}. Fix: ${spec.fix}`);
+            const shown = SECRET_KEYS.has(name) ? "(secret, not shown)" : JSON.stringify(value);
+            problems.push(`${qualified} has the invalid value ${shown}: ${why}. Fix: ${spec.fix}`);
         }
     }
     for (const name of Object.keys(raw)) {
@@ -100,32 +177,27 @@ export function parseConfig(project: string, raw: Readonly<Record<string, string
     return result as DeploymentConfig;
 }
 
+/** The validated config as components receive it: secrets stay Pulumi secrets. */
+export type ProgramConfig = Omit<DeploymentConfig, "drainToken"> & { readonly drainToken: pulumi.Output<string> };
+
 /**
  * Reads every key of the current stack once and validates it. A bad value becomes a
  * `pulumi.RunError`, which the engine prints without a stack trace.
  */
-export function loadConfig(): DeploymentConfig {
+export function loadConfig(): ProgramConfig {
     const project = pulumi.getProject();
-    const config = new pulumi.Config();
+    const prefix = `${project}:`;
+    // allConfig() holds every key of the stack (secrets decrypted), so typos are caught too.
     const raw: Record<string, string | undefined> = {};
-    for (const name of Object.keys(CONFIG_KEYS)) {
-        raw[name] = config.get(name);
+    for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+        if (fullKey.startsWith(prefix)) raw[fullKey.slice(prefix.length)] = value;
     }
-    for (const name of projectKeysInStack(project)) {
-        if (!(name in raw)) raw[name] = config.get(name) ?? "";
-    }
+    let parsed: DeploymentConfig;
     try {
-        return parseConfig(project, raw);
+        parsed = parseConfig(project, raw);
     } catch (err) {
         if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
         throw err;
     }
-}
-
-/** The keys of this project that the stack sets, so that typos are caught too. */
-function projectKeysInStack(project: string): string[] {
-    const prefix = `${project}:`;
-    return Object.keys(pulumi.runtime.allConfig())
-        .filter((k) => k.startsWith(prefix))
-        .map((k) => k.slice(prefix.length));
+    return { ...parsed, drainToken: pulumi.secret(parsed.drainToken) };
 }

@@ -33,13 +33,13 @@ with_heartbeat() {
     log=$(mktemp)
     "$@" >"$log" 2>&1 &
     local pid=$!
-    while kill -0 "$pid" 2>/dev/null; do
-        sleep 2
-        if (( (SECONDS - start) % 30 < 2 && SECONDS - start >= 30 )); then
-            say "  ... still $label ($((SECONDS - start)) s)"
-        fi
-    done
-    if ! wait "$pid"; then
+    (while sleep 30; do say "  ... still $label ($((SECONDS - start)) s)"; done) &
+    local heartbeat=$!
+    local status=0
+    wait "$pid" || status=$?
+    kill "$heartbeat" 2>/dev/null || true
+    wait "$heartbeat" 2>/dev/null || true
+    if [ "$status" -ne 0 ]; then
         cat "$log" >&2
         rm -f "$log"
         die "$label failed (output above)"

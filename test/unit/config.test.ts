@@ -1,6 +1,8 @@
 import * as assert from "node:assert/strict";
 import { ConfigError, parseConfig } from "../../components/config";
 
+const TOKEN = "test-token-0123456789";
+
 function problemsOf(raw: Record<string, string | undefined>): string[] {
     try {
         parseConfig("bluegreen", raw);
@@ -13,12 +15,14 @@ function problemsOf(raw: Record<string, string | undefined>): string[] {
 
 describe("config validation", () => {
     it("accepts blue and green and defaults target to local", () => {
-        assert.deepEqual(parseConfig("bluegreen", { activeColor: "green" }), { activeColor: "green", target: "local" });
-        assert.equal(parseConfig("bluegreen", { activeColor: "blue", target: "ssh" }).target, "ssh");
+        const config = parseConfig("bluegreen", { activeColor: "green", drainToken: TOKEN });
+        assert.equal(config.activeColor, "green");
+        assert.equal(config.target, "local");
+        assert.equal(parseConfig("bluegreen", { activeColor: "blue", target: "ssh", drainToken: TOKEN }).target, "ssh");
     });
 
     it("names the key, the bad value and the allowed values for activeColor: purple", () => {
-        const [message] = problemsOf({ activeColor: "purple" });
+        const [message] = problemsOf({ activeColor: "purple", drainToken: TOKEN });
         assert.match(message, /bluegreen:activeColor/);
         assert.match(message, /"purple"/);
         assert.match(message, /must be one of blue, green/);
@@ -26,18 +30,18 @@ describe("config validation", () => {
     });
 
     it("refuses a missing activeColor instead of guessing a live pool", () => {
-        const [message] = problemsOf({});
+        const [message] = problemsOf({ drainToken: TOKEN });
         assert.match(message, /bluegreen:activeColor is not set/);
     });
 
     it("reports every bad key at once, not only the first", () => {
-        const problems = problemsOf({ activeColor: "Blue", target: "k8s" });
+        const problems = problemsOf({ activeColor: "Blue", target: "k8s", drainToken: TOKEN });
         assert.equal(problems.length, 2);
         assert.match(problems[1], /bluegreen:target has the invalid value "k8s": must be one of local, ssh, aws/);
     });
 
     it("flags a key that nothing reads, so a typo does not pass silently", () => {
-        const [message] = problemsOf({ activeColor: "blue", activeColour: "green" });
+        const [message] = problemsOf({ activeColor: "blue", activeColour: "green", drainToken: TOKEN });
         assert.match(message, /bluegreen:activeColour is not a key this program reads/);
         assert.match(message, /pulumi config rm activeColour/);
     });
