@@ -17,8 +17,11 @@ export interface HealthOptions {
     readonly version: string;
     /** The pool this process belongs to, reported by /health. */
     readonly color: string;
-    /** Token that POST /health/drain must carry. Draining over HTTP is refused when empty. */
-    readonly drainToken: string;
+    /**
+     * Token that POST /health/drain must carry, or a function that reads it at each request
+     * (so a rotated token applies without a restart). Draining over HTTP is refused when empty.
+     */
+    readonly drainToken: string | (() => string);
     /** How long draining waits for requests in flight before exiting anyway. Default: 30 s. */
     readonly drainTimeoutMs?: number;
     /** Called once draining has finished (all in-flight requests done or timed out). Default: process.exit(0). */
@@ -122,7 +125,8 @@ export class HealthContract {
     }
 
     private answerDrain(req: http.IncomingMessage, res: http.ServerResponse): void {
-        const expected = this.options.drainToken;
+        const token = this.options.drainToken;
+        const expected = typeof token === "function" ? token() : token;
         const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? "";
         if (!expected || !tokensEqual(given, expected)) {
             res.writeHead(403, { "Content-Type": "application/json" });

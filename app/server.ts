@@ -2,11 +2,13 @@
 // Configured only through the environment (the deploy scripts set these):
 //   PORT, BIND_ADDRESS            where to listen (default 127.0.0.1)
 //   APP_VERSION, POOL_COLOR       reported by /health and /status
-//   DRAIN_TOKEN                   required by POST /health/drain
+//   DRAIN_TOKEN_FILE              file holding the token POST /health/drain needs, read at each
+//                                 drain request (or DRAIN_TOKEN: the token itself)
 //   WARMUP_MS                     time spent in `starting` (default 300)
 //   DRAIN_TIMEOUT_MS              bound on waiting for in-flight requests (default 30000)
 //   FAIL_HEALTH=1                 never become ready (for testing a failed gate)
 // Endpoints: GET / (fast), POST /work?ms=N (takes N ms, counts completions), GET /status.
+import * as fs from "node:fs";
 import * as http from "node:http";
 import { HealthContract } from "./health";
 
@@ -20,9 +22,19 @@ const maxWorkMs = 60_000;
 const health = new HealthContract({
     version,
     color: poolColor,
-    drainToken: process.env.DRAIN_TOKEN ?? "",
+    drainToken: () => readDrainToken(),
     drainTimeoutMs: Number(process.env.DRAIN_TIMEOUT_MS ?? "30000"),
 });
+
+function readDrainToken(): string {
+    const file = process.env.DRAIN_TOKEN_FILE;
+    if (!file) return process.env.DRAIN_TOKEN ?? "";
+    try {
+        return fs.readFileSync(file, "utf8").trim();
+    } catch {
+        return ""; // no readable token: HTTP drain is refused
+    }
+}
 
 const counters = { getRequests: 0, workStarted: 0, workCompleted: 0 };
 

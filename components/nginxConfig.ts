@@ -1,0 +1,61 @@
+// The nginx config as a pure function of the deployment: both pools' upstreams, the live
+// pool on the public listener, each pool by path on the internal listener.
+import { createHash } from "node:crypto";
+import type { Color } from "./config";
+import { render } from "./templates";
+
+export interface UpstreamHost {
+    readonly address: string;
+    readonly port: number;
+}
+
+export interface NginxConfigInput {
+    /** Absolute prefix directory: conf/, logs/, temp/ live under it. */
+    readonly prefix: string;
+    readonly liveColor: Color;
+    readonly pools: Readonly<Record<Color, readonly UpstreamHost[]>>;
+    readonly publicAddress: string;
+    readonly publicPort: number;
+    readonly internalAddress: string;
+    readonly internalPort: number;
+    /** Bound on how long old workers finish requests in flight after a reload. */
+    readonly workerShutdownTimeoutSeconds: number;
+    /** Default: auto. */
+    readonly workerProcesses?: number | "auto";
+    /** Default: 10m. */
+    readonly clientMaxBodySize?: string;
+}
+
+export interface RenderedNginxConfig {
+    readonly text: string;
+    /** Identifies this exact config; nginx serves it on the internal listener after a reload. */
+    readonly configId: string;
+}
+
+export function upstreamName(color: Color): string {
+    return `pool_${color}`;
+}
+
+export function renderNginxConfig(input: NginxConfigInput): RenderedNginxConfig {
+    const pools = (Object.keys(input.pools) as Color[])
+        .filter((color) => input.pools[color].length > 0)
+        .map((color) => ({ color, upstream: upstreamName(color), hosts: input.pools[color] }));
+    if (!pools.some((pool) => pool.color === input.liveColor)) {
+        throw new Error(`the live pool ${input.liveColor} has no hosts`);
+    }
+    const context = {
+        prefix: input.prefix,
+        liveColor: input.liveColor,
+        liveUpstream: upstreamName(input.liveColor),
+        pools,
+        publicAddress: input.publicAddress,
+        publicPort: input.publicPort,
+        internalAddress: input.internalAddress,
+        internalPort: input.internalPort,
+        workerShutdownTimeoutSeconds: input.workerShutdownTimeoutSeconds,
+        workerProcesses: input.workerProcesses ?? "auto",
+        clientMaxBodySize: input.clientMaxBodySize ?? "10m",
+    };
+    const configId = createHash("sha256").update(JSON.stringify(context)).digest("hex").slice(0, 16);
+    return { text: render("nginx/nginx.conf.hbs", { ...context, configId }), configId };
+}

@@ -1,0 +1,79 @@
+// A pool (blue or green): its hosts and the release deployed on them. Each host gets the
+// drain token and one deploy command; hosts deploy in parallel. A changed release redeploys
+// this pool only; a failed deploy fails the update before anything touches traffic.
+import * as pulumi from "@pulumi/pulumi";
+import type { Color } from "./config";
+import type { AppHost, HostsLayer } from "./hosts";
+import type { Release } from "./release";
+import { loadScript } from "./templates";
+
+export interface PoolArgs {
+    readonly color: Color;
+    readonly hosts: readonly AppHost[];
+    readonly release: Release;
+    readonly hostsLayer: HostsLayer;
+    /** Token that POST /health/drain must carry; written to each host, never to logs. */
+    readonly drainToken: pulumi.Input<string>;
+    /** How long a new process may take to become ready. */
+    readonly readyTimeoutSeconds: number;
+    /** How long a draining process may take to finish requests in flight. */
+    readonly drainTimeoutSeconds: number;
+    /** How often /health is polled while waiting. */
+    readonly healthIntervalMs: number;
+}
+
+export class Pool extends pulumi.ComponentResource {
+    readonly color: Color;
+    readonly hosts: readonly AppHost[];
+    readonly release: Release;
+    /** The per-host deploy commands: whatever must follow a ready pool depends on these. */
+    readonly deployments: pulumi.Resource[];
+
+    constructor(name: string, args: PoolArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("bluegreen:index:Pool", name, {}, opts);
+        this.color = args.color;
+        this.hosts = args.hosts;
+        this.release = args.release;
+        this.deployments = args.hosts.map((host) => deployHost(this, name, host, args));
+        this.registerOutputs({});
+    }
+}
+
+function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs): pulumi.Resource {
+    const tokenFile = `${host.workDir}/drain-token`;
+    const token = args.hostsLayer.onHost(
+        `${poolName}-host-${host.index}-token`,
+        host,
+        {
+            create: loadScript("write-token.sh"),
+            environment: { TOKEN_FILE: tokenFile, DRAIN_TOKEN: pulumi.secret(args.drainToken) },
+        },
+        { parent: pool },
+    );
+    const deploy = loadScript(`${args.hostsLayer.target}/deploy-host.sh`);
+    return args.hostsLayer.onHost(
+        `${poolName}-host-${host.index}`,
+        host,
+        {
+            create: deploy,
+            update: deploy,
+            delete: loadScript(`${args.hostsLayer.target}/stop-host.sh`),
+            environment: {
+                HOST_NAME: host.name,
+                HOST_DIR: host.workDir,
+                BIND_ADDRESS: host.address,
+                PORT: String(host.port),
+                POOL_COLOR: args.color,
+                APP_VERSION: args.release.version,
+                RELEASE_ID: args.release.releaseId,
+                ARTIFACT_DIR: args.release.artifactDir,
+                START_COMMAND: args.release.startCommand,
+                DRAIN_TOKEN_FILE: tokenFile,
+                READY_TIMEOUT_SECONDS: String(args.readyTimeoutSeconds),
+                DRAIN_TIMEOUT_SECONDS: String(args.drainTimeoutSeconds),
+                HEALTH_INTERVAL_MS: String(args.healthIntervalMs),
+            },
+        },
+        { parent: pool, dependsOn: [token] },
+    );
+}

@@ -1,0 +1,63 @@
+// The router (the nginx host): renders one nginx config from templates/ with both pools and
+// the live colour, and applies it with nginx-switch.sh (atomic write, nginx -t, reload,
+// verify, restore on failure). The rendered config is an input of the switch command, so
+// `pulumi preview --diff` shows the nginx lines that will change.
+import * as pulumi from "@pulumi/pulumi";
+import type { Color } from "./config";
+import type { HostsLayer } from "./hosts";
+import type { RenderedNginxConfig } from "./nginxConfig";
+import { loadScript } from "./templates";
+
+export interface RouterArgs {
+    readonly hostsLayer: HostsLayer;
+    readonly config: RenderedNginxConfig;
+    readonly liveColor: Color;
+    /** URL of the public listener as the nginx host reaches it. */
+    readonly verifyUrl: string;
+    /** URL of the internal listener as the nginx host reaches it. */
+    readonly internalUrl: string;
+    /** Paths requested through the public listener after a switch. */
+    readonly smokePaths: readonly string[];
+    readonly verifyTimeoutSeconds: number;
+    readonly intervalMs: number;
+    /** Bound on graceful shutdown when the router is deleted. */
+    readonly shutdownTimeoutSeconds: number;
+    /** The health gate: the switch runs only after it passed. */
+    readonly gate: pulumi.Resource;
+}
+
+export class Router extends pulumi.ComponentResource {
+    readonly liveColor: Color;
+    readonly configId: string;
+    /** The switch command: its success means nginx serves `liveColor` with this config. */
+    readonly nginx: pulumi.Resource;
+
+    constructor(name: string, args: RouterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("bluegreen:index:Router", name, {}, opts);
+        this.liveColor = args.liveColor;
+        this.configId = args.config.configId;
+        const switchScript = loadScript("nginx-switch.sh");
+        this.nginx = args.hostsLayer.onRouter(
+            `${name}-nginx`,
+            {
+                create: switchScript,
+                update: switchScript,
+                delete: loadScript(`${args.hostsLayer.target}/nginx-stop.sh`),
+                environment: {
+                    NGINX_PREFIX: args.hostsLayer.nginxPrefix,
+                    NGINX_CONF: args.config.text,
+                    CONFIG_ID: args.config.configId,
+                    LIVE_COLOR: args.liveColor,
+                    VERIFY_URL: args.verifyUrl,
+                    INTERNAL_URL: args.internalUrl,
+                    SMOKE_PATHS: args.smokePaths.join(" "),
+                    VERIFY_TIMEOUT_SECONDS: String(args.verifyTimeoutSeconds),
+                    HEALTH_INTERVAL_MS: String(args.intervalMs),
+                    SHUTDOWN_TIMEOUT_SECONDS: String(args.shutdownTimeoutSeconds),
+                },
+            },
+            { parent: this, dependsOn: [args.gate] },
+        );
+        this.registerOutputs({});
+    }
+}

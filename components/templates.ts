@@ -1,0 +1,34 @@
+// Templates and scripts are files under templates/, found relative to this file, never
+// strings in code. Nothing here imports Pulumi, so renders are pure and testable.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import Handlebars from "handlebars";
+
+export const TEMPLATES_DIR = path.join(__dirname, "..", "templates");
+
+export function readTemplate(relativePath: string): string {
+    return fs.readFileSync(path.join(TEMPLATES_DIR, relativePath), "utf8");
+}
+
+/**
+ * A script from templates/scripts, with lib.sh (strict mode and shared helpers) in front.
+ * Scripts take every value from environment variables.
+ */
+export function loadScript(name: string): string {
+    return `${readTemplate("scripts/lib.sh")}\n${readTemplate(path.join("scripts", name))}`;
+}
+
+const compiled = new Map<string, Handlebars.TemplateDelegate>();
+
+/**
+ * Renders a handlebars template. No HTML escaping: the output is nginx config or shell, and
+ * every value that reaches it was checked against a strict pattern in config.ts.
+ */
+export function render(relativePath: string, context: object): string {
+    let template = compiled.get(relativePath);
+    if (!template) {
+        template = Handlebars.compile(readTemplate(relativePath), { noEscape: true, strict: true });
+        compiled.set(relativePath, template);
+    }
+    return template(context);
+}

@@ -1,0 +1,34 @@
+# Prepended to every script in templates/scripts before it runs (see components/templates.ts).
+# Values arrive only through environment variables set by the Pulumi program.
+set -euo pipefail
+
+log() { printf '%s\n' "$*"; }
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# need VAR... : every named variable must be set and non-empty.
+need() {
+    local name
+    for name in "$@"; do
+        [ -n "${!name:-}" ] || fail "$name is not set (the Pulumi program passes it; this is a bug)"
+    done
+}
+
+now_ms() { date +%s%3N; }
+
+# sleep_ms N: the polling interval between two checks.
+sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+
+# fetch URL BODY_FILE [curl args...]: prints the HTTP status (000 when nothing answered).
+fetch() {
+    local url=$1 body=$2; shift 2
+    curl --silent --show-error --max-time 2 --output "$body" --write-out '%{http_code}' "$@" "$url" 2>/dev/null || true
+}
+
+# is_ready BODY_FILE [VERSION]: the body is the contract's ready answer (for VERSION, if given).
+is_ready() {
+    grep -Eq '"status" *: *"ready"' "$1" || return 1
+    [ -z "${2:-}" ] || grep -Eq "\"version\" *: *\"$(printf '%s' "$2" | sed 's/[.+]/\\&/g')\"" "$1"
+}
+
+# one_line FILE: a file's text on one line, cut to 300 characters, for error messages.
+one_line() { tr '\n' ' ' <"$1" 2>/dev/null | cut -c1-300; }
