@@ -5,6 +5,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { Color } from "./config";
+import type { Script } from "./templates";
 
 export interface AppHost {
     /** Unique across both pools, e.g. blue-1. */
@@ -19,12 +20,31 @@ export interface AppHost {
     readonly workDir: string;
 }
 
-/** A script and its environment; the same shape for every target. */
+/** Scripts for a resource's lifecycle and their environment; the same shape for every target. */
 export interface HostScript {
-    readonly create: string;
-    readonly update?: string;
-    readonly delete?: string;
-    readonly environment: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    readonly create: Script;
+    readonly update?: Script;
+    readonly delete?: Script;
+    readonly environment: Record<string, pulumi.Input<string>>;
+}
+
+/**
+ * The command resource's inputs for `script`: each script travels in an environment
+ * variable and the command line only names it, so errors and logs show
+ * `bash -c "$BLUEGREEN_ON_CREATE" deploy-host.sh`, not a page of shell, while
+ * `pulumi preview --diff` still shows every changed script line.
+ */
+export function commandInputs(script: HostScript) {
+    const phases = { create: script.create, update: script.update, delete: script.delete };
+    const environment: Record<string, pulumi.Input<string>> = { ...script.environment };
+    const commands: Partial<Record<keyof typeof phases, string>> = {};
+    for (const [phase, s] of Object.entries(phases) as [keyof typeof phases, Script | undefined][]) {
+        if (!s) continue;
+        const variable = `BLUEGREEN_ON_${phase.toUpperCase()}`;
+        environment[variable] = s.text;
+        commands[phase] = `exec /bin/bash -c "$${variable}" ${s.name}`;
+    }
+    return { ...commands, environment };
 }
 
 export interface HostsLayer {
@@ -84,16 +104,6 @@ export class LocalHosts implements HostsLayer {
     }
 
     private run(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): command.local.Command {
-        return new command.local.Command(
-            name,
-            {
-                create: script.create,
-                update: script.update,
-                delete: script.delete,
-                environment: script.environment,
-                interpreter: ["/bin/bash", "-c"],
-            },
-            opts,
-        );
+        return new command.local.Command(name, { ...commandInputs(script), interpreter: ["/bin/sh", "-c"] }, opts);
     }
 }

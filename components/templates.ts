@@ -10,12 +10,18 @@ export function readTemplate(relativePath: string): string {
     return fs.readFileSync(path.join(TEMPLATES_DIR, relativePath), "utf8");
 }
 
+/** A script to run on a host: its file name (for messages) and its text. */
+export interface Script {
+    readonly name: string;
+    readonly text: string;
+}
+
 /**
  * A script from templates/scripts, with lib.sh (strict mode and shared helpers) in front.
  * Scripts take every value from environment variables.
  */
-export function loadScript(name: string): string {
-    return `${readTemplate("scripts/lib.sh")}\n${readTemplate(path.join("scripts", name))}`;
+export function loadScript(name: string): Script {
+    return { name: path.basename(name), text: `${readTemplate("scripts/lib.sh")}\n${readTemplate(path.join("scripts", name))}` };
 }
 
 const compiled = new Map<string, Handlebars.TemplateDelegate>();

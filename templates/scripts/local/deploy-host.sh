@@ -1,8 +1,10 @@
 # Deploys one release to one local host: ship the artifact, drain the running process, start
 # the new one detached, wait until /health says ready. Runs as create and update of the host's
-# command resource, so a changed release redeploys the host and nothing else. Idempotent: when
-# the host already runs this release and is ready, it changes nothing (so a changed setting or
-# script never restarts a healthy process).
+# command resource, so a changed release redeploys the host and nothing else.
+# Idempotent: when the host already runs this release and is ready, it changes nothing (a
+# changed setting or script never restarts a healthy process).
+# If the new release does not become ready, it is stopped and the previous release started
+# again, so the host keeps running what Pulumi's state (unchanged by the failed update) says.
 need HOST_NAME HOST_DIR BIND_ADDRESS PORT POOL_COLOR APP_VERSION RELEASE_ID ARTIFACT_DIR \
     START_COMMAND DRAIN_TOKEN_FILE READY_TIMEOUT_SECONDS DRAIN_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
 
@@ -10,6 +12,86 @@ release_dir="$HOST_DIR/releases/$RELEASE_ID"
 pid_file="$HOST_DIR/app.pid"
 log_file="$HOST_DIR/app.log"
 mkdir -p "$HOST_DIR/releases"
+body=$(mktemp)
+trap 'rm -f "$body"' EXIT
+
+# A pid is ours only if that process runs from one of this host's release dirs.
+owned_pid() {
+    local pid
+    pid=$(cat "$pid_file" 2>/dev/null) || return 1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in
+        "$HOST_DIR"/releases/*) echo "$pid" ;;
+        *) return 1 ;;
+    esac
+}
+
+wait_gone() { # pid seconds
+    local deadline=$(( $(now_ms) + $2 * 1000 ))
+    while kill -0 "$1" 2>/dev/null; do
+        [ "$(now_ms)" -lt "$deadline" ] || return 1
+        sleep_ms 50
+    done
+}
+
+# stop_running: drain the running process (SIGTERM starts the contract's drain), bounded.
+stop_running() {
+    local pid
+    if pid=$(owned_pid); then
+        log "Draining $HOST_NAME (pid $pid, up to ${DRAIN_TIMEOUT_SECONDS}s)"
+        kill -TERM "$pid" 2>/dev/null || true
+        if ! wait_gone "$pid" $((DRAIN_TIMEOUT_SECONDS + 5)); then
+            log "$HOST_NAME pid $pid still running after the drain timeout; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+            wait_gone "$pid" 5 || fail "$HOST_NAME: pid $pid survives SIGKILL"
+        fi
+        log "Drained $HOST_NAME (pid $pid)"
+    fi
+    rm -f "$pid_file"
+}
+
+# start_release DIR VERSION: start detached (new session, all three streams redirected, so
+# nothing holds this command's output open and the process outlives it).
+start_release() {
+    (
+        cd "$1"
+        PORT="$PORT" BIND_ADDRESS="$BIND_ADDRESS" APP_VERSION="$2" POOL_COLOR="$POOL_COLOR" \
+            DRAIN_TOKEN_FILE="$DRAIN_TOKEN_FILE" DRAIN_TIMEOUT_MS=$((DRAIN_TIMEOUT_SECONDS * 1000)) \
+            setsid sh -c "exec $START_COMMAND" </dev/null >>"$log_file" 2>&1 &
+        echo "$!" >"$pid_file"
+    )
+    cat "$pid_file"
+}
+
+# wait_ready PID VERSION: polls /health; prints why not on failure.
+wait_ready() {
+    local pid=$1 version=$2 started deadline status=000
+    started=$(now_ms)
+    deadline=$((started + READY_TIMEOUT_SECONDS * 1000))
+    while :; do
+        status=$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")
+        if [ "$status" = 200 ] && is_ready "$body" "$version"; then
+            echo "ready after $(( $(now_ms) - started )) ms"
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "the process (pid $pid) exited before it was ready; last lines of $log_file: $(tail -n 5 "$log_file" | tr '\n' ' ')"
+            return 1
+        fi
+        if [ "$(now_ms)" -ge "$deadline" ]; then
+            echo "not ready after ${READY_TIMEOUT_SECONDS}s: last /health answered $status $(one_line "$body")"
+            return 1
+        fi
+        sleep_ms "$HEALTH_INTERVAL_MS"
+    done
+}
+
+# Already running this release, and ready? Then there is nothing to do.
+if old_pid=$(owned_pid) && [ "$(readlink "/proc/$old_pid/cwd")" = "$release_dir" ] &&
+    [ "$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")" = 200 ] && is_ready "$body" "$APP_VERSION"; then
+    log "$HOST_NAME already runs $APP_VERSION ($RELEASE_ID, pid $old_pid) and is ready; nothing to do"
+    exit 0
+fi
 
 log "Deploying $APP_VERSION ($RELEASE_ID) to $HOST_NAME at $BIND_ADDRESS:$PORT"
 
@@ -22,67 +104,34 @@ if [ ! -d "$release_dir" ]; then
     mv "$staging" "$release_dir"
 fi
 
-# 2. Drain the running process (SIGTERM starts the contract's drain), bounded.
-# A pid is ours only if that process runs from one of this host's release dirs.
-owned_pid() {
-    local pid
-    pid=$(cat "$pid_file" 2>/dev/null) || return 1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-    case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in
-        "$HOST_DIR"/releases/*) echo "$pid" ;;
-        *) return 1 ;;
-    esac
-}
-wait_gone() { # pid, seconds
-    local deadline=$(( $(now_ms) + $2 * 1000 ))
-    while kill -0 "$1" 2>/dev/null; do
-        [ "$(now_ms)" -lt "$deadline" ] || return 1
-        sleep_ms 50
-    done
-}
-body=$(mktemp)
-trap 'rm -f "$body"' EXIT
-if old_pid=$(owned_pid) && [ "$(readlink "/proc/$old_pid/cwd")" = "$release_dir" ] &&
-    [ "$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")" = 200 ] && is_ready "$body" "$APP_VERSION"; then
-    log "$HOST_NAME already runs $APP_VERSION ($RELEASE_ID, pid $old_pid) and is ready; nothing to do"
+# 2. Remember what runs now (to go back to it), then drain it.
+previous_dir=""
+previous_version=""
+if old_pid=$(owned_pid); then
+    previous_dir=$(readlink "/proc/$old_pid/cwd")
+    if [ "$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")" = 200 ]; then
+        previous_version=$(sed -n 's/.*"version" *: *"\([^"]*\)".*/\1/p' "$body")
+    fi
+fi
+stop_running
+
+# 3. Start the new release and wait until it is ready.
+new_pid=$(start_release "$release_dir" "$APP_VERSION")
+if outcome=$(wait_ready "$new_pid" "$APP_VERSION"); then
+    log "Deployed $APP_VERSION to $HOST_NAME (pid $new_pid), $outcome"
     exit 0
 fi
-if old_pid=$(owned_pid); then
-    log "Draining $HOST_NAME (pid $old_pid, up to ${DRAIN_TIMEOUT_SECONDS}s)"
-    kill -TERM "$old_pid" 2>/dev/null || true
-    if ! wait_gone "$old_pid" $((DRAIN_TIMEOUT_SECONDS + 5)); then
-        log "$HOST_NAME pid $old_pid still running after the drain timeout; killing it"
-        kill -KILL "$old_pid" 2>/dev/null || true
-        wait_gone "$old_pid" 5 || fail "$HOST_NAME: pid $old_pid survives SIGKILL"
+
+# 4. Not ready: put the previous release back, so the host runs what the state says.
+problem="$HOST_NAME ($BIND_ADDRESS:$PORT) $outcome"
+log "$problem"
+stop_running
+if [ -n "$previous_dir" ] && [ -d "$previous_dir" ] && [ -n "$previous_version" ]; then
+    log "Restarting the previous release $(basename "$previous_dir") on $HOST_NAME"
+    back_pid=$(start_release "$previous_dir" "$previous_version")
+    if back=$(wait_ready "$back_pid" "$previous_version"); then
+        fail "$problem. The previous release $previous_version runs again (pid $back_pid, $back)."
     fi
-    log "Drained $HOST_NAME (pid $old_pid)"
+    fail "$problem. Restarting the previous release $previous_version failed too: $back"
 fi
-rm -f "$pid_file"
-
-# 3. Start detached: new session, all three streams redirected, so nothing holds this
-# command's stdout open and the process outlives it.
-cd "$release_dir"
-PORT="$PORT" BIND_ADDRESS="$BIND_ADDRESS" APP_VERSION="$APP_VERSION" POOL_COLOR="$POOL_COLOR" \
-    DRAIN_TOKEN_FILE="$DRAIN_TOKEN_FILE" DRAIN_TIMEOUT_MS=$((DRAIN_TIMEOUT_SECONDS * 1000)) \
-    setsid sh -c "exec $START_COMMAND" </dev/null >>"$log_file" 2>&1 &
-new_pid=$!
-echo "$new_pid" >"$pid_file"
-
-# 4. Wait until ready, polling.
-started=$(now_ms)
-deadline=$((started + READY_TIMEOUT_SECONDS * 1000))
-status=000
-while :; do
-    status=$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")
-    if [ "$status" = 200 ] && is_ready "$body" "$APP_VERSION"; then
-        break
-    fi
-    if ! kill -0 "$new_pid" 2>/dev/null; then
-        fail "$HOST_NAME: the new process (pid $new_pid) exited before it was ready. Last lines of $log_file: $(tail -n 5 "$log_file" | tr '\n' ' ')"
-    fi
-    if [ "$(now_ms)" -ge "$deadline" ]; then
-        fail "$HOST_NAME ($BIND_ADDRESS:$PORT) not ready after ${READY_TIMEOUT_SECONDS}s: last /health answered $status $(one_line "$body")"
-    fi
-    sleep_ms "$HEALTH_INTERVAL_MS"
-done
-log "Deployed $APP_VERSION to $HOST_NAME (pid $new_pid), ready after $(( $(now_ms) - started )) ms"
+fail "$problem. There was no earlier release on this host to go back to."

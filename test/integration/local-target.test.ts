@@ -1,0 +1,218 @@
+// The whole blue-green loop on the local target: real `pulumi up` through the Automation API,
+// real nginx, real app processes, and a paced load running through every switch, rollback
+// and failure, counting every response.
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Load, LoadResult, summarize } from "../support/load";
+import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from "../support/localStack";
+
+type Color = "blue" | "green";
+const HOSTS = [1, 2];
+
+describe("local target: switch, rollback, deploy and failures under load", function () {
+    let stack: LocalStack;
+    const quiet = { onOutput: () => undefined };
+
+    /** Sum of completed POSTs over the processes running now, keyed by pid. */
+    async function workCompleted(): Promise<Map<number, number>> {
+        const counts = new Map<number, number>();
+        for (const color of ["blue", "green"] as Color[]) {
+            for (const i of HOSTS) {
+                const s = await stack.appStatus(color, i);
+                counts.set(s.pid, s.workCompleted);
+            }
+        }
+        return counts;
+    }
+
+    function completedSince(before: Map<number, number>, after: Map<number, number>): number {
+        let total = 0;
+        for (const [pid, count] of after) total += count - (before.get(pid) ?? 0);
+        return total;
+    }
+
+    async function pids(color: Color): Promise<number[]> {
+        return Promise.all(HOSTS.map(async (i) => (await stack.appStatus(color, i)).pid));
+    }
+
+    async function liveColor(): Promise<string> {
+        const res = await getJson(`${stack.publicUrl}/`);
+        return String(res.headers["x-deploy-color"]);
+    }
+
+    /** Runs `action` with load running before, during and after it; returns the counts. */
+    async function underLoad(name: string, action: () => Promise<void>): Promise<{ result: LoadResult; postsProcessed: number }> {
+        const before = await workCompleted();
+        const load = new Load({ url: stack.publicUrl, rate: 300, maxSeconds: 90 }).start();
+        await new Promise((r) => setTimeout(r, 700));
+        try {
+            await action();
+        } finally {
+            await new Promise((r) => setTimeout(r, 700));
+        }
+        const result = await load.stop();
+        const postsProcessed = completedSince(before, await workCompleted());
+        console.log(`      ${summarize(name, result)}`);
+        assert.equal(result.sent, result.ok + result.failures.length + result.closedOnReuse, "every request is accounted for");
+        assert.ok(result.sent >= 300, `at least 300 requests were sent (sent ${result.sent})`);
+        return { result, postsProcessed };
+    }
+
+    function assertNothingLost(run: { result: LoadResult; postsProcessed: number }): void {
+        assert.deepEqual(run.result.failures, [], "every request nginx accepted got a complete 2xx");
+        assert.equal(run.postsProcessed, run.result.postOk, "every POST the apps completed was answered once, and every answered POST was processed once");
+    }
+
+    before(async () => {
+        stack = await createLocalStack();
+        const result = await stack.stack.up(quiet);
+        assert.equal(result.summary.result, "succeeded");
+    });
+
+    after(async () => {
+        await stack?.dispose();
+    });
+
+    it("serves blue with both pools warm, outputs say what is live", async () => {
+        assert.equal(await liveColor(), "blue");
+        for (const color of ["blue", "green"] as Color[]) {
+            for (const i of HOSTS) assert.equal((await stack.appStatus(color, i)).status, "ready", `${color}-${i} is ready`);
+        }
+        const outputs = await stack.stack.outputs();
+        assert.equal(outputs.activeColor.value, "blue");
+        assert.equal(outputs.liveVersion.value, "1.0.0");
+        assert.equal(outputs.publicUrl.value, stack.publicUrl);
+    });
+
+    it("a client sending X-Deploy-Color: green while blue is live gets blue", async () => {
+        const res = await getJson<{ color: string }>(`${stack.publicUrl}/`, { "X-Deploy-Color": "green" });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers["x-deploy-color"], "blue");
+        assert.equal(res.body.color, "blue", "the app saw the colour nginx set, not the client's");
+    });
+
+    it("POST /health/drain through the public listener drains nothing, even with the token", async () => {
+        const bluePids = await pids("blue");
+        const attempts: Record<string, string>[] = [{}, { Authorization: `Bearer ${TEST_DRAIN_TOKEN}` }];
+        for (const headers of attempts) {
+            const res = await request(`${stack.publicUrl}/health/drain`, "POST", headers);
+            assert.equal(res.status, 404);
+        }
+        for (const i of HOSTS) assert.equal((await stack.appStatus("blue", i)).status, "ready");
+        assert.deepEqual(await pids("blue"), bluePids);
+    });
+
+    it("switch blue → green: zero failed requests, every POST answered exactly once, blue stays warm", async () => {
+        const bluePids = await pids("blue");
+        await stack.stack.setConfig("activeColor", { value: "green" });
+        const run = await underLoad("switch blue→green", async () => {
+            const result = await stack.stack.up(quiet);
+            assert.equal(result.summary.result, "succeeded");
+        });
+        assertNothingLost(run);
+        assert.ok((run.result.byColor.blue ?? 0) > 0 && (run.result.byColor.green ?? 0) > 0, "traffic moved from blue to green");
+        assert.equal(await liveColor(), "green");
+        assert.deepEqual(await pids("blue"), bluePids, "the old pool keeps running (standby)");
+        for (const i of HOSTS) assert.equal((await stack.appStatus("blue", i)).status, "ready");
+    });
+
+    it("a 3 s POST started just before the switch back completes with 200 from the old pool (rollback under load)", async () => {
+        await stack.stack.setConfig("activeColor", { value: "blue" });
+        let slow: Promise<{ status: number; headers: Record<string, unknown>; body: string }> | undefined;
+        const run = await underLoad("rollback green→blue", async () => {
+            slow = request(`${stack.publicUrl}/work?ms=3000`, "POST");
+            await new Promise((r) => setTimeout(r, 100));
+            const result = await stack.stack.up(quiet);
+            assert.equal(result.summary.result, "succeeded");
+        });
+        const slowResult = await slow!;
+        assert.equal(slowResult.status, 200);
+        assert.equal(slowResult.headers["x-deploy-color"], "green", "the slow POST finished on the pool it started on");
+        // The slow POST was processed by an app too, outside the load generator's count.
+        assertNothingLost({ ...run, postsProcessed: run.postsProcessed - 1 });
+        assert.equal(await liveColor(), "blue");
+    });
+
+    it("deploying a new version to the idle pool while the live pool serves loses nothing and restarts no live process", async () => {
+        const bluePids = await pids("blue");
+        const greenPids = await pids("green");
+        await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
+        const run = await underLoad("deploy 1.1.0 to idle green", async () => {
+            const result = await stack.stack.up(quiet);
+            assert.equal(result.summary.result, "succeeded");
+            assert.equal(result.summary.resourceChanges?.update, 2, "only the two green hosts were updated");
+        });
+        assertNothingLost(run);
+        assert.deepEqual(run.result.byColor, { blue: run.result.ok }, "all traffic stayed on blue");
+        assert.deepEqual(await pids("blue"), bluePids, "live pool processes unchanged");
+        const newGreen = await pids("green");
+        assert.ok(newGreen.every((pid) => !greenPids.includes(pid)), "every green host runs a new process");
+        for (const i of HOSTS) assert.equal((await stack.appStatus("green", i)).version, "1.1.0");
+        const internal = await getJson<{ version: string }>(`${stack.internalUrl}/green/`);
+        assert.equal(internal.headers["x-deploy-color"], "green", "the idle pool is reachable on the internal listener");
+    });
+
+    it("changing the live pool's release is refused at preview, with what to do instead", async () => {
+        await stack.stack.setConfig("blueVersion", { value: "2.0.0" });
+        let output = "";
+        await assert.rejects(stack.stack.preview({ onOutput: (t) => (output += t) }));
+        assert.match(output, /blueVersion changes the blue release from 1\.0\.0 to 2\.0\.0, but blue is the live pool/);
+        assert.match(output, /pulumi config set greenVersion 2\.0\.0 && pulumi up/);
+        await stack.stack.setConfig("blueVersion", { value: "1.0.0" });
+    });
+
+    it("a target pool that never becomes ready fails the update naming its hosts; traffic stays on blue", async () => {
+        const neverReady = path.join(stack.dir, "never-ready");
+        fs.mkdirSync(neverReady);
+        fs.writeFileSync(
+            path.join(neverReady, "server.js"),
+            `process.env.FAIL_HEALTH = "1";\nrequire(${JSON.stringify(path.join(stack.dir, "project", "bin", "app", "server.js"))});\n`,
+        );
+        await stack.stack.setConfig("greenArtifact", { value: neverReady });
+        await stack.stack.setConfig("greenVersion", { value: "1.2.0" });
+        await stack.stack.setConfig("activeColor", { value: "green" });
+        let output = "";
+        const run = await underLoad("switch to a never-ready green", async () => {
+            await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
+        });
+        assert.match(output, /green-1 \(127\.0\.0\.1:\d+\) not ready after 10s: last \/health answered 503 .*"status":"failing"/);
+        assert.match(output, /green-2 \(127\.0\.0\.1:\d+\) not ready/);
+        assertNothingLost(run);
+        assert.deepEqual(run.result.byColor, { blue: run.result.ok });
+        assert.equal(await liveColor(), "blue");
+
+        // Back to a good green release: the next update converges.
+        await stack.stack.setConfig("greenArtifact", { value: "bin/app" });
+        await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
+        await stack.stack.setConfig("activeColor", { value: "blue" });
+        const result = await stack.stack.up(quiet);
+        assert.equal(result.summary.result, "succeeded");
+        for (const i of HOSTS) assert.equal((await stack.appStatus("green", i)).status, "ready");
+    });
+
+    it("a smoke check failing after the reload restores the previous config; up fails; the change stays pending", async () => {
+        await stack.stack.setConfig("smokePaths", { value: JSON.stringify(["/", "/no-such-page"]) });
+        await stack.stack.setConfig("activeColor", { value: "green" });
+        let output = "";
+        const run = await underLoad("switch with a failing smoke check", async () => {
+            await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
+        });
+        assert.match(output, /GET \/no-such-page through the public listener answered 404 from 'green'/);
+        assert.match(output, /Restored the previous nginx config/);
+        assertNothingLost(run);
+        assert.equal(await liveColor(), "blue", "traffic is back on blue");
+        const conf = fs.readFileSync(path.join(stack.stateDir, "nginx", "conf", "nginx.conf"), "utf8");
+        assert.match(conf, /proxy_pass http:\/\/pool_blue;/, "the file on disk is the previous config");
+
+        const preview = await stack.stack.preview({ diff: true, onOutput: () => undefined });
+        assert.ok((preview.changeSummary.update ?? 0) >= 1, "the switch is still pending");
+        assert.match(preview.stdout, /LIVE_COLOR\s*:\s*"blue" => "green"/);
+
+        await stack.stack.setConfig("smokePaths", { value: JSON.stringify(["/"]) });
+        await stack.stack.setConfig("activeColor", { value: "blue" });
+        const result = await stack.stack.up(quiet);
+        assert.equal(result.summary.result, "succeeded");
+        assert.equal((await stack.stack.outputs()).activeColor.value, "blue");
+    });
+});

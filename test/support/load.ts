@@ -1,0 +1,179 @@
+// A paced load generator that counts every response. Node's http client over keep-alive
+// sockets, which does not resend: a request written on an idle keep-alive connection that
+// nginx closed (as `nginx -s reload` does) fails, and such failures are counted apart
+// (`closedOnReuse`) from real failures. No retries anywhere.
+import * as http from "node:http";
+
+export interface LoadOptions {
+    /** Base URL, e.g. http://127.0.0.1:8080 */
+    readonly url: string;
+    /** Requests started per second (paced, open loop). Default: 300. */
+    readonly rate?: number;
+    /** Keep-alive sockets. Default: 16. */
+    readonly sockets?: number;
+    /** Every n-th request is a POST /work?ms=postMs. Default: 4. */
+    readonly postEvery?: number;
+    /** Default: 5. */
+    readonly postMs?: number;
+    /** Hard bounds: the loop stops by itself after this long or this many requests. */
+    readonly maxSeconds?: number;
+    readonly maxRequests?: number;
+    /** Extra request headers (e.g. a client trying to choose a pool). */
+    readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface Failure {
+    readonly method: string;
+    readonly path: string;
+    readonly status?: number;
+    readonly error?: string;
+    readonly atMs: number;
+}
+
+export interface LoadResult {
+    readonly sent: number;
+    /** Complete 2xx responses. */
+    readonly ok: number;
+    /** POSTs answered 2xx: must equal what the apps counted as completed. */
+    readonly postOk: number;
+    /** Requests that failed on a reused keep-alive socket closed by nginx (never reached an app). */
+    readonly closedOnReuse: number;
+    /** Everything else that was not a complete 2xx: must be empty. */
+    readonly failures: readonly Failure[];
+    /** 2xx responses by X-Deploy-Color. */
+    readonly byColor: Readonly<Record<string, number>>;
+    readonly durationMs: number;
+    readonly latenciesMs: readonly number[];
+}
+
+export class Load {
+    private readonly agent: http.Agent;
+    private readonly started = Date.now();
+    private sent = 0;
+    private ok = 0;
+    private postOk = 0;
+    private closedOnReuse = 0;
+    private readonly failures: Failure[] = [];
+    private readonly byColor: Record<string, number> = {};
+    private readonly latencies: number[] = [];
+    private inFlight = 0;
+    private stopped = false;
+    private timer?: NodeJS.Timeout;
+    private drained?: () => void;
+    private readonly options: Required<Omit<LoadOptions, "headers">> & { headers: Readonly<Record<string, string>> };
+
+    constructor(options: LoadOptions) {
+        this.options = {
+            rate: 300,
+            sockets: 16,
+            postEvery: 4,
+            postMs: 5,
+            maxSeconds: 120,
+            maxRequests: 100_000,
+            headers: {},
+            ...options,
+        };
+        this.agent = new http.Agent({ keepAlive: true, maxSockets: this.options.sockets });
+    }
+
+    /** Starts the paced loop; it stops by itself at maxSeconds or maxRequests. */
+    start(): this {
+        const tickMs = 10;
+        const perTick = this.options.rate * (tickMs / 1000);
+        let due = 0;
+        this.timer = setInterval(() => {
+            if (this.sent >= this.options.maxRequests || Date.now() - this.started >= this.options.maxSeconds * 1000) {
+                this.halt();
+                return;
+            }
+            due += perTick;
+            while (due >= 1 && this.sent < this.options.maxRequests) {
+                due -= 1;
+                this.fire();
+            }
+        }, tickMs);
+        return this;
+    }
+
+    /** Stops sending, waits for every request in flight, and returns the counts. */
+    async stop(): Promise<LoadResult> {
+        this.halt();
+        if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+        this.agent.destroy();
+        return {
+            sent: this.sent,
+            ok: this.ok,
+            postOk: this.postOk,
+            closedOnReuse: this.closedOnReuse,
+            failures: this.failures,
+            byColor: { ...this.byColor },
+            durationMs: Date.now() - this.started,
+            latenciesMs: this.latencies,
+        };
+    }
+
+    private halt(): void {
+        this.stopped = true;
+        if (this.timer) clearInterval(this.timer);
+    }
+
+    private fire(): void {
+        if (this.stopped) return;
+        const isPost = this.sent % this.options.postEvery === this.options.postEvery - 1;
+        const method = isPost ? "POST" : "GET";
+        const path = isPost ? `/work?ms=${this.options.postMs}` : "/";
+        this.sent++;
+        this.inFlight++;
+        const begun = Date.now();
+        let done = false;
+        const finish = (failure?: Omit<Failure, "method" | "path" | "atMs">, reused = false) => {
+            if (done) return;
+            done = true;
+            this.inFlight--;
+            if (failure) {
+                const isReuseClose = reused && failure.error !== undefined && /ECONNRESET|socket hang up|EPIPE/.test(failure.error);
+                if (isReuseClose) this.closedOnReuse++;
+                else this.failures.push({ method, path, atMs: begun - this.started, ...failure });
+            }
+            if (this.stopped && this.inFlight === 0) this.drained?.();
+        };
+        const req = http.request(
+            `${this.options.url}${path}`,
+            { method, agent: this.agent, headers: { ...this.options.headers, ...(isPost ? { "Content-Length": "2" } : {}) }, timeout: 30_000 },
+            (res) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c));
+                res.on("error", (err) => finish({ status: res.statusCode, error: err.message }, req.reusedSocket));
+                res.on("aborted", () => finish({ status: res.statusCode, error: "response aborted" }));
+                res.on("end", () => {
+                    const status = res.statusCode ?? 0;
+                    if (status >= 200 && status < 300) {
+                        this.ok++;
+                        if (isPost) this.postOk++;
+                        const color = String(res.headers["x-deploy-color"] ?? "none");
+                        this.byColor[color] = (this.byColor[color] ?? 0) + 1;
+                        this.latencies.push(Date.now() - begun);
+                        finish();
+                    } else {
+                        finish({ status, error: Buffer.concat(chunks).toString("utf8").slice(0, 200) });
+                    }
+                });
+            },
+        );
+        req.on("timeout", () => req.destroy(new Error("client timeout after 30 s")));
+        req.on("error", (err) => finish({ error: `${(err as NodeJS.ErrnoException).code ?? ""} ${err.message}`.trim() }, req.reusedSocket));
+        req.end(isPost ? "{}" : undefined);
+    }
+}
+
+/** One line for test logs: the counts every scenario reports. */
+export function summarize(name: string, r: LoadResult): string {
+    const sorted = [...r.latenciesMs].sort((a, b) => a - b);
+    const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+    const colors = Object.entries(r.byColor).map(([c, n]) => `${c}=${n}`).join(" ");
+    return (
+        `${name}: sent ${r.sent} in ${(r.durationMs / 1000).toFixed(1)} s, 2xx ${r.ok} (POST ${r.postOk}), ` +
+        `failed ${r.failures.length}, closed on reused keep-alive by nginx ${r.closedOnReuse}, ` +
+        `p50 ${p(0.5)} ms p99 ${p(0.99)} ms, by colour ${colors}`
+    );
+}

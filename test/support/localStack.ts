@@ -1,0 +1,145 @@
+// A throwaway local-target stack: the real program, real nginx and real app processes on free
+// loopback ports, state in a temp dir. Disposing destroys the stack and then stops, by pid
+// file, any process a failed destroy may have left.
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as path from "node:path";
+import { PROGRAM_FILES, REPO_ROOT, TestStack, createTestStack } from "./pulumi";
+
+export const TEST_DRAIN_TOKEN = "test-drain-token-0123456789";
+
+export interface LocalStack extends TestStack {
+    readonly publicUrl: string;
+    readonly internalUrl: string;
+    readonly stateDir: string;
+    /** Port of host `index` (1-based) of a pool. */
+    hostPort(color: "blue" | "green", index: number): number;
+    /** GET /status of one app process, straight to its port. */
+    appStatus(color: "blue" | "green", index: number): Promise<AppStatus>;
+}
+
+export interface AppStatus {
+    readonly pid: number;
+    readonly version: string;
+    readonly color: string;
+    readonly status: string;
+    readonly workCompleted: number;
+}
+
+function portIsFree(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const server = net.createServer();
+        server.once("error", () => resolve(false));
+        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+}
+
+/** A base port with base+1..+hostsPerPool and base+101.. free, plus two more free ports. */
+async function freePorts(hostsPerPool: number): Promise<{ base: number; publicPort: number; internalPort: number }> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+        const base = 20000 + Math.floor(Math.random() * 400) * 100;
+        const wanted = [base - 2, base - 1];
+        for (let i = 1; i <= hostsPerPool; i++) wanted.push(base + i, base + 100 + i);
+        const free = await Promise.all(wanted.map(portIsFree));
+        if (free.every(Boolean)) return { base, publicPort: base - 2, internalPort: base - 1 };
+    }
+    throw new Error("no free loopback ports found after 50 attempts");
+}
+
+export function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: T }> {
+    return new Promise((resolve, reject) => {
+        http.get(url, { headers, agent: false }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => {
+                const text = Buffer.concat(chunks).toString("utf8");
+                let body: unknown = text;
+                try {
+                    body = JSON.parse(text);
+                } catch {
+                    /* not JSON: keep the text */
+                }
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, body: body as T });
+            }).on("error", reject);
+        }).on("error", reject);
+    });
+}
+
+export function request(url: string, method: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+    return new Promise((resolve, reject) => {
+        const req = http.request(url, { method, headers, agent: false }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        });
+        req.on("error", reject);
+        req.end();
+    });
+}
+
+/** Stops every process named by a *.pid file under `dir` (nginx and apps), by pid. */
+function stopLeftovers(dir: string): void {
+    if (!fs.existsSync(dir)) return;
+    const pidFiles: string[] = [];
+    const walk = (d: string) => {
+        for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+            const p = path.join(d, entry.name);
+            if (entry.isDirectory()) walk(p);
+            else if (entry.name.endsWith(".pid")) pidFiles.push(p);
+        }
+    };
+    walk(dir);
+    for (const file of pidFiles) {
+        const pid = Number(fs.readFileSync(file, "utf8").trim());
+        if (!Number.isInteger(pid) || pid <= 1) continue;
+        try {
+            process.kill(pid, "SIGKILL");
+        } catch {
+            /* already gone */
+        }
+    }
+}
+
+export async function createLocalStack(config: Record<string, string> = {}): Promise<LocalStack> {
+    const hostsPerPool = 2;
+    const ports = await freePorts(hostsPerPool);
+    const base = await createTestStack({ sourceDir: REPO_ROOT, copy: PROGRAM_FILES });
+    // nginx workers run as nobody when the tests run as root: they must reach the temp dirs.
+    fs.chmodSync(base.dir, 0o755);
+    const stateDir = path.join(base.dir, "state");
+    const settings: Record<string, string> = {
+        activeColor: "blue",
+        publicPort: String(ports.publicPort),
+        internalPort: String(ports.internalPort),
+        appBasePort: String(ports.base),
+        stateDir,
+        gateTimeoutSeconds: "10",
+        healthIntervalMs: "100",
+        drainTimeoutSeconds: "10",
+        ...config,
+    };
+    for (const [key, value] of Object.entries(settings)) await base.stack.setConfig(key, { value });
+    await base.stack.setConfig("drainToken", { value: TEST_DRAIN_TOKEN, secret: true });
+
+    const hostPort = (color: "blue" | "green", index: number) => ports.base + (color === "green" ? 100 : 0) + index;
+    return {
+        ...base,
+        publicUrl: `http://127.0.0.1:${ports.publicPort}`,
+        internalUrl: `http://127.0.0.1:${ports.internalPort}`,
+        stateDir,
+        hostPort,
+        async appStatus(color, index) {
+            const res = await getJson<AppStatus>(`http://127.0.0.1:${hostPort(color, index)}/status`);
+            return res.body;
+        },
+        async dispose() {
+            try {
+                await base.stack.destroy({ onOutput: () => undefined });
+            } finally {
+                stopLeftovers(stateDir);
+                fs.rmSync(base.dir, { recursive: true, force: true });
+            }
+        },
+    };
+}
