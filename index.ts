@@ -62,7 +62,7 @@ function deployStateOf(liveColor: Color, releases: Record<Color, Release>, hosts
     return { liveColor, pools: { blue: pool("blue"), green: pool("green") } };
 }
 
-export = async () => {
+async function main() {
     const config = loadConfig();
     const live = config.activeColor;
     const hostsLayer = createHostsLayer(config);
@@ -145,4 +145,24 @@ export = async () => {
         ),
         deployState: switched,
     };
+}
+
+/**
+ * Exit code with which the Pulumi Node.js runtime says "the program failed and already told
+ * the user why" (the language host then prints nothing more).
+ */
+const EXIT_AFTER_USER_MESSAGE = 32;
+
+// A refusal (bad config, a safety rule) is a message for the operator, not a crash: log it
+// and end the program before anything is registered. Exiting matters: a rejected async
+// program takes the Node.js runtime about 20 s to wind down, and returning normally would
+// make the engine delete every resource this run did not register.
+export = async () => {
+    try {
+        return await main();
+    } catch (err) {
+        if (!pulumi.RunError.isInstance(err)) throw err;
+        await pulumi.log.error(err.message);
+        return process.exit(EXIT_AFTER_USER_MESSAGE);
+    }
 };

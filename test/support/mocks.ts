@@ -1,5 +1,6 @@
 // Runs the program (index.ts) under pulumi.runtime.setMocks: no engine, no plugins.
-// Records every registered resource so tests can assert on the resource graph.
+// Records every registered resource so tests can assert on the resource graph. A refusal
+// (the program logs an error and exits with code 32) becomes a rejected ProgramRefused.
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 
@@ -9,22 +10,35 @@ export interface RecordedResource {
     readonly inputs: Record<string, unknown>;
 }
 
+export class ProgramRefused extends Error {
+    constructor(readonly messages: readonly string[], readonly exitCode: number) {
+        super(messages.join("\n"));
+    }
+}
+
 const PROGRAM = path.resolve(__dirname, "..", "..", "index.ts");
 
-/** What the last `runProgram` registered, kept even when the program throws. */
+/** What the last `runProgram` registered, kept even when the program is refused. */
 export const registered: RecordedResource[] = [];
 
-/** Loads the program fresh with `config` (keys without the project prefix). */
-export async function runProgram(config: Record<string, string>): Promise<{
-    resources: RecordedResource[];
-    outputs: Record<string, unknown>;
-}> {
+export interface RunOptions {
+    /** Outputs the stack's previous update recorded (read through its StackReference). */
+    readonly previousOutputs?: Record<string, unknown>;
+}
+
+/** Loads the program fresh with `config` (keys without the project prefix) and runs it. */
+export async function runProgram(
+    config: Record<string, string>,
+    options: RunOptions = {},
+): Promise<{ resources: RecordedResource[]; outputs: Record<string, unknown> }> {
     registered.length = 0;
-    const resources = registered;
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
-                resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+                if (args.type === "pulumi:pulumi:StackReference") {
+                    return { id: args.name, state: { ...args.inputs, outputs: options.previousOutputs ?? {} } };
+                }
+                registered.push({ type: args.type, name: args.name, inputs: args.inputs });
                 return { id: `${args.name}-id`, state: args.inputs };
             },
             call(args) {
@@ -34,19 +48,43 @@ export async function runProgram(config: Record<string, string>): Promise<{
         "bluegreen",
         "unit",
         true,
+        "organization",
     );
-    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`bluegreen:${k}`, v])));
+    pulumi.runtime.setAllConfig(
+        Object.fromEntries(Object.entries(config).map(([k, v]) => [`bluegreen:${k}`, v])),
+        config.drainToken !== undefined ? ["bluegreen:drainToken"] : [],
+    );
     for (const cached of Object.keys(require.cache)) {
         if (!cached.includes(`${path.sep}node_modules${path.sep}`)) delete require.cache[cached];
     }
-    const program = require(PROGRAM) as Record<string, unknown>;
-    const outputs: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(program)) {
-        outputs[name] = pulumi.Output.isInstance(value) ? await outputValue(value) : value;
+
+    const logged: string[] = [];
+    const realExit = process.exit;
+    const realLogError = pulumi.log.error;
+    pulumi.log.error = (message: string) => {
+        logged.push(message);
+        return Promise.resolve();
+    };
+    process.exit = ((code?: number) => {
+        throw new ProgramRefused(logged, code ?? 0);
+    }) as typeof process.exit;
+    try {
+        const program = require(PROGRAM) as () => Promise<Record<string, unknown>>;
+        const exported = await program();
+        const outputs: Record<string, unknown> = {};
+        for (const [name, value] of Object.entries(exported)) {
+            outputs[name] = await resolved(value);
+        }
+        return { resources: [...registered], outputs };
+    } finally {
+        process.exit = realExit;
+        pulumi.log.error = realLogError;
     }
-    return { resources: [...resources], outputs };
 }
 
-function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => output.apply((v) => resolve(v)));
+async function resolved(value: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(value)) {
+        return new Promise((resolve) => (value as pulumi.Output<unknown>).apply((v) => resolve(v)));
+    }
+    return value;
 }

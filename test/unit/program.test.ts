@@ -1,23 +1,146 @@
 import * as assert from "node:assert/strict";
-import * as pulumi from "@pulumi/pulumi";
-import { registered, runProgram } from "../support/mocks";
+import { ProgramRefused, RecordedResource, registered, runProgram } from "../support/mocks";
 
-describe("the program under mocks", () => {
-    it("exports the validated active colour and target", async () => {
-        const { outputs } = await runProgram({ activeColor: "green", drainToken: "test-token-0123456789" });
-        assert.equal(outputs.activeColor, "green");
-        assert.equal(outputs.target, "local");
+const BASE = { activeColor: "blue", drainToken: "test-token-0123456789" };
+
+function names(resources: RecordedResource[], type: string): string[] {
+    return resources.filter((r) => r.type === type).map((r) => r.name).sort();
+}
+
+/** The engine's marker of a secret value in mocked inputs. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+function isSecret(value: unknown): value is { value: unknown } {
+    return typeof value === "object" && value !== null && SECRET_SIG in value;
+}
+
+function env(resources: RecordedResource[], name: string): Record<string, string> {
+    const resource = resources.find((r) => r.name === name);
+    assert.ok(resource, `expected a resource named ${name}; have ${resources.map((r) => r.name).join(", ")}`);
+    const environment = resource.inputs.environment;
+    return (isSecret(environment) ? environment.value : environment) as Record<string, string>;
+}
+
+async function refusal(config: Record<string, string>, previousOutputs?: Record<string, unknown>): Promise<string> {
+    try {
+        await runProgram(config, { previousOutputs });
+    } catch (err) {
+        if (err instanceof ProgramRefused) {
+            assert.equal(err.exitCode, 32, "a refusal exits the way the Pulumi runtime expects after a user message");
+            return err.message;
+        }
+        throw err;
+    }
+    assert.fail(`expected the program to refuse ${JSON.stringify(config)}`);
+}
+
+describe("the program's resource graph (mocks)", () => {
+    it("builds two pools of two hosts, a gate and a router, each host with its drain token", async () => {
+        const { resources } = await runProgram(BASE);
+        assert.deepEqual(names(resources, "bluegreen:index:Pool"), ["blue", "green"]);
+        assert.deepEqual(names(resources, "bluegreen:index:HealthGate"), ["gate"]);
+        assert.deepEqual(names(resources, "bluegreen:index:Router"), ["router"]);
+        assert.deepEqual(names(resources, "command:local:Command"), [
+            "blue-host-1", "blue-host-1-token", "blue-host-2", "blue-host-2-token",
+            "gate-check",
+            "green-host-1", "green-host-1-token", "green-host-2", "green-host-2-token",
+            "router-nginx",
+        ]);
     });
 
-    it("fails with a RunError naming the key before any resource is registered when activeColor is purple", async () => {
-        await assert.rejects(
-            () => runProgram({ activeColor: "purple", drainToken: "test-token-0123456789" }),
-            (err: unknown) => {
-                assert.ok(err instanceof pulumi.RunError, `expected RunError, got ${String(err)}`);
-                assert.match((err as Error).message, /bluegreen:activeColor has the invalid value "purple": must be one of blue, green/);
-                return true;
+    it("the gate checks the pool going live, at its version", async () => {
+        const { resources } = await runProgram({ ...BASE, activeColor: "green", greenVersion: "2.0.0" });
+        const gate = env(resources, "gate-check");
+        assert.equal(gate.POOL_COLOR, "green");
+        assert.equal(gate.EXPECT_VERSION, "2.0.0");
+        assert.match(gate.HOSTS, /^green-1=127\.0\.0\.1:9201 green-2=127\.0\.0\.1:9202$/);
+    });
+
+    it("switching colour changes only the gate and the router inputs, never a host's", async () => {
+        const blue = (await runProgram(BASE)).resources;
+        const green = (await runProgram({ ...BASE, activeColor: "green" })).resources;
+        const changed = blue
+            .filter((r) => r.type === "command:local:Command")
+            .filter((r) => JSON.stringify(r.inputs) !== JSON.stringify(green.find((g) => g.name === r.name)?.inputs))
+            .map((r) => r.name);
+        assert.deepEqual(changed.sort(), ["gate-check", "router-nginx"]);
+    });
+
+    it("the rendered nginx config is an input of the router's switch command", async () => {
+        const { resources } = await runProgram({ ...BASE, activeColor: "green" });
+        const router = env(resources, "router-nginx");
+        assert.match(router.NGINX_CONF, /proxy_pass http:\/\/pool_green;/);
+        assert.equal(router.LIVE_COLOR, "green");
+        assert.match(router.NGINX_CONF, new RegExp(`# config-id: ${router.CONFIG_ID}`));
+    });
+
+    it("the drain token never appears in a host's deploy command, only in its token writer", async () => {
+        const { resources } = await runProgram(BASE);
+        for (const r of resources) {
+            const text = JSON.stringify(r.inputs);
+            if (r.name.endsWith("-token")) continue;
+            assert.doesNotMatch(text, /test-token-0123456789/, `${r.type} ${r.name} must not carry the token`);
+        }
+        const writer = resources.find((r) => r.name === "blue-host-1-token");
+        assert.ok(isSecret(writer?.inputs.environment), "the token writer's environment is a Pulumi secret");
+        assert.equal(env(resources, "blue-host-1-token").DRAIN_TOKEN, "test-token-0123456789");
+    });
+
+    it("activeColor: purple is refused before any resource is registered", async () => {
+        const message = await refusal({ ...BASE, activeColor: "purple" });
+        assert.match(message, /bluegreen:activeColor has the invalid value "purple": must be one of blue, green/);
+        assert.deepEqual(registered, []);
+    });
+});
+
+describe("safety rules through the program (mocks)", () => {
+    const previous = {
+        deployState: {
+            liveColor: "blue",
+            pools: {
+                blue: { version: "1.0.0", releaseId: "unused", hosts: { "blue-1": "127.0.0.1:9101", "blue-2": "127.0.0.1:9102" } },
+                green: { version: "1.0.0", releaseId: "unused", hosts: { "green-1": "127.0.0.1:9201", "green-2": "127.0.0.1:9202" } },
             },
-        );
-        assert.deepEqual(registered, [], "the program must not get as far as registering resources");
+        },
+    };
+
+    async function withReleaseIds(config: Record<string, string>) {
+        // The release ids the program computes for the default artifact at 1.0.0.
+        const { outputs } = await runProgram(config);
+        const state = outputs.deployState as typeof previous.deployState;
+        return { deployState: { ...state, liveColor: "blue" } };
+    }
+
+    it("refuses a new version on the live pool, saying to deploy to the idle pool and switch", async () => {
+        const prev = await withReleaseIds(BASE);
+        const message = await refusal({ ...BASE, blueVersion: "1.1.0" }, prev);
+        assert.match(message, /blueVersion changes the blue release from 1\.0\.0 to 1\.1\.0, but blue is the live pool/);
+        assert.match(message, /pulumi config set greenVersion 1\.1\.0 && pulumi up; then switch: pulumi config set activeColor green && pulumi up/);
+        assert.deepEqual(registered, [], "nothing is registered, so nothing changes");
+    });
+
+    it("refuses switching away and redeploying the old live pool in the same update", async () => {
+        const prev = await withReleaseIds(BASE);
+        const message = await refusal({ ...BASE, activeColor: "green", blueVersion: "1.1.0" }, prev);
+        assert.match(message, /but blue is the live pool/);
+    });
+
+    it("allows a new version on the idle pool together with the switch to it", async () => {
+        const prev = await withReleaseIds(BASE);
+        const { outputs } = await runProgram({ ...BASE, activeColor: "green", greenVersion: "1.1.0" }, { previousOutputs: prev });
+        assert.equal(outputs.activeColor, "green");
+        assert.equal(outputs.liveVersion, "1.1.0");
+        assert.equal(outputs.standbyVersion, "1.0.0");
+    });
+
+    it("refuses a switch to a pool with no hosts", async () => {
+        const message = await refusal({ ...BASE, activeColor: "green", greenHosts: "0" });
+        assert.match(message, /activeColor is green, but the green pool has no hosts \(greenHosts is 0\)/);
+    });
+
+    it("refuses moving the live pool's hosts to other ports", async () => {
+        const prev = await withReleaseIds(BASE);
+        const message = await refusal({ ...BASE, appBasePort: "9500" }, prev);
+        assert.match(message, /blue-1 would move from 127\.0\.0\.1:9101 to 127\.0\.0\.1:9501, but blue is the live pool/);
     });
 });
