@@ -6,4 +6,4 @@ cd "$root"
 pulumi_dir=$(bash scripts/setup.sh | tail -n 1)
 export PATH="$pulumi_dir:$PATH"
 exec npx --no-install mocha --reporter test/support/reporter.js \
-    'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' "$@"
+    'test/unit/**/*.test.ts' 'test/template/**/*.test.ts' 'test/integration/**/*.test.ts' "$@"

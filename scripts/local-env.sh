@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Writes .envrc (direnv convention) with what the plain `pulumi` commands need to work on the
+# local stack: the bootstrapped CLI on PATH, a file backend and passphrase inside this project
+# (the user's own Pulumi login and stacks are never touched), and offline defaults.
+# Usage: scripts/local-env.sh <pulumi bin dir>
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+pulumi_dir=$1
+state="$root/.state"
+mkdir -p "$state/backend"
+chmod 755 "$state"
+if [ ! -s "$state/passphrase" ]; then
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/passphrase")
+fi
+cat >"$root/.envrc" <<ENVRC
+# Written by npm start (scripts/local-env.sh). \`source .envrc\` (or direnv) before pulumi commands.
+export PATH="$pulumi_dir:\$PATH"
+export PULUMI_BACKEND_URL="file://$state/backend"
+export PULUMI_CONFIG_PASSPHRASE_FILE="$state/passphrase"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+ENVRC

@@ -1,0 +1,119 @@
+// Rendered nginx configs checked by a real `nginx -t`, for many inputs, plus the properties
+// the design requires of every rendering.
+import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { NginxConfigInput, renderNginxConfig } from "../../components/nginxConfig";
+
+function nginxTest(text: string): { ok: boolean; output: string } {
+    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "nginx-t-"));
+    fs.mkdirSync(path.join(prefix, "conf"));
+    fs.mkdirSync(path.join(prefix, "logs"));
+    fs.mkdirSync(path.join(prefix, "temp"));
+    const conf = path.join(prefix, "conf", "nginx.conf");
+    fs.writeFileSync(conf, text.replaceAll("/PREFIX", prefix));
+    try {
+        const output = execFileSync("nginx", ["-t", "-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", conf], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        return { ok: true, output };
+    } catch (err) {
+        const e = err as { stderr?: string; stdout?: string };
+        return { ok: false, output: `${e.stdout ?? ""}${e.stderr ?? ""}` };
+    } finally {
+        fs.rmSync(prefix, { recursive: true, force: true });
+    }
+}
+
+function hosts(count: number, base: number) {
+    return Array.from({ length: count }, (_, i) => ({ address: `127.0.0.${(i % 250) + 1}`, port: base + i }));
+}
+
+const BASE: NginxConfigInput = {
+    prefix: "/PREFIX",
+    liveColor: "blue",
+    pools: { blue: hosts(2, 9101), green: hosts(2, 9201) },
+    publicAddress: "127.0.0.1",
+    publicPort: 8080,
+    internalAddress: "127.0.0.1",
+    internalPort: 8081,
+    workerShutdownTimeoutSeconds: 35,
+};
+
+describe("nginx config template", function () {
+    before(function () {
+        try {
+            execFileSync("nginx", ["-v"], { stdio: "ignore" });
+        } catch {
+            throw new Error("nginx is not installed: apt-get install nginx (.ci/run does this)");
+        }
+    });
+
+    const cases: [string, NginxConfigInput][] = [
+        ["blue live, 2+2 hosts", BASE],
+        ["green live", { ...BASE, liveColor: "green" }],
+        ["idle pool scaled to 0", { ...BASE, pools: { blue: hosts(2, 9101), green: [] } }],
+        ["1 host per pool", { ...BASE, pools: { blue: hosts(1, 9101), green: hosts(1, 9201) } }],
+        ["50 hosts per pool", { ...BASE, pools: { blue: hosts(50, 10000), green: hosts(50, 11000) } }],
+        ["public on all addresses", { ...BASE, publicAddress: "0.0.0.0", publicPort: 65535, internalPort: 1024 }],
+        ["one worker, short shutdown", { ...BASE, workerProcesses: 1, workerShutdownTimeoutSeconds: 1 }],
+    ];
+    for (const [name, input] of cases) {
+        it(`passes nginx -t: ${name}`, () => {
+            const { text } = renderNginxConfig(input);
+            const result = nginxTest(text);
+            assert.ok(result.ok, `nginx -t failed for ${name}:\n${result.output}`);
+        });
+    }
+
+    it("nginx -t really rejects a broken rendering (the check can fail)", () => {
+        const { text } = renderNginxConfig(BASE);
+        const result = nginxTest(text.replace("proxy_pass http://pool_blue;", "proxy_pass http://pool_blue"));
+        assert.equal(result.ok, false);
+    });
+
+    it("the public listener sends everything to the live pool and overwrites X-Deploy-Color", () => {
+        const { text } = renderNginxConfig({ ...BASE, liveColor: "green" });
+        const publicServer = text.slice(text.indexOf("# Public listener"), text.indexOf("# Internal listener"));
+        assert.match(publicServer, /set \$deploy_color green;/);
+        assert.match(publicServer, /proxy_pass http:\/\/pool_green;/);
+        assert.doesNotMatch(publicServer, /pool_blue|\$http_x_deploy_color/, "no client input selects a pool");
+        assert.match(text, /proxy_set_header X-Deploy-Color \$deploy_color;/);
+        assert.match(publicServer, /location \^~ \/health\/ \{\s*return 404;/, "drain and other operational paths are not public");
+    });
+
+    it("keeps upstream keep-alive: Connection is upgrade only for upgrades, never retries POSTs", () => {
+        const { text } = renderNginxConfig(BASE);
+        assert.match(text, /map \$http_upgrade \$connection_upgrade \{\s*default upgrade;\s*""\s*"";/);
+        assert.match(text, /proxy_set_header Connection \$connection_upgrade;/);
+        assert.match(text, /keepalive 32;/);
+        assert.doesNotMatch(text, /non_idempotent/);
+        assert.match(text, /server_tokens off;/);
+        assert.match(text, /worker_shutdown_timeout 35s;/);
+    });
+
+    it("the internal listener is loopback only and reaches each pool by path", () => {
+        const { text } = renderNginxConfig(BASE);
+        const internal = text.slice(text.indexOf("# Internal listener"));
+        assert.match(internal, /listen 127\.0\.0\.1:8081;/);
+        assert.match(internal, /allow 127\.0\.0\.0\/8;\s*deny all;/);
+        assert.match(internal, /location \/green\/ \{[^}]*proxy_pass http:\/\/pool_green\/;/);
+    });
+
+    it("the config id changes with the live colour and with the hosts, and is served for reload checks", () => {
+        const a = renderNginxConfig(BASE);
+        const b = renderNginxConfig({ ...BASE, liveColor: "green" });
+        const c = renderNginxConfig({ ...BASE, pools: { blue: hosts(3, 9101), green: hosts(2, 9201) } });
+        assert.notEqual(a.configId, b.configId);
+        assert.notEqual(a.configId, c.configId);
+        assert.equal(renderNginxConfig(BASE).configId, a.configId, "same input, same id");
+        assert.match(a.text, new RegExp(`return 200 "${a.configId}";`));
+    });
+
+    it("refuses to render a live pool without hosts", () => {
+        assert.throws(() => renderNginxConfig({ ...BASE, pools: { blue: [], green: hosts(2, 9201) } }), /the live pool blue has no hosts/);
+    });
+});
