@@ -143,6 +143,7 @@ async function main() {
         pools: Object.fromEntries(
             COLORS.map((color) => [color, { version: releases[color].version, hosts: hosts[color].map((h) => `${h.address}:${h.port}`) }]),
         ),
+        lastSwitch: router.lastSwitch,
         deployState: switched,
     };
 }

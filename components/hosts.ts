@@ -47,13 +47,16 @@ export function commandInputs(script: HostScript) {
     return { ...commands, environment };
 }
 
+/** What running a script leaves: a resource with the script's standard output. */
+export type ScriptRun = pulumi.Resource & { readonly stdout: pulumi.Output<string> };
+
 export interface HostsLayer {
     readonly target: "local" | "ssh" | "aws";
     poolHosts(color: Color, count: number): AppHost[];
     /** Runs a script on a pool host. */
-    onHost(name: string, host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): pulumi.Resource;
+    onHost(name: string, host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun;
     /** Runs a script on the nginx host. */
-    onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): pulumi.Resource;
+    onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun;
     /** nginx's prefix directory on the nginx host. */
     readonly nginxPrefix: string;
     /** Address the nginx host itself uses to reach its own listeners. */
@@ -95,11 +98,11 @@ export class LocalHosts implements HostsLayer {
         }));
     }
 
-    onHost(name: string, _host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): pulumi.Resource {
+    onHost(name: string, _host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {
         return this.run(name, script, opts);
     }
 
-    onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): pulumi.Resource {
+    onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {
         return this.run(name, script, opts);
     }
 

@@ -4,7 +4,7 @@
 // `pulumi preview --diff` shows the nginx lines that will change.
 import * as pulumi from "@pulumi/pulumi";
 import type { Color } from "./config";
-import type { HostsLayer } from "./hosts";
+import type { HostsLayer, ScriptRun } from "./hosts";
 import type { RenderedNginxConfig } from "./nginxConfig";
 import { loadScript } from "./templates";
 
@@ -30,7 +30,9 @@ export class Router extends pulumi.ComponentResource {
     readonly liveColor: Color;
     readonly configId: string;
     /** The switch command: its success means nginx serves `liveColor` with this config. */
-    readonly nginx: pulumi.Resource;
+    readonly nginx: ScriptRun;
+    /** When the live colour last changed, and to which colour: "2026-11-26T08:21:55Z green". */
+    readonly lastSwitch: pulumi.Output<string>;
 
     constructor(name: string, args: RouterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("bluegreen:index:Router", name, {}, opts);
@@ -58,6 +60,7 @@ export class Router extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [args.gate] },
         );
-        this.registerOutputs({});
+        this.lastSwitch = this.nginx.stdout.apply((out) => /^last-switch: (.*)$/m.exec(out ?? "")?.[1] ?? "unknown");
+        this.registerOutputs({ lastSwitch: this.lastSwitch });
     }
 }

@@ -77,7 +77,9 @@ fi
 
 had_previous=false
 previous_id=""
+previous_live=""
 if [ -f "$conf" ]; then
+    previous_live=$(sed -n 's/^# Do not edit: .* Live pool: \([a-z]*\)\.$/\1/p' "$conf" | head -n 1)
     cp -p "$conf" "$previous"
     had_previous=true
     previous_id=$(sed -n 's/^# config-id: //p' "$previous" | head -n 1)
@@ -87,7 +89,12 @@ log "Switching: $LIVE_COLOR goes live (config $CONFIG_ID)"
 apply
 
 if problem=$(verify); then
+    # When the live colour changed, remember when: the stack's lastSwitch output.
+    if [ "$previous_live" != "$LIVE_COLOR" ] || [ ! -s "$NGINX_PREFIX/last-switch" ]; then
+        printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LIVE_COLOR" >"$NGINX_PREFIX/last-switch"
+    fi
     log "Switched: $LIVE_COLOR is live (config $CONFIG_ID)"
+    log "last-switch: $(cat "$NGINX_PREFIX/last-switch")"
     exit 0
 fi
 

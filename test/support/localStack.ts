@@ -101,10 +101,10 @@ function stopLeftovers(dir: string): void {
     }
 }
 
-export async function createLocalStack(config: Record<string, string> = {}): Promise<LocalStack> {
+export async function createLocalStack(config: Record<string, string> = {}, extraFiles: readonly string[] = []): Promise<LocalStack> {
     const hostsPerPool = 2;
     const ports = await freePorts(hostsPerPool);
-    const base = await createTestStack({ sourceDir: REPO_ROOT, copy: PROGRAM_FILES });
+    const base = await createTestStack({ sourceDir: REPO_ROOT, copy: [...PROGRAM_FILES, ...extraFiles] });
     // nginx workers run as nobody when the tests run as root: they must reach the temp dirs.
     fs.chmodSync(base.dir, 0o755);
     const stateDir = path.join(base.dir, "state");

@@ -28,6 +28,8 @@ export const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "i
 
 export interface TestStack {
     readonly stack: Stack;
+    /** Environment for running pulumi (or the operator scripts) against this stack. */
+    readonly env: Readonly<Record<string, string>>;
     /** The temp dir holding the project copy, the backend and anything the test writes. */
     readonly dir: string;
     /** Destroys the stack's resources and removes the temp dir. */
@@ -50,6 +52,7 @@ export async function createTestStack(opts: TestStackOptions): Promise<TestStack
     fs.mkdirSync(projectDir);
     fs.mkdirSync(backendDir);
     for (const entry of opts.copy) {
+        fs.mkdirSync(path.dirname(path.join(projectDir, entry)), { recursive: true });
         fs.cpSync(path.join(opts.sourceDir, entry), path.join(projectDir, entry), { recursive: true });
     }
     fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(projectDir, "node_modules"));
@@ -58,23 +61,22 @@ export async function createTestStack(opts: TestStackOptions): Promise<TestStack
     // Automation runs `pulumi` from PATH; put the bootstrapped one first.
     process.env.PATH = `${binDir}:${process.env.PATH ?? ""}`;
     const pulumiCommand = await PulumiCommand.get();
+    const env = {
+        PULUMI_BACKEND_URL: `file://${backendDir}`,
+        PULUMI_CONFIG_PASSPHRASE: "",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    };
     const stack = await LocalWorkspace.createOrSelectStack(
         { stackName: opts.stackName ?? "test", workDir: projectDir },
-        {
-            pulumiCommand,
-            envVars: {
-                PULUMI_BACKEND_URL: `file://${backendDir}`,
-                PULUMI_CONFIG_PASSPHRASE: "",
-                PULUMI_SKIP_UPDATE_CHECK: "true",
-                PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-            },
-        },
+        { pulumiCommand, envVars: env },
     );
     for (const [key, value] of Object.entries(opts.config ?? {})) {
         await stack.setConfig(key, { value });
     }
     return {
         stack,
+        env: { ...env, PATH: process.env.PATH ?? "" },
         dir,
         async dispose() {
             try {

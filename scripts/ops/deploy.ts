@@ -1,0 +1,40 @@
+// `npm run deploy -- <version>`: put a version on the idle pool and switch to it, in one
+// update (the graph orders deploy → gate → switch → verify), recorded with a message.
+import { Command } from "commander";
+import { openStack, otherColor } from "./stack";
+
+async function main(): Promise<void> {
+    const program = new Command("deploy")
+        .description("Deploy <version> to the idle pool and switch to it in one health-gated update.")
+        .argument("<version>", "release version, e.g. 1.4.2")
+        .option("-s, --stack <name>", "stack", "local")
+        .option("-a, --artifact <dir>", "directory of the release (default: the pool's current artifact)")
+        .option("-m, --message <text>", "message recorded in the stack history")
+        .parse();
+    const [version] = program.args;
+    const opts = program.opts<{ stack: string; artifact?: string; message?: string }>();
+    const stack = await openStack(opts.stack);
+    const live = (await stack.getConfig("bluegreen:activeColor")).value;
+    if (live !== "blue" && live !== "green") throw new Error(`activeColor is ${JSON.stringify(live)}; set it to blue or green first.`);
+    const idle = otherColor(live);
+    await stack.setConfig(`bluegreen:${idle}Version`, { value: version });
+    if (opts.artifact) await stack.setConfig(`bluegreen:${idle}Artifact`, { value: opts.artifact });
+    await stack.setConfig("bluegreen:activeColor", { value: idle });
+    const message = opts.message ?? `deploy ${version} to ${idle} and switch from ${live}`;
+    console.log(`Deploying ${version} to ${idle} (idle), then switching from ${live} if every ${idle} host is healthy.`);
+    try {
+        await stack.up({ message, onOutput: (text) => process.stdout.write(text) });
+    } catch (err) {
+        console.error(
+            `deploy: the update failed and traffic stays on ${live}. The config now asks for ${idle} ${version}; ` +
+                `to drop it: pulumi config set activeColor ${live}`,
+        );
+        throw err;
+    }
+    console.log(`Deployed ${version}: ${idle} is live, ${live} stays warm for rollback (npm run rollback).`);
+}
+
+main().catch((err: Error) => {
+    console.error(`deploy: ${err.message.split("\n")[0]}`);
+    process.exit(1);
+});

@@ -1,0 +1,45 @@
+// `npm run history`: every update of the stack as a table, the rollback log.
+import { Command } from "commander";
+import Table from "cli-table3";
+import { Deployed, openStack, updates } from "./stack";
+
+/** Rows for the table: failed updates say what stayed live (the last successful update's colour). */
+export function historyRows(all: readonly Deployed[]): string[][] {
+    let live: string | undefined; // what is serving after the updates so far
+    return all.map((u) => {
+        const ok = u.result === "succeeded";
+        const time = u.time.toISOString().replace("T", " ").slice(0, 19);
+        if (u.kind !== "update") {
+            if (u.kind === "destroy" && ok) live = undefined; // a refresh or preview changes nothing
+            return [String(u.update), time, `${u.kind} ${u.result}`, live ?? "nothing", "", "", u.message];
+        }
+        const wanted = u.activeColor ? `${u.activeColor} ${u.versions[u.activeColor]}` : "";
+        const result = ok ? "succeeded" : `${u.result}: ${live ?? "nothing"} stayed live`;
+        const liveColumn = ok ? wanted : `(wanted ${wanted})`;
+        if (ok) live = wanted;
+        return [String(u.update), time, result, liveColumn, u.versions.blue, u.versions.green, u.message];
+    });
+}
+
+async function main(): Promise<void> {
+    const program = new Command("history")
+        .description("Every update of the stack: when, result, what was live, each pool's version.")
+        .option("-s, --stack <name>", "stack", "local")
+        .option("-n, --limit <count>", "show only the newest <count> updates", (v) => Number(v))
+        .parse();
+    const opts = program.opts<{ stack: string; limit?: number }>();
+    const stack = await openStack(opts.stack);
+    let rows = historyRows(await updates(stack));
+    if (opts.limit) rows = rows.slice(-opts.limit);
+    const table = new Table({ style: { head: [], border: [] }, head: ["update", "time (UTC)", "result", "live", "blue", "green", "message"], wordWrap: true, colWidths: [8, 21, 30, 16, 10, 10, 40] });
+    table.push(...rows);
+    console.log(table.toString());
+    console.log("Roll back with `npm run rollback` (to the last update that differs) or `npm run rollback -- --to <update>`.");
+}
+
+if (require.main === module) {
+    main().catch((err: Error) => {
+        console.error(`history: ${err.message}`);
+        process.exit(1);
+    });
+}

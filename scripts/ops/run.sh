@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs an operator script (history, rollback, deploy) with the local stack's environment
+# from .envrc unless a backend is already configured (e.g. production CI).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+if [ -z "${PULUMI_BACKEND_URL:-}" ] && [ -f "$root/.envrc" ]; then
+    # shellcheck disable=SC1091
+    source "$root/.envrc"
+fi
+name=$1
+shift
+exec node -r "$root/node_modules/ts-node/register/transpile-only" "$root/scripts/ops/$name.ts" "$@"

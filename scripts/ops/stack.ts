@@ -1,0 +1,58 @@
+// Opens a stack of this project for the operator scripts (history, rollback, deploy) through
+// the Automation API, with the same environment the plain `pulumi` commands get from .envrc.
+import * as path from "node:path";
+import { LocalWorkspace, PulumiCommand, Stack, UpdateSummary } from "@pulumi/pulumi/automation";
+
+export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+export const COLORS = ["blue", "green"] as const;
+export type Color = (typeof COLORS)[number];
+
+export async function openStack(stackName: string): Promise<Stack> {
+    if (!process.env.PULUMI_BACKEND_URL) {
+        throw new Error("PULUMI_BACKEND_URL is not set: run `source .envrc` first (npm start writes it), or log in to your backend.");
+    }
+    const pulumiCommand = await PulumiCommand.get({ skipVersionCheck: true });
+    return LocalWorkspace.selectStack({ stackName, workDir: PROJECT_DIR }, { pulumiCommand });
+}
+
+/** What an update deployed, read from the config it ran with. */
+export interface Deployed {
+    /** Position in the history, oldest = 1 (the DIY file backend records no version numbers). */
+    readonly update: number;
+    readonly kind: string;
+    readonly time: Date;
+    readonly result: string;
+    readonly message: string;
+    readonly activeColor?: Color;
+    readonly versions: Readonly<Record<Color, string>>;
+    readonly artifacts: Readonly<Record<Color, string>>;
+}
+
+function configValue(update: UpdateSummary, key: string): string | undefined {
+    const entry = update.config?.[`bluegreen:${key}`];
+    return entry?.value;
+}
+
+export function deployedBy(update: UpdateSummary, position: number): Deployed {
+    const color = configValue(update, "activeColor");
+    return {
+        update: update.version > 0 ? update.version : position,
+        kind: update.kind,
+        time: new Date(update.startTime),
+        result: update.result,
+        message: update.message,
+        activeColor: color === "blue" || color === "green" ? color : undefined,
+        versions: { blue: configValue(update, "blueVersion") ?? "1.0.0", green: configValue(update, "greenVersion") ?? "1.0.0" },
+        artifacts: { blue: configValue(update, "blueArtifact") ?? "bin/app", green: configValue(update, "greenArtifact") ?? "bin/app" },
+    };
+}
+
+/** The stack's history (updates, destroys, refreshes), oldest first, numbered from 1. */
+export async function updates(stack: Stack): Promise<Deployed[]> {
+    const newestFirst = await stack.history(undefined, undefined, true);
+    return [...newestFirst].reverse().map((u, i) => deployedBy(u, i + 1));
+}
+
+export function otherColor(color: Color): Color {
+    return color === "blue" ? "green" : "blue";
+}

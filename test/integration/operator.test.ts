@@ -1,0 +1,122 @@
+// The operator workflow on the local target: preview before switching, outputs, the history
+// table, one-command deploy, rollback (as a switch, and with a redeploy), and the stack lock.
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LocalStack, createLocalStack, getJson } from "../support/localStack";
+
+describe("operator workflow: preview, history, deploy, rollback, lock", function () {
+    let stack: LocalStack;
+    const quiet = { onOutput: () => undefined };
+
+    /** Runs `npm run <script> -- args` as an operator would (scripts/ops/run.sh). */
+    function npmRun(script: string, ...args: string[]): { status: number; output: string } {
+        const result = spawnSync("bash", [path.join(stack.dir, "project", "scripts", "ops", "run.sh"), script, "--stack", "test", ...args], {
+            env: { ...process.env, ...stack.env },
+            encoding: "utf8",
+            timeout: 180_000,
+        });
+        return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
+    }
+
+    async function live(): Promise<{ color: string; version: string }> {
+        const res = await getJson<{ color: string; version: string }>(`${stack.publicUrl}/`);
+        return { color: res.body.color, version: res.body.version };
+    }
+
+    before(async () => {
+        stack = await createLocalStack({}, ["scripts/ops"]);
+        assert.equal((await stack.stack.up({ ...quiet, message: "first deploy" })).summary.result, "succeeded");
+    });
+
+    after(async () => {
+        await stack?.dispose();
+    });
+
+    it("preview --diff after choosing the other colour shows the nginx lines that change, and replaces nothing", async () => {
+        await stack.stack.setConfig("activeColor", { value: "green" });
+        const preview = await stack.stack.preview({ diff: true, onOutput: () => undefined });
+        await stack.stack.setConfig("activeColor", { value: "blue" });
+        const { update, create, replace, delete: deleted } = preview.changeSummary;
+        assert.deepEqual({ update, create, replace, deleted }, { update: 2, create: undefined, replace: undefined, deleted: undefined }, "only the gate and the router change");
+        assert.match(preview.stdout, /-\s+proxy_pass http:\/\/pool_blue;\n\s+\+\s+proxy_pass http:\/\/pool_green;/);
+        assert.match(preview.stdout, /-\s+set \$deploy_color blue;\n\s+\+\s+set \$deploy_color green;/);
+        assert.doesNotMatch(preview.stdout, /(blue|green)-host-\d+\]/, "no pool host appears in the diff");
+        assert.doesNotMatch(preview.stdout, /\((replace|create-replacement|delete-replaced|delete)\)/);
+    });
+
+    it("outputs say what is live, what is standby, the hosts, the URL and when the last switch happened", async () => {
+        const outputs = await stack.stack.outputs();
+        assert.equal(outputs.activeColor.value, "blue");
+        assert.equal(outputs.liveVersion.value, "1.0.0");
+        assert.equal(outputs.standbyVersion.value, "1.0.0");
+        assert.equal(outputs.publicUrl.value, stack.publicUrl);
+        assert.equal(outputs.pools.value.green.hosts.length, 2);
+        assert.match(outputs.lastSwitch.value, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ blue$/);
+    });
+
+    it("npm run deploy -- 1.1.0 deploys to the idle pool and switches in one update, with a message", async () => {
+        const result = npmRun("deploy", "1.1.0");
+        assert.equal(result.status, 0, result.output);
+        assert.match(result.output, /Deployed 1\.1\.0: green is live, blue stays warm/);
+        assert.deepEqual(await live(), { color: "green", version: "1.1.0" });
+        const [latest] = await stack.stack.history(1);
+        assert.equal(latest.message, "deploy 1.1.0 to green and switch from blue");
+        assert.match((await stack.stack.outputs()).lastSwitch.value, / green$/);
+    });
+
+    it("npm run rollback switches back to the last different update without redeploying", async () => {
+        const bluePid = (await stack.appStatus("blue", 1)).pid;
+        const result = npmRun("rollback");
+        assert.equal(result.status, 0, result.output);
+        assert.match(result.output, /Plan: rollback to update 1: switch from green 1\.1\.0 to blue 1\.0\.0 \(still deployed on blue, no redeploy\)/);
+        assert.match(result.output, /Rolled back in [\d.]+ s/);
+        assert.deepEqual(await live(), { color: "blue", version: "1.0.0" });
+        assert.equal((await stack.appStatus("blue", 1)).pid, bluePid, "blue was not redeployed");
+    });
+
+    it("npm run history shows every update with its live colour and versions", async () => {
+        const result = npmRun("history");
+        assert.equal(result.status, 0, result.output);
+        assert.match(result.output, /│ 1\s+│[^\n]*│ succeeded\s+│ blue 1\.0\.0\s+│ 1\.0\.0\s+│ 1\.0\.0\s+│ first deploy/);
+        assert.match(result.output, /│ 2\s+│[^\n]*│ succeeded\s+│ green 1\.1\.0\s+│ 1\.0\.0\s+│ 1\.1\.0\s+│ deploy 1\.1\.0 to green/);
+        assert.match(result.output, /│ 3\s+│[^\n]*│ blue 1\.0\.0/);
+    });
+
+    it("rolling back to a release that was redeployed since says so, and redeploys it only with --redeploy", async () => {
+        assert.equal(npmRun("deploy", "1.2.0").status, 0); // update 4: green 1.2.0 live
+        const refused = npmRun("rollback", "--to", "2"); // green 1.1.0: green now holds 1.2.0
+        assert.equal(refused.status, 2, refused.output);
+        assert.match(refused.output, /the green pool no longer holds 1\.1\.0 \(it runs 1\.2\.0 since a later update\)/);
+        assert.deepEqual(await live(), { color: "green", version: "1.2.0" }, "nothing changed");
+
+        const done = npmRun("rollback", "--to", "2", "--redeploy");
+        assert.equal(done.status, 0, done.output);
+        assert.deepEqual(await live(), { color: "blue", version: "1.1.0" }, "1.1.0 was deployed to the idle blue pool, then switched to");
+    });
+
+    it("a second pulumi up while one runs is refused by the stack lock", async () => {
+        // A slow update: a green release that never becomes ready (the deploy waits out its budget).
+        const neverReady = path.join(stack.dir, "never-ready");
+        fs.mkdirSync(neverReady, { recursive: true });
+        fs.writeFileSync(
+            path.join(neverReady, "server.js"),
+            `process.env.FAIL_HEALTH = "1";\nrequire(${JSON.stringify(path.join(stack.dir, "project", "bin", "app", "server.js"))});\n`,
+        );
+        await stack.stack.setConfig("greenArtifact", { value: neverReady });
+        await stack.stack.setConfig("greenVersion", { value: "9.0.0" });
+        const slow = stack.stack.up(quiet).then(
+            () => "succeeded",
+            () => "failed",
+        );
+        await new Promise((r) => setTimeout(r, 3000));
+        let second = "";
+        await assert.rejects(stack.stack.up({ onOutput: (t) => (second += t) }), /locked/);
+        assert.equal(await slow, "failed", "the first update ran to its own end (its release never became ready)");
+        await stack.stack.setConfig("greenArtifact", { value: "bin/app" });
+        await stack.stack.setConfig("greenVersion", { value: "1.2.0" });
+        assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+        assert.deepEqual(await live(), { color: "blue", version: "1.1.0" });
+    });
+});

@@ -1,0 +1,60 @@
+import * as assert from "node:assert/strict";
+import { historyRows } from "../../scripts/ops/history";
+import { RollbackError, planRollback } from "../../scripts/ops/rollback";
+import type { Deployed } from "../../scripts/ops/stack";
+
+function update(n: number, activeColor: "blue" | "green", blue: string, green: string, result = "succeeded"): Deployed {
+    return {
+        update: n,
+        kind: "update",
+        time: new Date(Date.UTC(2026, 10, 26, 9, n)),
+        result,
+        message: `update ${n}`,
+        activeColor,
+        versions: { blue, green },
+        artifacts: { blue: "bin/app", green: "bin/app" },
+    };
+}
+
+describe("rollback planning", () => {
+    const history = [update(1, "blue", "1.0.0", "1.0.0"), update(2, "green", "1.0.0", "1.1.0"), update(3, "green", "1.0.0", "1.1.0")];
+
+    it("goes back to the last successful update whose live colour or version differs, as a switch only", () => {
+        const plan = planRollback(history);
+        assert.equal(plan.target.update, 1);
+        assert.deepEqual(plan.set, { activeColor: "blue" });
+        assert.equal(plan.redeploy, undefined);
+        assert.match(plan.summary, /switch from green 1\.1\.0 to blue 1\.0\.0 \(still deployed on blue, no redeploy\)/);
+    });
+
+    it("skips failed updates: they never went live", () => {
+        const plan = planRollback([...history, update(4, "blue", "2.0.0", "1.1.0", "failed")]);
+        assert.equal(plan.target.update, 1);
+    });
+
+    it("when the pool was redeployed since, plans a redeploy to the idle pool and says why", () => {
+        // 4: blue got 1.2.0 while idle and went live; rolling back to 2 (green 1.1.0) still works as a switch,
+        // but rolling back to 1 (blue 1.0.0) needs 1.0.0 deployed again, on green (idle now).
+        const later = [...history, update(4, "blue", "1.2.0", "1.1.0")];
+        assert.deepEqual(planRollback(later).set, { activeColor: "green" });
+        const plan = planRollback(later, 1);
+        assert.deepEqual(plan.set, { greenVersion: "1.0.0", greenArtifact: "bin/app", activeColor: "green" });
+        assert.match(plan.redeploy ?? "", /the blue pool no longer holds 1\.0\.0 \(it runs 1\.2\.0 since a later update\)/);
+        assert.match(plan.redeploy ?? "", /--redeploy/);
+    });
+
+    it("refuses targets that cannot be rolled back to, saying why", () => {
+        assert.throws(() => planRollback(history, 9), (e: unknown) => e instanceof RollbackError && /update 9 is not in this stack's history/.test(e.message));
+        assert.throws(() => planRollback([...history, update(4, "blue", "1.0.0", "1.1.0", "failed")], 4), /only a successful update can be rolled back to/);
+        assert.throws(() => planRollback([update(1, "blue", "1.0.0", "1.0.0")]), /no earlier successful update had a different live colour or version/);
+    });
+});
+
+describe("history table", () => {
+    it("shows failed updates as failed, with what stayed live", () => {
+        const rows = historyRows([update(1, "blue", "1.0.0", "1.0.0"), update(2, "green", "1.0.0", "1.1.0", "failed")]);
+        assert.deepEqual(rows[0].slice(0, 6), ["1", "2026-11-26 09:01:00", "succeeded", "blue 1.0.0", "1.0.0", "1.0.0"]);
+        assert.equal(rows[1][2], "failed: blue 1.0.0 stayed live");
+        assert.equal(rows[1][3], "(wanted green 1.1.0)");
+    });
+});
