@@ -4,6 +4,7 @@ import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { summary } from "../../scripts/ci/nginx-diff-summary";
 import { LocalStack, createLocalStack, getJson } from "../support/localStack";
 
 describe("operator workflow: preview, history, deploy, rollback, lock", function () {
@@ -44,6 +45,13 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         assert.match(preview.stdout, /-\s+set \$deploy_color blue;\n\s+\+\s+set \$deploy_color green;/);
         assert.doesNotMatch(preview.stdout, /(blue|green)-host-\d+\]/, "no pool host appears in the diff");
         assert.doesNotMatch(preview.stdout, /\((replace|create-replacement|delete-replaced|delete)\)/);
+
+        // What the CI workflow puts in the pull request's job summary.
+        const markdown = summary(preview.stdout);
+        assert.match(markdown, /```diff\n/);
+        assert.match(markdown, /^- proxy_pass http:\/\/pool_blue;$/m);
+        assert.match(markdown, /^\+ proxy_pass http:\/\/pool_green;$/m);
+        assert.doesNotMatch(markdown, /pool_blue\/;|location \/blue\//, "unchanged lines are left out");
     });
 
     it("outputs say what is live, what is standby, the hosts, the URL and when the last switch happened", async () => {

@@ -1,0 +1,31 @@
+// Reads `pulumi preview --diff` output (PREVIEW_OUTPUT, or stdin) and prints the nginx config
+// lines that would change as Markdown, for a CI job summary.
+import * as fs from "node:fs";
+
+/** The changed lines of the NGINX_CONF input in a preview diff, with a little context. */
+export function nginxDiff(previewOutput: string): string[] {
+    const lines = previewOutput.replace(/\x1b\[[0-9;]*m/g, "").split("\n");
+    const start = lines.findIndex((l) => /~ NGINX_CONF\s*:/.test(l));
+    if (start < 0) return [];
+    const block: string[] = [];
+    const indent = /^\s*/.exec(lines[start])?.[0].length ?? 0;
+    for (const line of lines.slice(start + 1)) {
+        const depth = /^\s*/.exec(line)?.[0].length ?? 0;
+        if (line.trim() !== "" && depth <= indent + 2 && !/^\s*[-+]\s/.test(line)) break; // the next property
+        const change = /^\s*([-+])\s?(.*)$/.exec(line);
+        if (change) block.push(`${change[1]} ${change[2].trim()}`);
+        else if (line.trim() === "...") block.push("  ...");
+    }
+    return block;
+}
+
+export function summary(previewOutput: string): string {
+    const diff = nginxDiff(previewOutput);
+    if (diff.length === 0) return "### nginx\n\nThis change does not touch the nginx config.\n";
+    return ["### nginx config change", "", "```diff", ...diff, "```", ""].join("\n");
+}
+
+if (require.main === module) {
+    const input = process.env.PREVIEW_OUTPUT ?? fs.readFileSync(0, "utf8");
+    process.stdout.write(summary(input));
+}
