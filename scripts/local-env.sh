@@ -12,6 +12,11 @@ chmod 755 "$state"
 if [ ! -s "$state/passphrase" ]; then
     (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/passphrase")
 fi
+# The local stack's salt and secrets in Pulumi.local.yaml belong to this clone only: keep
+# them out of commits.
+if git -C "$root" ls-files --error-unmatch Pulumi.local.yaml >/dev/null 2>&1; then
+    git -C "$root" update-index --skip-worktree Pulumi.local.yaml
+fi
 cat >"$root/.envrc" <<ENVRC
 # Written by npm start (scripts/local-env.sh). \`source .envrc\` (or direnv) before pulumi commands.
 export PATH="$pulumi_dir:\$PATH"

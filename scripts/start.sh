@@ -29,6 +29,13 @@ if ! pulumi stack select local 2>/dev/null; then
     say "creating the local stack (file backend in .state/backend)"
     pulumi stack init local --secrets-provider passphrase >/dev/null
 fi
+if ! pulumi config >/dev/null 2>&1; then
+    say "error: the local stack's secrets cannot be read with .state/passphrase; Pulumi.local.yaml's"
+    say "encryptionsalt no longer matches it (was the file reset or copied from another clone?)."
+    say "Fix: put back this clone's Pulumi.local.yaml, or start the local stack afresh:"
+    say "  npm stop; rm -rf .state/backend .state/passphrase; git checkout Pulumi.local.yaml; npm start"
+    exit 1
+fi
 if ! pulumi config get drainToken >/dev/null 2>&1; then
     say "generating the drain token (stored as a Pulumi secret)"
     pulumi config set --secret drainToken "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
