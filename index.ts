@@ -96,6 +96,7 @@ async function main() {
 
     const nginxConfig = renderNginxConfig({
         prefix: hostsLayer.nginxPrefix,
+        switchMode: config.switchMode,
         liveColor: live,
         pools: hosts,
         publicAddress: config.publicAddress,
@@ -120,6 +121,7 @@ async function main() {
     const router = new Router("router", {
         hostsLayer,
         config: nginxConfig,
+        switchMode: config.switchMode,
         liveColor: live,
         verifyUrl: `http://${verifyAddress}:${config.publicPort}`,
         internalUrl: `http://${INTERNAL_ADDRESS}:${config.internalPort}`,

@@ -8,6 +8,9 @@ export const COLORS = ["blue", "green"] as const;
 export type Color = (typeof COLORS)[number];
 
 export const TARGETS = ["local", "ssh", "aws"] as const;
+
+export const SWITCH_MODES = ["no-reload", "reload"] as const;
+export type SwitchMode = (typeof SWITCH_MODES)[number];
 export type Target = (typeof TARGETS)[number];
 
 /** The colour that is not `color`: the idle pool when `color` is live. */
@@ -75,6 +78,8 @@ export const CONFIG_KEYS = {
     activeColor: key(z.enum(COLORS), "pulumi config set activeColor blue   (or green)"),
     /** Where the hosts come from. Default: local. */
     target: key(z.enum(TARGETS), "pulumi config set target local   (or ssh, aws)", "local"),
+    /** How nginx changes pools: no-reload (Lua shared memory, closes no connection) or reload. Default: no-reload. */
+    switchMode: key(z.enum(SWITCH_MODES), "pulumi config set switchMode no-reload   (or reload: works on any nginx, but a reload closes idle keep-alive connections)", "no-reload"),
     /** Release version deployed to the blue pool. Default: 1.0.0. */
     blueVersion: key(pattern(VERSION, "a version such as 1.4.2 (letters, digits, . _ + -)"), "pulumi config set blueVersion 1.0.1", "1.0.0"),
     /** Release version deployed to the green pool. Default: 1.0.0. */

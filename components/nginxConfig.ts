@@ -1,7 +1,7 @@
 // The nginx config as a pure function of the deployment: both pools' upstreams, the live
 // pool on the public listener, each pool by path on the internal listener.
 import { createHash } from "node:crypto";
-import type { Color } from "./config";
+import type { Color, SwitchMode } from "./config";
 import { render } from "./templates";
 
 export interface UpstreamHost {
@@ -12,6 +12,13 @@ export interface UpstreamHost {
 export interface NginxConfigInput {
     /** Absolute prefix directory: conf/, logs/, temp/ live under it. */
     readonly prefix: string;
+    /**
+     * reload: the live pool is written into the config, a switch reloads nginx.
+     * no-reload: the config holds both pools and no live colour; a switch sets the colour in
+     * nginx's shared memory (Lua module) and closes no connection.
+     */
+    readonly switchMode: SwitchMode;
+    /** In no-reload mode it is not part of the config (a switch must not change the config). */
     readonly liveColor: Color;
     readonly pools: Readonly<Record<Color, readonly UpstreamHost[]>>;
     readonly publicAddress: string;
@@ -43,10 +50,13 @@ export function renderNginxConfig(input: NginxConfigInput): RenderedNginxConfig 
     if (!pools.some((pool) => pool.color === input.liveColor)) {
         throw new Error(`the live pool ${input.liveColor} has no hosts`);
     }
+    const noReload = input.switchMode === "no-reload";
     const context = {
         prefix: input.prefix,
-        liveColor: input.liveColor,
-        liveUpstream: upstreamName(input.liveColor),
+        noReload,
+        // In no-reload mode the rendered text must not depend on the live colour.
+        liveColor: noReload ? "" : input.liveColor,
+        liveUpstream: noReload ? "" : upstreamName(input.liveColor),
         pools,
         publicAddress: input.publicAddress,
         publicPort: input.publicPort,

@@ -1,9 +1,10 @@
-// The router (the nginx host): renders one nginx config from templates/ with both pools and
-// the live colour, and applies it with nginx-switch.sh (atomic write, nginx -t, reload,
-// verify, restore on failure). The rendered config is an input of the switch command, so
-// `pulumi preview --diff` shows the nginx lines that will change.
+// The router (the nginx host): applies one nginx config rendered from templates/ with both
+// pools, and the live colour, with nginx-switch.sh (atomic write, nginx -t, reload only when
+// the config changed, the colour set without a reload in no-reload mode, verify, restore on
+// failure). The rendered config and the live colour are inputs of the switch command, so
+// `pulumi preview --diff` shows what will change.
 import * as pulumi from "@pulumi/pulumi";
-import type { Color } from "./config";
+import type { Color, SwitchMode } from "./config";
 import type { HostsLayer, ScriptRun } from "./hosts";
 import type { RenderedNginxConfig } from "./nginxConfig";
 import { loadScript } from "./templates";
@@ -11,6 +12,7 @@ import { loadScript } from "./templates";
 export interface RouterArgs {
     readonly hostsLayer: HostsLayer;
     readonly config: RenderedNginxConfig;
+    readonly switchMode: SwitchMode;
     readonly liveColor: Color;
     /** URL of the public listener as the nginx host reaches it. */
     readonly verifyUrl: string;
@@ -49,6 +51,7 @@ export class Router extends pulumi.ComponentResource {
                     NGINX_PREFIX: args.hostsLayer.nginxPrefix,
                     NGINX_CONF: args.config.text,
                     CONFIG_ID: args.config.configId,
+                    SWITCH_MODE: args.switchMode,
                     LIVE_COLOR: args.liveColor,
                     VERIFY_URL: args.verifyUrl,
                     INTERNAL_URL: args.internalUrl,

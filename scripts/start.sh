@@ -8,15 +8,24 @@ say() { printf '[start] %s\n' "$*" >&2; }
 
 pulumi_dir=$(bash scripts/setup.sh | tail -n 1)
 
-for tool in nginx:nginx curl:curl; do
+# nginx, curl, and the Lua module that the default switchMode (no-reload) loads.
+lua_module=/usr/lib/nginx/modules/ngx_http_lua_module.so
+for tool in nginx:nginx curl:curl "$lua_module:libnginx-mod-http-lua"; do
     command -v "${tool%%:*}" >/dev/null 2>&1 && continue
+    [ -f "${tool%%:*}" ] && continue
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing ${tool#*:} (apt-get)"
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tool#*:}" >/dev/null
         # Debian starts its own nginx on port 80; this project runs its own instance.
         [ -f /run/nginx.pid ] && nginx -s quit 2>/dev/null || true
     else
-        say "error: ${tool%%:*} is required. Install it, e.g.: sudo apt-get install ${tool#*:}"
+        if [ "${tool%%:*}" = "$lua_module" ]; then
+            say "error: the default switch mode (no-reload) needs nginx's Lua module. Install it"
+            say "(sudo apt-get install libnginx-mod-http-lua), or switch by reloads: add"
+            say "'bluegreen:switchMode: reload' to Pulumi.local.yaml"
+        else
+            say "error: ${tool%%:*} is required. Install it, e.g.: sudo apt-get install ${tool#*:}"
+        fi
         exit 1
     fi
 done

@@ -1,8 +1,14 @@
-# Applies a rendered nginx config: write it beside the live one, `nginx -t` it, rename it into
-# place (atomic), reload (or start nginx if it is not running; never restart), then verify
-# through the listeners. If verification fails, the previous config is restored and reloaded,
-# and the command fails, so Pulumi keeps the previous state and the change stays pending.
-need NGINX_PREFIX NGINX_CONF CONFIG_ID LIVE_COLOR VERIFY_URL INTERNAL_URL SMOKE_PATHS \
+# Applies the rendered nginx config and the live colour, then verifies through the listeners.
+#  1. Config: when it differs from the running one (or nginx is not running), write it beside
+#     the live file, `nginx -t` it, rename it into place (atomic), reload (or start nginx if it
+#     is not running; never restart) and wait until nginx serves the new config id.
+#  2. Live colour: in reload mode it is part of the config. In no-reload mode it is written to
+#     conf/live-color (read when nginx starts or reloads) and set in nginx's shared memory
+#     through the internal listener: no reload, no connection closed.
+#  3. Verify: /health and every smoke path answer 2xx from LIVE_COLOR on the public listener.
+# On failure the previous colour and config are put back and the command fails, so Pulumi
+# keeps the previous state and the change stays pending.
+need NGINX_PREFIX NGINX_CONF CONFIG_ID SWITCH_MODE LIVE_COLOR VERIFY_URL INTERNAL_URL SMOKE_PATHS \
     VERIFY_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
 nginx_bin=${NGINX_BIN:-nginx}
 command -v "$nginx_bin" >/dev/null 2>&1 ||
@@ -12,10 +18,15 @@ conf_dir="$NGINX_PREFIX/conf"
 conf="$conf_dir/nginx.conf"
 previous="$conf_dir/nginx.conf.previous"
 candidate="$conf_dir/nginx.conf.candidate.$$"
+live_file="$conf_dir/live-color"
 pid_file="$NGINX_PREFIX/logs/nginx.pid"
 mkdir -p "$conf_dir" "$NGINX_PREFIX/logs" "$NGINX_PREFIX/temp"
 # nginx workers may run as another user (nobody, when the master is root): they must reach temp/.
 chmod 755 "$NGINX_PREFIX" "$NGINX_PREFIX/temp"
+
+body=$(mktemp)
+headers=$(mktemp)
+trap 'rm -f "$body" "$headers" "$candidate"' EXIT
 
 run_nginx() { "$nginx_bin" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@"; }
 
@@ -26,7 +37,7 @@ master_pid() {
     echo "$pid"
 }
 
-apply() {
+start_or_reload() {
     local pid
     if pid=$(master_pid); then
         log "Reloading nginx (master pid $pid)"
@@ -37,11 +48,7 @@ apply() {
     fi
 }
 
-body=$(mktemp)
-headers=$(mktemp)
-trap 'rm -f "$body" "$headers" "$candidate"' EXIT
-
-# wait_config_id ID: polls the internal listener until nginx serves config ID (reload applied).
+# wait_config_id ID: polls the internal listener until nginx serves config ID.
 wait_config_id() {
     local deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 )) status
     while :; do
@@ -52,16 +59,34 @@ wait_config_id() {
     done
 }
 
+config_problem() {
+    echo "nginx did not start serving config $1 within ${VERIFY_TIMEOUT_SECONDS}s (see $NGINX_PREFIX/logs/error.log: $(tail -n 3 "$NGINX_PREFIX/logs/error.log" 2>/dev/null | tr '\n' ' '))"
+}
+
+# set_live COLOR (no-reload mode): persist, then set in shared memory for every worker.
+set_live() {
+    printf '%s\n' "$1" >"$live_file.new"
+    mv -f "$live_file.new" "$live_file"
+    local status
+    status=$(fetch "$INTERNAL_URL/bluegreen/live" "$body" -X POST --data-binary "$1")
+    [ "$status" = 200 ] && [ "$(cat "$body")" = "$1" ] || {
+        echo "setting the live colour to $1 through $INTERNAL_URL/bluegreen/live answered $status $(one_line "$body")"
+        return 1
+    }
+}
+
 # verify: the public listener serves LIVE_COLOR, health first, then every smoke path.
 verify() {
-    local path status color
-    if ! wait_config_id "$CONFIG_ID"; then
-        echo "nginx did not start serving the new config within ${VERIFY_TIMEOUT_SECONDS}s (see $NGINX_PREFIX/logs/error.log: $(tail -n 3 "$NGINX_PREFIX/logs/error.log" 2>/dev/null | tr '\n' ' '))"
-        return 1
-    fi
+    local path status color deadline
+    # The first check may race the switch by a moment (a reload starts new workers): poll it.
+    deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 ))
     for path in /health $SMOKE_PATHS; do
-        status=$(fetch "$VERIFY_URL$path" "$body" --dump-header "$headers")
-        color=$(grep -i '^x-deploy-color:' "$headers" | tr -d '\r' | awk '{print $2}' | tail -n 1)
+        while :; do
+            status=$(fetch "$VERIFY_URL$path" "$body" --dump-header "$headers")
+            color=$(grep -i '^x-deploy-color:' "$headers" | tr -d '\r' | awk '{print $2}' | tail -n 1)
+            [ "$path" != /health ] || [ "$color" = "$LIVE_COLOR" ] || [ "$(now_ms)" -ge "$deadline" ] || { sleep_ms "$HEALTH_INTERVAL_MS"; continue; }
+            break
+        done
         if [ "${status:0:1}" != 2 ] || [ "$color" != "$LIVE_COLOR" ]; then
             echo "GET $path through the public listener answered $status from '${color:-no colour}', expected 2xx from $LIVE_COLOR: $(one_line "$body")"
             return 1
@@ -70,46 +95,88 @@ verify() {
     done
 }
 
-printf '%s\n' "$NGINX_CONF" >"$candidate"
-if ! test_output=$(run_nginx -t -q -c "$candidate" 2>&1); then
-    fail "the rendered nginx config fails 'nginx -t'; nothing was changed: $test_output"
+if [ "$SWITCH_MODE" = no-reload ]; then
+    modules_dir=$("$nginx_bin" -V 2>&1 | sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p')
+    modules_dir=${modules_dir:-/usr/lib/nginx/modules}
+    [ -f "$modules_dir/ngx_http_lua_module.so" ] && [ -f "$modules_dir/ndk_http_module.so" ] ||
+        fail "switchMode no-reload needs nginx's Lua module, and $modules_dir/ngx_http_lua_module.so (or ndk_http_module.so) is missing. Install it (Debian/Ubuntu: apt-get install libnginx-mod-http-lua), or use reloads: pulumi config set switchMode reload"
+    ln -sfn "$modules_dir" "$NGINX_PREFIX/modules"
 fi
 
+# What is live now, to record switches and to go back to on failure.
+previous_live=""
+if [ "$SWITCH_MODE" = no-reload ] && [ -f "$live_file" ]; then
+    previous_live=$(head -n 1 "$live_file")
+elif [ -f "$conf" ]; then
+    previous_live=$(sed -n 's/^# Do not edit: .* Live pool: \([a-z]*\)\.$/\1/p' "$conf" | head -n 1)
+fi
+
+# 1. The config.
+printf '%s\n' "$NGINX_CONF" >"$candidate"
+config_changed=false
 had_previous=false
 previous_id=""
-previous_live=""
-if [ -f "$conf" ]; then
-    previous_live=$(sed -n 's/^# Do not edit: .* Live pool: \([a-z]*\)\.$/\1/p' "$conf" | head -n 1)
-    cp -p "$conf" "$previous"
-    had_previous=true
-    previous_id=$(sed -n 's/^# config-id: //p' "$previous" | head -n 1)
+if ! cmp -s "$candidate" "$conf" || ! master_pid >/dev/null; then
+    config_changed=true
+    if ! test_output=$(run_nginx -t -q -c "$candidate" 2>&1); then
+        fail "the rendered nginx config fails 'nginx -t'; nothing was changed: $test_output"
+    fi
+    if [ -f "$conf" ]; then
+        cp -p "$conf" "$previous"
+        had_previous=true
+        previous_id=$(sed -n 's/^# config-id: //p' "$previous" | head -n 1)
+    fi
+    # On a first start in no-reload mode, nginx reads the colour from this file.
+    if [ "$SWITCH_MODE" = no-reload ] && [ ! -f "$live_file" ]; then
+        printf '%s\n' "$LIVE_COLOR" >"$live_file"
+    fi
+    mv -f "$candidate" "$conf"
+    log "Applying nginx config $CONFIG_ID"
+    start_or_reload
 fi
-mv -f "$candidate" "$conf"
-log "Switching: $LIVE_COLOR goes live (config $CONFIG_ID)"
-apply
 
+# restore WHY: put back the previous colour and config, then fail with WHY.
+restore() {
+    local why=$1 pid
+    if [ "$SWITCH_MODE" = no-reload ] && [ -n "$previous_live" ] && [ "$previous_live" != "$LIVE_COLOR" ]; then
+        set_live "$previous_live" >/dev/null || true
+    fi
+    if [ "$config_changed" = true ] && [ "$had_previous" = true ]; then
+        mv -f "$previous" "$conf"
+        start_or_reload
+        if [ -n "$previous_id" ] && wait_config_id "$previous_id"; then
+            fail "$why. Restored the previous nginx config ($previous_id); traffic stays where it was${previous_live:+ ($previous_live)}."
+        fi
+        fail "$why. Restored the previous nginx config file, but nginx did not confirm serving it: check $NGINX_PREFIX/logs/error.log"
+    fi
+    if [ "$config_changed" = true ]; then
+        # First start: there is nothing to go back to, so stop nginx rather than serve a broken config.
+        if pid=$(master_pid); then run_nginx -c "$conf" -s quit || true; fi
+        rm -f "$conf" "$live_file"
+        fail "$why. nginx was not serving before, so it was stopped again."
+    fi
+    fail "$why. Restored the previous live colour${previous_live:+ ($previous_live)}; the nginx config was not changed."
+}
+
+if [ "$config_changed" = true ] && ! wait_config_id "$CONFIG_ID"; then
+    restore "$(config_problem "$CONFIG_ID")"
+fi
+
+# 2. The live colour (no-reload mode).
+if [ "$SWITCH_MODE" = no-reload ] && [ "$(fetch "$INTERNAL_URL/bluegreen/live" "$body")" = 200 ] && [ "$(cat "$body")" != "$LIVE_COLOR" ]; then
+    log "Switching to $LIVE_COLOR without a reload"
+    problem=$(set_live "$LIVE_COLOR") || restore "$problem"
+fi
+
+# 3. Verify.
 if problem=$(verify); then
     # When the live colour changed, remember when: the stack's lastSwitch output.
     if [ "$previous_live" != "$LIVE_COLOR" ] || [ ! -s "$NGINX_PREFIX/last-switch" ]; then
         printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LIVE_COLOR" >"$NGINX_PREFIX/last-switch"
     fi
-    log "Switched: $LIVE_COLOR is live (config $CONFIG_ID)"
+    log "Switched: $LIVE_COLOR is live (config $CONFIG_ID, $SWITCH_MODE mode)"
     log "last-switch: $(cat "$NGINX_PREFIX/last-switch")"
     exit 0
 fi
-
 log "Verification failed: $problem"
-if [ "$had_previous" = true ]; then
-    mv -f "$previous" "$conf"
-    apply
-    if [ -n "$previous_id" ] && wait_config_id "$previous_id"; then
-        fail "$problem. Restored the previous nginx config ($previous_id); traffic stays where it was."
-    fi
-    fail "$problem. Restored the previous nginx config file, but nginx did not confirm serving it: check $NGINX_PREFIX/logs/error.log"
-fi
-# First start: there is nothing to go back to, so stop nginx rather than serve a broken config.
-if pid=$(master_pid); then
-    run_nginx -c "$conf" -s quit || true
-fi
-rm -f "$conf"
-fail "$problem. nginx was not serving before, so it was stopped again."
+restore "$problem"

@@ -10,7 +10,7 @@ import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from
 type Color = "blue" | "green";
 const HOSTS = [1, 2];
 
-describe("local target: switch, rollback, deploy and failures under load", function () {
+for (const switchMode of ["no-reload", "reload"] as const) describe(`local target (${switchMode} mode): switch, rollback, deploy and failures under load`, function () {
     let stack: LocalStack;
     const quiet = { onOutput: () => undefined };
 
@@ -53,7 +53,7 @@ describe("local target: switch, rollback, deploy and failures under load", funct
         }
         const result = await load.stop();
         const postsProcessed = completedSince(before, await workCompleted());
-        console.log(`      ${summarize(name, result)}`);
+        console.log(`      ${summarize(`${name} (${switchMode})`, result)}`);
         assert.equal(result.sent, result.ok + result.failures.length + result.closedOnReuse, "every request is accounted for");
         assert.ok(result.sent >= 300, `at least 300 requests were sent (sent ${result.sent})`);
         return { result, postsProcessed };
@@ -65,7 +65,7 @@ describe("local target: switch, rollback, deploy and failures under load", funct
     }
 
     before(async () => {
-        stack = await createLocalStack();
+        stack = await createLocalStack({ switchMode });
         const result = await stack.stack.up(quiet);
         assert.equal(result.summary.result, "succeeded");
     });
@@ -191,7 +191,7 @@ describe("local target: switch, rollback, deploy and failures under load", funct
         for (const i of HOSTS) assert.equal((await stack.appStatus("green", i)).status, "ready");
     });
 
-    it("a smoke check failing after the reload restores the previous config; up fails; the change stays pending", async () => {
+    it("a smoke check failing after the switch puts the previous pool back; up fails; the change stays pending", async () => {
         await stack.stack.setConfig("smokePaths", { value: JSON.stringify(["/", "/no-such-page"]) });
         await stack.stack.setConfig("activeColor", { value: "green" });
         let output = "";
@@ -199,11 +199,16 @@ describe("local target: switch, rollback, deploy and failures under load", funct
             await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
         });
         assert.match(output, /GET \/no-such-page through the public listener answered 404 from 'green'/);
-        assert.match(output, /Restored the previous nginx config/);
         assertNothingLost(run);
         assert.equal(await liveColor(), "blue", "traffic is back on blue");
-        const conf = fs.readFileSync(path.join(stack.stateDir, "nginx", "conf", "nginx.conf"), "utf8");
-        assert.match(conf, /proxy_pass http:\/\/pool_blue;/, "the file on disk is the previous config");
+        const confDir = path.join(stack.stateDir, "nginx", "conf");
+        if (switchMode === "reload") {
+            assert.match(output, /Restored the previous nginx config/);
+            assert.match(fs.readFileSync(path.join(confDir, "nginx.conf"), "utf8"), /proxy_pass http:\/\/pool_blue;/, "the file on disk is the previous config");
+        } else {
+            assert.match(output, /Restored the previous live colour \(blue\); the nginx config was not changed/);
+            assert.equal(fs.readFileSync(path.join(confDir, "live-color"), "utf8").trim(), "blue", "the persisted colour is the previous one");
+        }
 
         const preview = await stack.stack.preview({ diff: true, onOutput: () => undefined });
         assert.ok((preview.changeSummary.update ?? 0) >= 1, "the switch is still pending");

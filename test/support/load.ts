@@ -7,8 +7,13 @@ import * as http from "node:http";
 export interface LoadOptions {
     /** Base URL, e.g. http://127.0.0.1:8080 */
     readonly url: string;
-    /** Requests started per second (paced, open loop). Default: 300. */
+    /** Requests started per second (paced, open loop). Default: 300. Ignored with closedLoop. */
     readonly rate?: number;
+    /**
+     * Closed loop at full rate instead of pacing: this many workers, each sending its next
+     * request as soon as the previous one is answered.
+     */
+    readonly closedLoop?: number;
     /** Keep-alive sockets. Default: 16. */
     readonly sockets?: number;
     /** Every n-th request is a POST /work?ms=postMs. Default: 4. */
@@ -60,7 +65,10 @@ export class Load {
     private stopped = false;
     private timer?: NodeJS.Timeout;
     private drained?: () => void;
-    private readonly options: Required<Omit<LoadOptions, "headers">> & { headers: Readonly<Record<string, string>> };
+    private readonly options: Required<Omit<LoadOptions, "headers" | "closedLoop">> & {
+        headers: Readonly<Record<string, string>>;
+        closedLoop?: number;
+    };
 
     constructor(options: LoadOptions) {
         this.options = {
@@ -76,8 +84,19 @@ export class Load {
         this.agent = new http.Agent({ keepAlive: true, maxSockets: this.options.sockets });
     }
 
-    /** Starts the paced loop; it stops by itself at maxSeconds or maxRequests. */
+    /** Starts the loop; it stops by itself at maxSeconds or maxRequests. */
     start(): this {
+        const bounded = () => this.sent < this.options.maxRequests && Date.now() - this.started < this.options.maxSeconds * 1000;
+        if (this.options.closedLoop) {
+            for (let i = 0; i < this.options.closedLoop; i++) {
+                const next = () => {
+                    if (this.stopped || !bounded()) return;
+                    this.fire(next);
+                };
+                next();
+            }
+            return this;
+        }
         const tickMs = 10;
         const perTick = this.options.rate * (tickMs / 1000);
         let due = 0;
@@ -117,7 +136,7 @@ export class Load {
         if (this.timer) clearInterval(this.timer);
     }
 
-    private fire(): void {
+    private fire(onDone?: () => void): void {
         if (this.stopped) return;
         const isPost = this.sent % this.options.postEvery === this.options.postEvery - 1;
         const method = isPost ? "POST" : "GET";
@@ -136,6 +155,7 @@ export class Load {
                 else this.failures.push({ method, path, atMs: begun - this.started, ...failure });
             }
             if (this.stopped && this.inFlight === 0) this.drained?.();
+            if (onDone) setImmediate(onDone);
         };
         const req = http.request(
             `${this.options.url}${path}`,

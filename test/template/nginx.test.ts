@@ -7,11 +7,19 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { NginxConfigInput, renderNginxConfig } from "../../components/nginxConfig";
 
+/** nginx's modules directory on this machine (no-reload mode loads the Lua module from it). */
+function modulesDir(): string {
+    const version = execFileSync("nginx", ["-V"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const all = version + execFileSync("sh", ["-c", "nginx -V 2>&1"], { encoding: "utf8" });
+    return /--modules-path=(\S+)/.exec(all)?.[1] ?? "/usr/lib/nginx/modules";
+}
+
 function nginxTest(text: string): { ok: boolean; output: string } {
     const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "nginx-t-"));
     fs.mkdirSync(path.join(prefix, "conf"));
     fs.mkdirSync(path.join(prefix, "logs"));
     fs.mkdirSync(path.join(prefix, "temp"));
+    fs.symlinkSync(modulesDir(), path.join(prefix, "modules"));
     const conf = path.join(prefix, "conf", "nginx.conf");
     fs.writeFileSync(conf, text.replaceAll("/PREFIX", prefix));
     try {
@@ -34,6 +42,7 @@ function hosts(count: number, base: number) {
 
 const BASE: NginxConfigInput = {
     prefix: "/PREFIX",
+    switchMode: "reload",
     liveColor: "blue",
     pools: { blue: hosts(2, 9101), green: hosts(2, 9201) },
     publicAddress: "127.0.0.1",
@@ -60,6 +69,9 @@ describe("nginx config template", function () {
         ["50 hosts per pool", { ...BASE, pools: { blue: hosts(50, 10000), green: hosts(50, 11000) } }],
         ["public on all addresses", { ...BASE, publicAddress: "0.0.0.0", publicPort: 65535, internalPort: 1024 }],
         ["one worker, short shutdown", { ...BASE, workerProcesses: 1, workerShutdownTimeoutSeconds: 1 }],
+        ["no-reload mode", { ...BASE, switchMode: "no-reload" }],
+        ["no-reload mode, idle pool scaled to 0", { ...BASE, switchMode: "no-reload", pools: { blue: hosts(2, 9101), green: [] } }],
+        ["no-reload mode, 50 hosts per pool", { ...BASE, switchMode: "no-reload", pools: { blue: hosts(50, 10000), green: hosts(50, 11000) } }],
     ];
     for (const [name, input] of cases) {
         it(`passes nginx -t: ${name}`, () => {
@@ -111,6 +123,24 @@ describe("nginx config template", function () {
         assert.notEqual(a.configId, c.configId);
         assert.equal(renderNginxConfig(BASE).configId, a.configId, "same input, same id");
         assert.match(a.text, new RegExp(`return 200 "${a.configId}";`));
+    });
+
+    it("in no-reload mode the config does not depend on the live colour (a switch changes no config)", () => {
+        const blue = renderNginxConfig({ ...BASE, switchMode: "no-reload", liveColor: "blue" });
+        const green = renderNginxConfig({ ...BASE, switchMode: "no-reload", liveColor: "green" });
+        assert.equal(blue.text, green.text);
+        assert.equal(blue.configId, green.configId);
+    });
+
+    it("in no-reload mode the colour comes from shared memory, set only on the internal listener", () => {
+        const { text } = renderNginxConfig({ ...BASE, switchMode: "no-reload" });
+        const publicServer = text.slice(text.indexOf("# Public listener"), text.indexOf("# Internal listener"));
+        const internal = text.slice(text.indexOf("# Internal listener"));
+        assert.match(publicServer, /set_by_lua_block \$deploy_color \{ return ngx\.shared\.bluegreen:get\("live"\) or "" \}/);
+        assert.match(publicServer, /proxy_pass http:\/\/pool_\$deploy_color;/);
+        assert.doesNotMatch(publicServer, /content_by_lua|\/bluegreen\/live|\$http_/, "the public listener cannot set the colour");
+        assert.match(internal, /location = \/bluegreen\/live \{[\s\S]*if color ~= "blue" and color ~= "green" then/);
+        assert.match(text, /io\.open\("\/PREFIX\/conf\/live-color", "r"\)/, "the colour survives restarts and reloads");
     });
 
     it("refuses to render a live pool without hosts", () => {
