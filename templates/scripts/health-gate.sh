@@ -7,6 +7,7 @@ HOSTS=${HOSTS:-}
 [ -n "$HOSTS" ] || fail "the $POOL_COLOR pool has no hosts: refusing to send traffic to it"
 
 count=$(wc -w <<<"$HOSTS")
+gate_started=$(now_ms)
 log "Gate: waiting for $count $POOL_COLOR host(s) to be ready with $EXPECT_VERSION (budget ${GATE_TIMEOUT_SECONDS}s, in parallel)"
 
 check_host() { # name address:port
@@ -42,4 +43,4 @@ done
 if [ "$failed" -gt 0 ]; then
     fail "gate failed: $failed of $count $POOL_COLOR host(s) not ready (details above); traffic was not switched"
 fi
-log "Gate passed: all $count $POOL_COLOR host(s) ready"
+log "Gate passed: all $count $POOL_COLOR host(s) ready in $(( $(now_ms) - gate_started )) ms"

@@ -111,6 +111,8 @@ elif [ -f "$conf" ]; then
     previous_live=$(sed -n 's/^# Do not edit: .* Live pool: \([a-z]*\)\.$/\1/p' "$conf" | head -n 1)
 fi
 
+switch_started=$(now_ms)
+
 # 1. The config.
 printf '%s\n' "$NGINX_CONF" >"$candidate"
 config_changed=false
@@ -162,6 +164,8 @@ if [ "$config_changed" = true ] && ! wait_config_id "$CONFIG_ID"; then
     restore "$(config_problem "$CONFIG_ID")"
 fi
 
+config_done=$(now_ms)
+
 # 2. The live colour (no-reload mode).
 if [ "$SWITCH_MODE" = no-reload ] && [ "$(fetch "$INTERNAL_URL/bluegreen/live" "$body")" = 200 ] && [ "$(cat "$body")" != "$LIVE_COLOR" ]; then
     log "Switching to $LIVE_COLOR without a reload"
@@ -169,12 +173,14 @@ if [ "$SWITCH_MODE" = no-reload ] && [ "$(fetch "$INTERNAL_URL/bluegreen/live" "
 fi
 
 # 3. Verify.
+live_done=$(now_ms)
 if problem=$(verify); then
     # When the live colour changed, remember when: the stack's lastSwitch output.
     if [ "$previous_live" != "$LIVE_COLOR" ] || [ ! -s "$NGINX_PREFIX/last-switch" ]; then
         printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LIVE_COLOR" >"$NGINX_PREFIX/last-switch"
     fi
     log "Switched: $LIVE_COLOR is live (config $CONFIG_ID, $SWITCH_MODE mode)"
+    log "timing: config $((config_done - switch_started)) ms (changed: $config_changed), live colour $((live_done - config_done)) ms, verify $(( $(now_ms) - live_done )) ms"
     log "last-switch: $(cat "$NGINX_PREFIX/last-switch")"
     exit 0
 fi

@@ -25,6 +25,18 @@ export interface LoadOptions {
     readonly maxRequests?: number;
     /** Extra request headers (e.g. a client trying to choose a pool). */
     readonly headers?: Readonly<Record<string, string>>;
+    /** Keep every request's timing and outcome (for timelines); off by default. */
+    readonly record?: boolean;
+}
+
+/** One request, as recorded with `record: true`. Times in ms since the load started. */
+export interface Sample {
+    readonly atMs: number;
+    readonly latencyMs: number;
+    /** HTTP status; 0 when no response came. */
+    readonly status: number;
+    readonly color: string;
+    readonly closedOnReuse: boolean;
 }
 
 export interface Failure {
@@ -49,6 +61,10 @@ export interface LoadResult {
     readonly byColor: Readonly<Record<string, number>>;
     readonly durationMs: number;
     readonly latenciesMs: readonly number[];
+    /** With `record: true`: every request, in the order they finished. */
+    readonly samples: readonly Sample[];
+    /** Date.now() when the load started: samples' atMs are relative to it. */
+    readonly startedAt: number;
 }
 
 export class Load {
@@ -61,13 +77,15 @@ export class Load {
     private readonly failures: Failure[] = [];
     private readonly byColor: Record<string, number> = {};
     private readonly latencies: number[] = [];
+    private readonly samples: Sample[] = [];
     private inFlight = 0;
     private stopped = false;
     private timer?: NodeJS.Timeout;
     private drained?: () => void;
-    private readonly options: Required<Omit<LoadOptions, "headers" | "closedLoop">> & {
+    private readonly options: Required<Omit<LoadOptions, "headers" | "closedLoop" | "record">> & {
         headers: Readonly<Record<string, string>>;
         closedLoop?: number;
+        record?: boolean;
     };
 
     constructor(options: LoadOptions) {
@@ -128,6 +146,8 @@ export class Load {
             byColor: { ...this.byColor },
             durationMs: Date.now() - this.started,
             latenciesMs: this.latencies,
+            samples: this.samples,
+            startedAt: this.started,
         };
     }
 
@@ -145,14 +165,24 @@ export class Load {
         this.inFlight++;
         const begun = Date.now();
         let done = false;
-        const finish = (failure?: Omit<Failure, "method" | "path" | "atMs">, reused = false) => {
+        const finish = (failure?: Omit<Failure, "method" | "path" | "atMs">, reused = false, color = "") => {
             if (done) return;
             done = true;
             this.inFlight--;
+            let isReuseClose = false;
             if (failure) {
-                const isReuseClose = reused && failure.error !== undefined && /ECONNRESET|socket hang up|EPIPE/.test(failure.error);
+                isReuseClose = reused && failure.error !== undefined && /ECONNRESET|socket hang up|EPIPE/.test(failure.error);
                 if (isReuseClose) this.closedOnReuse++;
                 else this.failures.push({ method, path, atMs: begun - this.started, ...failure });
+            }
+            if (this.options.record) {
+                this.samples.push({
+                    atMs: begun - this.started,
+                    latencyMs: Date.now() - begun,
+                    status: failure ? failure.status ?? 0 : 200,
+                    color,
+                    closedOnReuse: isReuseClose,
+                });
             }
             if (this.stopped && this.inFlight === 0) this.drained?.();
             if (onDone) setImmediate(onDone);
@@ -173,7 +203,7 @@ export class Load {
                         const color = String(res.headers["x-deploy-color"] ?? "none");
                         this.byColor[color] = (this.byColor[color] ?? 0) + 1;
                         this.latencies.push(Date.now() - begun);
-                        finish();
+                        finish(undefined, false, color);
                     } else {
                         finish({ status, error: Buffer.concat(chunks).toString("utf8").slice(0, 200) });
                     }
