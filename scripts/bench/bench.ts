@@ -73,7 +73,6 @@ async function switchUnderLoad(mode: Mode, switches: number) {
         const steadyEnd = Date.now() - loadStartedAt;
         const perSwitch: Record<string, number>[] = [];
         let color = "blue";
-        const marks: { atMs: number; label: string }[] = [];
         for (let i = 0; i < switches; i++) {
             color = color === "blue" ? "green" : "blue";
             await stack.stack.setConfig("activeColor", { value: color });
@@ -172,14 +171,15 @@ function phasesOf(stderr: string, stdout: string, wallMs: number): Phases {
     const t0 = events[0]?.t ?? NaN;
     const previewStart = at(/\*\*\* Starting Update\(preview=true\)/);
     const updateStart = at(/\*\*\* Starting Update\(preview=false\)/);
-    const run = at(/langhost\[nodejs\]\.Run\(.*dryrun=false\) executing/);
+    // Everything below happens in the update phase, after its start.
+    const run = at(/langhost\[nodejs\]\.Run\(.*dryrun=false\) executing/, updateStart);
     const pluginLaunch = at(/Launching plugin 'command \(resource\)'/, run);
     const pluginReady = at(/GetPluginInfo\(\) success/, pluginLaunch);
-    const gateStart = at(/Update\(gate-check.*executing/);
-    const gateEnd = at(/Update\(gate-check.*success/);
-    const routerStart = at(/Update\(router-nginx.*executing/);
-    const routerEnd = at(/Update\(router-nginx.*success/);
-    const end = at(/\*\*\* Update\(preview=false\) complete/);
+    const gateStart = at(/Provider\[\w+\]\.Update\(gate-check\w*,.*\) executing/, updateStart);
+    const gateEnd = at(/Provider\[\w+\]\.Update\(gate-check\w*,.*\) success/, gateStart);
+    const routerStart = at(/Provider\[\w+\]\.Update\(router-nginx\w*,.*\) executing/, updateStart);
+    const routerEnd = at(/Provider\[\w+\]\.Update\(router-nginx\w*,.*\) success/, routerStart);
+    const end = at(/\*\*\* Update\(preview=false\) complete/, updateStart);
     const timing = /timing: config (\d+) ms .*live colour (\d+) ms, verify (\d+) ms/.exec(stdout);
     const phases: Phases = {
         "CLI start": (Number.isNaN(previewStart) ? updateStart : previewStart) - t0,
