@@ -422,6 +422,49 @@ async function scale(sizes: readonly number[], switches: number) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The switch mechanism: the cost of choosing the live pool per request, with trivial backends.
+// ---------------------------------------------------------------------------------------------
+async function mechanism(rounds: number) {
+    say("switch mechanism: static upstream, njs, Lua shared dict (wrk, trivial backends)");
+    const version = spawnSync("sh", ["-c", "nginx -V 2>&1"], { encoding: "utf8" }).stdout;
+    const modulesDir = /--modules-path=(\S+)/.exec(version)?.[1] ?? "/usr/lib/nginx/modules";
+    const kinds = ["static", "njs", "lua"] as const;
+    const servers = kinds.map((kind, i) => {
+        const prefix = fs.mkdtempSync(path.join(os.tmpdir(), `bench-mechanism-${kind}-`));
+        fs.chmodSync(prefix, 0o755);
+        for (const d of ["conf", "logs", "temp"]) fs.mkdirSync(path.join(prefix, d));
+        const port = 43000 + i * 10;
+        fs.writeFileSync(path.join(prefix, "conf", "live-color"), "blue\n");
+        fs.writeFileSync(path.join(prefix, "conf", "live.js"), render("bench/mechanism-live.js", { prefix }));
+        const conf = render("bench/mechanism-nginx.conf.hbs", {
+            mechanism: kind, static: kind === "static", njs: kind === "njs", lua: kind === "lua", prefix, port, backendPort: port + 1, modulesDir,
+        });
+        fs.writeFileSync(path.join(prefix, "conf", "nginx.conf"), conf);
+        execFileSync("nginx", ["-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", path.join(prefix, "conf", "nginx.conf")]);
+        return { kind, prefix, port };
+    });
+    try {
+        await sleep(300);
+        const rps: Record<string, number[]> = { static: [], njs: [], lua: [] };
+        for (let r = 0; r < rounds; r++) {
+            for (const s of servers) {
+                const w = wrk(`http://127.0.0.1:${s.port}/`, 3);
+                if (w) rps[s.kind].push(w.rps);
+            }
+        }
+        return rps;
+    } finally {
+        for (const s of servers) {
+            try {
+                process.kill(Number(fs.readFileSync(path.join(s.prefix, "logs", "nginx.pid"), "utf8")), "SIGQUIT");
+            } catch {
+                /* not running */
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 function ms(v: number): string {
     return Number.isFinite(v) ? `${Math.round(v)} ms` : "n/a";
@@ -499,6 +542,16 @@ function report(r: Record<string, any>): string {
     }
     push("", "(Latencies come from a Node client with millisecond timestamps: below 1 ms they read as 0 or 1 ms.)", "");
 
+    if (r.mechanism) {
+        const m = r.mechanism as Record<string, number[]>;
+        const base = median(m.static);
+        push("## The switch mechanism", "", "Choosing the live pool per request, one nginx worker, trivial backends in the same nginx, wrk with 32 connections, rounds interleaved:", "");
+        push("| mechanism | throughput | against a static upstream |", "| --- | --- | --- |");
+        for (const [kind, label] of [["static", "static upstream (reload mode)"], ["lua", "Lua shared dict (no-reload mode)"], ["njs", "njs reading a one-line file per request"]] as const) {
+            push(`| ${label} | ${m[kind].length ? spread(m[kind].map((v) => v / 1000), "k req/s") : "wrk not installed"} | ${m[kind].length ? `${((median(m[kind]) / base - 1) * 100).toFixed(0)}%` : ""} |`);
+        }
+        push("");
+    }
     push("## 5. Scale", "", "| hosts per pool | gate | `pulumi up` (switch) |", "| --- | --- | --- |");
     for (const s of r.scale) push(`| ${s.hosts} | ${spread(s.gateMs, " ms", 0)} | ${spread(s.upMs.map((v: number) => v / 1000), " s")} |`);
     const g1 = median(r.scale[0].gateMs);
@@ -511,6 +564,16 @@ function report(r: Record<string, any>): string {
 async function main(): Promise<void> {
     fs.mkdirSync(DOCS, { recursive: true });
     const quick = process.argv.includes("--quick");
+    const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+    if (only === "mechanism") {
+        // Re-measure one section into the existing results.
+        const previous = JSON.parse(fs.readFileSync(path.join(DOCS, "benchmarks.json"), "utf8"));
+        previous.mechanism = await mechanism(5);
+        fs.writeFileSync(path.join(DOCS, "benchmarks.json"), JSON.stringify(previous, null, 2) + "\n");
+        fs.writeFileSync(path.join(DOCS, "benchmarks.md"), report(previous));
+        say("done: mechanism section of docs/benchmarks.md");
+        return;
+    }
     results.switchUnderLoad = [];
     for (const mode of MODES) (results.switchUnderLoad as unknown[]).push(await switchUnderLoad(mode, quick ? 2 : 5));
     results.rollback = await rollback(quick ? 2 : 5);
@@ -518,6 +581,7 @@ async function main(): Promise<void> {
     results.restartDeploy = await restartDeploy(quick ? 1 : 3);
     results.articleSwitch = await articleSwitch(quick ? 1 : 3);
     results.scale = await scale(quick ? [1, 4] : [1, 4, 16], quick ? 2 : 3);
+    results.mechanism = await mechanism(quick ? 2 : 5);
     results.switchStorm = process.env.SWITCH_STORM_SUMMARY;
     results.wallSeconds = (Date.now() - started) / 1000;
     fs.writeFileSync(path.join(DOCS, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
