@@ -4,12 +4,13 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { COLORS, Color, ProgramConfig, loadConfig, otherColor } from "./components/config";
-import { HealthGate } from "./components/healthGate";
+import { HealthGate, gateHostList } from "./components/healthGate";
 import { AppHost, HostsLayer, LocalHosts } from "./components/hosts";
 import { renderNginxConfig } from "./components/nginxConfig";
 import { Pool } from "./components/pool";
 import { Release, describeRelease } from "./components/release";
 import { Router } from "./components/router";
+import { observeNginx, reconcileReason } from "./components/observe";
 import { DeployState, checkSafety, parseDeployState } from "./components/safety";
 
 /** Relative paths in config are relative to the project directory. */
@@ -18,11 +19,25 @@ const PROJECT_DIR = __dirname;
 const VERIFY_TIMEOUT_SECONDS = 15;
 /** Address of the internal listener: loopback only, never configurable. */
 const INTERNAL_ADDRESS = "127.0.0.1";
+/** Paths that reach nginx config or scripts must stay within this alphabet (no space, quote, ;). */
+const SAFE_PATH = /^[A-Za-z0-9._\/-]+$/;
+
+/** A config path made absolute, checked again: the project's own location becomes part of it. */
+function resolvedPath(configKey: string, value: string): string {
+    const absolute = path.resolve(PROJECT_DIR, value);
+    if (!SAFE_PATH.test(absolute)) {
+        throw new pulumi.RunError(
+            `bluegreen:${configKey} resolves to ${JSON.stringify(absolute)}, which contains characters that cannot go into nginx config or a script ` +
+                `(only letters, digits, . _ / -). Fix: move the project to such a path, or set ${configKey} to an absolute path like /var/lib/bluegreen`,
+        );
+    }
+    return absolute;
+}
 
 function createHostsLayer(config: ProgramConfig): HostsLayer {
     switch (config.target) {
         case "local":
-            return new LocalHosts({ stateDir: path.resolve(PROJECT_DIR, config.stateDir), appBasePort: config.appBasePort });
+            return new LocalHosts({ stateDir: resolvedPath("stateDir", config.stateDir), appBasePort: config.appBasePort });
         case "ssh":
         case "aws":
             throw new pulumi.RunError(
@@ -41,25 +56,38 @@ async function previousDeployState(): Promise<DeployState | undefined> {
         name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
     });
     const details = await self.getOutputDetails("deployState");
-    return parseDeployState(details.value);
+    if (details.value === undefined && details.secretValue === undefined) return undefined;
+    const state = parseDeployState(details.value);
+    if (!state) {
+        // Fail closed: without it, nothing would protect the live pool.
+        throw new pulumi.RunError(
+            "the stack's deployState output (what the last update deployed) cannot be read, so the safety rules cannot be checked. " +
+                "Fix: restore it from `pulumi stack history`, or if the stack was imported, run one update with the live pool's settings unchanged.",
+        );
+    }
+    return state;
 }
 
-function releaseOf(config: ProgramConfig, color: Color): Release {
+function releaseOf(config: ProgramConfig, color: Color, previous: DeployState | undefined): Release {
     const [version, artifact] = color === "blue" ? [config.blueVersion, config.blueArtifact] : [config.greenVersion, config.greenArtifact];
+    const before = previous?.pools[color];
+    const same = before && before.version === version && before.artifact === artifact && before.startCommand === config.appStartCommand;
     try {
-        return describeRelease(version, path.resolve(PROJECT_DIR, artifact), config.appStartCommand, `bluegreen:${color}Artifact`);
+        return describeRelease(version, resolvedPath(`${color}Artifact`, artifact), config.appStartCommand, `bluegreen:${color}Artifact`, same ? before.releaseId : undefined);
     } catch (err) {
-        throw new pulumi.RunError((err as Error).message);
+        throw pulumi.RunError.isInstance(err) ? err : new pulumi.RunError((err as Error).message);
     }
 }
 
-function deployStateOf(liveColor: Color, releases: Record<Color, Release>, hosts: Record<Color, AppHost[]>): DeployState {
+function deployStateOf(config: ProgramConfig, releases: Record<Color, Release>, hosts: Record<Color, AppHost[]>): DeployState {
     const pool = (color: Color) => ({
         version: releases[color].version,
         releaseId: releases[color].releaseId,
+        artifact: color === "blue" ? config.blueArtifact : config.greenArtifact,
+        startCommand: config.appStartCommand,
         hosts: Object.fromEntries(hosts[color].map((h) => [h.name, `${h.address}:${h.port}`])),
     });
-    return { liveColor, pools: { blue: pool("blue"), green: pool("green") } };
+    return { liveColor: config.activeColor, pools: { blue: pool("blue"), green: pool("green") } };
 }
 
 async function main() {
@@ -70,13 +98,34 @@ async function main() {
         blue: hostsLayer.poolHosts("blue", config.blueHosts),
         green: hostsLayer.poolHosts("green", config.greenHosts),
     };
-    const releases: Record<Color, Release> = { blue: releaseOf(config, "blue"), green: releaseOf(config, "green") };
-    const deployState = deployStateOf(live, releases, hosts);
+    const previous = await previousDeployState();
+    const releases: Record<Color, Release> = { blue: releaseOf(config, "blue", previous), green: releaseOf(config, "green", previous) };
+    const internalUrl = `http://${INTERNAL_ADDRESS}:${config.internalPort}`;
 
-    const problems = checkSafety(await previousDeployState(), deployState);
+    const recorded = deployStateOf(config, releases, hosts);
+
+    // Ask nginx what it serves (where the program runs beside it): the records may be stale.
+    const observed = hostsLayer.target === "local" ? await observeNginx(internalUrl) : undefined;
+    const problems = checkSafety(previous, recorded, observed?.live);
     if (problems.length > 0) {
         throw new pulumi.RunError(problems.length === 1 ? problems[0] : `Refused:\n  - ${problems.join("\n  - ")}`);
     }
+
+    const nginxConfig = renderNginxConfig({
+        prefix: hostsLayer.nginxPrefix,
+        switchMode: config.switchMode,
+        liveColor: live,
+        pools: hosts,
+        publicAddress: config.publicAddress,
+        publicPort: config.publicPort,
+        internalAddress: INTERNAL_ADDRESS,
+        internalPort: config.internalPort,
+        workerShutdownTimeoutSeconds: config.drainTimeoutSeconds + 5,
+        privatePaths: config.privatePaths,
+    });
+    const deployState: DeployState = { ...recorded, configId: nginxConfig.configId };
+    const reconcile = reconcileReason(observed, previous, { liveColor: live, configId: nginxConfig.configId });
+    if (reconcile) void pulumi.log.warn(`${reconcile}: the switch will run again to make nginx agree.`);
 
     const pools = Object.fromEntries(
         COLORS.map((color) => [
@@ -93,18 +142,6 @@ async function main() {
             }),
         ]),
     ) as Record<Color, Pool>;
-
-    const nginxConfig = renderNginxConfig({
-        prefix: hostsLayer.nginxPrefix,
-        switchMode: config.switchMode,
-        liveColor: live,
-        pools: hosts,
-        publicAddress: config.publicAddress,
-        publicPort: config.publicPort,
-        internalAddress: INTERNAL_ADDRESS,
-        internalPort: config.internalPort,
-        workerShutdownTimeoutSeconds: config.drainTimeoutSeconds + 5,
-    });
 
     const gate = new HealthGate("gate", {
         color: live,
@@ -124,12 +161,16 @@ async function main() {
         switchMode: config.switchMode,
         liveColor: live,
         verifyUrl: `http://${verifyAddress}:${config.publicPort}`,
-        internalUrl: `http://${INTERNAL_ADDRESS}:${config.internalPort}`,
+        internalUrl,
         smokePaths: config.smokePaths,
         verifyTimeoutSeconds: VERIFY_TIMEOUT_SECONDS,
         intervalMs: config.healthIntervalMs,
         shutdownTimeoutSeconds: config.drainTimeoutSeconds + 5,
         gate: gate.check,
+        liveHosts: gateHostList(hosts[live]),
+        liveVersion: releases[live].version,
+        gateTimeoutSeconds: config.gateTimeoutSeconds,
+        reconcile,
         // The idle pool's hosts appear on the internal listener: deploy them first.
     }, { dependsOn: pools[otherColor(live)].deployments });
 
@@ -141,7 +182,7 @@ async function main() {
         liveVersion: releases[live].version,
         standbyVersion: releases[otherColor(live)].version,
         publicUrl: `http://${config.publicAddress}:${config.publicPort}`,
-        internalUrl: `http://${INTERNAL_ADDRESS}:${config.internalPort}`,
+        internalUrl,
         pools: Object.fromEntries(
             COLORS.map((color) => [color, { version: releases[color].version, hosts: hosts[color].map((h) => `${h.address}:${h.port}`) }]),
         ),

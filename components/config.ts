@@ -112,6 +112,8 @@ export const CONFIG_KEYS = {
     drainTimeoutSeconds: key(integer(1, 600), "pulumi config set drainTimeoutSeconds 30", 30),
     /** Paths requested through the public listener after a switch; each must answer 2xx from the new colour. Default: ["/"]. */
     smokePaths: key(jsonList(pattern(URL_PATH, "a URL path such as /health (letters, digits, . _ ~ / -)"), "URL paths"), "pulumi config set --path 'smokePaths[0]' /", ["/"]),
+    /** App paths the public listener answers 404 for (status pages). Default: ["/status"]. */
+    privatePaths: key(jsonList(pattern(URL_PATH, "a URL path such as /status (letters, digits, . _ ~ / -)"), "URL paths"), "pulumi config set --path 'privatePaths[0]' /status", ["/status"]),
     /** Token that POST /health/drain must carry. Required; set it as a secret. */
     drainToken: key(pattern(TOKEN, "16 to 128 letters, digits, _ or -"), "pulumi config set --secret drainToken \"$(openssl rand -hex 24)\""),
 } as const;
@@ -176,10 +178,34 @@ export function parseConfig(project: string, raw: Readonly<Record<string, string
             );
         }
     }
+    if (problems.length === 0) problems.push(...portConflicts(project, result as DeploymentConfig));
     if (problems.length > 0) {
         throw new ConfigError(problems);
     }
     return result as DeploymentConfig;
+}
+
+/** Listener and app ports must all differ (the local target puts every app on this machine). */
+function portConflicts(project: string, c: DeploymentConfig): string[] {
+    const problems: string[] = [];
+    if (c.publicPort === c.internalPort) {
+        problems.push(`${project}:publicPort and ${project}:internalPort are both ${c.publicPort}. Fix: pulumi config set internalPort ${c.publicPort + 1}`);
+    }
+    if (c.target === "local") {
+        const appPorts = [
+            ...Array.from({ length: c.blueHosts }, (_, i) => c.appBasePort + 1 + i),
+            ...Array.from({ length: c.greenHosts }, (_, i) => c.appBasePort + 101 + i),
+        ];
+        for (const [name, port] of [["publicPort", c.publicPort], ["internalPort", c.internalPort]] as const) {
+            if (appPorts.includes(port)) {
+                problems.push(
+                    `${project}:${name} is ${port}, which an app host also uses (appBasePort ${c.appBasePort}: blue on ${c.appBasePort + 1}…, green on ${c.appBasePort + 101}…). ` +
+                        `Fix: pulumi config set appBasePort ${port + 200}`,
+                );
+            }
+        }
+    }
+    return problems;
 }
 
 /** The validated config as components receive it: secrets stay Pulumi secrets. */

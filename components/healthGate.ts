@@ -6,6 +6,11 @@ import type { Color } from "./config";
 import type { AppHost, HostsLayer } from "./hosts";
 import { loadScript } from "./templates";
 
+/** The hosts as the gate scripts take them: space-separated name=address:port. */
+export function gateHostList(hosts: readonly AppHost[]): string {
+    return hosts.map((h) => `${h.name}=${h.address}:${h.port}`).join(" ");
+}
+
 export interface HealthGateArgs {
     /** The pool that will be live after this update. */
     readonly color: Color;
@@ -27,7 +32,7 @@ export class HealthGate extends pulumi.ComponentResource {
 
     constructor(name: string, args: HealthGateArgs, opts?: pulumi.ComponentResourceOptions) {
         super("bluegreen:index:HealthGate", name, {}, opts);
-        const gate = loadScript("health-gate.sh");
+        const gate = loadScript("health-gate.sh", ["gate-lib.sh"]);
         this.check = args.hostsLayer.onRouter(
             `${name}-check`,
             {
@@ -36,7 +41,7 @@ export class HealthGate extends pulumi.ComponentResource {
                 environment: {
                     POOL_COLOR: args.color,
                     EXPECT_VERSION: args.version,
-                    HOSTS: args.hosts.map((h) => `${h.name}=${h.address}:${h.port}`).join(" "),
+                    HOSTS: gateHostList(args.hosts),
                     CONFIG_ID: args.configId,
                     GATE_TIMEOUT_SECONDS: String(args.timeoutSeconds),
                     HEALTH_INTERVAL_MS: String(args.intervalMs),

@@ -31,6 +31,8 @@ export interface NginxConfigInput {
     readonly workerProcesses?: number | "auto";
     /** Default: 10m. */
     readonly clientMaxBodySize?: string;
+    /** App paths the public listener answers 404 for (status pages). Default: none. */
+    readonly privatePaths?: readonly string[];
 }
 
 export interface RenderedNginxConfig {
@@ -65,6 +67,7 @@ export function renderNginxConfig(input: NginxConfigInput): RenderedNginxConfig 
         workerShutdownTimeoutSeconds: input.workerShutdownTimeoutSeconds,
         workerProcesses: input.workerProcesses ?? "auto",
         clientMaxBodySize: input.clientMaxBodySize ?? "10m",
+        privatePaths: [...new Set(input.privatePaths ?? [])],
     };
     const configId = createHash("sha256").update(JSON.stringify(context)).digest("hex").slice(0, 16);
     return { text: render("nginx/nginx.conf.hbs", { ...context, configId }), configId };

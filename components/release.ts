@@ -33,15 +33,18 @@ function hashDirectory(dir: string, hash: ReturnType<typeof createHash>): void {
 
 /**
  * Describes a release. `configKey` names the config key that chose the artifact, for the
- * error when the directory is missing.
+ * error when the directory is missing. `knownId` is the id recorded for these same settings.
  */
-export function describeRelease(version: string, artifactDir: string, startCommand: string, configKey: string): Release {
+export function describeRelease(version: string, artifactDir: string, startCommand: string, configKey: string, knownId?: string): Release {
     if (!fs.existsSync(artifactDir) || !fs.statSync(artifactDir).isDirectory()) {
         throw new Error(
             `${configKey}: the artifact directory ${artifactDir} does not exist. ` +
                 `For the reference app (bin/app) run 'npm run build'; otherwise point ${configKey} at your app's directory.`,
         );
     }
+    // The same version, artifact path and start command as the deployed release: the same
+    // release, even if the directory was rebuilt since (ship new content with a new version).
+    if (knownId) return { version, releaseId: knownId, artifactDir, startCommand };
     const hash = createHash("sha256");
     hash.update(`${startCommand}\0`);
     hashDirectory(artifactDir, hash);

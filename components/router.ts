@@ -26,6 +26,12 @@ export interface RouterArgs {
     readonly shutdownTimeoutSeconds: number;
     /** The health gate: the switch runs only after it passed. */
     readonly gate: pulumi.Resource;
+    /** The pool going live, checked again by the switch itself right before it applies. */
+    readonly liveHosts: string;
+    readonly liveVersion: string;
+    readonly gateTimeoutSeconds: number;
+    /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
+    readonly reconcile: string;
 }
 
 export class Router extends pulumi.ComponentResource {
@@ -40,7 +46,7 @@ export class Router extends pulumi.ComponentResource {
         super("bluegreen:index:Router", name, {}, opts);
         this.liveColor = args.liveColor;
         this.configId = args.config.configId;
-        const switchScript = loadScript("nginx-switch.sh");
+        const switchScript = loadScript("nginx-switch.sh", ["gate-lib.sh"]);
         this.nginx = args.hostsLayer.onRouter(
             `${name}-nginx`,
             {
@@ -59,6 +65,11 @@ export class Router extends pulumi.ComponentResource {
                     VERIFY_TIMEOUT_SECONDS: String(args.verifyTimeoutSeconds),
                     HEALTH_INTERVAL_MS: String(args.intervalMs),
                     SHUTDOWN_TIMEOUT_SECONDS: String(args.shutdownTimeoutSeconds),
+                    POOL_COLOR: args.liveColor,
+                    HOSTS: args.liveHosts,
+                    EXPECT_VERSION: args.liveVersion,
+                    GATE_TIMEOUT_SECONDS: String(args.gateTimeoutSeconds),
+                    RECONCILE: args.reconcile,
                 },
             },
             { parent: this, dependsOn: [args.gate] },

@@ -8,12 +8,17 @@ import { COLORS, Color, otherColor } from "./config";
 export interface PoolState {
     readonly version: string;
     readonly releaseId: string;
+    /** The config strings the release id was computed from (absent in older states). */
+    readonly artifact?: string;
+    readonly startCommand?: string;
     /** host name → address:port */
     readonly hosts: Readonly<Record<string, string>>;
 }
 
 export interface DeployState {
     readonly liveColor: Color;
+    /** Id of the nginx config the update applied. */
+    readonly configId?: string;
     readonly pools: Readonly<Record<Color, PoolState>>;
 }
 
@@ -29,8 +34,12 @@ export function parseDeployState(value: unknown): DeployState | undefined {
     return candidate as DeployState;
 }
 
-/** Every rule the change from `previous` to `next` breaks, as messages that say what to do. */
-export function checkSafety(previous: DeployState | undefined, next: DeployState): string[] {
+/**
+ * Every rule the change from `previous` to `next` breaks, as messages that say what to do.
+ * `servedLive` is the colour nginx really serves, when it could be asked: the pool that
+ * serves traffic is protected even if the records say otherwise.
+ */
+export function checkSafety(previous: DeployState | undefined, next: DeployState, servedLive?: Color): string[] {
     const problems: string[] = [];
     const nextLive = next.liveColor;
     if (Object.keys(next.pools[nextLive].hosts).length === 0) {
@@ -41,7 +50,7 @@ export function checkSafety(previous: DeployState | undefined, next: DeployState
     }
     if (!previous) return problems;
 
-    const live = previous.liveColor;
+    const live = servedLive ?? previous.liveColor;
     const idle = otherColor(live);
     const before = previous.pools[live];
     const after = next.pools[live];

@@ -17,11 +17,12 @@ export interface Script {
 }
 
 /**
- * A script from templates/scripts, with lib.sh (strict mode and shared helpers) in front.
- * Scripts take every value from environment variables.
+ * A script from templates/scripts, with lib.sh (strict mode and shared helpers) and any
+ * other function libraries in front. Scripts take every value from environment variables.
  */
-export function loadScript(name: string): Script {
-    return { name: path.basename(name), text: `${readTemplate("scripts/lib.sh")}\n${readTemplate(path.join("scripts", name))}` };
+export function loadScript(name: string, libraries: readonly string[] = []): Script {
+    const parts = ["lib.sh", ...libraries, name].map((part) => readTemplate(path.join("scripts", part)));
+    return { name: path.basename(name), text: parts.join("\n") };
 }
 
 const compiled = new Map<string, Handlebars.TemplateDelegate>();

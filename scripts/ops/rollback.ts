@@ -42,11 +42,19 @@ export function planRollback(history: readonly Deployed[], to?: number): Rollbac
     const color = target.activeColor as Color;
     const version = target.versions[color];
     const artifact = target.artifacts[color];
+    // Every release key is set to what is deployed now (then changed where the plan says), so
+    // config left behind by a failed update cannot ride along with the rollback.
+    const deployedNow = {
+        blueVersion: now.versions.blue,
+        greenVersion: now.versions.green,
+        blueArtifact: now.artifacts.blue,
+        greenArtifact: now.artifacts.green,
+    };
     const holds = now.versions[color] === version && now.artifacts[color] === artifact;
     if (holds) {
         return {
             target,
-            set: { activeColor: color },
+            set: { ...deployedNow, activeColor: color },
             summary: `rollback to update ${target.update}: switch from ${live(now)} to ${color} ${version} (still deployed on ${color}, no redeploy)`,
         };
     }
@@ -54,7 +62,7 @@ export function planRollback(history: readonly Deployed[], to?: number): Rollbac
     const idle = otherColor(nowColor);
     return {
         target,
-        set: { [`${idle}Version`]: version, [`${idle}Artifact`]: artifact, activeColor: idle },
+        set: { ...deployedNow, [`${idle}Version`]: version, [`${idle}Artifact`]: artifact, activeColor: idle },
         summary: `rollback to update ${target.update}: deploy ${version} to ${idle} (idle now), then switch from ${live(now)} to ${idle} ${version}`,
         redeploy:
             `the ${color} pool no longer holds ${version} (it runs ${now.versions[color]} since a later update), ` +

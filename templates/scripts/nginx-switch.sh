@@ -6,7 +6,9 @@
 #     conf/live-color (read when nginx starts or reloads) and set in nginx's shared memory
 #     through the internal listener: no reload, no connection closed.
 #  3. Verify: /health and every smoke path answer 2xx from LIVE_COLOR on the public listener.
-# On failure the previous colour and config are put back and the command fails, so Pulumi
+# Before any of it, the pool going live is gated again (gate-lib.sh): a retried switch whose
+# separate gate step passed earlier is never applied ungated.
+# On failure the previous config and colour are put back and the command fails, so Pulumi
 # keeps the previous state and the change stays pending.
 need NGINX_PREFIX NGINX_CONF CONFIG_ID SWITCH_MODE LIVE_COLOR VERIFY_URL INTERNAL_URL SMOKE_PATHS \
     VERIFY_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
@@ -95,6 +97,9 @@ verify() {
     done
 }
 
+[ -z "${RECONCILE:-}" ] || log "Reconciling: $RECONCILE"
+run_gate
+
 if [ "$SWITCH_MODE" = no-reload ]; then
     modules_dir=$("$nginx_bin" -V 2>&1 | sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p')
     modules_dir=${modules_dir:-/usr/lib/nginx/modules}
@@ -103,22 +108,52 @@ if [ "$SWITCH_MODE" = no-reload ]; then
     ln -sfn "$modules_dir" "$NGINX_PREFIX/modules"
 fi
 
-# What is live now, to record switches and to go back to on failure.
+# What nginx serves now (asked, not assumed), to record switches and to go back to on failure.
 previous_live=""
-if [ "$SWITCH_MODE" = no-reload ] && [ -f "$live_file" ]; then
-    previous_live=$(head -n 1 "$live_file")
-elif [ -f "$conf" ]; then
-    previous_live=$(sed -n 's/^# Do not edit: .* Live pool: \([a-z]*\)\.$/\1/p' "$conf" | head -n 1)
+served_id=""
+if master_pid >/dev/null; then
+    [ "$(fetch "$INTERNAL_URL/bluegreen/live" "$body")" = 200 ] && previous_live=$(cat "$body")
+    [ "$(fetch "$INTERNAL_URL/bluegreen/config-id" "$body")" = 200 ] && served_id=$(cat "$body")
 fi
+case "$previous_live" in blue | green) ;; *) previous_live="" ;; esac
 
 switch_started=$(now_ms)
+
+# restore WHY: put back the previous config, then the previous colour, and fail with WHY.
+restore() {
+    local why=$1 pid colour_note=""
+    if [ "$config_changed" = true ] && [ "$had_previous" = true ]; then
+        mv -f "$previous" "$conf"
+        [ "$SWITCH_MODE" != no-reload ] || [ -z "$previous_live" ] || { printf '%s\n' "$previous_live" >"$live_file.new" && mv -f "$live_file.new" "$live_file"; }
+        start_or_reload || true
+        if ! { [ -n "$previous_id" ] && wait_config_id "$previous_id"; }; then
+            fail "$why. Restored the previous nginx config file, but nginx did not confirm serving it: check $NGINX_PREFIX/logs/error.log"
+        fi
+    elif [ "$config_changed" = true ]; then
+        # First start: there is nothing to go back to, so stop nginx rather than serve a broken config.
+        if pid=$(master_pid); then run_nginx -c "$conf" -s quit || true; fi
+        rm -f "$conf" "$live_file"
+        fail "$why. nginx was not serving before, so it was stopped again."
+    fi
+    if [ "$SWITCH_MODE" = no-reload ] && [ -n "$previous_live" ] && [ "$previous_live" != "$LIVE_COLOR" ]; then
+        if set_live "$previous_live" >/dev/null; then
+            colour_note=" and the previous live colour ($previous_live)"
+        else
+            fail "$why. Putting the previous live colour ($previous_live) back failed too: nginx may still serve $LIVE_COLOR. Check $INTERNAL_URL/bluegreen/live and run pulumi up again."
+        fi
+    fi
+    if [ "$config_changed" = true ]; then
+        fail "$why. Restored the previous nginx config ($previous_id)$colour_note; traffic stays where it was${previous_live:+ ($previous_live)}."
+    fi
+    fail "$why. Restored the previous live colour${previous_live:+ ($previous_live)}; the nginx config was not changed."
+}
 
 # 1. The config.
 printf '%s\n' "$NGINX_CONF" >"$candidate"
 config_changed=false
 had_previous=false
 previous_id=""
-if ! cmp -s "$candidate" "$conf" || ! master_pid >/dev/null; then
+if ! cmp -s "$candidate" "$conf" || [ "$served_id" != "$CONFIG_ID" ]; then
     config_changed=true
     if ! test_output=$(run_nginx -t -q -c "$candidate" 2>&1); then
         fail "the rendered nginx config fails 'nginx -t'; nothing was changed: $test_output"
@@ -128,37 +163,17 @@ if ! cmp -s "$candidate" "$conf" || ! master_pid >/dev/null; then
         had_previous=true
         previous_id=$(sed -n 's/^# config-id: //p' "$previous" | head -n 1)
     fi
-    # On a first start in no-reload mode, nginx reads the colour from this file.
-    if [ "$SWITCH_MODE" = no-reload ] && [ ! -f "$live_file" ]; then
-        printf '%s\n' "$LIVE_COLOR" >"$live_file"
+    # In no-reload mode nginx reads the colour from this file when it starts or reloads: the
+    # gate has passed, so the new config comes up with the new colour (never a stale one, nor a
+    # pool this config may no longer have).
+    if [ "$SWITCH_MODE" = no-reload ]; then
+        printf '%s\n' "$LIVE_COLOR" >"$live_file.new"
+        mv -f "$live_file.new" "$live_file"
     fi
     mv -f "$candidate" "$conf"
     log "Applying nginx config $CONFIG_ID"
-    start_or_reload
+    start_or_reload || restore "nginx refused to $(master_pid >/dev/null && echo reload || echo start) with config $CONFIG_ID (see $NGINX_PREFIX/logs/error.log)"
 fi
-
-# restore WHY: put back the previous colour and config, then fail with WHY.
-restore() {
-    local why=$1 pid
-    if [ "$SWITCH_MODE" = no-reload ] && [ -n "$previous_live" ] && [ "$previous_live" != "$LIVE_COLOR" ]; then
-        set_live "$previous_live" >/dev/null || true
-    fi
-    if [ "$config_changed" = true ] && [ "$had_previous" = true ]; then
-        mv -f "$previous" "$conf"
-        start_or_reload
-        if [ -n "$previous_id" ] && wait_config_id "$previous_id"; then
-            fail "$why. Restored the previous nginx config ($previous_id); traffic stays where it was${previous_live:+ ($previous_live)}."
-        fi
-        fail "$why. Restored the previous nginx config file, but nginx did not confirm serving it: check $NGINX_PREFIX/logs/error.log"
-    fi
-    if [ "$config_changed" = true ]; then
-        # First start: there is nothing to go back to, so stop nginx rather than serve a broken config.
-        if pid=$(master_pid); then run_nginx -c "$conf" -s quit || true; fi
-        rm -f "$conf" "$live_file"
-        fail "$why. nginx was not serving before, so it was stopped again."
-    fi
-    fail "$why. Restored the previous live colour${previous_live:+ ($previous_live)}; the nginx config was not changed."
-}
 
 if [ "$config_changed" = true ] && ! wait_config_id "$CONFIG_ID"; then
     restore "$(config_problem "$CONFIG_ID")"
@@ -175,6 +190,9 @@ fi
 # 3. Verify.
 live_done=$(now_ms)
 if problem=$(verify); then
+    # Both modes keep the file current, so that a change of switch mode starts from the truth.
+    printf '%s\n' "$LIVE_COLOR" >"$live_file.new"
+    mv -f "$live_file.new" "$live_file"
     # When the live colour changed, remember when: the stack's lastSwitch output.
     if [ "$previous_live" != "$LIVE_COLOR" ] || [ ! -s "$NGINX_PREFIX/last-switch" ]; then
         printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LIVE_COLOR" >"$NGINX_PREFIX/last-switch"

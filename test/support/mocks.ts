@@ -47,11 +47,13 @@ export async function runProgram(
         },
         "bluegreen",
         "unit",
-        true,
+        false, // an update, not a preview: every output is known
         "organization",
     );
+    // Nothing listens on this internal port: the program observes no running nginx.
+    const withDefaults = { internalPort: "65001", ...config };
     pulumi.runtime.setAllConfig(
-        Object.fromEntries(Object.entries(config).map(([k, v]) => [`bluegreen:${k}`, v])),
+        Object.fromEntries(Object.entries(withDefaults).map(([k, v]) => [`bluegreen:${k}`, v])),
         config.drainToken !== undefined ? ["bluegreen:drainToken"] : [],
     );
     for (const cached of Object.keys(require.cache)) {

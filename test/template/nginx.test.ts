@@ -107,6 +107,14 @@ describe("nginx config template", function () {
         assert.match(text, /worker_shutdown_timeout 35s;/);
     });
 
+    it("status pages listed in privatePaths are not public", () => {
+        const { text } = renderNginxConfig({ ...BASE, privatePaths: ["/status", "/metrics", "/status"] });
+        const publicServer = text.slice(text.indexOf("# Public listener"), text.indexOf("# Internal listener"));
+        assert.match(publicServer, /location = \/status \{\s*return 404;/);
+        assert.match(publicServer, /location = \/metrics \{\s*return 404;/);
+        assert.ok(nginxTest(text).ok, "duplicates are dropped, so nginx -t passes");
+    });
+
     it("the internal listener is loopback only and reaches each pool by path", () => {
         const { text } = renderNginxConfig(BASE);
         const internal = text.slice(text.indexOf("# Internal listener"));

@@ -40,6 +40,13 @@ describe("config validation", () => {
         assert.match(problems[1], /bluegreen:target has the invalid value "k8s": must be one of local, ssh, aws/);
     });
 
+    it("refuses listener ports that collide with each other or with an app host", () => {
+        const [same] = problemsOf({ activeColor: "blue", drainToken: TOKEN, publicPort: "9000", internalPort: "9000" });
+        assert.match(same, /bluegreen:publicPort and bluegreen:internalPort are both 9000/);
+        const [app] = problemsOf({ activeColor: "blue", drainToken: TOKEN, publicPort: "9101" });
+        assert.match(app, /bluegreen:publicPort is 9101, which an app host also uses .* Fix: pulumi config set appBasePort 9301/);
+    });
+
     it("flags a key that nothing reads, so a typo does not pass silently", () => {
         const [message] = problemsOf({ activeColor: "blue", activeColour: "green", drainToken: TOKEN });
         assert.match(message, /bluegreen:activeColour is not a key this program reads/);

@@ -22,9 +22,14 @@ describe("rollback planning", () => {
     it("goes back to the last successful update whose live colour or version differs, as a switch only", () => {
         const plan = planRollback(history);
         assert.equal(plan.target.update, 1);
-        assert.deepEqual(plan.set, { activeColor: "blue" });
+        assert.deepEqual(plan.set, { blueVersion: "1.0.0", greenVersion: "1.1.0", blueArtifact: "bin/app", greenArtifact: "bin/app", activeColor: "blue" });
         assert.equal(plan.redeploy, undefined);
         assert.match(plan.summary, /switch from green 1\.1\.0 to blue 1\.0\.0 \(still deployed on blue, no redeploy\)/);
+    });
+
+    it("sets every release key to what is deployed now, so leftovers of a failed update do not ride along", () => {
+        const plan = planRollback([...history, update(4, "green", "3.0.0", "1.1.0", "failed")]);
+        assert.equal(plan.set.blueVersion, "1.0.0", "the failed update's blueVersion 3.0.0 is not deployed");
     });
 
     it("skips failed updates: they never went live", () => {
@@ -36,9 +41,9 @@ describe("rollback planning", () => {
         // 4: blue got 1.2.0 while idle and went live; rolling back to 2 (green 1.1.0) still works as a switch,
         // but rolling back to 1 (blue 1.0.0) needs 1.0.0 deployed again, on green (idle now).
         const later = [...history, update(4, "blue", "1.2.0", "1.1.0")];
-        assert.deepEqual(planRollback(later).set, { activeColor: "green" });
+        assert.equal(planRollback(later).set.activeColor, "green");
         const plan = planRollback(later, 1);
-        assert.deepEqual(plan.set, { greenVersion: "1.0.0", greenArtifact: "bin/app", activeColor: "green" });
+        assert.deepEqual(plan.set, { blueVersion: "1.2.0", greenVersion: "1.0.0", blueArtifact: "bin/app", greenArtifact: "bin/app", activeColor: "green" });
         assert.match(plan.redeploy ?? "", /the blue pool no longer holds 1\.0\.0 \(it runs 1\.2\.0 since a later update\)/);
         assert.match(plan.redeploy ?? "", /--redeploy/);
     });

@@ -66,12 +66,24 @@ describe("the program's resource graph (mocks)", () => {
         assert.deepEqual(changed.sort(), ["gate-check", "router-nginx"]);
     });
 
-    it("the rendered nginx config is an input of the router's switch command", async () => {
-        const { resources } = await runProgram({ ...BASE, activeColor: "green" });
-        const router = env(resources, "router-nginx");
-        assert.match(router.NGINX_CONF, /proxy_pass http:\/\/pool_green;/);
-        assert.equal(router.LIVE_COLOR, "green");
-        assert.match(router.NGINX_CONF, new RegExp(`# config-id: ${router.CONFIG_ID}`));
+    it("the rendered nginx config and the live colour are inputs of the router's switch command", async () => {
+        const reload = env((await runProgram({ ...BASE, activeColor: "green", switchMode: "reload" })).resources, "router-nginx");
+        assert.match(reload.NGINX_CONF, /proxy_pass http:\/\/pool_green;/);
+        assert.equal(reload.LIVE_COLOR, "green");
+        assert.match(reload.NGINX_CONF, new RegExp(`# config-id: ${reload.CONFIG_ID}`));
+
+        const noReloadBlue = env((await runProgram(BASE)).resources, "router-nginx");
+        const noReloadGreen = env((await runProgram({ ...BASE, activeColor: "green" })).resources, "router-nginx");
+        assert.equal(noReloadGreen.SWITCH_MODE, "no-reload");
+        assert.equal(noReloadGreen.NGINX_CONF, noReloadBlue.NGINX_CONF, "in no-reload mode a switch changes no config");
+        assert.deepEqual([noReloadBlue.LIVE_COLOR, noReloadGreen.LIVE_COLOR], ["blue", "green"]);
+    });
+
+    it("the switch re-checks the pool going live itself, so a retried switch is never ungated", async () => {
+        const router = env((await runProgram({ ...BASE, activeColor: "green", greenVersion: "2.0.0" })).resources, "router-nginx");
+        assert.equal(router.HOSTS, "green-1=127.0.0.1:9201 green-2=127.0.0.1:9202");
+        assert.equal(router.EXPECT_VERSION, "2.0.0");
+        assert.match(router.BLUEGREEN_ON_UPDATE, /^run_gate$/m);
     });
 
     it("the drain token never appears in a host's deploy command, only in its token writer", async () => {

@@ -1,8 +1,9 @@
 # Deploys one release to one local host: ship the artifact, drain the running process, start
 # the new one detached, wait until /health says ready. Runs as create and update of the host's
 # command resource, so a changed release redeploys the host and nothing else.
-# Idempotent: when the host already runs this release and is ready, it changes nothing (a
-# changed setting or script never restarts a healthy process).
+# Idempotent: when the host already runs this release it is never restarted (a changed setting
+# or script must not touch a process that may be serving); it is only waited for, and the
+# command fails if it does not become ready.
 # If the new release does not become ready, it is stopped and the previous release started
 # again, so the host keeps running what Pulumi's state (unchanged by the failed update) says.
 need HOST_NAME HOST_DIR BIND_ADDRESS PORT POOL_COLOR APP_VERSION RELEASE_ID ARTIFACT_DIR \
@@ -15,11 +16,16 @@ mkdir -p "$HOST_DIR/releases"
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT
 
+# alive PID: running, not a zombie waiting to be reaped.
+alive() {
+    kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
 # A pid is ours only if that process runs from one of this host's release dirs.
 owned_pid() {
     local pid
     pid=$(cat "$pid_file" 2>/dev/null) || return 1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    [ -n "$pid" ] && alive "$pid" || return 1
     case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in
         "$HOST_DIR"/releases/*) echo "$pid" ;;
         *) return 1 ;;
@@ -28,7 +34,7 @@ owned_pid() {
 
 wait_gone() { # pid seconds
     local deadline=$(( $(now_ms) + $2 * 1000 ))
-    while kill -0 "$1" 2>/dev/null; do
+    while alive "$1"; do
         [ "$(now_ms)" -lt "$deadline" ] || return 1
         sleep_ms 50
     done
@@ -55,7 +61,10 @@ stop_running() {
 start_release() {
     (
         cd "$1"
-        PORT="$PORT" BIND_ADDRESS="$BIND_ADDRESS" APP_VERSION="$2" POOL_COLOR="$POOL_COLOR" \
+        # A clean environment: the app gets the contract's variables, never this command's
+        # (scripts, Pulumi's or CI's credentials).
+        env -i PATH="$PATH" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" \
+            PORT="$PORT" BIND_ADDRESS="$BIND_ADDRESS" APP_VERSION="$2" POOL_COLOR="$POOL_COLOR" \
             DRAIN_TOKEN_FILE="$DRAIN_TOKEN_FILE" DRAIN_TIMEOUT_MS=$((DRAIN_TIMEOUT_SECONDS * 1000)) \
             setsid sh -c "exec $START_COMMAND" </dev/null >>"$log_file" 2>&1 &
         echo "$!" >"$pid_file"
@@ -70,13 +79,14 @@ wait_ready() {
     deadline=$((started + READY_TIMEOUT_SECONDS * 1000))
     while :; do
         status=$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")
-        if [ "$status" = 200 ] && is_ready "$body" "$version"; then
-            echo "ready after $(( $(now_ms) - started )) ms"
-            return 0
-        fi
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! alive "$pid"; then
             echo "the process (pid $pid) exited before it was ready; last lines of $log_file: $(tail -n 5 "$log_file" | tr '\n' ' ')"
             return 1
+        fi
+        # Ready, and it is this process answering (an app that reports its pid is checked).
+        if [ "$status" = 200 ] && is_ready "$body" "$version" && { ! grep -q '"pid"' "$body" || grep -Eq "\"pid\" *: *$pid[,}]" "$body"; }; then
+            echo "ready after $(( $(now_ms) - started )) ms"
+            return 0
         fi
         if [ "$(now_ms)" -ge "$deadline" ]; then
             echo "not ready after ${READY_TIMEOUT_SECONDS}s: last /health answered $status $(one_line "$body")"
@@ -86,11 +96,13 @@ wait_ready() {
     done
 }
 
-# Already running this release, and ready? Then there is nothing to do.
-if old_pid=$(owned_pid) && [ "$(readlink "/proc/$old_pid/cwd")" = "$release_dir" ] &&
-    [ "$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")" = 200 ] && is_ready "$body" "$APP_VERSION"; then
-    log "$HOST_NAME already runs $APP_VERSION ($RELEASE_ID, pid $old_pid) and is ready; nothing to do"
-    exit 0
+# Already running this release? Never restart it: wait for it to be ready, or fail.
+if old_pid=$(owned_pid) && [ "$(readlink "/proc/$old_pid/cwd")" = "$release_dir" ]; then
+    if outcome=$(wait_ready "$old_pid" "$APP_VERSION"); then
+        log "$HOST_NAME already runs $APP_VERSION ($RELEASE_ID, pid $old_pid), $outcome; nothing to do"
+        exit 0
+    fi
+    fail "$HOST_NAME ($BIND_ADDRESS:$PORT) runs $APP_VERSION already (pid $old_pid) but $outcome. It was left running; check $log_file"
 fi
 
 log "Deploying $APP_VERSION ($RELEASE_ID) to $HOST_NAME at $BIND_ADDRESS:$PORT"
@@ -114,6 +126,10 @@ if old_pid=$(owned_pid); then
     fi
 fi
 stop_running
+# Nothing else may hold the port: a foreign process answering /health would pass for the new one.
+if [ "$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")" != 000 ]; then
+    fail "$HOST_NAME: $BIND_ADDRESS:$PORT is still answering after the host's own process stopped: another process holds the port (not started by this host's pid file). Stop it, then run pulumi up again."
+fi
 
 # 3. Start the new release and wait until it is ready.
 new_pid=$(start_release "$release_dir" "$APP_VERSION")

@@ -12,4 +12,4 @@ if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q 'nginx: master' "/proc
     kill -0 "$pid" 2>/dev/null && fail "nginx (pid $pid) did not stop within $((SHUTDOWN_TIMEOUT_SECONDS + 5))s"
     log "Stopped nginx"
 fi
-rm -f "$NGINX_PREFIX/conf/nginx.conf"
+rm -f "$NGINX_PREFIX/conf/nginx.conf" "$NGINX_PREFIX/conf/live-color" "$NGINX_PREFIX/last-switch"
