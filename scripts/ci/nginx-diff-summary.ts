@@ -19,10 +19,19 @@ export function nginxDiff(previewOutput: string): string[] {
     return block;
 }
 
+/** The live colour change in a preview diff (`LIVE_COLOR: "blue" => "green"`), if any. */
+export function liveColorChange(previewOutput: string): string | undefined {
+    const m = /~ LIVE_COLOR\s*:\s*"(\w+)" => "(\w+)"/.exec(previewOutput.replace(/\x1b\[[0-9;]*m/g, ""));
+    return m ? `${m[1]} → ${m[2]}` : undefined;
+}
+
 export function summary(previewOutput: string): string {
     const diff = nginxDiff(previewOutput);
-    if (diff.length === 0) return "### nginx\n\nThis change does not touch the nginx config.\n";
-    return ["### nginx config change", "", "```diff", ...diff, "```", ""].join("\n");
+    const live = liveColorChange(previewOutput);
+    const lines = [live ? `### Live pool: ${live}` : "### Live pool: unchanged", ""];
+    if (diff.length === 0) lines.push("The nginx config does not change" + (live ? " (no-reload switch: no connection is closed)." : "."), "");
+    else lines.push("nginx config change:", "", "```diff", ...diff, "```", "");
+    return lines.join("\n");
 }
 
 if (require.main === module) {

@@ -21,6 +21,7 @@ conf="$conf_dir/nginx.conf"
 previous="$conf_dir/nginx.conf.previous"
 candidate="$conf_dir/nginx.conf.candidate.$$"
 live_file="$conf_dir/live-color"
+control_token_file="$conf_dir/control-token"
 pid_file="$NGINX_PREFIX/logs/nginx.pid"
 mkdir -p "$conf_dir" "$NGINX_PREFIX/logs" "$NGINX_PREFIX/temp"
 # nginx workers may run as another user (nobody, when the master is root): they must reach temp/.
@@ -70,7 +71,7 @@ set_live() {
     printf '%s\n' "$1" >"$live_file.new"
     mv -f "$live_file.new" "$live_file"
     local status
-    status=$(fetch "$INTERNAL_URL/bluegreen/live" "$body" -X POST --data-binary "$1")
+    status=$(fetch "$INTERNAL_URL/bluegreen/live" "$body" -X POST --data-binary "$1" -H "X-Bluegreen-Token: $(cat "$control_token_file")")
     [ "$status" = 200 ] && [ "$(cat "$body")" = "$1" ] || {
         echo "setting the live colour to $1 through $INTERNAL_URL/bluegreen/live answered $status $(one_line "$body")"
         return 1
@@ -106,6 +107,12 @@ if [ "$SWITCH_MODE" = no-reload ]; then
     [ -f "$modules_dir/ngx_http_lua_module.so" ] && [ -f "$modules_dir/ndk_http_module.so" ] ||
         fail "switchMode no-reload needs nginx's Lua module, and $modules_dir/ngx_http_lua_module.so (or ndk_http_module.so) is missing. Install it (Debian/Ubuntu: apt-get install libnginx-mod-http-lua), or use reloads: pulumi config set switchMode reload"
     ln -sfn "$modules_dir" "$NGINX_PREFIX/modules"
+    # The token that lets this script (and only what can read this file) change the live
+    # colour; made once per nginx host, read by nginx when it starts or reloads.
+    if [ ! -s "$control_token_file" ]; then
+        (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$control_token_file")
+        new_control_token=true # a running nginx learns it only by reloading
+    fi
 fi
 
 # What nginx serves now (asked, not assumed), to record switches and to go back to on failure.
@@ -153,7 +160,7 @@ printf '%s\n' "$NGINX_CONF" >"$candidate"
 config_changed=false
 had_previous=false
 previous_id=""
-if ! cmp -s "$candidate" "$conf" || [ "$served_id" != "$CONFIG_ID" ]; then
+if ! cmp -s "$candidate" "$conf" || [ "$served_id" != "$CONFIG_ID" ] || [ "${new_control_token:-}" = true ]; then
     config_changed=true
     if ! test_output=$(run_nginx -t -q -c "$candidate" 2>&1); then
         fail "the rendered nginx config fails 'nginx -t'; nothing was changed: $test_output"

@@ -4,6 +4,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { summary } from "../../scripts/ci/nginx-diff-summary";
 import { Load, LoadResult, summarize } from "../support/load";
 import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from "../support/localStack";
 
@@ -213,6 +214,10 @@ for (const switchMode of ["no-reload", "reload"] as const) describe(`local targe
         const preview = await stack.stack.preview({ diff: true, onOutput: () => undefined });
         assert.ok((preview.changeSummary.update ?? 0) >= 1, "the switch is still pending");
         assert.match(preview.stdout, /LIVE_COLOR\s*:\s*"blue" => "green"/);
+        const markdown = summary(preview.stdout);
+        assert.match(markdown, /### Live pool: blue → green/);
+        if (switchMode === "no-reload") assert.match(markdown, /The nginx config does not change \(no-reload switch/);
+        else assert.match(markdown, /^\+ proxy_pass http:\/\/pool_green;$/m);
 
         await stack.stack.setConfig("smokePaths", { value: JSON.stringify(["/"]) });
         await stack.stack.setConfig("activeColor", { value: "blue" });

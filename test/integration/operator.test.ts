@@ -27,7 +27,9 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
     }
 
     before(async () => {
-        stack = await createLocalStack({}, ["scripts/ops"]);
+        // Reload mode, where a switch changes nginx config lines (in no-reload mode it changes
+        // only the LIVE_COLOR input, covered by local-target.test.ts).
+        stack = await createLocalStack({ switchMode: "reload" }, ["scripts/ops"]);
         assert.equal((await stack.stack.up({ ...quiet, message: "first deploy" })).summary.result, "succeeded");
     });
 
@@ -48,6 +50,7 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
 
         // What the CI workflow puts in the pull request's job summary.
         const markdown = summary(preview.stdout);
+        assert.match(markdown, /### Live pool: blue → green/);
         assert.match(markdown, /```diff\n/);
         assert.match(markdown, /^- proxy_pass http:\/\/pool_blue;$/m);
         assert.match(markdown, /^\+ proxy_pass http:\/\/pool_green;$/m);

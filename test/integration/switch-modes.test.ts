@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Load, LoadResult, summarize } from "../support/load";
-import { LocalStack, createLocalStack, getJson } from "../support/localStack";
+import { LocalStack, createLocalStack, getJson, request } from "../support/localStack";
 
 const SWITCHES = 20;
 
@@ -58,8 +58,12 @@ describe("switch modes: 20 switches under load", function () {
             });
 
             if (switchMode === "no-reload") {
-                it("the live pool survives an nginx reload and a restart of nginx", async () => {
+                it("the live pool survives an nginx reload and a restart of nginx; only the switch can change it", async () => {
                     const live = String((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"]);
+                    const other = live === "blue" ? "green" : "blue";
+                    const forged = await request(`${stack.internalUrl}/bluegreen/live`, "POST", { "X-Bluegreen-Token": "guess" }, other);
+                    assert.equal(forged.status, 403, "a local process without the control token cannot switch");
+                    assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], live);
                     const prefix = path.join(stack.stateDir, "nginx");
                     const nginx = (...args: string[]) =>
                         execFileSync("nginx", ["-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", path.join(prefix, "conf", "nginx.conf"), ...args]);

@@ -66,7 +66,7 @@ export function getJson<T>(url: string, headers: Record<string, string> = {}): P
     });
 }
 
-export function request(url: string, method: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+export function request(url: string, method: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
     return new Promise((resolve, reject) => {
         const req = http.request(url, { method, headers, agent: false }, (res) => {
             const chunks: Buffer[] = [];
@@ -74,7 +74,7 @@ export function request(url: string, method: string, headers: Record<string, str
             res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
         });
         req.on("error", reject);
-        req.end();
+        req.end(body);
     });
 }
 

@@ -147,8 +147,10 @@ describe("nginx config template", function () {
         assert.match(publicServer, /set_by_lua_block \$deploy_color \{ return ngx\.shared\.bluegreen:get\("live"\) or "" \}/);
         assert.match(publicServer, /proxy_pass http:\/\/pool_\$deploy_color;/);
         assert.doesNotMatch(publicServer, /content_by_lua|\/bluegreen\/live|\$http_/, "the public listener cannot set the colour");
-        assert.match(internal, /location = \/bluegreen\/live \{[\s\S]*if color ~= "blue" and color ~= "green" then/);
-        assert.match(text, /io\.open\("\/PREFIX\/conf\/live-color", "r"\)/, "the colour survives restarts and reloads");
+        assert.match(internal, /location = \/bluegreen\/live \{[\s\S]*ngx\.req\.get_headers\(\)\["x-bluegreen-token"\] ~= token/, "changing the colour needs the control token");
+        assert.match(internal, /local pools = \{ \["blue"\] = true, \["green"\] = true, +\}/, "only pools of this config can go live");
+        assert.match(text, /io\.open\("\/PREFIX\/conf\/" \.\. name, "r"\)/);
+        assert.match(text, /local color = first_line\("live-color"\)/, "the colour survives restarts and reloads");
     });
 
     it("refuses to render a live pool without hosts", () => {
