@@ -1,47 +1,57 @@
 # The health gate as a function, shared by health-gate.sh and nginx-switch.sh (which checks
 # again right before it changes what is live, so a retried switch is never ungated).
 # Every host of POOL_COLOR in HOSTS (space-separated name=address:port) must answer GET /health
-# with 200, status "ready" and EXPECT_VERSION within GATE_TIMEOUT_SECONDS. Hosts are checked in
-# parallel, polled every HEALTH_INTERVAL_MS, with a progress line per host.
+# with 200, status "ready" and EXPECT_VERSION within GATE_TIMEOUT_SECONDS. Each round asks every
+# host that is not ready yet at once, with one `curl --parallel` (one process, however many
+# hosts), then polls again after HEALTH_INTERVAL_MS; a progress line per host.
 
-gate_check_host() { # name address:port
-    local name=$1 target=$2 body status started deadline
-    body=$(mktemp)
+# run_gate: returns when every host is ready; otherwise fails the script naming the hosts.
+run_gate() {
+    need POOL_COLOR EXPECT_VERSION GATE_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
+    local hosts=${HOSTS:-} count started deadline entry name target status url dir
+    local -A target_of=() status_of=()
+    local -a pending=() args=()
+    [ -n "$hosts" ] || fail "the $POOL_COLOR pool has no hosts: refusing to send traffic to it"
+    for entry in $hosts; do
+        target_of[${entry%%=*}]=${entry#*=}
+        pending+=("${entry%%=*}")
+    done
+    count=${#pending[@]}
     started=$(now_ms)
     deadline=$((started + GATE_TIMEOUT_SECONDS * 1000))
-    while :; do
-        status=$(fetch "http://$target/health" "$body")
-        if [ "$status" = 200 ] && is_ready "$body" "$EXPECT_VERSION"; then
-            log "  $name ($target) ready after $(( $(now_ms) - started )) ms"
-            rm -f "$body"
-            return 0
-        fi
+    dir=$(mktemp -d)
+    log "Gate: waiting for $count $POOL_COLOR host(s) to be ready with $EXPECT_VERSION (budget ${GATE_TIMEOUT_SECONDS}s, in parallel)"
+    while [ ${#pending[@]} -gt 0 ]; do
+        args=()
+        for name in "${pending[@]}"; do
+            args+=(-o "$dir/$name" "http://${target_of[$name]}/health")
+        done
+        # One line per host: "<status> <url>" (000 when nothing answered).
+        while read -r status url; do
+            for name in "${pending[@]}"; do
+                [ "$url" = "http://${target_of[$name]}/health" ] && status_of[$name]=$status
+            done
+        done < <(curl --silent --parallel --parallel-immediate --parallel-max 64 --max-time 2 \
+            --write-out '%{http_code} %{url}\n' "${args[@]}" 2>/dev/null || true)
+        local -a still=()
+        for name in "${pending[@]}"; do
+            if [ "${status_of[$name]:-000}" = 200 ] && is_ready "$dir/$name" "$EXPECT_VERSION"; then
+                log "  $name (${target_of[$name]}) ready after $(( $(now_ms) - started )) ms"
+            else
+                still+=("$name")
+            fi
+        done
+        pending=("${still[@]+"${still[@]}"}")
+        [ ${#pending[@]} -gt 0 ] || break
         if [ "$(now_ms)" -ge "$deadline" ]; then
-            log "  $name ($target) NOT ready after ${GATE_TIMEOUT_SECONDS}s: last /health answered $status $(one_line "$body")"
-            rm -f "$body"
-            return 1
+            for name in "${pending[@]}"; do
+                log "  $name (${target_of[$name]}) NOT ready after ${GATE_TIMEOUT_SECONDS}s: last /health answered ${status_of[$name]:-000} $(one_line "$dir/$name")"
+            done
+            rm -rf "$dir"
+            fail "gate failed: ${#pending[@]} of $count $POOL_COLOR host(s) not ready (details above); traffic was not switched"
         fi
         sleep_ms "$HEALTH_INTERVAL_MS"
     done
-}
-
-# run_gate: returns 0 when every host is ready; otherwise fails the script naming the count.
-run_gate() {
-    need POOL_COLOR EXPECT_VERSION GATE_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
-    local hosts=${HOSTS:-} count started entry pid failed=0 pids=()
-    [ -n "$hosts" ] || fail "the $POOL_COLOR pool has no hosts: refusing to send traffic to it"
-    count=$(wc -w <<<"$hosts")
-    started=$(now_ms)
-    log "Gate: waiting for $count $POOL_COLOR host(s) to be ready with $EXPECT_VERSION (budget ${GATE_TIMEOUT_SECONDS}s, in parallel)"
-    for entry in $hosts; do
-        gate_check_host "${entry%%=*}" "${entry#*=}" &
-        pids+=("$!")
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" || failed=$((failed + 1))
-    done
-    if [ "$failed" -gt 0 ]; then
-        fail "gate failed: $failed of $count $POOL_COLOR host(s) not ready (details above); traffic was not switched"
-    fi
+    rm -rf "$dir"
     log "Gate passed: all $count $POOL_COLOR host(s) ready in $(( $(now_ms) - started )) ms"
 }

@@ -31,4 +31,4 @@ is_ready() {
 }
 
 # one_line FILE: a file's text on one line, cut to 300 characters, for error messages.
-one_line() { tr '\n' ' ' <"$1" 2>/dev/null | cut -c1-300; }
+one_line() { { tr '\n' ' ' <"$1"; } 2>/dev/null | cut -c1-300; }
