@@ -85,6 +85,11 @@ describe("switch modes: 20 switches under load", function () {
                     assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], live, "after a restart nginx serves the live pool");
                     const preview = await stack.stack.preview({ onOutput: () => undefined });
                     assert.equal(preview.changeSummary.update ?? 0, 0, "state and nginx still agree");
+
+                    // And the next switch after the restart works as any other.
+                    await stack.stack.setConfig("activeColor", { value: other });
+                    assert.equal((await stack.stack.up({ onOutput: () => undefined })).summary.result, "succeeded");
+                    assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], other);
                 });
             }
         });
