@@ -35,10 +35,13 @@ function portIsFree(port: number): Promise<boolean> {
     });
 }
 
-/** A base port with base+1..+hostsPerPool and base+101.. free, plus two more free ports. */
+/**
+ * A base port with base+1..+hostsPerPool and base+101.. free, plus two more free ports. Below
+ * Linux's ephemeral range (32768+), so outgoing connections cannot take them meanwhile.
+ */
 async function freePorts(hostsPerPool: number): Promise<{ base: number; publicPort: number; internalPort: number }> {
     for (let attempt = 0; attempt < 50; attempt++) {
-        const base = 20000 + Math.floor(Math.random() * 400) * 100;
+        const base = 10000 + Math.floor(Math.random() * 220) * 100;
         const wanted = [base - 2, base - 1];
         for (let i = 1; i <= hostsPerPool; i++) wanted.push(base + i, base + 100 + i);
         const free = await Promise.all(wanted.map(portIsFree));
@@ -102,7 +105,7 @@ function stopLeftovers(dir: string): void {
 }
 
 export async function createLocalStack(config: Record<string, string> = {}, extraFiles: readonly string[] = []): Promise<LocalStack> {
-    const hostsPerPool = 2;
+    const hostsPerPool = Math.max(2, Number(config.blueHosts ?? 2), Number(config.greenHosts ?? 2));
     const ports = await freePorts(hostsPerPool);
     const base = await createTestStack({ sourceDir: REPO_ROOT, copy: [...PROGRAM_FILES, ...extraFiles] });
     // nginx workers run as nobody when the tests run as root: they must reach the temp dirs.
