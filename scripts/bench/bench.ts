@@ -299,7 +299,7 @@ async function baselineNginx(name: string, article: boolean, ports: Record<strin
     const prefix = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`));
     fs.chmodSync(prefix, 0o755);
     for (const d of ["conf", "logs", "temp"]) fs.mkdirSync(path.join(prefix, d));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = 30000 + Math.floor(Math.random() * 900);
     const pools = Object.entries(ports).map(([color, p]) => ({ color, ports: p }));
     fs.writeFileSync(path.join(prefix, "conf", "nginx.conf"), render("bench/baseline-nginx.conf.hbs", { name, prefix, port, pools, article }));
     fs.writeFileSync(path.join(prefix, "conf", "active-pool.conf"), "map $host $active_pool { default app_blue; }\nmap $host $active_color { default blue; }\n");
@@ -337,7 +337,7 @@ async function restartDeploy(runs: number) {
     say("baseline: restart deploy behind nginx");
     const rows = [];
     for (let i = 0; i < runs; i++) {
-        const base = 41000 + i * 10;
+        const base = 31000 + i * 10; // below the ephemeral range (32768+)
         const b = await baselineNginx("restart", false, { blue: [base + 1, base + 2] });
         try {
             const load = new Load({ url: `http://127.0.0.1:${b.port}`, rate: 300, record: true, maxSeconds: 60 }).start();
@@ -367,7 +367,7 @@ async function articleSwitch(runs: number) {
     const rows = [];
     const script = `${readTemplate("scripts/lib.sh")}\n${readTemplate("bench/article-deploy.sh")}`;
     for (let i = 0; i < runs; i++) {
-        const base = 42000 + i * 10;
+        const base = 31100 + i * 10;
         const b = await baselineNginx("article", true, { blue: [base + 1, base + 2], green: [base + 5, base + 6] });
         try {
             const load = new Load({ url: `http://127.0.0.1:${b.port}`, rate: 300, maxSeconds: 60 }).start();
@@ -433,7 +433,7 @@ async function mechanism(rounds: number) {
         const prefix = fs.mkdtempSync(path.join(os.tmpdir(), `bench-mechanism-${kind}-`));
         fs.chmodSync(prefix, 0o755);
         for (const d of ["conf", "logs", "temp"]) fs.mkdirSync(path.join(prefix, d));
-        const port = 43000 + i * 10;
+        const port = 31200 + i * 10;
         fs.writeFileSync(path.join(prefix, "conf", "live-color"), "blue\n");
         fs.writeFileSync(path.join(prefix, "conf", "live.js"), render("bench/mechanism-live.js", { prefix }));
         const conf = render("bench/mechanism-nginx.conf.hbs", {
