@@ -50,14 +50,15 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
         },
         { parent: pool },
     );
-    const deploy = loadScript(`${args.hostsLayer.target}/deploy-host.sh`);
+    const hostLib = [`${args.hostsLayer.target}/host-lib.sh`];
+    const deploy = loadScript(`${args.hostsLayer.target}/deploy-host.sh`, hostLib);
     return args.hostsLayer.onHost(
         `${poolName}-host-${host.index}`,
         host,
         {
             create: deploy,
             update: deploy,
-            delete: loadScript(`${args.hostsLayer.target}/stop-host.sh`),
+            delete: loadScript(`${args.hostsLayer.target}/stop-host.sh`, hostLib),
             environment: {
                 HOST_NAME: host.name,
                 HOST_DIR: host.workDir,
