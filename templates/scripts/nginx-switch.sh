@@ -40,10 +40,40 @@ master_pid() {
     echo "$pid"
 }
 
+# worker_pids MASTER: the master's worker processes (from /proc: no procps needed).
+worker_pids() {
+    local stat pid
+    for stat in /proc/[0-9]*/stat; do
+        pid=${stat#/proc/}; pid=${pid%/stat}
+        [ "$(awk '{print $4}' "$stat" 2>/dev/null)" = "$1" ] &&
+            grep -q 'worker process' "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
+    done
+    return 0
+}
+
+# wait_retired PID...: a reload starts new workers, then asks the old ones to stop; until they
+# close their listening sockets, a new connection may still reach the old config. Waits until
+# each old worker has exited or says it is shutting down (its title changes right before it
+# stops accepting), so that verification never reads the previous config.
+wait_retired() {
+    local deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 )) pid busy
+    while :; do
+        busy=""
+        for pid in "$@"; do
+            grep -q 'shutting down' "/proc/$pid/cmdline" 2>/dev/null || ! kill -0 "$pid" 2>/dev/null || busy="$busy $pid"
+        done
+        [ -n "$busy" ] || return 0
+        [ "$(now_ms)" -lt "$deadline" ] || { log "old nginx workers still accepting after ${VERIFY_TIMEOUT_SECONDS}s:$busy" >&2; return 1; }
+        sleep_ms 5
+    done
+}
+
+retiring_workers=""
 start_or_reload() {
     local pid
     if pid=$(master_pid); then
         log "Reloading nginx (master pid $pid)"
+        retiring_workers=$(worker_pids "$pid" | tr '\n' ' ')
         run_nginx -c "$conf" -s reload
     else
         log "Starting nginx with prefix $NGINX_PREFIX"
@@ -56,7 +86,11 @@ wait_config_id() {
     local deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 )) status
     while :; do
         status=$(fetch "$INTERNAL_URL/bluegreen/config-id" "$body")
-        if [ "$status" = 200 ] && [ "$(cat "$body")" = "$1" ]; then return 0; fi
+        if [ "$status" = 200 ] && [ "$(cat "$body")" = "$1" ]; then
+            # shellcheck disable=SC2086 # a list of pids
+            wait_retired $retiring_workers
+            return
+        fi
         [ "$(now_ms)" -lt "$deadline" ] || return 1
         sleep_ms "$HEALTH_INTERVAL_MS"
     done
@@ -94,7 +128,7 @@ verify() {
             echo "GET $path through the public listener answered $status from '${color:-no colour}', expected 2xx from $LIVE_COLOR: $(one_line "$body")"
             return 1
         fi
-        log "  verified GET $path: $status from $color"
+        log "  verified GET $path: $status from $color" >&2
     done
 }
 
