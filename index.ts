@@ -5,7 +5,9 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { COLORS, Color, ProgramConfig, loadConfig, otherColor } from "./components/config";
 import { HealthGate, gateHostList } from "./components/healthGate";
+import { createHash } from "node:crypto";
 import { AppHost, HostsLayer, LocalHosts } from "./components/hosts";
+import { SshHosts } from "./components/sshHosts";
 import { renderNginxConfig } from "./components/nginxConfig";
 import { Pool } from "./components/pool";
 import { Release, describeRelease } from "./components/release";
@@ -37,8 +39,23 @@ function resolvedPath(configKey: string, value: string): string {
 function createHostsLayer(config: ProgramConfig): HostsLayer {
     switch (config.target) {
         case "local":
-            return new LocalHosts({ stateDir: resolvedPath("stateDir", config.stateDir), appBasePort: config.appBasePort });
+            return new LocalHosts({
+                stateDir: resolvedPath("stateDir", config.stateDir),
+                appBasePort: config.appBasePort,
+                hostCounts: { blue: config.blueHosts, green: config.greenHosts },
+            });
         case "ssh":
+            return new SshHosts({
+                nginx: config.nginxSshHost,
+                pools: { blue: config.blueSshHosts, green: config.greenSshHosts },
+                defaultUser: config.sshUser,
+                privateKey: config.sshPrivateKey,
+                appPort: config.appPort,
+                remoteDir: config.remoteDir,
+                dialAttempts: config.sshDialAttempts,
+                dialTimeoutSeconds: config.sshDialTimeoutSeconds,
+                supervisor: config.supervisor,
+            });
         case "aws":
             throw new pulumi.RunError(
                 `bluegreen:target is ${config.target}, which is not implemented yet. Fix: pulumi config set target local`,
@@ -95,8 +112,8 @@ async function main() {
     const live = config.activeColor;
     const hostsLayer = createHostsLayer(config);
     const hosts: Record<Color, AppHost[]> = {
-        blue: hostsLayer.poolHosts("blue", config.blueHosts),
-        green: hostsLayer.poolHosts("green", config.greenHosts),
+        blue: hostsLayer.poolHosts("blue"),
+        green: hostsLayer.poolHosts("green"),
     };
     const previous = await previousDeployState();
     const releases: Record<Color, Release> = { blue: releaseOf(config, "blue", previous), green: releaseOf(config, "green", previous) };
@@ -127,6 +144,9 @@ async function main() {
     const reconcile = reconcileReason(observed, previous, { liveColor: live, configId: nginxConfig.configId });
     if (reconcile) void pulumi.log.warn(`${reconcile}: the switch will run again to make nginx agree.`);
 
+    // Every host is checked before any is changed, whenever anything on them would change.
+    hostsLayer.checkReachable(createHash("sha256").update(JSON.stringify(deployState)).digest("hex").slice(0, 16));
+
     const pools = Object.fromEntries(
         COLORS.map((color) => [
             color,
@@ -151,6 +171,7 @@ async function main() {
         configId: nginxConfig.configId,
         timeoutSeconds: config.gateTimeoutSeconds,
         intervalMs: config.healthIntervalMs,
+        hostHeader: hostsLayer.publicHost(config.publicAddress),
         after: pools[live].deployments,
     });
 
@@ -170,6 +191,7 @@ async function main() {
         liveHosts: gateHostList(hosts[live]),
         liveVersion: releases[live].version,
         gateTimeoutSeconds: config.gateTimeoutSeconds,
+        gateHostHeader: hostsLayer.publicHost(config.publicAddress),
         reconcile,
         // The idle pool's hosts appear on the internal listener: deploy them first.
     }, { dependsOn: pools[otherColor(live)].deployments });
@@ -181,7 +203,7 @@ async function main() {
         activeColor: live,
         liveVersion: releases[live].version,
         standbyVersion: releases[otherColor(live)].version,
-        publicUrl: `http://${config.publicAddress}:${config.publicPort}`,
+        publicUrl: `http://${hostsLayer.publicHost(config.publicAddress)}:${config.publicPort}`,
         internalUrl,
         pools: Object.fromEntries(
             COLORS.map((color) => [color, { version: releases[color].version, hosts: hosts[color].map((h) => `${h.address}:${h.port}`) }]),

@@ -42,6 +42,11 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 const URL_PATH = /^\/[A-Za-z0-9._~\/-]{0,200}$/;
 const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
 
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+\/]{32,1024}={0,2}( [A-Za-z0-9@._+-]{0,100})?$/;
+const PRIVATE_KEY = /^-----BEGIN ([A-Z]+ )?PRIVATE KEY-----\r?\n[A-Za-z0-9+\/=:,\r\n -]+\r?\n-----END ([A-Z]+ )?PRIVATE KEY-----\s*$/;
+
 function pattern(re: RegExp, what: string) {
     return z.string().regex(re, { message: `must be ${what}` });
 }
@@ -71,6 +76,33 @@ function jsonList<T>(item: z.ZodType<T>, what: string) {
         })
         .pipe(z.array(item, { message: `must be a JSON list of ${what}` }).min(1, { message: "must list at least one" }).max(20));
 }
+
+/** JSON text (as Pulumi stores structured config) parsed, then checked against `schema`. */
+function json<T>(schema: z.ZodType<T>, what: string) {
+    return z
+        .string()
+        .transform((text, ctx) => {
+            try {
+                return JSON.parse(text) as unknown;
+            } catch {
+                ctx.addIssue({ code: "custom", message: `must be ${what}` });
+                return z.NEVER;
+            }
+        })
+        .pipe(schema);
+}
+
+/** One machine reached over SSH (target ssh). */
+const sshHost = z
+    .object({
+        address: z.string().refine((v) => IPV4.test(v) || HOSTNAME.test(v), { message: "address must be an IPv4 address or a host name" }),
+        port: z.number().int().min(1, { message: "port must be 1 to 65535" }).max(65535, { message: "port must be 1 to 65535" }).optional(),
+        user: z.string().regex(UNIX_USER, { message: "user must be a login name (lower-case letters, digits, _ -)" }).optional(),
+        hostKey: z.string().regex(HOST_KEY, { message: "hostKey must be one line of the host's public key file, e.g. the text of /etc/ssh/ssh_host_ed25519_key.pub" }).optional(),
+    })
+    .strict();
+export type SshHost = z.infer<typeof sshHost>;
+const SSH_HOST_HELP = 'an object {"address": "10.0.1.11", "port": 22, "user": "deploy", "hostKey": "ssh-ed25519 AAAA..."} (only address is required)';
 
 /** Every key the program reads. Nothing outside this table reads config. */
 export const CONFIG_KEYS = {
@@ -114,12 +146,32 @@ export const CONFIG_KEYS = {
     smokePaths: key(jsonList(pattern(URL_PATH, "a URL path such as /health (letters, digits, . _ ~ / -)"), "URL paths"), "pulumi config set --path 'smokePaths[0]' /", ["/"]),
     /** App paths the public listener answers 404 for (status pages). Default: ["/status"]. */
     privatePaths: key(jsonList(pattern(URL_PATH, "a URL path such as /status (letters, digits, . _ ~ / -)"), "URL paths"), "pulumi config set --path 'privatePaths[0]' /status", ["/status"]),
+    /** ssh target: the blue pool's machines. */
+    blueSshHosts: key(json(z.array(sshHost).max(50), `a JSON list of ${SSH_HOST_HELP}`), "pulumi config set --path 'blueSshHosts[0].address' 10.0.1.11", []),
+    /** ssh target: the green pool's machines. */
+    greenSshHosts: key(json(z.array(sshHost).max(50), `a JSON list of ${SSH_HOST_HELP}`), "pulumi config set --path 'greenSshHosts[0].address' 10.0.2.11", []),
+    /** ssh target: the nginx machine (the gate and the switch run there). */
+    nginxSshHost: key(json(sshHost, SSH_HOST_HELP), "pulumi config set --path 'nginxSshHost.address' 10.0.0.10"),
+    /** ssh target: the login used where a host names none. Default: root. */
+    sshUser: key(pattern(UNIX_USER, "a login name (lower-case letters, digits, _ -)"), "pulumi config set sshUser deploy", "root"),
+    /** ssh target: the private key (PEM or OpenSSH text) that logs in to every host. Set it as a secret. */
+    sshPrivateKey: key(pattern(PRIVATE_KEY, "the text of a private key file (-----BEGIN ... PRIVATE KEY-----), unencrypted"), "pulumi config set --secret sshPrivateKey < ~/.ssh/deploy_key"),
+    /** ssh target: connection attempts per host before an update fails. Default: 3. */
+    sshDialAttempts: key(integer(1, 20), "pulumi config set sshDialAttempts 3", 3),
+    /** ssh target: seconds one connection attempt may take. Default: 10. */
+    sshDialTimeoutSeconds: key(integer(1, 120), "pulumi config set sshDialTimeoutSeconds 10", 10),
+    /** ssh target: the port every app listens on, on its own host's address. Default: 3000. */
+    appPort: key(port(), "pulumi config set appPort 3000", 3000),
+    /** ssh target: the directory on every host for releases, logs, pid files and nginx's prefix. Default: /srv/bluegreen. */
+    remoteDir: key(pattern(/^\/(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._\/-]{1,200}$/, "an absolute directory path without '..' (letters, digits, . _ / -)"), "pulumi config set remoteDir /srv/bluegreen", "/srv/bluegreen"),
+    /** ssh target: how apps are kept running: systemd (a unit per host), process (a detached process with a pid file, for hosts without systemd), or auto (systemd where it runs). Default: auto. */
+    supervisor: key(z.enum(["auto", "systemd", "process"]), "pulumi config set supervisor auto   (or systemd, process)", "auto"),
     /** Token that POST /health/drain must carry. Required; set it as a secret. */
     drainToken: key(pattern(TOKEN, "16 to 128 letters, digits, _ or -"), "pulumi config set --secret drainToken \"$(openssl rand -hex 24)\""),
 } as const;
 
 /** Keys whose values never appear in error messages. */
-const SECRET_KEYS: ReadonlySet<string> = new Set(["drainToken"]);
+const SECRET_KEYS: ReadonlySet<string> = new Set(["drainToken", "sshPrivateKey"]);
 
 type Keys = typeof CONFIG_KEYS;
 export type DeploymentConfig = { readonly [K in keyof Keys]: Keys[K] extends KeySpec<infer T> ? T : never };
@@ -154,7 +206,7 @@ export function parseConfig(project: string, raw: Readonly<Record<string, string
         const value = raw[name];
         const qualified = `${project}:${name}`;
         if (value === undefined || value === "") {
-            if (spec.default === undefined) {
+            if (spec.default === undefined && !(name in TARGET_ONLY && TARGET_ONLY[name] !== raw.target)) {
                 problems.push(`${qualified} is not set. Fix: ${spec.fix}`);
             } else {
                 result[name] = spec.default;
@@ -178,11 +230,37 @@ export function parseConfig(project: string, raw: Readonly<Record<string, string
             );
         }
     }
-    if (problems.length === 0) problems.push(...portConflicts(project, result as DeploymentConfig));
+    if (problems.length === 0) problems.push(...portConflicts(project, result as DeploymentConfig), ...sshProblems(project, result as DeploymentConfig));
     if (problems.length > 0) {
         throw new ConfigError(problems);
     }
     return result as DeploymentConfig;
+}
+
+/** Keys required only by one target (they have no default, and other targets ignore them). */
+const TARGET_ONLY: Readonly<Record<string, string>> = { nginxSshHost: "ssh", sshPrivateKey: "ssh" };
+
+/** The ssh target needs machines for both pools, each machine in one role only. */
+function sshProblems(project: string, c: DeploymentConfig): string[] {
+    if (c.target !== "ssh") return [];
+    const problems: string[] = [];
+    if (c.blueSshHosts.length === 0 && c.greenSshHosts.length === 0) {
+        problems.push(`${project}:blueSshHosts and ${project}:greenSshHosts are both empty: the ssh target needs the pools' machines. Fix: pulumi config set --path 'blueSshHosts[0].address' 10.0.1.11`);
+    }
+    const seen = new Map<string, string>();
+    const roles: [string, SshHost[]][] = [["nginxSshHost", [c.nginxSshHost]], ["blueSshHosts", c.blueSshHosts], ["greenSshHosts", c.greenSshHosts]];
+    for (const [role, list] of roles) {
+        for (const host of list) {
+            const other = seen.get(host.address);
+            if (other) {
+                problems.push(
+                    `${project}:${role} lists ${host.address}, which ${other} lists too: each machine has one role (nginx, blue or green), so a deploy to the idle pool never touches what serves. Fix: remove it from one of them`,
+                );
+            }
+            seen.set(host.address, role);
+        }
+    }
+    return problems;
 }
 
 /** Listener and app ports must all differ (the local target puts every app on this machine). */
@@ -209,7 +287,11 @@ function portConflicts(project: string, c: DeploymentConfig): string[] {
 }
 
 /** The validated config as components receive it: secrets stay Pulumi secrets. */
-export type ProgramConfig = Omit<DeploymentConfig, "drainToken"> & { readonly drainToken: pulumi.Output<string> };
+export type ProgramConfig = Omit<DeploymentConfig, "drainToken" | "sshPrivateKey"> & {
+    readonly drainToken: pulumi.Output<string>;
+    /** Empty for targets other than ssh. */
+    readonly sshPrivateKey: pulumi.Output<string>;
+};
 
 /**
  * Reads every key of the current stack once and validates it. A bad value becomes a
@@ -230,5 +312,5 @@ export function loadConfig(): ProgramConfig {
         if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
         throw err;
     }
-    return { ...parsed, drainToken: pulumi.secret(parsed.drainToken) };
+    return { ...parsed, drainToken: pulumi.secret(parsed.drainToken), sshPrivateKey: pulumi.secret(parsed.sshPrivateKey ?? "") };
 }

@@ -22,6 +22,8 @@ export interface HealthGateArgs {
     readonly configId: string;
     readonly timeoutSeconds: number;
     readonly intervalMs: number;
+    /** Host header of the checks: what nginx sends the apps ($host of a public request). */
+    readonly hostHeader: string;
     /** The pool's deploy commands: the gate checks only after they finished. */
     readonly after: readonly pulumi.Resource[];
 }
@@ -45,9 +47,10 @@ export class HealthGate extends pulumi.ComponentResource {
                     CONFIG_ID: args.configId,
                     GATE_TIMEOUT_SECONDS: String(args.timeoutSeconds),
                     HEALTH_INTERVAL_MS: String(args.intervalMs),
+                    GATE_HOST_HEADER: args.hostHeader,
                 },
             },
-            { parent: this, dependsOn: [...args.after] },
+            { parent: this, dependsOn: [...args.after, ...args.hostsLayer.reachable] },
         );
         this.registerOutputs({});
     }

@@ -1,6 +1,7 @@
 // The hosts layer: the only code that differs between targets. It says which hosts a pool
 // has and how a script reaches a pool host or the nginx host. Pools, the gate and the router
 // are written once against this interface.
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -18,6 +19,8 @@ export interface AppHost {
     readonly port: number;
     /** Directory on the host holding its releases, pid file, log and drain token. */
     readonly workDir: string;
+    /** The user that runs the app (the one commands log in as). */
+    readonly user: string;
 }
 
 /** Scripts for a resource's lifecycle and their environment; the same shape for every target. */
@@ -28,21 +31,31 @@ export interface HostScript {
     readonly environment: Record<string, pulumi.Input<string>>;
 }
 
+/** Why a command has no script: the SSH server dropped the variables. */
+const MISSING_SCRIPT = "not received: the SSH server must accept them, add AcceptEnv BLUEGREEN_* to its sshd_config";
+
+/** Every variable a script gets is sent with this prefix; lib.sh strips it again. */
+export const ENV_PREFIX = "BLUEGREEN_";
+
 /**
  * The command resource's inputs for `script`: each script travels in an environment
  * variable and the command line only names it, so errors and logs show
  * `bash -c "$BLUEGREEN_ON_CREATE" deploy-host.sh`, not a page of shell, while
  * `pulumi preview --diff` still shows every changed script line.
+ * Every variable is named BLUEGREEN_*: over SSH the server accepts only the names its
+ * sshd_config lists (`AcceptEnv BLUEGREEN_*`), and a command whose script did not arrive
+ * fails saying so instead of running nothing.
  */
 export function commandInputs(script: HostScript) {
     const phases = { create: script.create, update: script.update, delete: script.delete };
-    const environment: Record<string, pulumi.Input<string>> = { ...script.environment };
+    const environment: Record<string, pulumi.Input<string>> = {};
+    for (const [name, value] of Object.entries(script.environment)) environment[`${ENV_PREFIX}${name}`] = value;
     const commands: Partial<Record<keyof typeof phases, string>> = {};
     for (const [phase, s] of Object.entries(phases) as [keyof typeof phases, Script | undefined][]) {
         if (!s) continue;
-        const variable = `BLUEGREEN_ON_${phase.toUpperCase()}`;
+        const variable = `${ENV_PREFIX}ON_${phase.toUpperCase()}`;
         environment[variable] = s.text;
-        commands[phase] = `exec /bin/bash -c "$${variable}" ${s.name}`;
+        commands[phase] = `exec /bin/bash -c "\${${variable}:?${MISSING_SCRIPT}}" ${s.name}`;
     }
     return { ...commands, environment };
 }
@@ -50,17 +63,38 @@ export function commandInputs(script: HostScript) {
 /** What running a script leaves: a resource with the script's standard output. */
 export type ScriptRun = pulumi.Resource & { readonly stdout: pulumi.Output<string> };
 
+/** Where a pool host finds a release's artifact, and the resource that put it there. */
+export interface ShippedArtifact {
+    /** The artifact directory as the host sees it. */
+    readonly dir: string;
+    /** Copies it there; the deploy depends on it. None where the host reads the local directory. */
+    readonly copy?: pulumi.Resource;
+}
+
 export interface HostsLayer {
     readonly target: "local" | "ssh" | "aws";
-    poolHosts(color: Color, count: number): AppHost[];
+    /** How pool hosts keep their app running (templates/scripts/supervisor/). */
+    readonly supervisor: "auto" | "systemd" | "process";
+    poolHosts(color: Color): AppHost[];
+    /** Makes `artifactDir` (on this machine) available to `host` as release `releaseId`. */
+    shipArtifact(name: string, host: AppHost, releaseId: string, artifactDir: string, opts: pulumi.CustomResourceOptions): ShippedArtifact;
     /** Runs a script on a pool host. */
     onHost(name: string, host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun;
     /** Runs a script on the nginx host. */
     onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun;
+    /**
+     * Resources every host command waits for: checks that every host can be reached before
+     * any of them is changed. Empty where nothing can fail to connect.
+     */
+    readonly reachable: readonly pulumi.Resource[];
+    /** Registers the checks behind `reachable`; they run again whenever `trigger` changes. */
+    checkReachable(trigger: string): void;
     /** nginx's prefix directory on the nginx host. */
     readonly nginxPrefix: string;
     /** Address the nginx host itself uses to reach its own listeners. */
     readonly routerLoopback: string;
+    /** Where clients reach the public listener: `publicAddress`, or the host's when that is 0.0.0.0. */
+    publicHost(publicAddress: string): string;
 }
 
 export interface LocalHostsArgs {
@@ -68,6 +102,7 @@ export interface LocalHostsArgs {
     readonly stateDir: string;
     /** Blue host i listens on appBasePort+i, green host i on appBasePort+100+i. */
     readonly appBasePort: number;
+    readonly hostCounts: Readonly<Record<Color, number>>;
 }
 
 /** Port offset between the blue and the green pool on the local target. */
@@ -79,23 +114,39 @@ export const LOCAL_GREEN_PORT_OFFSET = 100;
  */
 export class LocalHosts implements HostsLayer {
     readonly target = "local" as const;
+    /** App processes on this machine are never system services. */
+    readonly supervisor = "process" as const;
     readonly nginxPrefix: string;
     readonly routerLoopback = "127.0.0.1";
+    readonly reachable: readonly pulumi.Resource[] = [];
 
     constructor(private readonly args: LocalHostsArgs) {
         this.nginxPrefix = path.join(args.stateDir, "nginx");
     }
 
-    poolHosts(color: Color, count: number): AppHost[] {
+    poolHosts(color: Color): AppHost[] {
         const offset = color === "blue" ? 0 : LOCAL_GREEN_PORT_OFFSET;
-        return Array.from({ length: count }, (_, i) => ({
+        return Array.from({ length: this.args.hostCounts[color] }, (_, i) => ({
             name: `${color}-${i + 1}`,
             color,
             index: i + 1,
             address: "127.0.0.1",
             port: this.args.appBasePort + offset + i + 1,
             workDir: path.join(this.args.stateDir, "pools", color, `host-${i + 1}`),
+            user: os.userInfo().username,
         }));
+    }
+
+    /** Nothing to check: every host is this machine. */
+    checkReachable(): void {}
+
+    /** The host is this machine: it reads the directory itself. */
+    shipArtifact(_name: string, _host: AppHost, _releaseId: string, artifactDir: string): ShippedArtifact {
+        return { dir: artifactDir };
+    }
+
+    publicHost(publicAddress: string): string {
+        return publicAddress === "0.0.0.0" ? this.routerLoopback : publicAddress;
     }
 
     onHost(name: string, _host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {

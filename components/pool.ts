@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Color } from "./config";
 import type { AppHost, HostsLayer } from "./hosts";
 import type { Release } from "./release";
-import { loadScript } from "./templates";
+import { loadScript, render } from "./templates";
 
 export interface PoolArgs {
     readonly color: Color;
@@ -48,17 +48,21 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
             create: loadScript("write-token.sh"),
             environment: { TOKEN_FILE: tokenFile, DRAIN_TOKEN: pulumi.secret(args.drainToken) },
         },
-        { parent: pool },
+        { parent: pool, dependsOn: [...args.hostsLayer.reachable] },
     );
-    const hostLib = [`${args.hostsLayer.target}/host-lib.sh`];
-    const deploy = loadScript(`${args.hostsLayer.target}/deploy-host.sh`, hostLib);
+    const supervisor = ["supervisor/supervisor.sh", "supervisor/process.sh", "supervisor/systemd.sh"];
+    const deploy = loadScript("deploy-host.sh", supervisor);
+    const artifact = args.hostsLayer.shipArtifact(`${poolName}-host-${host.index}-artifact`, host, args.release.releaseId, args.release.artifactDir, {
+        parent: pool,
+        dependsOn: [...args.hostsLayer.reachable],
+    });
     return args.hostsLayer.onHost(
         `${poolName}-host-${host.index}`,
         host,
         {
             create: deploy,
             update: deploy,
-            delete: loadScript(`${args.hostsLayer.target}/stop-host.sh`, hostLib),
+            delete: loadScript("stop-host.sh", supervisor),
             environment: {
                 HOST_NAME: host.name,
                 HOST_DIR: host.workDir,
@@ -67,14 +71,24 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
                 POOL_COLOR: args.color,
                 APP_VERSION: args.release.version,
                 RELEASE_ID: args.release.releaseId,
-                ARTIFACT_DIR: args.release.artifactDir,
+                ARTIFACT_DIR: artifact.dir,
                 START_COMMAND: args.release.startCommand,
                 DRAIN_TOKEN_FILE: tokenFile,
                 READY_TIMEOUT_SECONDS: String(args.readyTimeoutSeconds),
                 DRAIN_TIMEOUT_SECONDS: String(args.drainTimeoutSeconds),
                 HEALTH_INTERVAL_MS: String(args.healthIntervalMs),
+                SUPERVISOR: args.hostsLayer.supervisor,
+                // Used only where systemd supervises (supervisor/systemd.sh).
+                UNIT_TEXT: render("systemd/bluegreen-app.service.hbs", {
+                    color: args.color,
+                    hostName: host.name,
+                    hostDir: host.workDir,
+                    user: host.user,
+                    startCommand: args.release.startCommand,
+                    stopTimeoutSeconds: args.drainTimeoutSeconds + 5,
+                }),
             },
         },
-        { parent: pool, dependsOn: [token] },
+        { parent: pool, dependsOn: [token, ...(artifact.copy ? [artifact.copy] : [])] },
     );
 }

@@ -30,6 +30,8 @@ export interface RouterArgs {
     readonly liveHosts: string;
     readonly liveVersion: string;
     readonly gateTimeoutSeconds: number;
+    /** Host header of the gate's checks (see HealthGate). */
+    readonly gateHostHeader: string;
     /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
     readonly reconcile: string;
 }
@@ -52,7 +54,7 @@ export class Router extends pulumi.ComponentResource {
             {
                 create: switchScript,
                 update: switchScript,
-                delete: loadScript(`${args.hostsLayer.target}/nginx-stop.sh`),
+                delete: loadScript("nginx-stop.sh"),
                 environment: {
                     NGINX_PREFIX: args.hostsLayer.nginxPrefix,
                     NGINX_CONF: args.config.text,
@@ -69,10 +71,11 @@ export class Router extends pulumi.ComponentResource {
                     HOSTS: args.liveHosts,
                     EXPECT_VERSION: args.liveVersion,
                     GATE_TIMEOUT_SECONDS: String(args.gateTimeoutSeconds),
+                    GATE_HOST_HEADER: args.gateHostHeader,
                     RECONCILE: args.reconcile,
                 },
             },
-            { parent: this, dependsOn: [args.gate] },
+            { parent: this, dependsOn: [args.gate, ...args.hostsLayer.reachable] },
         );
         this.lastSwitch = this.nginx.stdout.apply((out) => /^last-switch: (.*)$/m.exec(out ?? "")?.[1] ?? "unknown");
         this.registerOutputs({ lastSwitch: this.lastSwitch });

@@ -3,7 +3,8 @@
 # Every host of POOL_COLOR in HOSTS (space-separated name=address:port) must answer GET /health
 # with 200, status "ready" and EXPECT_VERSION within GATE_TIMEOUT_SECONDS. Each round asks every
 # host that is not ready yet at once, with one `curl --parallel` (one process, however many
-# hosts), then polls again after HEALTH_INTERVAL_MS; a progress line per host.
+# hosts), then polls again after HEALTH_INTERVAL_MS; a progress line per host. It runs on the
+# nginx host and sends the Host header nginx would (GATE_HOST_HEADER): it sees what nginx will.
 
 # run_gate: returns when every host is ready; otherwise fails the script naming the hosts.
 run_gate() {
@@ -32,7 +33,7 @@ run_gate() {
                 [ "$url" = "http://${target_of[$name]}/health" ] && status_of[$name]=$status
             done
         done < <(curl --silent --parallel --parallel-immediate --parallel-max 64 --max-time 2 \
-            --write-out '%{http_code} %{url}\n' "${args[@]}" 2>/dev/null || true)
+            ${GATE_HOST_HEADER:+--header "Host: $GATE_HOST_HEADER"} --write-out '%{http_code} %{url}\n' "${args[@]}" 2>/dev/null || true)
         local -a still=()
         for name in "${pending[@]}"; do
             if [ "${status_of[$name]:-000}" = 200 ] && is_ready "$dir/$name" "$EXPECT_VERSION"; then

@@ -2,6 +2,13 @@
 # Values arrive only through environment variables set by the Pulumi program.
 set -euo pipefail
 
+# Every value arrives as BLUEGREEN_<NAME> (the one prefix an SSH server must accept, see
+# components/hosts.ts); scripts use the plain names.
+for bluegreen_var in $(compgen -e); do
+    case $bluegreen_var in BLUEGREEN_ON_*) ;; BLUEGREEN_?*) export "${bluegreen_var#BLUEGREEN_}=${!bluegreen_var}" ;; esac
+done
+unset bluegreen_var
+
 log() { printf '%s\n' "$*"; }
 fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

@@ -18,7 +18,33 @@ describe("config validation", () => {
         const config = parseConfig("bluegreen", { activeColor: "green", drainToken: TOKEN });
         assert.equal(config.activeColor, "green");
         assert.equal(config.target, "local");
-        assert.equal(parseConfig("bluegreen", { activeColor: "blue", target: "ssh", drainToken: TOKEN }).target, "ssh");
+    });
+
+    it("the ssh target needs its machines and key, each machine in one role", () => {
+        const missing = problemsOf({ activeColor: "blue", target: "ssh", drainToken: TOKEN });
+        assert.ok(missing.some((p) => /bluegreen:nginxSshHost is not set\. Fix: pulumi config set --path 'nginxSshHost.address'/.test(p)), missing.join("\n"));
+        assert.ok(missing.some((p) => /bluegreen:sshPrivateKey is not set\. Fix: pulumi config set --secret sshPrivateKey/.test(p)), missing.join("\n"));
+        const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+        const ssh = {
+            activeColor: "blue",
+            target: "ssh",
+            drainToken: TOKEN,
+            sshPrivateKey: key,
+            nginxSshHost: JSON.stringify({ address: "10.0.0.10", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F" }),
+            blueSshHosts: JSON.stringify([{ address: "10.0.1.11" }, { address: "blue-2.internal", port: 2222, user: "deploy" }]),
+            greenSshHosts: JSON.stringify([{ address: "10.0.2.11" }]),
+        };
+        const config = parseConfig("bluegreen", ssh);
+        assert.deepEqual(config.blueSshHosts.map((h) => h.address), ["10.0.1.11", "blue-2.internal"]);
+        const shared = problemsOf({ ...ssh, greenSshHosts: JSON.stringify([{ address: "10.0.1.11" }]) });
+        assert.match(shared.join("\n"), /bluegreen:greenSshHosts lists 10\.0\.1\.11, which blueSshHosts lists too/);
+        const injected = problemsOf({ ...ssh, blueSshHosts: JSON.stringify([{ address: "10.0.1.11; rm -rf /" }]) });
+        assert.match(injected.join("\n"), /bluegreen:blueSshHosts has the invalid value .*address must be an IPv4 address or a host name/);
+        const typo = problemsOf({ ...ssh, nginxSshHost: JSON.stringify({ adress: "10.0.0.10" }) });
+        assert.match(typo.join("\n"), /bluegreen:nginxSshHost has the invalid value/);
+        const badKey = problemsOf({ ...ssh, sshPrivateKey: "not a key" });
+        assert.match(badKey.join("\n"), /bluegreen:sshPrivateKey has the invalid value \(secret, not shown\)/);
+        assert.doesNotMatch(badKey.join("\n"), /not a key/);
     });
 
     it("names the key, the bad value and the allowed values for activeColor: purple", () => {

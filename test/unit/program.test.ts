@@ -18,7 +18,10 @@ function env(resources: RecordedResource[], name: string): Record<string, string
     const resource = resources.find((r) => r.name === name);
     assert.ok(resource, `expected a resource named ${name}; have ${resources.map((r) => r.name).join(", ")}`);
     const environment = resource.inputs.environment;
-    return (isSecret(environment) ? environment.value : environment) as Record<string, string>;
+    const sent = (isSecret(environment) ? environment.value : environment) as Record<string, string>;
+    // Every variable travels as BLUEGREEN_<NAME>; the scripts see <NAME>.
+    for (const name of Object.keys(sent)) assert.match(name, /^BLUEGREEN_/, `${name} lacks the prefix an SSH server accepts`);
+    return Object.fromEntries(Object.entries(sent).map(([name, value]) => [name.replace(/^BLUEGREEN_/, ""), value]));
 }
 
 async function refusal(config: Record<string, string>, previousOutputs?: Record<string, unknown>): Promise<string> {
@@ -83,7 +86,7 @@ describe("the program's resource graph (mocks)", () => {
         const router = env((await runProgram({ ...BASE, activeColor: "green", greenVersion: "2.0.0" })).resources, "router-nginx");
         assert.equal(router.HOSTS, "green-1=127.0.0.1:9201 green-2=127.0.0.1:9202");
         assert.equal(router.EXPECT_VERSION, "2.0.0");
-        assert.match(router.BLUEGREEN_ON_UPDATE, /^run_gate$/m);
+        assert.match(router.ON_UPDATE, /^run_gate$/m);
     });
 
     it("the drain token never appears in a host's deploy command, only in its token writer", async () => {

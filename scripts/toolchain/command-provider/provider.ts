@@ -16,19 +16,26 @@
 //   - outputs are the inputs plus `stdout` and `stderr`, each with one trailing newline cut.
 //   - each output line is sent to the engine as an ephemeral info status of the resource
 //     (honouring `logging`); on failure the error carries the command and all its output.
+//   - `command:remote:Command` and `command:remote:CopyToRemote` run over SSH (remote.ts),
+//     with the same lifecycle, logging and error rules.
 // Not implemented (never used by this project; a resource that sets them fails clearly):
-// `assetPaths`, `archivePaths`, remote commands and the `run` invoke.
+// `assetPaths`, `archivePaths`, `remote.CopyFile` and the `run` invoke.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import * as provider from "@pulumi/pulumi/provider";
 import * as enginerpc from "@pulumi/pulumi/proto/engine_grpc_pb";
 import * as engineproto from "@pulumi/pulumi/proto/engine_pb";
+import * as pulumi from "@pulumi/pulumi";
+import { type ConnectionInputs, copyToRemote, runRemote } from "./remote";
 
 /** The version this stand-in answers with: the one `@pulumi/command` asks the engine for. */
 const PLUGIN_VERSION = process.env.BLUEGREEN_COMMAND_PLUGIN_VERSION ?? require("@pulumi/command/package.json").version;
 
 const LOCAL_COMMAND = "command:local:Command";
+const REMOTE_COMMAND = "command:remote:Command";
+const COPY_TO_REMOTE = "command:remote:CopyToRemote";
+const SUPPORTED = [LOCAL_COMMAND, REMOTE_COMMAND, COPY_TO_REMOTE];
 
 /** The sentinel key with which the engine marks a secret value in a property struct. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -51,6 +58,17 @@ interface LocalCommandInputs {
     archivePaths?: string[];
 }
 
+interface RemoteCommandInputs extends Omit<LocalCommandInputs, "dir" | "interpreter"> {
+    connection: ConnectionInputs;
+}
+
+interface CopyToRemoteInputs {
+    connection: ConnectionInputs;
+    source: pulumi.asset.Asset | pulumi.asset.Archive;
+    remotePath: string;
+    triggers?: unknown[];
+}
+
 interface LocalCommandState extends LocalCommandInputs {
     stdout: string;
     stderr: string;
@@ -63,6 +81,25 @@ function reveal(value: unknown): unknown {
         const record = value as Record<string, unknown>;
         if (record[SECRET_SIG] === SECRET_SIG_VALUE) return reveal(record.value);
         return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, reveal(v)]));
+    }
+    return value;
+}
+
+/** Assets and archives as comparable values (their paths, texts and entries). */
+async function describeAssets(value: unknown): Promise<unknown> {
+    if (value instanceof pulumi.asset.FileAsset || value instanceof pulumi.asset.FileArchive) return { path: await value.path };
+    if (value instanceof pulumi.asset.StringAsset) return { text: await value.text };
+    if (value instanceof pulumi.asset.AssetArchive) {
+        const assets = await value.assets;
+        const described: Record<string, unknown> = {};
+        for (const name of Object.keys(assets).sort()) described[name] = await describeAssets(assets[name]);
+        return { assets: described };
+    }
+    if (Array.isArray(value)) return Promise.all(value.map(describeAssets));
+    if (value !== null && typeof value === "object" && !(value instanceof Promise)) {
+        const described: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(value)) described[k] = await describeAssets(v);
+        return described;
     }
     return value;
 }
@@ -97,19 +134,19 @@ class EngineLog {
     }
 }
 
-class LocalCommandProvider implements provider.Provider {
+class CommandProvider implements provider.Provider {
     readonly version = PLUGIN_VERSION;
 
     constructor(private readonly engine: EngineLog) {}
 
     async check(urn: string, _olds: unknown, news: Record<string, unknown>): Promise<provider.CheckResult> {
         const failures: provider.CheckFailure[] = [];
-        if (typeOf(urn) !== LOCAL_COMMAND) {
+        if (!SUPPORTED.includes(typeOf(urn))) {
             failures.push({
                 property: "",
                 reason:
                     `${typeOf(urn)} is not supported by this project's stand-in command provider ` +
-                    `(only ${LOCAL_COMMAND}); install the official plugin: pulumi plugin install resource command ${PLUGIN_VERSION}`,
+                    `(only ${SUPPORTED.join(", ")}); install the official plugin: pulumi plugin install resource command ${PLUGIN_VERSION}`,
             });
         }
         for (const unsupported of ["assetPaths", "archivePaths"]) {
@@ -122,18 +159,35 @@ class LocalCommandProvider implements provider.Provider {
 
     async diff(_id: string, _urn: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<provider.DiffResult> {
         const inputKeys = new Set([...Object.keys(news), ...Object.keys(olds)].filter((k) => k !== "stdout" && k !== "stderr"));
-        const changed = [...inputKeys].filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+        const comparable = async (value: unknown) => JSON.stringify(await describeAssets(value));
+        const changed: string[] = [];
+        for (const key of inputKeys) {
+            if ((await comparable(olds[key])) !== (await comparable(news[key]))) changed.push(key);
+        }
         return { changes: changed.length > 0, replaces: changed.includes("triggers") ? ["triggers"] : [] };
     }
 
-    async create(urn: string, inputs: LocalCommandInputs): Promise<provider.CreateResult> {
+    async create(urn: string, inputs: LocalCommandInputs & Partial<CopyToRemoteInputs>): Promise<provider.CreateResult> {
         const id = `${nameOf(urn)}${randomBytes(4).toString("hex")}`;
+        if (typeOf(urn) === COPY_TO_REMOTE) {
+            await this.copy(urn, inputs as CopyToRemoteInputs);
+            return { id, outs: inputs };
+        }
         const state: LocalCommandState = { ...inputs, stdout: "", stderr: "" };
         if (inputs.create !== undefined) await this.run(urn, inputs.create, inputs, state);
         return { id, outs: state };
     }
 
-    async update(_id: string, urn: string, olds: LocalCommandState, news: LocalCommandInputs): Promise<provider.UpdateResult> {
+    async update(_id: string, urn: string, olds: LocalCommandState, news: LocalCommandInputs & Partial<CopyToRemoteInputs>): Promise<provider.UpdateResult> {
+        if (typeOf(urn) === COPY_TO_REMOTE) {
+            const previous = olds as unknown as CopyToRemoteInputs;
+            const next = news as CopyToRemoteInputs;
+            // As the official provider: copy again only when the source or the path changed.
+            if (JSON.stringify(await describeAssets(previous.source)) !== JSON.stringify(await describeAssets(next.source)) || previous.remotePath !== next.remotePath) {
+                await this.copy(urn, next);
+            }
+            return { outs: news };
+        }
         const state: LocalCommandState = { ...news, stdout: olds.stdout ?? "", stderr: olds.stderr ?? "" };
         const command = news.update ?? news.create;
         if (command !== undefined) await this.run(urn, command, news, state);
@@ -141,7 +195,33 @@ class LocalCommandProvider implements provider.Provider {
     }
 
     async delete(_id: string, urn: string, state: LocalCommandState): Promise<void> {
+        if (typeOf(urn) === COPY_TO_REMOTE) return;
         if (state.delete !== undefined) await this.run(urn, state.delete, state, { ...state });
+    }
+
+    private async copy(urn: string, rawInputs: CopyToRemoteInputs): Promise<void> {
+        const inputs = reveal(rawInputs) as CopyToRemoteInputs;
+        await copyToRemote(inputs.connection, rawInputs.source, inputs.remotePath, (line) => void this.engine.status(urn, line));
+    }
+
+    /** A remote command: the official remote semantics over SSH (remote.ts). */
+    private async runOverSsh(urn: string, script: string, inputs: RemoteCommandInputs, out: LocalCommandState, logStdout: boolean, logStderr: boolean): Promise<void> {
+        const env: Record<string, string> = { ...(inputs.environment ?? {}) };
+        if (inputs.addPreviousOutputInEnv !== false) {
+            if (out.stdout) env.PULUMI_COMMAND_STDOUT = out.stdout;
+            if (out.stderr) env.PULUMI_COMMAND_STDERR = out.stderr;
+        }
+        const pendingLogs: Promise<void>[] = [];
+        const result = await runRemote(inputs.connection, script, env, inputs.stdin, (line, stream) => {
+            if (stream === "stdout" ? logStdout : logStderr) pendingLogs.push(this.engine.status(urn, line));
+        });
+        await Promise.all(pendingLogs);
+        if (result.code !== 0) {
+            const how = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.code}`;
+            throw new Error(`${how}: running ${JSON.stringify(script)} on ${inputs.connection.host}:\n${result.combined}`);
+        }
+        out.stdout = result.stdout.replace(/\n$/, "");
+        out.stderr = result.stderr.replace(/\n$/, "");
     }
 
     /** Runs `command` as the official provider does and records its output in `out`. */
@@ -157,6 +237,7 @@ class LocalCommandProvider implements provider.Provider {
         const logging = inputs.logging ?? "stdoutAndStderr";
         const logStdout = logging === "stdout" || logging === "stdoutAndStderr";
         const logStderr = logging === "stderr" || logging === "stdoutAndStderr";
+        if (typeOf(urn) === REMOTE_COMMAND) return this.runOverSsh(urn, script, inputs as unknown as RemoteCommandInputs, out, logStdout, logStderr);
 
         const child = spawn(program, [...args, script], { cwd: inputs.dir ?? process.cwd(), env, stdio: ["pipe", "pipe", "pipe"] });
         const stdout: Buffer[] = [];
@@ -196,7 +277,7 @@ class LocalCommandProvider implements provider.Provider {
 
 const args = process.argv.slice(2);
 const engineAddress = args.find((a) => !a.startsWith("-"));
-provider.main(new LocalCommandProvider(new EngineLog(engineAddress)), args).catch((err: unknown) => {
+provider.main(new CommandProvider(new EngineLog(engineAddress)), args).catch((err: unknown) => {
     console.error(err);
     process.exit(1);
 });

@@ -1,5 +1,5 @@
-# Deploys one release to one local host: ship the artifact, drain the running process, start
-# the new one detached, wait until /health says ready. Runs as create and update of the host's
+# Deploys one release to one pool host: put the artifact in place, drain the running process,
+# start the new one under the host's supervisor (supervisor.sh), wait until /health says ready. Runs as create and update of the host's
 # command resource, so a changed release redeploys the host and nothing else.
 # Idempotent: when the host already runs this release it is never restarted (a changed setting
 # or script must not touch a process that may be serving); it is only waited for, and the
@@ -10,27 +10,9 @@ need HOST_NAME HOST_DIR BIND_ADDRESS PORT POOL_COLOR APP_VERSION RELEASE_ID ARTI
     START_COMMAND DRAIN_TOKEN_FILE READY_TIMEOUT_SECONDS DRAIN_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
 
 release_dir="$HOST_DIR/releases/$RELEASE_ID"
-pid_file="$HOST_DIR/app.pid"
-log_file="$HOST_DIR/app.log"
 mkdir -p "$HOST_DIR/releases"
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT
-
-# start_release DIR VERSION: start detached (new session, all three streams redirected, so
-# nothing holds this command's output open and the process outlives it).
-start_release() {
-    (
-        cd "$1"
-        # A clean environment: the app gets the contract's variables, never this command's
-        # (scripts, Pulumi's or CI's credentials).
-        env -i PATH="$PATH" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" \
-            PORT="$PORT" BIND_ADDRESS="$BIND_ADDRESS" APP_VERSION="$2" POOL_COLOR="$POOL_COLOR" \
-            DRAIN_TOKEN_FILE="$DRAIN_TOKEN_FILE" DRAIN_TIMEOUT_MS=$((DRAIN_TIMEOUT_SECONDS * 1000)) \
-            setsid sh -c "exec $START_COMMAND" </dev/null >>"$log_file" 2>&1 &
-        echo "$!" >"$pid_file"
-    )
-    cat "$pid_file"
-}
 
 # wait_ready PID VERSION: polls /health; prints why not on failure.
 wait_ready() {
@@ -40,7 +22,7 @@ wait_ready() {
     while :; do
         status=$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")
         if ! alive "$pid"; then
-            echo "the process (pid $pid) exited before it was ready; last lines of $log_file: $(tail -n 5 "$log_file" | tr '\n' ' ')"
+            echo "the process (pid ${pid:-none}) exited before it was ready; last lines of $log_file: $(tail -n 5 "$log_file" 2>/dev/null | tr '\n' ' ')"
             return 1
         fi
         # Ready, and it is this process answering (an app that reports its pid is checked).

@@ -1,0 +1,14 @@
+# Runs on every host of the ssh target before anything changes on any of them: the SSH login
+# works (the connection itself), the variables arrive (AcceptEnv), and the host has what its
+# role needs. Fails naming the host and the fix.
+need HOST_NAME ROLE REMOTE_DIR
+missing=()
+for tool in curl awk sed; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+case $ROLE in
+    nginx) command -v "${NGINX_BIN:-nginx}" >/dev/null 2>&1 || missing+=(nginx) ;;
+    *) command -v node >/dev/null 2>&1 || log "$HOST_NAME: note: node is not on PATH (fine if the app's start command does not need it)" ;;
+esac
+[ ${#missing[@]} -eq 0 ] || fail "$HOST_NAME ($(hostname)) lacks ${missing[*]}. Install it (Debian/Ubuntu: apt-get install ${missing[*]})"
+mkdir -p "$REMOTE_DIR" 2>/dev/null && [ -w "$REMOTE_DIR" ] ||
+    fail "$HOST_NAME: $REMOTE_DIR cannot be created or written by $(id -un). Create it for that user: sudo install -d -o $(id -un) $REMOTE_DIR"
+log "$HOST_NAME ($ROLE): reachable as $(id -un)@$(hostname), tools present, $REMOTE_DIR writable"

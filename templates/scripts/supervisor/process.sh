@@ -1,0 +1,42 @@
+# The process supervisor: the app runs detached in its own session, tracked by a pid file.
+# Used on the local target and on hosts without systemd (containers, the test hosts). It starts
+# and drains the app; it does not restart an app that crashes (systemd does: supervisor.sh).
+# Needs HOST_NAME, HOST_DIR, DRAIN_TIMEOUT_SECONDS; the functions it defines are the
+# supervisor interface: process_owned_pid, process_start_release, process_stop_running.
+pid_file="$HOST_DIR/app.pid"
+
+# A pid is ours only if that process runs from one of this host's release dirs.
+process_owned_pid() {
+    local pid
+    pid=$(cat "$pid_file" 2>/dev/null) || return 1
+    alive "$pid" && running_from_release "$pid" || return 1
+    echo "$pid"
+}
+
+# process_start_release DIR VERSION: start detached (new session, all three streams
+# redirected, so nothing holds this command's output open and the process outlives it).
+process_start_release() {
+    (
+        cd "$1"
+        app_env "$2" setsid sh -c "exec $START_COMMAND" </dev/null >>"$log_file" 2>&1 &
+        echo "$!" >"$pid_file"
+    )
+    cat "$pid_file"
+}
+
+# process_stop_running: drain the running process (SIGTERM starts the contract's drain), bounded.
+process_stop_running() {
+    local pid
+    if pid=$(process_owned_pid); then
+        log "Draining $HOST_NAME (pid $pid, up to ${DRAIN_TIMEOUT_SECONDS}s)"
+        kill -TERM "$pid" 2>/dev/null || true
+        if ! wait_gone "$pid" $((DRAIN_TIMEOUT_SECONDS + 5)); then
+            log "$HOST_NAME pid $pid still running after the drain timeout; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+            wait_gone "$pid" 5 || fail "$HOST_NAME: pid $pid survives SIGKILL"
+        fi
+        log "Drained $HOST_NAME (pid $pid)"
+    fi
+    rm -f "$pid_file"
+}
+

@@ -1,0 +1,58 @@
+# How a pool host keeps its app running, shared by deploy-host.sh and stop-host.sh.
+# SUPERVISOR chooses: systemd (a unit, systemd.sh), process (a detached process with a pid
+# file, process.sh) or auto (systemd where it runs as the init system, process elsewhere).
+# Both provide: owned_pid (the running app's pid, if it is ours), start_release DIR VERSION
+# (prints the new pid) and stop_running (drain through SIGTERM, bounded).
+need HOST_NAME HOST_DIR DRAIN_TIMEOUT_SECONDS
+log_file="$HOST_DIR/app.log"
+
+systemd_runs() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
+
+case ${SUPERVISOR:-process} in
+    systemd)
+        systemd_runs || fail "$HOST_NAME: supervisor is systemd, but systemd is not the init system on this host. Fix: pulumi config set supervisor auto (the process supervisor is then used where systemd does not run)"
+        supervisor=systemd ;;
+    auto) if systemd_runs; then supervisor=systemd; else supervisor=process; fi ;;
+    process) supervisor=process ;;
+    *) fail "SUPERVISOR is '$SUPERVISOR', expected systemd, process or auto (this is a bug)" ;;
+esac
+
+owned_pid() { "${supervisor}_owned_pid"; }
+start_release() { "${supervisor}_start_release" "$@"; }
+stop_running() { "${supervisor}_stop_running"; }
+
+# alive PID: running, not a zombie waiting to be reaped.
+alive() {
+    [ -n "$1" ] && [ "$1" != 0 ] && kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+wait_gone() { # pid seconds
+    local deadline=$(( $(now_ms) + $2 * 1000 ))
+    while alive "$1"; do
+        [ "$(now_ms)" -lt "$deadline" ] || return 1
+        sleep_ms 50
+    done
+}
+
+# running_from_release PID: the process runs from one of this host's release dirs.
+running_from_release() {
+    case "$(readlink "/proc/$1/cwd" 2>/dev/null)" in
+        "$HOST_DIR"/releases/*) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+# app_variables VERSION: what the app gets (the contract's variables), one NAME=value a line.
+# Never this command's own environment: scripts, Pulumi's or CI's credentials stay out.
+app_variables() {
+    printf '%s\n' "PORT=$PORT" "BIND_ADDRESS=$BIND_ADDRESS" "APP_VERSION=$1" "POOL_COLOR=$POOL_COLOR" \
+        "DRAIN_TOKEN_FILE=$DRAIN_TOKEN_FILE" "DRAIN_TIMEOUT_MS=$((DRAIN_TIMEOUT_SECONDS * 1000))"
+}
+
+# app_env VERSION COMMAND...: runs COMMAND with a clean environment plus app_variables.
+app_env() {
+    local version=$1 vars
+    shift
+    mapfile -t vars < <(app_variables "$version")
+    env -i PATH="$PATH" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" "${vars[@]}" "$@"
+}

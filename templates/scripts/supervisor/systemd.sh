@@ -1,0 +1,53 @@
+# The systemd supervisor: one unit per host (rendered from templates/systemd/ and passed in
+# UNIT_TEXT), whose WorkingDirectory is HOST_DIR/current, a link to the release that runs.
+# Stopping the unit sends SIGTERM, which starts the contract's drain; TimeoutStopSec bounds it.
+# systemd restarts an app that crashes (Restart=on-failure).
+unit_name=bluegreen-app.service
+unit_file=/etc/systemd/system/$unit_name
+
+# as_root COMMAND...: systemctl and the unit file need root; a deploy user gets there with sudo.
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@" || fail "$HOST_NAME: '$*' needs root, and sudo -n refused: give the SSH user passwordless sudo for systemctl and tee /etc/systemd/system/$unit_name, or log in as root"; fi
+}
+
+systemd_owned_pid() {
+    local pid
+    systemctl is-active --quiet "$unit_name" || return 1
+    pid=$(systemctl show --property MainPID --value "$unit_name")
+    [ -n "$pid" ] && [ "$pid" != 0 ] && alive "$pid" && running_from_release "$pid" || return 1
+    echo "$pid"
+}
+
+# systemd_start_release DIR VERSION: point current at DIR, install the unit if it changed, start.
+systemd_start_release() {
+    need UNIT_TEXT
+    app_variables "$2" >"$HOST_DIR/app.env.new"
+    mv -f "$HOST_DIR/app.env.new" "$HOST_DIR/app.env"
+    ln -sfn "$1" "$HOST_DIR/current.new"
+    mv -Tf "$HOST_DIR/current.new" "$HOST_DIR/current"
+    if ! printf '%s\n' "$UNIT_TEXT" | cmp -s - "$unit_file"; then
+        printf '%s\n' "$UNIT_TEXT" | as_root tee "$unit_file" >/dev/null
+        as_root systemctl daemon-reload
+        as_root systemctl enable --quiet "$unit_name"
+    fi
+    # A unit that fails to start leaves no pid: wait_ready then reports the log's last lines.
+    as_root systemctl start "$unit_name" >&2 || true
+    systemctl show --property MainPID --value "$unit_name"
+}
+
+systemd_stop_running() {
+    local pid
+    if systemctl is-active --quiet "$unit_name"; then
+        pid=$(systemctl show --property MainPID --value "$unit_name")
+        log "Draining $HOST_NAME (unit $unit_name, pid $pid, up to ${DRAIN_TIMEOUT_SECONDS}s)"
+        as_root systemctl stop "$unit_name"
+        log "Drained $HOST_NAME (pid $pid)"
+    fi
+}
+
+# systemd_remove_unit: the host leaves the pool: stop, disable and remove the unit.
+systemd_remove_unit() {
+    as_root systemctl disable --quiet "$unit_name" 2>/dev/null || true
+    as_root rm -f "$unit_file"
+    as_root systemctl daemon-reload
+}
