@@ -32,7 +32,7 @@ export interface HostScript {
 }
 
 /** Why a command has no script: the SSH server dropped the variables. */
-const MISSING_SCRIPT = "not received: the SSH server must accept them, add AcceptEnv BLUEGREEN_* to its sshd_config";
+const MISSING_SCRIPT = "not received: sshd must AcceptEnv BLUEGREEN_*";
 
 /** Every variable a script gets is sent with this prefix; lib.sh strips it again. */
 export const ENV_PREFIX = "BLUEGREEN_";

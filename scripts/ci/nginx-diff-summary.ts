@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 /** The changed lines of the NGINX_CONF input in a preview diff, with a little context. */
 export function nginxDiff(previewOutput: string): string[] {
     const lines = previewOutput.replace(/\x1b\[[0-9;]*m/g, "").split("\n");
-    const start = lines.findIndex((l) => /~ NGINX_CONF\s*:/.test(l));
+    const start = lines.findIndex((l) => /~ (BLUEGREEN_)?NGINX_CONF\s*:/.test(l));
     if (start < 0) return [];
     const block: string[] = [];
     const indent = /^\s*/.exec(lines[start])?.[0].length ?? 0;
@@ -21,7 +21,7 @@ export function nginxDiff(previewOutput: string): string[] {
 
 /** The live colour change in a preview diff (`LIVE_COLOR: "blue" => "green"`), if any. */
 export function liveColorChange(previewOutput: string): string | undefined {
-    const m = /~ LIVE_COLOR\s*:\s*"(\w+)" => "(\w+)"/.exec(previewOutput.replace(/\x1b\[[0-9;]*m/g, ""));
+    const m = /~ (?:BLUEGREEN_)?LIVE_COLOR\s*:\s*"(\w+)" => "(\w+)"/.exec(previewOutput.replace(/\x1b\[[0-9;]*m/g, ""));
     return m ? `${m[1]} → ${m[2]}` : undefined;
 }
 

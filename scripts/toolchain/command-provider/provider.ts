@@ -26,8 +26,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as provider from "@pulumi/pulumi/provider";
 import * as enginerpc from "@pulumi/pulumi/proto/engine_grpc_pb";
 import * as engineproto from "@pulumi/pulumi/proto/engine_pb";
-import * as pulumi from "@pulumi/pulumi";
-import { type ConnectionInputs, copyToRemote, runRemote } from "./remote";
+import { type ConnectionInputs, type WireSource, copyToRemote, runRemote } from "./remote";
 
 /** The version this stand-in answers with: the one `@pulumi/command` asks the engine for. */
 const PLUGIN_VERSION = process.env.BLUEGREEN_COMMAND_PLUGIN_VERSION ?? require("@pulumi/command/package.json").version;
@@ -64,7 +63,7 @@ interface RemoteCommandInputs extends Omit<LocalCommandInputs, "dir" | "interpre
 
 interface CopyToRemoteInputs {
     connection: ConnectionInputs;
-    source: pulumi.asset.Asset | pulumi.asset.Archive;
+    source: WireSource;
     remotePath: string;
     triggers?: unknown[];
 }
@@ -81,25 +80,6 @@ function reveal(value: unknown): unknown {
         const record = value as Record<string, unknown>;
         if (record[SECRET_SIG] === SECRET_SIG_VALUE) return reveal(record.value);
         return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, reveal(v)]));
-    }
-    return value;
-}
-
-/** Assets and archives as comparable values (their paths, texts and entries). */
-async function describeAssets(value: unknown): Promise<unknown> {
-    if (value instanceof pulumi.asset.FileAsset || value instanceof pulumi.asset.FileArchive) return { path: await value.path };
-    if (value instanceof pulumi.asset.StringAsset) return { text: await value.text };
-    if (value instanceof pulumi.asset.AssetArchive) {
-        const assets = await value.assets;
-        const described: Record<string, unknown> = {};
-        for (const name of Object.keys(assets).sort()) described[name] = await describeAssets(assets[name]);
-        return { assets: described };
-    }
-    if (Array.isArray(value)) return Promise.all(value.map(describeAssets));
-    if (value !== null && typeof value === "object" && !(value instanceof Promise)) {
-        const described: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(value)) described[k] = await describeAssets(v);
-        return described;
     }
     return value;
 }
@@ -159,11 +139,8 @@ class CommandProvider implements provider.Provider {
 
     async diff(_id: string, _urn: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<provider.DiffResult> {
         const inputKeys = new Set([...Object.keys(news), ...Object.keys(olds)].filter((k) => k !== "stdout" && k !== "stderr"));
-        const comparable = async (value: unknown) => JSON.stringify(await describeAssets(value));
-        const changed: string[] = [];
-        for (const key of inputKeys) {
-            if ((await comparable(olds[key])) !== (await comparable(news[key]))) changed.push(key);
-        }
+        // Assets and archives arrive with the hash of their content, so content changes count.
+        const changed = [...inputKeys].filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
         return { changes: changed.length > 0, replaces: changed.includes("triggers") ? ["triggers"] : [] };
     }
 
@@ -183,7 +160,7 @@ class CommandProvider implements provider.Provider {
             const previous = olds as unknown as CopyToRemoteInputs;
             const next = news as CopyToRemoteInputs;
             // As the official provider: copy again only when the source or the path changed.
-            if (JSON.stringify(await describeAssets(previous.source)) !== JSON.stringify(await describeAssets(next.source)) || previous.remotePath !== next.remotePath) {
+            if (previous.source.hash !== next.source.hash || previous.remotePath !== next.remotePath) {
                 await this.copy(urn, next);
             }
             return { outs: news };

@@ -17,7 +17,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Duplex } from "node:stream";
-import * as pulumi from "@pulumi/pulumi";
 import { Client, type ConnectConfig, type SFTPWrapper } from "ssh2";
 
 export interface ConnectionInputs {
@@ -95,7 +94,7 @@ async function dialWithRetry<T>(what: string, limit: number, attempt: () => Prom
         } catch (err) {
             const message = err instanceof Error ? err.message : String(err);
             // A refused host key or authentication is not a network blip: retrying cannot help.
-            const permanent = /host key|hostVerifier|authentication methods failed|All configured authentication/i.test(message);
+            const permanent = /host key|hostVerifier|Host denied|verification failed|authentication methods failed|All configured authentication/i.test(message);
             if (permanent || (limit !== -1 && tries >= limit)) {
                 throw new Error(`${what}: after ${tries} failed attempt(s): ${explain(message)}`);
             }
@@ -105,8 +104,8 @@ async function dialWithRetry<T>(what: string, limit: number, attempt: () => Prom
 }
 
 function explain(message: string): string {
-    if (/hostVerifier|host key/i.test(message)) return `${message} (the server's host key does not match the pinned hostKey)`;
-    if (/authentication methods failed/i.test(message)) return `${message} (authentication refused: check user and privateKey)`;
+    if (/hostVerifier|host key|Host denied|verification failed/i.test(message)) return `${message}: the server's host key does not match the pinned hostKey (if the host was reinstalled, pin its new key; otherwise someone may be intercepting the connection)`;
+    if (/authentication methods failed/i.test(message)) return `${message}: the server refused the login (check the user and that the key's public half is in its authorized_keys)`;
     return message;
 }
 
@@ -233,45 +232,58 @@ function walk(dir: string, relative = ""): string[] {
         });
 }
 
-type Source = pulumi.asset.Asset | pulumi.asset.Archive;
+/** The sentinel key and values with which the engine marks assets and archives. */
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17";
+const ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7";
 
-/** The (local file or text, remote relative name) pairs an archive expands to. */
-async function entriesOf(source: Source, prefix: string): Promise<{ name: string; file?: string; text?: string }[]> {
-    if (source instanceof pulumi.asset.FileAsset) return [{ name: prefix, file: await source.path }];
-    if (source instanceof pulumi.asset.StringAsset) return [{ name: prefix, text: await source.text }];
-    if (source instanceof pulumi.asset.FileArchive) {
-        const dir = await source.path;
-        if (!fs.statSync(dir).isDirectory()) return [{ name: path.posix.join(prefix, path.basename(dir)), file: dir }];
-        return walk(dir).map((rel) => ({ name: path.posix.join(prefix, rel), file: path.join(dir, rel) }));
+/** An asset or archive as the engine sends it: a marked object with path, text, uri or assets. */
+export interface WireSource {
+    [SIG_KEY]: string;
+    path?: string;
+    text?: string;
+    uri?: string;
+    assets?: Record<string, WireSource>;
+    hash?: string;
+}
+
+type Entry = { name: string; file?: string; text?: string };
+
+/** The (local file or text, remote relative name) pairs a source expands to. */
+function entriesOf(source: WireSource, prefix: string): Entry[] {
+    const kind = source[SIG_KEY];
+    if (source.uri !== undefined) throw new Error(`remote ${kind === ASSET_SIG ? "assets" : "archives"} (${source.uri}) are not supported by the stand-in provider`);
+    if (kind === ASSET_SIG) return source.path !== undefined ? [{ name: prefix, file: source.path }] : [{ name: prefix, text: source.text ?? "" }];
+    if (kind !== ARCHIVE_SIG) throw new Error("source must be an asset or an archive");
+    if (source.assets) {
+        return Object.keys(source.assets)
+            .sort()
+            .flatMap((name) => entriesOf(source.assets![name], path.posix.join(prefix, name)));
     }
-    if (source instanceof pulumi.asset.AssetArchive) {
-        const assets = await source.assets;
-        const names = Object.keys(assets).sort();
-        const nested = await Promise.all(names.map((name) => entriesOf(assets[name] as Source, path.posix.join(prefix, name))));
-        return nested.flat();
-    }
-    throw new Error("remote or unknown assets and archives are not supported by the stand-in provider");
+    const dir = source.path ?? "";
+    if (!fs.statSync(dir).isDirectory()) return [{ name: path.posix.join(prefix, path.basename(dir)), file: dir }];
+    return walk(dir).map((rel) => ({ name: path.posix.join(prefix, rel), file: path.join(dir, rel) }));
 }
 
 /** Copies `source` to `remotePath` over SFTP with the official provider's placement rules. */
-export async function copyToRemote(c: ConnectionInputs, source: Source, remotePath: string, onLine: (line: string) => void): Promise<void> {
+export async function copyToRemote(c: ConnectionInputs, source: WireSource, remotePath: string, onLine: (line: string) => void): Promise<void> {
     const { client, close } = await dial(c);
     try {
         const sftp = await sftpOf(client);
         const existing = await remoteStat(sftp, remotePath);
-        let entries: { name: string; file?: string; text?: string }[];
+        let entries: Entry[];
         let base = remotePath;
-        if (source instanceof pulumi.asset.AssetArchive) {
+        const isArchive = source[SIG_KEY] === ARCHIVE_SIG;
+        if (isArchive && source.assets) {
             if (existing === "file") throw new Error(`remote path ${remotePath} exists but is not a directory; cannot copy asset archive contents`);
-            entries = await entriesOf(source, "");
-        } else if (source instanceof pulumi.asset.FileArchive && fs.statSync(await source.path).isDirectory()) {
+            entries = entriesOf(source, "");
+        } else if (isArchive && source.path !== undefined && fs.statSync(source.path).isDirectory()) {
             if (existing === "file") throw new Error(`remote path ${remotePath} is a file; cannot copy a directory onto it`);
-            if (existing === "dir") base = path.posix.join(remotePath, path.basename(await source.path));
-            entries = await entriesOf(source, "");
+            if (existing === "dir") base = path.posix.join(remotePath, path.basename(source.path));
+            entries = entriesOf(source, "");
         } else {
-            const [single] = await entriesOf(source, "");
-            const name = single.file ? path.basename(single.file) : "";
-            entries = [{ ...single, name: existing === "dir" ? name : "" }];
+            const [single] = entriesOf(source, "");
+            entries = [{ ...single, name: existing === "dir" && single.file ? path.basename(single.file) : "" }];
         }
         const started = Date.now();
         for (const entry of entries) {

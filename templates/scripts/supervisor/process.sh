@@ -18,7 +18,7 @@ process_owned_pid() {
 process_start_release() {
     (
         cd "$1"
-        app_env "$2" setsid sh -c "exec $START_COMMAND" </dev/null >>"$log_file" 2>&1 &
+        exec_app "$2" setsid sh -c "exec $START_COMMAND" </dev/null >>"$log_file" 2>&1 &
         echo "$!" >"$pid_file"
     )
     cat "$pid_file"

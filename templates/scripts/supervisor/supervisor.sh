@@ -49,10 +49,11 @@ app_variables() {
         "DRAIN_TOKEN_FILE=$DRAIN_TOKEN_FILE" "DRAIN_TIMEOUT_MS=$((DRAIN_TIMEOUT_SECONDS * 1000))"
 }
 
-# app_env VERSION COMMAND...: runs COMMAND with a clean environment plus app_variables.
-app_env() {
+# exec_app VERSION COMMAND...: replaces the current (sub)shell with COMMAND, in a clean
+# environment plus app_variables, so that a background job's $! is the app's own pid.
+exec_app() {
     local version=$1 vars
     shift
     mapfile -t vars < <(app_variables "$version")
-    env -i PATH="$PATH" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" "${vars[@]}" "$@"
+    exec env -i PATH="$PATH" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" "${vars[@]}" "$@"
 }
