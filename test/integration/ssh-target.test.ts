@@ -1,0 +1,233 @@
+// The ssh target across real network hops: five network namespaces on a private bridge (nginx,
+// blue-1, blue-2, green-1, green-2), each with its own sshd and host key, its own address and
+// its own deploy directory. The program deploys through SSH (remote.Command, CopyToRemote),
+// and the local target's scenarios run again with load sent from the root namespace to the
+// nginx namespace, every response counted. Needs root; CI runs as root and sets
+// BLUEGREEN_REQUIRE_NETNS so that it can never skip there.
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Load, LoadResult, summarize } from "../support/load";
+import { TEST_DRAIN_TOKEN, getJson, request } from "../support/localStack";
+import { Lab, createLab, labUnavailable } from "../support/netns";
+import { REPO_ROOT } from "../support/pulumi";
+import { SshStack, createSshStack } from "../support/sshStack";
+
+type Color = "blue" | "green";
+const HOSTS = [1, 2];
+const MACHINES = ["nginx", "blue-1", "blue-2", "green-1", "green-2"];
+
+describe("ssh target across network-namespace hosts: deploy, switch, rollback and failures over SSH under load", function () {
+    let lab: Lab | undefined;
+    let stack: SshStack;
+    const quiet = { onOutput: () => undefined };
+
+    before(async function () {
+        const unavailable = labUnavailable();
+        if (unavailable) {
+            if (process.env.BLUEGREEN_REQUIRE_NETNS) throw new Error(`the ssh target suite must run here (BLUEGREEN_REQUIRE_NETNS is set) but cannot: ${unavailable}`);
+            console.log(`      skipped: ${unavailable}`);
+            this.skip();
+        }
+        lab = await createLab(MACHINES);
+        stack = await createSshStack(lab, HOSTS.length);
+        const result = await stack.stack.up(quiet);
+        assert.equal(result.summary.result, "succeeded");
+    });
+
+    after(async () => {
+        try {
+            await stack?.dispose();
+        } finally {
+            lab?.teardown();
+        }
+    });
+
+    async function pids(color: Color): Promise<number[]> {
+        return Promise.all(HOSTS.map(async (i) => (await stack.appStatus(color, i)).pid));
+    }
+
+    async function versions(color: Color): Promise<string[]> {
+        return Promise.all(HOSTS.map(async (i) => (await stack.appStatus(color, i)).version));
+    }
+
+    async function workCompleted(): Promise<Map<number, number>> {
+        const counts = new Map<number, number>();
+        for (const color of ["blue", "green"] as Color[]) {
+            for (const i of HOSTS) {
+                const s = await stack.appStatus(color, i);
+                counts.set(s.pid, s.workCompleted);
+            }
+        }
+        return counts;
+    }
+
+    async function liveColor(): Promise<string> {
+        return String((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"]);
+    }
+
+    /**
+     * Runs `action` with a paced load from the root namespace through nginx's namespace.
+     * `extraPosts`: POSTs the test sent itself, outside the load generator's count.
+     */
+    async function underLoad(name: string, action: () => Promise<void>, extraPosts = 0): Promise<LoadResult> {
+        const before = await workCompleted();
+        const load = new Load({ url: stack.publicUrl, rate: 300, maxSeconds: 90 }).start();
+        await new Promise((r) => setTimeout(r, 700));
+        try {
+            await action();
+        } finally {
+            await new Promise((r) => setTimeout(r, 700));
+        }
+        const result = await load.stop();
+        const after = await workCompleted();
+        let processed = 0;
+        for (const [pid, count] of after) processed += count - (before.get(pid) ?? 0);
+        console.log(`      ${summarize(`${name} (ssh)`, result)}`);
+        assert.equal(result.sent, result.ok + result.failures.length + result.closedOnReuse, "every request is accounted for");
+        assert.ok(result.sent >= 300, `at least 300 requests were sent (sent ${result.sent})`);
+        assert.deepEqual(result.failures, [], "every request nginx accepted got a complete 2xx");
+        assert.equal(result.closedOnReuse, 0, "no keep-alive connection was closed under a client");
+        assert.equal(processed - extraPosts, result.postOk, "every POST the apps completed was answered once, and every answered POST was processed once");
+        return result;
+    }
+
+    it("serves blue through nginx in its own namespace; each host got its release over SSH into its own directory", async () => {
+        assert.equal(await liveColor(), "blue");
+        for (const color of ["blue", "green"] as Color[]) {
+            for (const i of HOSTS) {
+                const status = await stack.appStatus(color, i);
+                assert.equal(status.status, "ready", `${color}-${i} is ready`);
+                assert.equal(status.color, color);
+            }
+        }
+        for (const name of MACHINES.filter((m) => m !== "nginx")) {
+            const releases = fs.readdirSync(path.join(lab!.hosts[name].root, "app", "releases"));
+            assert.equal(releases.length, 1, `${name} holds exactly its one release in its own directory`);
+        }
+        assert.ok(fs.existsSync(path.join(lab!.hosts.nginx.root, "nginx", "conf", "nginx.conf")), "nginx's config lives on the nginx host only");
+        assert.deepEqual(fs.readdirSync(lab!.remoteDir), [], "nothing was written to the root namespace's copy of the directory");
+        const outputs = await stack.stack.outputs();
+        assert.equal(outputs.publicUrl.value, stack.publicUrl);
+        assert.deepEqual(outputs.pools.value.green.hosts, HOSTS.map((i) => `${lab!.hosts[`green-${i}`].address}:3000`));
+    });
+
+    it("the internal listener is not reachable from outside the nginx host; a client cannot pick a pool or drain one", async () => {
+        await assert.rejects(getJson(`http://${lab!.hosts.nginx.address}:8081/green/`), /ECONNREFUSED/);
+        const picked = await getJson<{ color: string }>(`${stack.publicUrl}/`, { "X-Deploy-Color": "green" });
+        assert.equal(picked.body.color, "blue");
+        const drain = await request(`${stack.publicUrl}/health/drain`, "POST", { Authorization: `Bearer ${TEST_DRAIN_TOKEN}` });
+        assert.equal(drain.status, 404);
+    });
+
+    it("switch blue → green over SSH: zero failed requests, blue stays warm", async () => {
+        const bluePids = await pids("blue");
+        await stack.stack.setConfig("activeColor", { value: "green" });
+        const result = await underLoad("switch blue→green", async () => {
+            const up = await stack.stack.up(quiet);
+            assert.equal(up.summary.result, "succeeded");
+        });
+        assert.ok((result.byColor.blue ?? 0) > 0 && (result.byColor.green ?? 0) > 0, "traffic moved from blue to green");
+        assert.equal(await liveColor(), "green");
+        assert.deepEqual(await pids("blue"), bluePids, "the old pool keeps running (standby)");
+    });
+
+    it("rollback green → blue over SSH: a 3 s POST in flight finishes on green, zero failed requests", async () => {
+        await stack.stack.setConfig("activeColor", { value: "blue" });
+        let slow: Promise<{ status: number; headers: Record<string, unknown> }> | undefined;
+        let upSeconds = 0;
+        await underLoad("rollback green→blue", async () => {
+            slow = request(`${stack.publicUrl}/work?ms=3000`, "POST");
+            await new Promise((r) => setTimeout(r, 100));
+            const started = Date.now();
+            const up = await stack.stack.up(quiet);
+            upSeconds = (Date.now() - started) / 1000;
+            assert.equal(up.summary.result, "succeeded");
+        }, 1);
+        const slowResult = await slow!;
+        assert.equal(slowResult.status, 200);
+        assert.equal(slowResult.headers["x-deploy-color"], "green");
+        assert.equal(await liveColor(), "blue");
+        console.log(`      rollback: pulumi up over SSH took ${upSeconds.toFixed(1)} s`);
+    });
+
+    it("deploying 1.1.0 to idle green over SSH copies the artifact, restarts only green, loses nothing", async () => {
+        const bluePids = await pids("blue");
+        const greenPids = await pids("green");
+        await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
+        const result = await underLoad("deploy 1.1.0 to idle green", async () => {
+            const up = await stack.stack.up(quiet);
+            assert.equal(up.summary.result, "succeeded");
+        });
+        assert.deepEqual(result.byColor, { blue: result.ok }, "all traffic stayed on blue");
+        assert.deepEqual(await pids("blue"), bluePids, "live pool processes unchanged");
+        assert.ok((await pids("green")).every((pid) => !greenPids.includes(pid)), "every green host runs a new process");
+        assert.deepEqual(await versions("green"), ["1.1.0", "1.1.0"]);
+    });
+
+    it("a never-ready green fails the update naming its hosts; traffic stays on blue", async () => {
+        const neverReady = path.join(stack.dir, "never-ready");
+        fs.cpSync(path.join(REPO_ROOT, "bin", "app"), neverReady, { recursive: true });
+        const server = path.join(neverReady, "server.js");
+        fs.writeFileSync(server, `process.env.FAIL_HEALTH = "1";\n${fs.readFileSync(server, "utf8")}`);
+        await stack.stack.setConfig("greenArtifact", { value: neverReady });
+        await stack.stack.setConfig("greenVersion", { value: "1.2.0" });
+        await stack.stack.setConfig("activeColor", { value: "green" });
+        let output = "";
+        await underLoad("switch to a never-ready green", async () => {
+            await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
+        });
+        for (const i of HOSTS) {
+            const address = lab!.hosts[`green-${i}`].address.replace(/\./g, "\\.");
+            assert.match(output, new RegExp(`green-${i} \\(${address}:3000\\) not ready after 10s: last /health answered 503 .*"status":"failing"`));
+        }
+        assert.equal(await liveColor(), "blue");
+        assert.deepEqual(await versions("green"), ["1.1.0", "1.1.0"], "each green host went back to the release it ran");
+
+        await stack.stack.setConfig("greenArtifact", { value: "bin/app" });
+        await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
+        await stack.stack.setConfig("activeColor", { value: "blue" });
+        const up = await stack.stack.up(quiet);
+        assert.equal(up.summary.result, "succeeded");
+    });
+
+    describe("connection problems fail naming the host and the cause, and change nothing on any host", () => {
+        const hostsConfig = () => JSON.parse(JSON.stringify({ green: HOSTS.map((i) => ({ address: lab!.hosts[`green-${i}`].address, hostKey: lab!.hosts[`green-${i}`].hostKey })) }));
+
+        async function attempt(broken: object[], expected: RegExp): Promise<void> {
+            const before = { blue: await pids("blue"), green: await pids("green") };
+            await stack.stack.setConfig("greenSshHosts", { value: JSON.stringify(broken) });
+            await stack.stack.setConfig("greenVersion", { value: "1.3.0" });
+            let output = "";
+            await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
+            assert.match(output, expected);
+            assert.deepEqual({ blue: await pids("blue"), green: await pids("green") }, before, "no app process was restarted anywhere");
+            assert.deepEqual(await versions("green"), ["1.1.0", "1.1.0"], "no host got the new release");
+            assert.equal(await liveColor(), "blue");
+        }
+
+        afterEach(async () => {
+            await stack.stack.setConfig("greenSshHosts", { value: JSON.stringify(hostsConfig().green) });
+            await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
+        });
+
+        it("an unreachable host", async () => {
+            const green = hostsConfig().green;
+            const subnet = lab!.bridgeAddress.replace(/\.1$/, "");
+            green[1] = { address: `${subnet}.99` };
+            await attempt(green, new RegExp(`reach-green-2[\\s\\S]*ssh root@${subnet.replace(/\./g, "\\.")}\\.99:22: after 2 failed attempt\\(s\\)`));
+        });
+
+        it("a login the host refuses", async () => {
+            const green = hostsConfig().green;
+            green[0] = { ...green[0], user: "no-such-user" };
+            await attempt(green, /reach-green-1[\s\S]*ssh no-such-user@[\d.]+:22: after 1 failed attempt\(s\): All configured authentication methods failed: the server refused the login/);
+        });
+
+        it("a host key that does not match the pinned one", async () => {
+            const green = hostsConfig().green;
+            green[0] = { ...green[0], hostKey: lab!.hosts["blue-1"].hostKey };
+            await attempt(green, /reach-green-1[\s\S]*after 1 failed attempt\(s\): .*the server's host key does not match the pinned hostKey/);
+        });
+    });
+});

@@ -1,0 +1,51 @@
+// The app's systemd unit (ssh target, systemd supervisor), rendered as the program renders it
+// and checked by systemd's own parser: `systemd-analyze verify` must have nothing to say.
+// Systemd does not run as init on the test machines, so this is how the unit is tested.
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { render } from "../../components/templates";
+
+function verify(unitText: string): { status: number | null; output: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "unit-"));
+    const file = path.join(dir, "bluegreen-app.service");
+    fs.writeFileSync(file, unitText);
+    const result = spawnSync("systemd-analyze", ["verify", file], { encoding: "utf8" });
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { status: result.status, output: `${result.stdout}${result.stderr}`.trim() };
+}
+
+describe("systemd unit of a pool host's app", () => {
+    const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), "host-"));
+    fs.mkdirSync(path.join(hostDir, "current"));
+    const unit = render("systemd/bluegreen-app.service.hbs", {
+        color: "green",
+        hostName: "green-1",
+        hostDir,
+        user: "root",
+        startCommand: "node server.js",
+        stopTimeoutSeconds: 35,
+    });
+    after(() => fs.rmSync(hostDir, { recursive: true, force: true }));
+
+    it("passes systemd-analyze verify with no warning", () => {
+        const result = verify(unit);
+        assert.equal(result.output, "", "systemd has nothing to say about the unit");
+        assert.equal(result.status, 0);
+    });
+
+    it("a broken unit is reported (the check can fail)", () => {
+        const result = verify(unit.replace("KillSignal=SIGTERM", "KillSignal=SIGTERMX"));
+        assert.match(result.output, /Failed to parse signal name/);
+    });
+
+    it("stops by draining: SIGTERM, then the drain timeout + 5 s before anything is killed", () => {
+        assert.match(unit, /^KillSignal=SIGTERM$/m);
+        assert.match(unit, /^TimeoutStopSec=35$/m);
+        assert.match(unit, /^Restart=on-failure$/m);
+        assert.match(unit, new RegExp(`^WorkingDirectory=${hostDir}/current$`, "m"));
+        assert.match(unit, new RegExp(`^EnvironmentFile=${hostDir}/app.env$`, "m"));
+    });
+});
