@@ -3,11 +3,12 @@
 // Ordering inside one update comes from the graph: deploy → gate → switch → verify.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { COLORS, Color, ProgramConfig, loadConfig, otherColor } from "./components/config";
+import { COLORS, Color, HTTPS_PORT, ProgramConfig, loadConfig, otherColor } from "./components/config";
 import { HealthGate, gateHostList } from "./components/healthGate";
 import { createHash } from "node:crypto";
 import { AppHost, HostsLayer, LocalHosts } from "./components/hosts";
 import { SshHosts } from "./components/sshHosts";
+import { createAwsHosts } from "./components/awsHosts";
 import { renderNginxConfig } from "./components/nginxConfig";
 import { Pool } from "./components/pool";
 import { Release, describeRelease } from "./components/release";
@@ -36,7 +37,7 @@ function resolvedPath(configKey: string, value: string): string {
     return absolute;
 }
 
-function createHostsLayer(config: ProgramConfig): HostsLayer {
+async function createHostsLayer(config: ProgramConfig): Promise<HostsLayer> {
     switch (config.target) {
         case "local":
             return new LocalHosts({
@@ -57,9 +58,7 @@ function createHostsLayer(config: ProgramConfig): HostsLayer {
                 supervisor: config.supervisor,
             });
         case "aws":
-            throw new pulumi.RunError(
-                `bluegreen:target is ${config.target}, which is not implemented yet. Fix: pulumi config set target local`,
-            );
+            return createAwsHosts(config);
         default: {
             const exhaustive: never = config.target;
             throw new Error(`unknown target ${String(exhaustive)}`);
@@ -110,7 +109,7 @@ function deployStateOf(config: ProgramConfig, releases: Record<Color, Release>, 
 async function main() {
     const config = loadConfig();
     const live = config.activeColor;
-    const hostsLayer = createHostsLayer(config);
+    const hostsLayer = await createHostsLayer(config);
     const hosts: Record<Color, AppHost[]> = {
         blue: hostsLayer.poolHosts("blue"),
         green: hostsLayer.poolHosts("green"),
@@ -139,13 +138,15 @@ async function main() {
         internalPort: config.internalPort,
         workerShutdownTimeoutSeconds: config.drainTimeoutSeconds + 5,
         privatePaths: config.privatePaths,
+        tls: config.tls ? { port: HTTPS_PORT, fingerprint: config.tls.fingerprint } : undefined,
     });
     const deployState: DeployState = { ...recorded, configId: nginxConfig.configId };
     const reconcile = reconcileReason(observed, previous, { liveColor: live, configId: nginxConfig.configId });
     if (reconcile) void pulumi.log.warn(`${reconcile}: the switch will run again to make nginx agree.`);
 
     // Every host is checked before any is changed, whenever anything on them would change.
-    hostsLayer.checkReachable(createHash("sha256").update(JSON.stringify(deployState)).digest("hex").slice(0, 16));
+    const digest = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
+    hostsLayer.checkReachable({ router: digest(deployState), pools: digest(deployState.pools) });
 
     const pools = Object.fromEntries(
         COLORS.map((color) => [
@@ -192,6 +193,7 @@ async function main() {
         liveVersion: releases[live].version,
         gateTimeoutSeconds: config.gateTimeoutSeconds,
         gateHostHeader: hostsLayer.publicHost(config.publicAddress),
+        tls: config.tls,
         reconcile,
         // The idle pool's hosts appear on the internal listener: deploy them first.
     }, { dependsOn: pools[otherColor(live)].deployments });
@@ -203,7 +205,7 @@ async function main() {
         activeColor: live,
         liveVersion: releases[live].version,
         standbyVersion: releases[otherColor(live)].version,
-        publicUrl: `http://${hostsLayer.publicHost(config.publicAddress)}:${config.publicPort}`,
+        publicUrl: pulumi.interpolate`http://${hostsLayer.publicHost(config.publicAddress)}:${config.publicPort}`,
         internalUrl,
         pools: Object.fromEntries(
             COLORS.map((color) => [color, { version: releases[color].version, hosts: hosts[color].map((h) => `${h.address}:${h.port}`) }]),

@@ -1,6 +1,7 @@
 // The one place that reads stack config. Every key is validated here, before any
 // resource is registered, so a bad value fails `pulumi preview` and changes nothing.
 // Components receive the typed result and never call `new pulumi.Config()`.
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
@@ -8,6 +9,9 @@ export const COLORS = ["blue", "green"] as const;
 export type Color = (typeof COLORS)[number];
 
 export const TARGETS = ["local", "ssh", "aws"] as const;
+
+/** nginx's HTTPS listener port, when a TLS certificate is configured. */
+export const HTTPS_PORT = 443;
 
 export const SWITCH_MODES = ["no-reload", "reload"] as const;
 export type SwitchMode = (typeof SWITCH_MODES)[number];
@@ -45,6 +49,11 @@ const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+\/]{32,1024}={0,2}( [A-Za-z0-9@._+-]{0,100})?$/;
+const CIDR = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/(3[0-2]|[12]?\d)$/;
+const AWS_ID = (prefix: string) => new RegExp(`^${prefix}-[0-9a-f]{8,17}$`);
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/;
+const AMI_NAME_FILTER = /^[A-Za-z0-9._*?\/-]{1,128}$/;
+const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+\/=\r\n]+-----END CERTIFICATE-----[\s\S]*$/;
 const PRIVATE_KEY = /^-----BEGIN ([A-Z]+ )?PRIVATE KEY-----\r?\n[A-Za-z0-9+\/=:,\r\n -]+\r?\n-----END ([A-Z]+ )?PRIVATE KEY-----\s*$/;
 
 function pattern(re: RegExp, what: string) {
@@ -126,10 +135,10 @@ export const CONFIG_KEYS = {
     blueHosts: key(integer(0, 50), "pulumi config set blueHosts 2", 2),
     /** Hosts in the green pool. Default: 2. */
     greenHosts: key(integer(0, 50), "pulumi config set greenHosts 2", 2),
-    /** Address of nginx's public listener. Default: 127.0.0.1. */
+    /** Address of nginx's public listener. Default: 127.0.0.1 on the local target, 0.0.0.0 on the others. */
     publicAddress: key(pattern(IPV4, "an IPv4 address such as 127.0.0.1"), "pulumi config set publicAddress 127.0.0.1", "127.0.0.1"),
-    /** Port of nginx's public listener. Default: 8080. */
-    publicPort: key(port(), "pulumi config set publicPort 8080", 8080),
+    /** Port of nginx's public listener (below 1024 needs root: the ssh and aws targets). Default: 8080. */
+    publicPort: key(integer(1, 65535), "pulumi config set publicPort 8080", 8080),
     /** Port of nginx's internal listener (loopback only: each pool by path, status). Default: 8081. */
     internalPort: key(port(), "pulumi config set internalPort 8081", 8081),
     /** Local target: blue host i listens on appBasePort+i, green host i on appBasePort+100+i. Default: 9100. */
@@ -166,12 +175,42 @@ export const CONFIG_KEYS = {
     remoteDir: key(pattern(/^\/(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._\/-]{1,200}$/, "an absolute directory path without '..' (letters, digits, . _ / -)"), "pulumi config set remoteDir /srv/bluegreen", "/srv/bluegreen"),
     /** ssh target: how apps are kept running: systemd (a unit per host), process (a detached process with a pid file, for hosts without systemd), or auto (systemd where it runs). Default: auto. */
     supervisor: key(z.enum(["auto", "systemd", "process"]), "pulumi config set supervisor auto   (or systemd, process)", "auto"),
+    /** aws target: the public half of the key pair (one line of a .pub file); its private half is sshPrivateKey. */
+    awsPublicKey: key(pattern(HOST_KEY, "one line of a public key file (ssh-ed25519 AAAA... comment)"), "pulumi config set awsPublicKey \"$(cat ~/.ssh/deploy_key.pub)\""),
+    /** aws target: the network allowed to SSH to the nginx host (the pools only take SSH from it). */
+    adminCidr: key(pattern(CIDR, "an IPv4 CIDR such as 203.0.113.0/24"), "pulumi config set adminCidr 203.0.113.0/24"),
+    /** aws target: networks allowed to reach nginx's HTTP(S) listener. Default: ["0.0.0.0/0"]. */
+    publicCidrs: key(jsonList(pattern(CIDR, "an IPv4 CIDR such as 0.0.0.0/0"), "IPv4 CIDRs"), "pulumi config set --path 'publicCidrs[0]' 0.0.0.0/0", ["0.0.0.0/0"]),
+    /** aws target: the VPC's address range when the program creates it (a /16). Default: 10.20.0.0/16. */
+    awsVpcCidr: key(pattern(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.0\.0\/16$/, "a /16 such as 10.20.0.0/16"), "pulumi config set awsVpcCidr 10.20.0.0/16", "10.20.0.0/16"),
+    /** aws target: use this existing VPC instead of creating one (then list its subnets too). */
+    awsVpcId: key(pattern(AWS_ID("vpc"), "a VPC id such as vpc-0123456789abcdef0"), "pulumi config set awsVpcId vpc-0123456789abcdef0", ""),
+    /** aws target, existing VPC: two public subnets (nginx), in two zones. */
+    awsPublicSubnetIds: key(jsonList(pattern(AWS_ID("subnet"), "a subnet id such as subnet-0123456789abcdef0"), "subnet ids"), "pulumi config set --path 'awsPublicSubnetIds[0]' subnet-0123456789abcdef0", []),
+    /** aws target, existing VPC: two private subnets (the pools), in two zones, each a /24 or larger. */
+    awsPrivateSubnetIds: key(jsonList(pattern(AWS_ID("subnet"), "a subnet id such as subnet-0123456789abcdef0"), "subnet ids"), "pulumi config set --path 'awsPrivateSubnetIds[0]' subnet-0123456789abcdef0", []),
+    /** aws target: the two availability zones (default: the region's first two). */
+    awsAvailabilityZones: key(jsonList(pattern(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, "a zone name such as eu-west-1a"), "zone names"), "pulumi config set --path 'awsAvailabilityZones[0]' eu-west-1a", []),
+    /** aws target: AMI name filter (the newest match is used). Default: debian-12-amd64-*. */
+    awsAmiNameFilter: key(pattern(AMI_NAME_FILTER, "an AMI name pattern such as debian-12-amd64-*"), "pulumi config set awsAmiNameFilter 'debian-12-amd64-*'", "debian-12-amd64-*"),
+    /** aws target: the AMI owner account. Default: 136693071363 (Debian). */
+    awsAmiOwner: key(pattern(/^(\d{12}|amazon|self)$/, "a 12-digit account id, amazon or self"), "pulumi config set awsAmiOwner 136693071363", "136693071363"),
+    /** aws target: instance type of the nginx host. Default: t3.micro. */
+    nginxInstanceType: key(pattern(INSTANCE_TYPE, "an instance type such as t3.micro"), "pulumi config set nginxInstanceType t3.micro", "t3.micro"),
+    /** aws target: instance type of the blue pool. Default: t3.small. */
+    blueInstanceType: key(pattern(INSTANCE_TYPE, "an instance type such as t3.small"), "pulumi config set blueInstanceType t3.small", "t3.small"),
+    /** aws target: instance type of the green pool. Default: t3.small. */
+    greenInstanceType: key(pattern(INSTANCE_TYPE, "an instance type such as t3.small"), "pulumi config set greenInstanceType t3.small", "t3.small"),
+    /** Optional TLS: the certificate chain (PEM); with tlsKey it enables the 443 listener. Set it as a secret. */
+    tlsCertificate: key(pattern(PEM_CERTIFICATE, "PEM text starting with -----BEGIN CERTIFICATE-----"), "pulumi config set --secret tlsCertificate < fullchain.pem", ""),
+    /** Optional TLS: the certificate's private key (PEM). Set it as a secret. */
+    tlsKey: key(pattern(PRIVATE_KEY, "the text of a private key file (-----BEGIN ... PRIVATE KEY-----), unencrypted"), "pulumi config set --secret tlsKey < privkey.pem", ""),
     /** Token that POST /health/drain must carry. Required; set it as a secret. */
     drainToken: key(pattern(TOKEN, "16 to 128 letters, digits, _ or -"), "pulumi config set --secret drainToken \"$(openssl rand -hex 24)\""),
 } as const;
 
 /** Keys whose values never appear in error messages. */
-const SECRET_KEYS: ReadonlySet<string> = new Set(["drainToken", "sshPrivateKey"]);
+const SECRET_KEYS: ReadonlySet<string> = new Set(["drainToken", "sshPrivateKey", "tlsKey", "tlsCertificate"]);
 
 type Keys = typeof CONFIG_KEYS;
 export type DeploymentConfig = { readonly [K in keyof Keys]: Keys[K] extends KeySpec<infer T> ? T : never };
@@ -206,7 +245,7 @@ export function parseConfig(project: string, raw: Readonly<Record<string, string
         const value = raw[name];
         const qualified = `${project}:${name}`;
         if (value === undefined || value === "") {
-            if (spec.default === undefined && !(name in TARGET_ONLY && TARGET_ONLY[name] !== raw.target)) {
+            if (spec.default === undefined && (!(name in TARGET_ONLY) || TARGET_ONLY[name].includes(raw.target ?? "local"))) {
                 problems.push(`${qualified} is not set. Fix: ${spec.fix}`);
             } else {
                 result[name] = spec.default;
@@ -230,7 +269,12 @@ export function parseConfig(project: string, raw: Readonly<Record<string, string
             );
         }
     }
-    if (problems.length === 0) problems.push(...portConflicts(project, result as DeploymentConfig), ...sshProblems(project, result as DeploymentConfig));
+    // A remote nginx host listens on all its addresses unless told otherwise.
+    if (raw.publicAddress === undefined && result.target !== undefined && result.target !== "local") result.publicAddress = "0.0.0.0";
+    if (problems.length === 0) {
+        const c = result as DeploymentConfig;
+        problems.push(...portConflicts(project, c), ...sshProblems(project, c), ...awsProblems(project, c));
+    }
     if (problems.length > 0) {
         throw new ConfigError(problems);
     }
@@ -238,7 +282,12 @@ export function parseConfig(project: string, raw: Readonly<Record<string, string
 }
 
 /** Keys required only by one target (they have no default, and other targets ignore them). */
-const TARGET_ONLY: Readonly<Record<string, string>> = { nginxSshHost: "ssh", sshPrivateKey: "ssh" };
+const TARGET_ONLY: Readonly<Record<string, readonly string[]>> = {
+    nginxSshHost: ["ssh"],
+    sshPrivateKey: ["ssh", "aws"],
+    awsPublicKey: ["aws"],
+    adminCidr: ["aws"],
+};
 
 /** The ssh target needs machines for both pools, each machine in one role only. */
 function sshProblems(project: string, c: DeploymentConfig): string[] {
@@ -259,6 +308,26 @@ function sshProblems(project: string, c: DeploymentConfig): string[] {
             }
             seen.set(host.address, role);
         }
+    }
+    return problems;
+}
+
+/** TLS needs both halves; an existing VPC needs its subnets, two of each kind. */
+function awsProblems(project: string, c: DeploymentConfig): string[] {
+    const problems: string[] = [];
+    if (Boolean(c.tlsCertificate) !== Boolean(c.tlsKey)) {
+        problems.push(`${project}:tlsCertificate and ${project}:tlsKey go together: set both (HTTPS on 443) or neither. Fix: pulumi config set --secret ${c.tlsKey ? "tlsCertificate < fullchain.pem" : "tlsKey < privkey.pem"}`);
+    }
+    if (c.target !== "aws") return problems;
+    if (c.awsVpcId) {
+        for (const name of ["awsPublicSubnetIds", "awsPrivateSubnetIds"] as const) {
+            if (c[name].length !== 2) problems.push(`${project}:${name} lists ${c[name].length} subnet(s): with awsVpcId, list two, in two availability zones. Fix: pulumi config set --path '${name}[1]' subnet-...`);
+        }
+    } else if (c.awsPublicSubnetIds.length + c.awsPrivateSubnetIds.length > 0) {
+        problems.push(`${project}:awsPublicSubnetIds/awsPrivateSubnetIds are set without awsVpcId: they describe an existing VPC. Fix: pulumi config set awsVpcId vpc-..., or remove them to let the program create the VPC`);
+    }
+    if (c.awsAvailabilityZones.length !== 0 && c.awsAvailabilityZones.length !== 2) {
+        problems.push(`${project}:awsAvailabilityZones lists ${c.awsAvailabilityZones.length} zone(s); the pools span exactly two. Fix: pulumi config set --path 'awsAvailabilityZones[1]' eu-west-1b`);
     }
     return problems;
 }
@@ -287,10 +356,12 @@ function portConflicts(project: string, c: DeploymentConfig): string[] {
 }
 
 /** The validated config as components receive it: secrets stay Pulumi secrets. */
-export type ProgramConfig = Omit<DeploymentConfig, "drainToken" | "sshPrivateKey"> & {
+export type ProgramConfig = Omit<DeploymentConfig, "drainToken" | "sshPrivateKey" | "tlsKey" | "tlsCertificate"> & {
     readonly drainToken: pulumi.Output<string>;
-    /** Empty for targets other than ssh. */
+    /** Empty for the local target. */
     readonly sshPrivateKey: pulumi.Output<string>;
+    /** Both present, or neither; `fingerprint` (a hash of both) tells a new certificate apart. */
+    readonly tls?: { readonly certificate: pulumi.Output<string>; readonly key: pulumi.Output<string>; readonly fingerprint: string };
 };
 
 /**
@@ -312,5 +383,18 @@ export function loadConfig(): ProgramConfig {
         if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
         throw err;
     }
-    return { ...parsed, drainToken: pulumi.secret(parsed.drainToken), sshPrivateKey: pulumi.secret(parsed.sshPrivateKey ?? "") };
+    const { tlsCertificate, tlsKey, ...rest } = parsed;
+    return {
+        ...rest,
+        drainToken: pulumi.secret(parsed.drainToken),
+        sshPrivateKey: pulumi.secret(parsed.sshPrivateKey ?? ""),
+        tls:
+            tlsCertificate && tlsKey
+                ? {
+                      certificate: pulumi.secret(tlsCertificate),
+                      key: pulumi.secret(tlsKey),
+                      fingerprint: createHash("sha256").update(`${tlsCertificate}\0${tlsKey}`).digest("hex").slice(0, 16),
+                  }
+                : undefined,
+    };
 }

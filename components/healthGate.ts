@@ -23,7 +23,7 @@ export interface HealthGateArgs {
     readonly timeoutSeconds: number;
     readonly intervalMs: number;
     /** Host header of the checks: what nginx sends the apps ($host of a public request). */
-    readonly hostHeader: string;
+    readonly hostHeader: pulumi.Input<string>;
     /** The pool's deploy commands: the gate checks only after they finished. */
     readonly after: readonly pulumi.Resource[];
 }

@@ -71,6 +71,12 @@ export interface ShippedArtifact {
     readonly copy?: pulumi.Resource;
 }
 
+/** What makes the reachability checks run again: anything that would change on those hosts. */
+export interface ReachTriggers {
+    readonly router: string;
+    readonly pools: string;
+}
+
 export interface HostsLayer {
     readonly target: "local" | "ssh" | "aws";
     /** How pool hosts keep their app running (templates/scripts/supervisor/). */
@@ -87,14 +93,17 @@ export interface HostsLayer {
      * any of them is changed. Empty where nothing can fail to connect.
      */
     readonly reachable: readonly pulumi.Resource[];
-    /** Registers the checks behind `reachable`; they run again whenever `trigger` changes. */
-    checkReachable(trigger: string): void;
+    /**
+     * Registers the checks behind `reachable`. The nginx host's check runs again whenever
+     * `triggers.router` changes, the pool hosts' whenever `triggers.pools` does.
+     */
+    checkReachable(triggers: ReachTriggers): void;
     /** nginx's prefix directory on the nginx host. */
     readonly nginxPrefix: string;
     /** Address the nginx host itself uses to reach its own listeners. */
     readonly routerLoopback: string;
     /** Where clients reach the public listener: `publicAddress`, or the host's when that is 0.0.0.0. */
-    publicHost(publicAddress: string): string;
+    publicHost(publicAddress: string): pulumi.Input<string>;
 }
 
 export interface LocalHostsArgs {

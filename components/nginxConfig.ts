@@ -33,6 +33,12 @@ export interface NginxConfigInput {
     readonly clientMaxBodySize?: string;
     /** App paths the public listener answers 404 for (status pages). Default: none. */
     readonly privatePaths?: readonly string[];
+    /**
+     * HTTPS on `port` with the certificate and key that nginx-switch.sh writes to conf/tls/.
+     * `fingerprint` identifies them, so a new certificate is a new config (and a reload).
+     * Absent: no ssl listener at all (one without a certificate fails `nginx -t`).
+     */
+    readonly tls?: { readonly port: number; readonly fingerprint: string };
 }
 
 export interface RenderedNginxConfig {
@@ -68,6 +74,7 @@ export function renderNginxConfig(input: NginxConfigInput): RenderedNginxConfig 
         workerProcesses: input.workerProcesses ?? "auto",
         clientMaxBodySize: input.clientMaxBodySize ?? "10m",
         privatePaths: [...new Set(input.privatePaths ?? [])],
+        tls: input.tls ?? false,
     };
     const configId = createHash("sha256").update(JSON.stringify(context)).digest("hex").slice(0, 16);
     return { text: render("nginx/nginx.conf.hbs", { ...context, configId }), configId };

@@ -22,6 +22,18 @@ export interface PoolArgs {
     readonly healthIntervalMs: number;
 }
 
+/** The systemd unit of `host`'s app (templates/systemd/bluegreen-app.service.hbs). */
+export function appUnitText(host: AppHost, startCommand: string, drainTimeoutSeconds: number): string {
+    return render("systemd/bluegreen-app.service.hbs", {
+        color: host.color,
+        hostName: host.name,
+        hostDir: host.workDir,
+        user: host.user,
+        startCommand,
+        stopTimeoutSeconds: drainTimeoutSeconds + 5,
+    });
+}
+
 export class Pool extends pulumi.ComponentResource {
     readonly color: Color;
     readonly hosts: readonly AppHost[];
@@ -79,14 +91,7 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
                 HEALTH_INTERVAL_MS: String(args.healthIntervalMs),
                 SUPERVISOR: args.hostsLayer.supervisor,
                 // Used only where systemd supervises (supervisor/systemd.sh).
-                UNIT_TEXT: render("systemd/bluegreen-app.service.hbs", {
-                    color: args.color,
-                    hostName: host.name,
-                    hostDir: host.workDir,
-                    user: host.user,
-                    startCommand: args.release.startCommand,
-                    stopTimeoutSeconds: args.drainTimeoutSeconds + 5,
-                }),
+                UNIT_TEXT: appUnitText(host, args.release.startCommand, args.drainTimeoutSeconds),
             },
         },
         { parent: pool, dependsOn: [token, ...(artifact.copy ? [artifact.copy] : [])] },

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Color, SwitchMode } from "./config";
 import type { HostsLayer, ScriptRun } from "./hosts";
 import type { RenderedNginxConfig } from "./nginxConfig";
-import { loadScript } from "./templates";
+import { loadScript, render } from "./templates";
 
 export interface RouterArgs {
     readonly hostsLayer: HostsLayer;
@@ -30,8 +30,10 @@ export interface RouterArgs {
     readonly liveHosts: string;
     readonly liveVersion: string;
     readonly gateTimeoutSeconds: number;
+    /** TLS certificate and key (secrets), written beside the config on the nginx host. */
+    readonly tls?: { readonly certificate: pulumi.Output<string>; readonly key: pulumi.Output<string> };
     /** Host header of the gate's checks (see HealthGate). */
-    readonly gateHostHeader: string;
+    readonly gateHostHeader: pulumi.Input<string>;
     /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
     readonly reconcile: string;
 }
@@ -73,6 +75,13 @@ export class Router extends pulumi.ComponentResource {
                     GATE_TIMEOUT_SECONDS: String(args.gateTimeoutSeconds),
                     GATE_HOST_HEADER: args.gateHostHeader,
                     RECONCILE: args.reconcile,
+                    SUPERVISOR: args.hostsLayer.supervisor,
+                    ...(args.tls ? { TLS_CERTIFICATE: args.tls.certificate, TLS_KEY: args.tls.key } : {}),
+                    // Where systemd runs, nginx is started through this unit (enabled at boot).
+                    NGINX_UNIT_TEXT: render("systemd/bluegreen-nginx.service.hbs", {
+                        prefix: args.hostsLayer.nginxPrefix,
+                        stopTimeoutSeconds: args.shutdownTimeoutSeconds + 5,
+                    }),
                 },
             },
             { parent: this, dependsOn: [args.gate, ...args.hostsLayer.reachable] },

@@ -6,12 +6,25 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { Color, SshHost } from "./config";
-import { type AppHost, type HostScript, type HostsLayer, type ScriptRun, type ShippedArtifact, commandInputs } from "./hosts";
+import { type AppHost, type HostScript, type HostsLayer, type ReachTriggers, type ScriptRun, type ShippedArtifact, commandInputs } from "./hosts";
 import { loadScript } from "./templates";
 
+/** A machine commands reach over SSH. */
+export interface RemoteMachine extends SshHost {
+    /** Where SSH connects, when not `address` (the aws nginx host: its Elastic IP). */
+    readonly connectAddress?: pulumi.Input<string>;
+    /** What must exist before anything connects (the aws instance). */
+    readonly ready?: readonly pulumi.Resource[];
+}
+
 export interface SshHostsArgs {
-    readonly nginx: SshHost;
-    readonly pools: Readonly<Record<Color, readonly SshHost[]>>;
+    readonly target?: "ssh" | "aws";
+    readonly nginx: RemoteMachine;
+    readonly pools: Readonly<Record<Color, readonly RemoteMachine[]>>;
+    /** Pool hosts are reached through this host (a jump host), when set. */
+    readonly jumpHost?: RemoteMachine;
+    /** Where clients reach nginx, when publicAddress is 0.0.0.0 (default: the nginx host's address). */
+    readonly publicHost?: pulumi.Input<string>;
     /** Login where a host names none. */
     readonly defaultUser: string;
     /** A Pulumi secret: never in state as plain text, nor in logs. */
@@ -28,13 +41,14 @@ export interface SshHostsArgs {
 type Role = "nginx" | Color;
 
 export class SshHosts implements HostsLayer {
-    readonly target = "ssh" as const;
+    readonly target: "ssh" | "aws";
     readonly supervisor: "auto" | "systemd" | "process";
     readonly nginxPrefix: string;
     readonly routerLoopback = "127.0.0.1";
     private readonly checks: pulumi.Resource[] = [];
 
     constructor(private readonly args: SshHostsArgs) {
+        this.target = args.target ?? "ssh";
         this.supervisor = args.supervisor;
         this.nginxPrefix = `${args.remoteDir}/nginx`;
     }
@@ -44,26 +58,31 @@ export class SshHosts implements HostsLayer {
     }
 
     /**
-     * Registers one check per host. `trigger` changes whenever anything on the hosts would
-     * change, so the checks run before every change and never when nothing changes.
+     * Registers one check per host. The triggers change whenever anything on those hosts
+     * would change, so the checks run before every change and never when nothing changes; a
+     * switch (which touches only the nginx host) checks only the nginx host.
      */
-    checkReachable(trigger: string): void {
-        const roles: [string, Role, SshHost][] = [
+    checkReachable(triggers: ReachTriggers): void {
+        const roles: [string, Role, RemoteMachine][] = [
             ["nginx", "nginx", this.args.nginx],
-            ...(["blue", "green"] as const).flatMap((color) => this.args.pools[color].map((h, i): [string, Role, SshHost] => [`${color}-${i + 1}`, color, h])),
+            ...(["blue", "green"] as const).flatMap((color) => this.args.pools[color].map((h, i): [string, Role, RemoteMachine] => [`${color}-${i + 1}`, color, h])),
         ];
         const script = loadScript("remote/check-host.sh");
         for (const [name, role, host] of roles) {
             this.checks.push(
-                new command.remote.Command(`reach-${name}`, {
-                    connection: this.connection(host),
-                    addPreviousOutputInEnv: false,
-                    ...commandInputs({
-                        create: script,
-                        update: script,
-                        environment: { HOST_NAME: name, ROLE: role, REMOTE_DIR: this.args.remoteDir, CHECK_TRIGGER: trigger },
-                    }),
-                }),
+                new command.remote.Command(
+                    `reach-${name}`,
+                    {
+                        connection: this.connection(host, role !== "nginx"),
+                        addPreviousOutputInEnv: false,
+                        ...commandInputs({
+                            create: script,
+                            update: script,
+                            environment: { HOST_NAME: name, ROLE: role, REMOTE_DIR: this.args.remoteDir, CHECK_TRIGGER: role === "nginx" ? triggers.router : triggers.pools },
+                        }),
+                    },
+                    { dependsOn: [...(host.ready ?? []), ...(role !== "nginx" ? this.args.jumpHost?.ready ?? [] : [])] },
+                ),
             );
         }
     }
@@ -85,7 +104,7 @@ export class SshHosts implements HostsLayer {
         const copy = new command.remote.CopyToRemote(
             name,
             {
-                connection: this.connection(this.poolHost(host)),
+                connection: this.connection(this.poolHost(host), true),
                 // An archive of entries lands at remotePath/<entry>, whether or not remotePath exists yet.
                 source: new pulumi.asset.AssetArchive({ artifact: new pulumi.asset.FileArchive(artifactDir) }),
                 remotePath,
@@ -96,24 +115,33 @@ export class SshHosts implements HostsLayer {
     }
 
     onHost(name: string, host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {
-        return new command.remote.Command(name, { connection: this.connection(this.poolHost(host)), addPreviousOutputInEnv: false, ...commandInputs(script) }, opts);
+        return new command.remote.Command(name, { connection: this.connection(this.poolHost(host), true), addPreviousOutputInEnv: false, ...commandInputs(script) }, opts);
     }
 
     onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {
         return new command.remote.Command(name, { connection: this.connection(this.args.nginx), addPreviousOutputInEnv: false, ...commandInputs(script) }, opts);
     }
 
-    publicHost(publicAddress: string): string {
-        return publicAddress === "0.0.0.0" ? this.args.nginx.address : publicAddress;
+    publicHost(publicAddress: string): pulumi.Input<string> {
+        return publicAddress === "0.0.0.0" ? this.args.publicHost ?? this.args.nginx.address : publicAddress;
     }
 
-    private poolHost(host: AppHost): SshHost {
+    private poolHost(host: AppHost): RemoteMachine {
         return this.args.pools[host.color][host.index - 1];
     }
 
-    private connection(host: SshHost): command.types.input.remote.ConnectionArgs {
+    /** How to reach `host`; pool hosts through the jump host when there is one. */
+    private connection(host: RemoteMachine, throughJumpHost = false): command.types.input.remote.ConnectionArgs {
+        const jump = throughJumpHost ? this.args.jumpHost : undefined;
         return {
-            host: host.address,
+            ...this.direct(host),
+            ...(jump ? { proxy: this.direct(jump) } : {}),
+        };
+    }
+
+    private direct(host: RemoteMachine) {
+        return {
+            host: host.connectAddress ?? host.address,
             port: host.port ?? 22,
             user: host.user ?? this.args.defaultUser,
             privateKey: this.args.privateKey,

@@ -39,3 +39,26 @@ is_ready() {
 
 # one_line FILE: a file's text on one line, cut to 300 characters, for error messages.
 one_line() { { tr '\n' ' ' <"$1"; } 2>/dev/null | cut -c1-300; }
+
+# systemd_runs: systemd is the init system here (units can be installed and started).
+systemd_runs() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
+
+# as_root COMMAND...: units and systemctl need root; a deploy user gets there with sudo.
+as_root() {
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    else
+        sudo -n "$@" || fail "'$*' needs root, and sudo -n refused: give the SSH user passwordless sudo for systemctl and tee /etc/systemd/system/bluegreen-*.service, or log in as root"
+    fi
+}
+
+# install_unit NAME TEXT: writes /etc/systemd/system/NAME when it differs, reloads systemd,
+# enables the unit (it starts at boot). Never starts or restarts it.
+install_unit() {
+    local file="/etc/systemd/system/$1"
+    printf '%s\n' "$2" | cmp -s - "$file" && return 0
+    printf '%s\n' "$2" | as_root tee "$file" >/dev/null
+    as_root systemctl daemon-reload
+    as_root systemctl enable --quiet "$1"
+}
+

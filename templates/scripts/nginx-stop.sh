@@ -12,4 +12,10 @@ if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q 'nginx: master' "/proc
     kill -0 "$pid" 2>/dev/null && fail "nginx (pid $pid) did not stop within $((SHUTDOWN_TIMEOUT_SECONDS + 5))s"
     log "Stopped nginx"
 fi
+# Installed by nginx-switch.sh where systemd runs: the router is gone, so is its unit.
+if [ -f /etc/systemd/system/bluegreen-nginx.service ] && systemd_runs; then
+    as_root systemctl disable --quiet bluegreen-nginx.service || true
+    as_root rm -f /etc/systemd/system/bluegreen-nginx.service
+    as_root systemctl daemon-reload
+fi
 rm -f "$NGINX_PREFIX/conf/nginx.conf" "$NGINX_PREFIX/conf/live-color" "$NGINX_PREFIX/last-switch"

@@ -31,12 +31,25 @@ body=$(mktemp)
 headers=$(mktemp)
 trap 'rm -f "$body" "$headers" "$candidate"' EXIT
 
-run_nginx() { "$nginx_bin" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@"; }
+nginx_unit=bluegreen-nginx.service
+# use_systemd: the router's nginx runs under its systemd unit (where systemd is the init system
+# and the supervisor setting allows it); elsewhere it runs on its own, tracked by its pid file.
+use_systemd() { [ -n "${NGINX_UNIT_TEXT:-}" ] && [ "${SUPERVISOR:-process}" != process ] && systemd_runs; }
+
+# Under its systemd unit the master runs as root: signals and tests need root too.
+run_nginx() {
+    if use_systemd && [ "$(id -u)" != 0 ]; then
+        as_root "$(command -v "$nginx_bin")" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@"
+    else
+        "$nginx_bin" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@"
+    fi
+}
 
 master_pid() {
     local pid
     pid=$(cat "$pid_file" 2>/dev/null) || return 1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q 'nginx: master' "/proc/$pid/cmdline" 2>/dev/null || return 1
+    # /proc, not kill -0: a master started by systemd (root) is not signalable by a deploy user.
+    [ -n "$pid" ] && [ -d "/proc/$pid" ] && grep -q 'nginx: master' "/proc/$pid/cmdline" 2>/dev/null || return 1
     echo "$pid"
 }
 
@@ -60,7 +73,7 @@ wait_retired() {
     while :; do
         busy=""
         for pid in "$@"; do
-            grep -q 'shutting down' "/proc/$pid/cmdline" 2>/dev/null || ! kill -0 "$pid" 2>/dev/null || busy="$busy $pid"
+            grep -q 'shutting down' "/proc/$pid/cmdline" 2>/dev/null || [ ! -d "/proc/$pid" ] || busy="$busy $pid"
         done
         [ -n "$busy" ] || return 0
         [ "$(now_ms)" -lt "$deadline" ] || { log "old nginx workers still accepting after ${VERIFY_TIMEOUT_SECONDS}s:$busy" >&2; return 1; }
@@ -76,8 +89,15 @@ start_or_reload() {
         retiring_workers=$(worker_pids "$pid" | tr '\n' ' ')
         run_nginx -c "$conf" -s reload
     else
-        log "Starting nginx with prefix $NGINX_PREFIX"
-        run_nginx -c "$conf"
+        if use_systemd; then
+            # Started through its unit, enabled: it comes back at boot with the last config.
+            log "Starting nginx with prefix $NGINX_PREFIX (systemd unit $nginx_unit)"
+            install_unit "$nginx_unit" "$NGINX_UNIT_TEXT"
+            as_root systemctl start "$nginx_unit"
+        else
+            log "Starting nginx with prefix $NGINX_PREFIX"
+            run_nginx -c "$conf"
+        fi
     fi
 }
 
@@ -172,7 +192,7 @@ restore() {
         fi
     elif [ "$config_changed" = true ]; then
         # First start: there is nothing to go back to, so stop nginx rather than serve a broken config.
-        if pid=$(master_pid); then run_nginx -c "$conf" -s quit || true; fi
+        if use_systemd; then as_root systemctl stop "$nginx_unit" || true; elif pid=$(master_pid); then run_nginx -c "$conf" -s quit || true; fi
         rm -f "$conf" "$live_file"
         fail "$why. nginx was not serving before, so it was stopped again."
     fi
@@ -189,7 +209,19 @@ restore() {
     fail "$why. Restored the previous live colour${previous_live:+ ($previous_live)}; the nginx config was not changed."
 }
 
-# 1. The config.
+# 1. The config. Its TLS certificate and key (secrets) go beside it first, readable only here;
+# the running nginx reads them at its next reload, which a new certificate causes (its
+# fingerprint is part of the config).
+if [ -n "${TLS_CERTIFICATE:-}" ]; then
+    mkdir -p "$conf_dir/tls"
+    (
+        umask 077
+        printf '%s\n' "$TLS_CERTIFICATE" >"$conf_dir/tls/certificate.pem.new"
+        printf '%s\n' "$TLS_KEY" >"$conf_dir/tls/key.pem.new"
+    )
+    mv -f "$conf_dir/tls/certificate.pem.new" "$conf_dir/tls/certificate.pem"
+    mv -f "$conf_dir/tls/key.pem.new" "$conf_dir/tls/key.pem"
+fi
 printf '%s\n' "$NGINX_CONF" >"$candidate"
 config_changed=false
 had_previous=false

@@ -18,6 +18,18 @@ export class ProgramRefused extends Error {
 
 const PROGRAM = path.resolve(__dirname, "..", "..", "index.ts");
 
+/** Answers of the AWS data sources the aws target reads (as AWS would give them). */
+const AWS_CALLS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": () => ({ names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"] }),
+    "aws:ec2/getAmi:getAmi": () => ({ id: "ami-0debian12", name: "debian-12-amd64-20261101-1234", architecture: "x86_64" }),
+    // Subnet ...NN: 10.50.NN.0/24 (NN in hex), zone a for odd NN, b for even.
+    "aws:ec2/getSubnet:getSubnet": (inputs) => {
+        const id = String(inputs.id);
+        const n = parseInt(id.slice(-2), 16);
+        return { id, cidrBlock: `10.50.${n}.0/24`, availabilityZone: n % 2 ? "eu-west-1a" : "eu-west-1b" };
+    },
+};
+
 /** What the last `runProgram` registered, kept even when the program is refused. */
 export const registered: RecordedResource[] = [];
 
@@ -39,10 +51,12 @@ export async function runProgram(
                     return { id: args.name, state: { ...args.inputs, outputs: options.previousOutputs ?? {} } };
                 }
                 registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-                return { id: `${args.name}-id`, state: args.inputs };
+                // What AWS would assign: an Elastic IP's public address (documentation range).
+                const assigned = args.type === "aws:ec2/eip:Eip" ? { publicIp: "203.0.113.10" } : {};
+                return { id: `${args.name}-id`, state: { ...args.inputs, ...assigned } };
             },
             call(args) {
-                return args.inputs;
+                return AWS_CALLS[args.token]?.(args.inputs) ?? args.inputs;
             },
         },
         "bluegreen",

@@ -8,14 +8,34 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { render } from "../../components/templates";
 
-function verify(unitText: string): { status: number | null; output: string } {
+function verify(unitText: string, name = "bluegreen-app.service"): { status: number | null; output: string } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "unit-"));
-    const file = path.join(dir, "bluegreen-app.service");
+    const file = path.join(dir, name);
     fs.writeFileSync(file, unitText);
     const result = spawnSync("systemd-analyze", ["verify", file], { encoding: "utf8" });
     fs.rmSync(dir, { recursive: true, force: true });
     return { status: result.status, output: `${result.stdout}${result.stderr}`.trim() };
 }
+
+describe("systemd unit of the router's nginx", () => {
+    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "prefix-"));
+    const unit = render("systemd/bluegreen-nginx.service.hbs", { prefix, stopTimeoutSeconds: 40 });
+    after(() => fs.rmSync(prefix, { recursive: true, force: true }));
+
+    it("passes systemd-analyze verify with no warning", () => {
+        const result = verify(unit, "bluegreen-nginx.service");
+        assert.equal(result.output, "", "systemd has nothing to say about the unit");
+        assert.equal(result.status, 0);
+    });
+
+    it("reloads with nginx -s reload and stops gracefully; the config is tested before every start", () => {
+        assert.match(unit, new RegExp(`^ExecStartPre=nginx -t -q -p ${prefix}/ .* -c ${prefix}/conf/nginx.conf$`, "m"));
+        assert.match(unit, /^ExecReload=nginx .* -s reload$/m);
+        assert.match(unit, /^ExecStop=nginx .* -s quit$/m);
+        assert.match(unit, new RegExp(`^PIDFile=${prefix}/logs/nginx.pid$`, "m"));
+        assert.match(unit, /^WantedBy=multi-user.target$/m);
+    });
+});
 
 describe("systemd unit of a pool host's app", () => {
     const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), "host-"));

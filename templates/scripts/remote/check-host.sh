@@ -2,6 +2,11 @@
 # works (the connection itself), the variables arrive (AcceptEnv), and the host has what its
 # role needs. Fails naming the host and the fix.
 need HOST_NAME ROLE REMOTE_DIR
+# A new cloud instance may still be installing packages (cloud-init): wait for it to finish.
+if command -v cloud-init >/dev/null 2>&1 && [ -d /var/lib/cloud/instance ]; then
+    log "$HOST_NAME: waiting for cloud-init to finish"
+    cloud-init status --wait >/dev/null || fail "$HOST_NAME: cloud-init failed (see /var/log/cloud-init-output.log on the host)"
+fi
 missing=()
 for tool in curl awk sed; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 case $ROLE in

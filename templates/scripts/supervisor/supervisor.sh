@@ -6,8 +6,6 @@
 need HOST_NAME HOST_DIR DRAIN_TIMEOUT_SECONDS
 log_file="$HOST_DIR/app.log"
 
-systemd_runs() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
-
 case ${SUPERVISOR:-process} in
     systemd)
         systemd_runs || fail "$HOST_NAME: supervisor is systemd, but systemd is not the init system on this host. Fix: pulumi config set supervisor auto (the process supervisor is then used where systemd does not run)"

@@ -5,11 +5,6 @@
 unit_name=bluegreen-app.service
 unit_file=/etc/systemd/system/$unit_name
 
-# as_root COMMAND...: systemctl and the unit file need root; a deploy user gets there with sudo.
-as_root() {
-    if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@" || fail "$HOST_NAME: '$*' needs root, and sudo -n refused: give the SSH user passwordless sudo for systemctl and tee /etc/systemd/system/$unit_name, or log in as root"; fi
-}
-
 systemd_owned_pid() {
     local pid
     systemctl is-active --quiet "$unit_name" || return 1
@@ -25,11 +20,7 @@ systemd_start_release() {
     mv -f "$HOST_DIR/app.env.new" "$HOST_DIR/app.env"
     ln -sfn "$1" "$HOST_DIR/current.new"
     mv -Tf "$HOST_DIR/current.new" "$HOST_DIR/current"
-    if ! printf '%s\n' "$UNIT_TEXT" | cmp -s - "$unit_file"; then
-        printf '%s\n' "$UNIT_TEXT" | as_root tee "$unit_file" >/dev/null
-        as_root systemctl daemon-reload
-        as_root systemctl enable --quiet "$unit_name"
-    fi
+    install_unit "$unit_name" "$UNIT_TEXT"
     # A unit that fails to start leaves no pid: wait_ready then reports the log's last lines.
     as_root systemctl start "$unit_name" >&2 || true
     systemctl show --property MainPID --value "$unit_name"

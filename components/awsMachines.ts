@@ -1,0 +1,121 @@
+// The aws target's machines: the nginx host in a public subnet with an Elastic IP, and each
+// pool's instances in the private subnets (alternating zones), all from an AMI found by a
+// filter, with a key pair from config and user-data rendered from templates/cloud-init.
+// Every instance gets a fixed private address derived from its subnet and its place in the
+// pool, so the nginx config (which names those addresses) renders before anything exists, and
+// nothing a switch or a deploy changes is an input of any instance.
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { Color } from "./config";
+import type { SubnetInfo } from "./awsNetwork";
+import { render } from "./templates";
+
+/** Address number `offset` inside a /24 (or larger) subnet: 10.20.11.0/24, 12 → 10.20.11.12. */
+export function hostAddress(cidr: string, offset: number): string {
+    const [a, b, c] = cidr.split("/")[0].split(".");
+    return `${a}.${b}.${c}.${offset}`;
+}
+
+/** Where host `index` (1-based) of a pool lives: zones alternate; blue from .11, green from .111. */
+export function poolPlacement(color: Color, index: number, subnets: readonly SubnetInfo[]): { subnet: SubnetInfo; address: string } {
+    const subnet = subnets[(index - 1) % subnets.length];
+    return { subnet, address: hostAddress(subnet.cidr, (color === "blue" ? 10 : 110) + index) };
+}
+
+export interface AwsMachinesArgs {
+    readonly amiId: string;
+    readonly publicKey: string;
+    readonly user: string;
+    readonly remoteDir: string;
+    readonly nginxInstanceType: string;
+    readonly instanceTypes: Readonly<Record<Color, string>>;
+    readonly counts: Readonly<Record<Color, number>>;
+    readonly publicSubnets: readonly SubnetInfo[];
+    readonly privateSubnets: readonly SubnetInfo[];
+    readonly nginxSecurityGroupId: pulumi.Input<string>;
+    readonly poolSecurityGroupId: pulumi.Input<string>;
+    /** The app unit each pool host gets, per colour (the same text the deploy installs). */
+    readonly unitText: Readonly<Record<Color, (index: number) => string>>;
+    readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface PoolMachine {
+    readonly color: Color;
+    readonly index: number;
+    readonly privateAddress: string;
+    readonly instance: aws.ec2.Instance;
+}
+
+function userData(role: string, args: AwsMachinesArgs, nginx: boolean, unitText?: string): string {
+    return render("cloud-init/host.yaml.hbs", {
+        role,
+        nginx,
+        user: args.user,
+        publicKey: args.publicKey,
+        remoteDir: args.remoteDir,
+        unitText: unitText ? unitText.split("\n").map((line) => (line ? `      ${line}` : "")).join("\n") : "",
+    });
+}
+
+export class AwsMachines extends pulumi.ComponentResource {
+    readonly nginxInstance: aws.ec2.Instance;
+    readonly nginxPublicIp: pulumi.Output<string>;
+    readonly nginxPrivateAddress: string;
+    readonly pools: Readonly<Record<Color, readonly PoolMachine[]>>;
+    /** Resources a command on the nginx host waits for (the instance and its public address). */
+    readonly nginxReady: readonly pulumi.Resource[];
+
+    constructor(name: string, args: AwsMachinesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("bluegreen:aws:Machines", name, {}, opts);
+        const parent = { parent: this };
+        const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.publicKey, tags: args.tags }, parent);
+
+        this.nginxPrivateAddress = hostAddress(args.publicSubnets[0].cidr, 10);
+        this.nginxInstance = new aws.ec2.Instance(
+            "nginx",
+            {
+                ami: args.amiId,
+                instanceType: args.nginxInstanceType,
+                subnetId: args.publicSubnets[0].id,
+                privateIp: this.nginxPrivateAddress,
+                vpcSecurityGroupIds: [args.nginxSecurityGroupId],
+                keyName: keyPair.keyName,
+                userData: userData("nginx", args, true),
+                metadataOptions: { httpTokens: "required" },
+                rootBlockDevice: { volumeSize: 10, volumeType: "gp3", encrypted: true },
+                tags: { ...args.tags, Name: "bluegreen-nginx", Role: "nginx" },
+            },
+            { parent: this, ignoreChanges: ["userData"] },
+        );
+        const address = new aws.ec2.Eip("nginx", { domain: "vpc", instance: this.nginxInstance.id, tags: { ...args.tags, Name: "bluegreen-nginx" } }, parent);
+        this.nginxPublicIp = address.publicIp;
+        this.nginxReady = [this.nginxInstance, address];
+
+        const pool = (color: Color): PoolMachine[] =>
+            Array.from({ length: args.counts[color] }, (_, i) => {
+                const index = i + 1;
+                const placement = poolPlacement(color, index, args.privateSubnets);
+                const instance = new aws.ec2.Instance(
+                    `${color}-${index}`,
+                    {
+                        ami: args.amiId,
+                        instanceType: args.instanceTypes[color],
+                        subnetId: placement.subnet.id,
+                        privateIp: placement.address,
+                        associatePublicIpAddress: false,
+                        vpcSecurityGroupIds: [args.poolSecurityGroupId],
+                        keyName: keyPair.keyName,
+                        userData: userData(`${color}-${index}`, args, false, args.unitText[color](index)),
+                        metadataOptions: { httpTokens: "required" },
+                        rootBlockDevice: { volumeSize: 10, volumeType: "gp3", encrypted: true },
+                        tags: { ...args.tags, Name: `bluegreen-${color}-${index}`, Role: "pool", Pool: color },
+                    },
+                    // User-data prepares the first boot only; what changes later arrives over SSH.
+                    { parent: this, ignoreChanges: ["userData"] },
+                );
+                return { color, index, privateAddress: placement.address, instance };
+            });
+        this.pools = { blue: pool("blue"), green: pool("green") };
+        this.registerOutputs({ nginxPublicIp: this.nginxPublicIp });
+    }
+}

@@ -1,0 +1,289 @@
+// The aws target under Pulumi mocks (no AWS account is reachable from here): what the program
+// declares per colour, the security-group rules the design allows (each a policy test that
+// names the URN of an offending resource), user-data that passes cloud-init's schema when
+// cloud-init is installed, every pool command going through the nginx host as jump host, a
+// colour switch that touches no instance, and an nginx config that passes a real `nginx -t`.
+import * as assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { RecordedResource, runProgram } from "../support/mocks";
+
+const TOKEN = "test-token-0123456789";
+const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F deploy@example";
+
+const AWS: Record<string, string> = {
+    target: "aws",
+    activeColor: "blue",
+    drainToken: TOKEN,
+    sshPrivateKey: PRIVATE_KEY,
+    awsPublicKey: PUBLIC_KEY,
+    adminCidr: "203.0.113.0/24",
+    blueHosts: "2",
+    greenHosts: "2",
+    publicPort: "80",
+};
+
+function urn(r: RecordedResource): string {
+    return `urn:pulumi:unit::bluegreen::${r.type}::${r.name}`;
+}
+
+function ofType(resources: RecordedResource[], type: string): RecordedResource[] {
+    return resources.filter((r) => r.type === type);
+}
+
+type Rule = { description?: string; protocol: string; fromPort: number; toPort: number; cidrBlocks?: string[]; securityGroups?: string[] };
+
+function ingress(r: RecordedResource): Rule[] {
+    return (r.inputs.ingress as Rule[] | undefined) ?? [];
+}
+
+/** Fails naming the URN of every resource `offends` picks. */
+function policy(resources: RecordedResource[], rule: string, offends: (r: RecordedResource) => string | undefined): void {
+    const offenders = resources.flatMap((r) => {
+        const why = offends(r);
+        return why ? [`${urn(r)}: ${why}`] : [];
+    });
+    assert.deepEqual(offenders, [], `${rule} is broken by:\n  ${offenders.join("\n  ")}`);
+}
+
+function connectionOf(r: RecordedResource): Record<string, unknown> {
+    const c = r.inputs.connection as Record<string, unknown>;
+    return (c && "value" in c && Object.keys(c).length <= 2 ? (c as { value: Record<string, unknown> }).value : c) ?? {};
+}
+
+describe("aws target (Pulumi mocks and real validators; no AWS account is reachable from here)", () => {
+    let blue: RecordedResource[];
+    let green: RecordedResource[];
+    let outputs: Record<string, unknown>;
+
+    before(async () => {
+        const run = await runProgram(AWS);
+        blue = run.resources;
+        outputs = run.outputs;
+        green = (await runProgram({ ...AWS, activeColor: "green" })).resources;
+    });
+
+    it("declares a VPC with a public and a private subnet in each of two zones, a NAT gateway, and the nginx host with an Elastic IP", () => {
+        assert.equal(ofType(blue, "aws:ec2/vpc:Vpc").length, 1);
+        const subnets = ofType(blue, "aws:ec2/subnet:Subnet");
+        assert.equal(subnets.length, 4);
+        assert.deepEqual(new Set(subnets.map((s) => s.inputs.availabilityZone)), new Set(["eu-west-1a", "eu-west-1b"]));
+        assert.equal(ofType(blue, "aws:ec2/natGateway:NatGateway").length, 1);
+        const eips = ofType(blue, "aws:ec2/eip:Eip").filter((e) => e.name === "nginx");
+        assert.equal(eips.length, 1, "the nginx host has an Elastic IP");
+        assert.equal(eips[0].inputs.instance, "nginx-id");
+    });
+
+    it("one instance per pool host, in private subnets on alternating zones, sized per colour; the AMI comes from a filter", async () => {
+        const instances = ofType(blue, "aws:ec2/instance:Instance");
+        assert.deepEqual(instances.map((i) => i.name).sort(), ["blue-1", "blue-2", "green-1", "green-2", "nginx"]);
+        const bySize = await runProgram({ ...AWS, blueHosts: "3", greenHosts: "1", blueInstanceType: "t3.medium", greenInstanceType: "t3.large" });
+        const sized = ofType(bySize.resources, "aws:ec2/instance:Instance");
+        assert.deepEqual(sized.filter((i) => i.name.startsWith("blue-")).map((i) => i.inputs.instanceType), ["t3.medium", "t3.medium", "t3.medium"]);
+        assert.deepEqual(sized.filter((i) => i.name.startsWith("green-")).map((i) => i.inputs.instanceType), ["t3.large"]);
+        for (const i of instances.filter((x) => x.name !== "nginx")) {
+            assert.equal(i.inputs.associatePublicIpAddress, false, `${i.name} has no public address`);
+            assert.match(String(i.inputs.subnetId), /private/, `${i.name} is in a private subnet`);
+        }
+        assert.notEqual(instances.find((i) => i.name === "blue-1")?.inputs.subnetId, instances.find((i) => i.name === "blue-2")?.inputs.subnetId, "a pool spans both zones");
+        for (const i of instances) assert.equal(i.inputs.ami, "ami-0debian12", `${i.name} uses the AMI the filter found`);
+    });
+
+    it("security groups: nginx takes HTTP(S) from the client CIDRs and SSH from the admin CIDR only", () => {
+        const nginx = ofType(blue, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name.endsWith("-nginx"))!;
+        const ssh = ingress(nginx).filter((r) => r.fromPort <= 22 && r.toPort >= 22);
+        assert.deepEqual(ssh.map((r) => r.cidrBlocks), [["203.0.113.0/24"]]);
+        const http = ingress(nginx).filter((r) => r.fromPort === 80);
+        assert.equal(http.length, 1);
+    });
+
+    it("security groups: the pool app port and SSH are open to the nginx security group only", () => {
+        const pools = ofType(blue, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name.endsWith("-pools"))!;
+        const rules = ingress(pools);
+        assert.deepEqual(rules.map((r) => [r.fromPort, r.securityGroups, r.cidrBlocks]), [
+            [3000, ["network-nginx-id"], undefined],
+            [22, ["network-nginx-id"], undefined],
+        ]);
+    });
+
+    it("policy: nothing is open to 0.0.0.0/0 except the public HTTP(S) listener", async () => {
+        const withTls = await runProgram({ ...AWS, tlsCertificate: selfSigned().cert, tlsKey: selfSigned().key });
+        for (const resources of [blue, withTls.resources]) {
+            policy(resources, "ingress from 0.0.0.0/0 only to HTTP(S)", (r) => {
+                const open = ingress(r).filter((rule) => (rule.cidrBlocks ?? []).includes("0.0.0.0/0") && ![80, 443].includes(rule.fromPort));
+                return open.length ? `opens ${open.map((o) => `${o.protocol}/${o.fromPort}-${o.toPort}`).join(", ")} to 0.0.0.0/0` : undefined;
+            });
+        }
+    });
+
+    it("policy: the policy check itself fails, naming the URN, when a rule breaks it", () => {
+        const bad: RecordedResource = { type: "aws:ec2/securityGroup:SecurityGroup", name: "bad", inputs: { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }] } };
+        assert.throws(
+            () => policy([bad], "ingress from 0.0.0.0/0 only to HTTP(S)", (r) => (ingress(r).some((x) => x.cidrBlocks?.includes("0.0.0.0/0") && x.fromPort === 22) ? "opens SSH" : undefined)),
+            /urn:pulumi:unit::bluegreen::aws:ec2\/securityGroup:SecurityGroup::bad: opens SSH/,
+        );
+    });
+
+    it("policy: every command and copy to a pool host goes through the nginx host as jump host", () => {
+        const remote = blue.filter((r) => r.type.startsWith("command:remote:"));
+        assert.ok(remote.length >= 10, "the hosts are reached with remote commands");
+        const poolCommands = remote.filter((r) => /^(blue|green)-|^reach-(blue|green)-/.test(r.name));
+        assert.ok(poolCommands.length >= 8);
+        policy(poolCommands, "pool hosts only through the jump host", (r) => {
+            const c = connectionOf(r);
+            const proxy = c.proxy as Record<string, unknown> | undefined;
+            if (!proxy) return "connects without a proxy";
+            if (proxy.host !== "203.0.113.10") return `proxy is ${String(proxy.host)}, not the nginx host's Elastic IP`;
+            if (!/^10\.20\.1[12]\.\d+$/.test(String(c.host))) return `connects to ${String(c.host)}, not a private address`;
+            return undefined;
+        });
+        const router = remote.find((r) => r.name === "router-nginx")!;
+        assert.equal(connectionOf(router).host, "203.0.113.10", "the router is reached at the Elastic IP");
+    });
+
+    it("a colour switch replaces or updates no instance, subnet, security group or address: only the router's commands change", () => {
+        const awsTypes = (rs: RecordedResource[]) => rs.filter((r) => r.type.startsWith("aws:"));
+        assert.deepEqual(
+            awsTypes(green).map((r) => [r.type, r.name, r.inputs]),
+            awsTypes(blue).map((r) => [r.type, r.name, r.inputs]),
+            "every AWS resource has the same inputs for either colour",
+        );
+        const changed = green.filter((g) => {
+            const b = blue.find((x) => x.type === g.type && x.name === g.name);
+            return JSON.stringify(b?.inputs) !== JSON.stringify(g.inputs);
+        });
+        assert.deepEqual(changed.map((r) => r.name).sort(), ["gate-check", "reach-nginx", "router-nginx"]);
+    });
+
+    it("user-data is rendered from templates/cloud-init and passes cloud-init's schema (when cloud-init is installed)", () => {
+        const instances = ofType(blue, "aws:ec2/instance:Instance");
+        for (const i of instances) {
+            const data = String(i.inputs.userData);
+            assert.match(data, /^#cloud-config\n/);
+            assert.match(data, /AcceptEnv BLUEGREEN_\*/, `${i.name} accepts the program's variables over SSH`);
+            assert.match(data, new RegExp(PUBLIC_KEY.split(" ")[1].replace(/[+/]/g, "\\$&")), `${i.name} lets the app user log in with the configured key`);
+            if (i.name === "nginx") assert.match(data, /libnginx-mod-http-lua/);
+            else assert.match(data, /path: \/etc\/systemd\/system\/bluegreen-app\.service[\s\S]*ExecStart=\/bin\/sh -c 'exec node server\.js'/);
+        }
+        const cloudInit = spawnSync("cloud-init", ["--version"], { encoding: "utf8" });
+        if (cloudInit.status !== 0 && process.env.BLUEGREEN_REQUIRE_VALIDATORS) assert.fail("cloud-init must be installed here (BLUEGREEN_REQUIRE_VALIDATORS is set): apt-get install cloud-init");
+        if (cloudInit.status !== 0) {
+            console.log("      (cloud-init is not installed: its schema check did not run)");
+            return;
+        }
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "user-data-"));
+        for (const i of instances) {
+            const file = path.join(dir, `${i.name}.yaml`);
+            fs.writeFileSync(file, String(i.inputs.userData));
+            const result = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+            assert.equal(result.status, 0, `${i.name} user-data fails cloud-init schema: ${result.stdout}${result.stderr}`);
+        }
+        // The check can fail: a user-data with a wrong type is reported.
+        const broken = path.join(dir, "broken.yaml");
+        fs.writeFileSync(broken, "#cloud-config\npackages: 5\n");
+        const bad = spawnSync("cloud-init", ["schema", "--config-file", broken], { encoding: "utf8" });
+        assert.notEqual(bad.status, 0, "cloud-init schema rejects a wrong type");
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("the rendered nginx config passes a real nginx -t, without TLS and with it; no ssl listener without a certificate", () => {
+        const router = blue.find((r) => r.name === "router-nginx")!;
+        const plain = envOf(router).NGINX_CONF;
+        assert.doesNotMatch(plain, /\bssl\b/, "no ssl listener is rendered without a certificate");
+        assert.equal(nginxTest(plain), "");
+    });
+
+    it("outputs name the nginx host's public address", () => {
+        assert.equal(outputs.publicUrl, "http://203.0.113.10:80");
+    });
+});
+
+describe("aws target: existing VPC and config checks", () => {
+    it("an existing VPC by id: no VPC or subnet is created, hosts get fixed addresses in the given subnets", async () => {
+        const run = await runProgram({
+            ...AWS,
+            awsVpcId: "vpc-0123456789abcdef0",
+            awsPublicSubnetIds: JSON.stringify(["subnet-00000000000000001", "subnet-00000000000000002"]),
+            awsPrivateSubnetIds: JSON.stringify(["subnet-00000000000000011", "subnet-00000000000000012"]),
+        });
+        assert.equal(ofType(run.resources, "aws:ec2/vpc:Vpc").length, 0);
+        assert.equal(ofType(run.resources, "aws:ec2/subnet:Subnet").length, 0);
+        const groups = ofType(run.resources, "aws:ec2/securityGroup:SecurityGroup");
+        assert.ok(groups.every((g) => g.inputs.vpcId === "vpc-0123456789abcdef0"), "security groups are made in the given VPC");
+        const instances = Object.fromEntries(ofType(run.resources, "aws:ec2/instance:Instance").map((i) => [i.name, i.inputs]));
+        assert.equal(instances.nginx.privateIp, "10.50.1.10");
+        // Private subnets ...11 (0x11 = 17, zone a) and ...12 (18, zone b).
+        assert.deepEqual([instances["blue-1"].privateIp, instances["blue-2"].privateIp, instances["green-1"].privateIp], ["10.50.17.11", "10.50.18.12", "10.50.17.111"]);
+        assert.equal(instances["blue-2"].subnetId, "subnet-00000000000000012");
+    });
+
+    it("the aws target needs its key pair and admin network; subnets without a VPC id are refused", async () => {
+        const { awsPublicKey: _k, adminCidr: _a, ...missing } = AWS;
+        const refused = await runProgram(missing).then(
+            () => "",
+            (err: Error) => err.message,
+        );
+        assert.match(refused, /bluegreen:awsPublicKey is not set\. Fix: pulumi config set awsPublicKey/);
+        assert.match(refused, /bluegreen:adminCidr is not set\. Fix: pulumi config set adminCidr 203\.0\.113\.0\/24/);
+        await assert.rejects(runProgram({ ...AWS, adminCidr: "0.0.0.0/0; curl evil" }), /bluegreen:adminCidr has the invalid value/);
+        await assert.rejects(runProgram({ ...AWS, awsPrivateSubnetIds: JSON.stringify(["subnet-00000000000000011"]) }), /awsPublicSubnetIds\/awsPrivateSubnetIds are set without awsVpcId/);
+    });
+});
+
+describe("aws target with TLS", () => {
+    it("a certificate and key enable the 443 listener, and the config passes nginx -t with them in place", async () => {
+        const { cert, key } = selfSigned();
+        const run = await runProgram({ ...AWS, tlsCertificate: cert, tlsKey: key });
+        const router = run.resources.find((r) => r.name === "router-nginx")!;
+        const env = envOf(router);
+        assert.match(env.NGINX_CONF, /listen 0\.0\.0\.0:443 ssl default_server;/);
+        assert.equal(env.TLS_CERTIFICATE, cert);
+        const group = ofType(run.resources, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name.endsWith("-nginx"))!;
+        assert.ok(ingress(group).some((r) => r.fromPort === 443), "443 is open to clients");
+        assert.equal(nginxTest(env.NGINX_CONF, { cert, key }), "");
+    });
+
+    it("a certificate without its key is refused at preview, naming both keys", async () => {
+        await assert.rejects(runProgram({ ...AWS, tlsCertificate: selfSigned().cert }), /bluegreen:tlsCertificate and bluegreen:tlsKey go together/);
+    });
+});
+
+function envOf(r: RecordedResource): Record<string, string> {
+    const env = r.inputs.environment as Record<string, unknown>;
+    const sent = (env && "value" in env && Object.keys(env).length <= 2 ? (env as { value: Record<string, string> }).value : env) as Record<string, string>;
+    return Object.fromEntries(Object.entries(sent).map(([k, v]) => [k.replace(/^BLUEGREEN_/, ""), v]));
+}
+
+let certificate: { cert: string; key: string } | undefined;
+function selfSigned(): { cert: string; key: string } {
+    if (!certificate) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-"));
+        execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=bluegreen.test", "-days", "1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
+        certificate = { cert: fs.readFileSync(path.join(dir, "cert.pem"), "utf8"), key: fs.readFileSync(path.join(dir, "key.pem"), "utf8") };
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+    return certificate;
+}
+
+/** `nginx -t` of a config rendered for the aws host, with its prefix moved to a temp dir. */
+function nginxTest(text: string, tls?: { cert: string; key: string }): string {
+    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "nginx-aws-"));
+    for (const d of ["conf", "logs", "temp"]) fs.mkdirSync(path.join(prefix, d));
+    const modules = /--modules-path=(\S+)/.exec(execFileSync("sh", ["-c", "nginx -V 2>&1"], { encoding: "utf8" }))?.[1] ?? "/usr/lib/nginx/modules";
+    fs.symlinkSync(modules, path.join(prefix, "modules"));
+    if (tls) {
+        fs.mkdirSync(path.join(prefix, "conf", "tls"));
+        fs.writeFileSync(path.join(prefix, "conf", "tls", "certificate.pem"), tls.cert);
+        fs.writeFileSync(path.join(prefix, "conf", "tls", "key.pem"), tls.key);
+    }
+    const conf = path.join(prefix, "conf", "nginx.conf");
+    // The aws config names /srv/bluegreen/nginx; test it in place under the temp prefix, on
+    // free ports (80/443 need root and may be taken).
+    fs.writeFileSync(conf, text.replaceAll("/srv/bluegreen/nginx", prefix).replace(/:80 /g, ":18080 ").replace(/:80;/g, ":18080;").replace(/:443 ssl /g, ":18443 ssl "));
+    const result = spawnSync("nginx", ["-t", "-q", "-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", conf], { encoding: "utf8" });
+    fs.rmSync(prefix, { recursive: true, force: true });
+    return result.status === 0 ? "" : `${result.stdout}${result.stderr}`;
+}
