@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # `npm test`: set up what is missing, then run every suite (unit, template, integration).
+# A full run (no arguments) also renders docs/reliability.md from the rows its tests recorded.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 pulumi_dir=$(bash scripts/setup.sh | tail -n 1)
 export PATH="$pulumi_dir:$PATH"
-exec npx --no-install mocha --reporter test/support/reporter.js \
-    'test/unit/**/*.test.ts' 'test/template/**/*.test.ts' 'test/integration/**/*.test.ts' "$@"
+full_run=$([ $# -eq 0 ] && echo true || echo false)
+[ "$full_run" = false ] || rm -f .state/reliability/rows.jsonl
+status=0
+npx --no-install mocha --reporter test/support/reporter.js \
+    'test/unit/**/*.test.ts' 'test/template/**/*.test.ts' 'test/integration/**/*.test.ts' "$@" || status=$?
+if [ "$full_run" = true ] && [ "$status" -eq 0 ]; then
+    npx --no-install ts-node --transpile-only scripts/reliability-report.ts
+fi
+exit "$status"

@@ -4,11 +4,12 @@
 // cloud-init is installed, every pool command going through the nginx host as jump host, a
 // colour switch that touches no instance, and an nginx config that passes a real `nginx -t`.
 import * as assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RecordedResource, runProgram } from "../support/mocks";
+import { nginxTest as nginxCheck, selfSignedCertificate as selfSigned } from "../support/nginxCheck";
 
 const TOKEN = "test-token-0123456789";
 const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -257,33 +258,7 @@ function envOf(r: RecordedResource): Record<string, string> {
     return Object.fromEntries(Object.entries(sent).map(([k, v]) => [k.replace(/^BLUEGREEN_/, ""), v]));
 }
 
-let certificate: { cert: string; key: string } | undefined;
-function selfSigned(): { cert: string; key: string } {
-    if (!certificate) {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-"));
-        execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=bluegreen.test", "-days", "1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
-        certificate = { cert: fs.readFileSync(path.join(dir, "cert.pem"), "utf8"), key: fs.readFileSync(path.join(dir, "key.pem"), "utf8") };
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
-    return certificate;
-}
-
-/** `nginx -t` of a config rendered for the aws host, with its prefix moved to a temp dir. */
+/** `nginx -t` of a config rendered for the aws host, on free ports (80/443 need root and may be taken). */
 function nginxTest(text: string, tls?: { cert: string; key: string }): string {
-    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "nginx-aws-"));
-    for (const d of ["conf", "logs", "temp"]) fs.mkdirSync(path.join(prefix, d));
-    const modules = /--modules-path=(\S+)/.exec(execFileSync("sh", ["-c", "nginx -V 2>&1"], { encoding: "utf8" }))?.[1] ?? "/usr/lib/nginx/modules";
-    fs.symlinkSync(modules, path.join(prefix, "modules"));
-    if (tls) {
-        fs.mkdirSync(path.join(prefix, "conf", "tls"));
-        fs.writeFileSync(path.join(prefix, "conf", "tls", "certificate.pem"), tls.cert);
-        fs.writeFileSync(path.join(prefix, "conf", "tls", "key.pem"), tls.key);
-    }
-    const conf = path.join(prefix, "conf", "nginx.conf");
-    // The aws config names /srv/bluegreen/nginx; test it in place under the temp prefix, on
-    // free ports (80/443 need root and may be taken).
-    fs.writeFileSync(conf, text.replaceAll("/srv/bluegreen/nginx", prefix).replace(/:80 /g, ":18080 ").replace(/:80;/g, ":18080;").replace(/:443 ssl /g, ":18443 ssl "));
-    const result = spawnSync("nginx", ["-t", "-q", "-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", conf], { encoding: "utf8" });
-    fs.rmSync(prefix, { recursive: true, force: true });
-    return result.status === 0 ? "" : `${result.stdout}${result.stderr}`;
+    return nginxCheck(text.replace(/:80 /g, ":18080 ").replace(/:80;/g, ":18080;").replace(/:443 ssl /g, ":18443 ssl "), "/srv/bluegreen/nginx", tls);
 }

@@ -1,0 +1,50 @@
+// `nginx -t` of a rendered config in a throwaway prefix (with the Lua module linked, and TLS
+// files when given), as the switch script would run it on the nginx host.
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+let modules: string | undefined;
+
+/** nginx's modules directory on this machine (no-reload mode loads the Lua module from it). */
+export function nginxModulesDir(): string {
+    modules ??= /--modules-path=(\S+)/.exec(execFileSync("sh", ["-c", "nginx -V 2>&1"], { encoding: "utf8" }))?.[1] ?? "/usr/lib/nginx/modules";
+    return modules;
+}
+
+/**
+ * Runs `nginx -t` on `text` with `renderedPrefix` replaced by a temp prefix. Returns "" when
+ * nginx accepts it, else nginx's complaint.
+ */
+export function nginxTest(text: string, renderedPrefix: string, tls?: { cert: string; key: string }): string {
+    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "nginx-t-"));
+    for (const d of ["conf", "logs", "temp"]) fs.mkdirSync(path.join(prefix, d));
+    fs.symlinkSync(nginxModulesDir(), path.join(prefix, "modules"));
+    if (tls) {
+        fs.mkdirSync(path.join(prefix, "conf", "tls"));
+        fs.writeFileSync(path.join(prefix, "conf", "tls", "certificate.pem"), tls.cert);
+        fs.writeFileSync(path.join(prefix, "conf", "tls", "key.pem"), tls.key);
+    }
+    const conf = path.join(prefix, "conf", "nginx.conf");
+    fs.writeFileSync(conf, text.replaceAll(renderedPrefix, prefix));
+    try {
+        const result = spawnSync("nginx", ["-t", "-q", "-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", conf], { encoding: "utf8" });
+        return result.status === 0 ? "" : `${result.stdout}${result.stderr}`.trim();
+    } finally {
+        fs.rmSync(prefix, { recursive: true, force: true });
+    }
+}
+
+let certificate: { cert: string; key: string } | undefined;
+
+/** A self-signed certificate and key, made once per run with openssl. */
+export function selfSignedCertificate(): { cert: string; key: string } {
+    if (!certificate) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-"));
+        execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=bluegreen.test", "-days", "1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
+        certificate = { cert: fs.readFileSync(path.join(dir, "cert.pem"), "utf8"), key: fs.readFileSync(path.join(dir, "key.pem"), "utf8") };
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+    return certificate;
+}

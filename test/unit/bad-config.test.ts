@@ -1,0 +1,210 @@
+// Hardening of the config boundary: for every key the program reads, values of the wrong
+// type, out of range, empty, and carrying injection attempts (; } newline $(…) backticks
+// quotes non-ASCII) fail at validation with a message naming the key and the fix, and the
+// program registers nothing (nothing renders, nothing runs). Then a property test: random
+// valid configs are accepted, rendered, and pass a real `nginx -t`.
+import * as assert from "node:assert/strict";
+import fc from "fast-check";
+import { CONFIG_KEYS, ConfigError, parseConfig } from "../../components/config";
+import { renderNginxConfig } from "../../components/nginxConfig";
+import { ProgramRefused, registered, runProgram } from "../support/mocks";
+import { nginxTest, selfSignedCertificate } from "../support/nginxCheck";
+import { recordOutcome } from "../support/reliability";
+
+const TOKEN = "test-token-0123456789";
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F deploy";
+const CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ3J0\n-----END CERTIFICATE-----\n";
+
+/** What an attacker (or a typo) puts into a value. */
+const INJECTIONS = [";", "}", "\n", "$(id)", "`id`", "'", '"', "é", " ; rm -rf /"];
+
+type Kind = "enum" | "integer" | "string" | "json";
+
+/** A valid value for each key, the kind of value it is, and (for numbers) its range. */
+const VALID: Record<keyof typeof CONFIG_KEYS, { value: string; kind: Kind; range?: [number, number]; inject?: (bad: string) => string; pem?: true; emptyAllowed?: true }> = {
+    activeColor: { value: "blue", kind: "enum" },
+    target: { value: "local", kind: "enum" },
+    switchMode: { value: "reload", kind: "enum" },
+    blueVersion: { value: "1.2.3", kind: "string" },
+    greenVersion: { value: "1.2.3", kind: "string" },
+    blueArtifact: { value: "bin/app", kind: "string" },
+    greenArtifact: { value: "bin/app", kind: "string" },
+    appStartCommand: { value: "node server.js", kind: "string" },
+    blueHosts: { value: "2", kind: "integer", range: [0, 50] },
+    greenHosts: { value: "2", kind: "integer", range: [0, 50] },
+    publicAddress: { value: "127.0.0.1", kind: "string" },
+    publicPort: { value: "8080", kind: "integer", range: [1, 65535] },
+    internalPort: { value: "8081", kind: "integer", range: [1024, 65535] },
+    appBasePort: { value: "9100", kind: "integer", range: [1024, 65300] },
+    stateDir: { value: ".state/local", kind: "string" },
+    gateTimeoutSeconds: { value: "30", kind: "integer", range: [1, 600] },
+    healthIntervalMs: { value: "200", kind: "integer", range: [50, 5000] },
+    drainTimeoutSeconds: { value: "30", kind: "integer", range: [1, 600] },
+    smokePaths: { value: '["/"]', kind: "json", inject: (bad) => JSON.stringify([`/${bad}`]) },
+    privatePaths: { value: '["/status"]', kind: "json", inject: (bad) => JSON.stringify([`/status${bad}`]) },
+    blueSshHosts: { value: '[{"address":"10.0.1.11"}]', kind: "json", emptyAllowed: true, inject: (bad) => JSON.stringify([{ address: `10.0.1.11${bad}` }]) },
+    greenSshHosts: { value: '[{"address":"10.0.2.11"}]', kind: "json", emptyAllowed: true, inject: (bad) => JSON.stringify([{ address: "10.0.2.11", user: `deploy${bad}` }]) },
+    nginxSshHost: { value: '{"address":"10.0.0.10"}', kind: "json", inject: (bad) => JSON.stringify({ address: "10.0.0.10", hostKey: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F${bad}` }) },
+    sshUser: { value: "deploy", kind: "string" },
+    sshPrivateKey: { value: KEY, kind: "string", pem: true, inject: (bad) => KEY.replace("AAAAA", `AA${bad}AAA`) },
+    sshDialAttempts: { value: "3", kind: "integer", range: [1, 20] },
+    sshDialTimeoutSeconds: { value: "10", kind: "integer", range: [1, 120] },
+    appPort: { value: "3000", kind: "integer", range: [1024, 65535] },
+    remoteDir: { value: "/srv/bluegreen", kind: "string" },
+    supervisor: { value: "auto", kind: "enum" },
+    awsPublicKey: { value: PUBLIC_KEY, kind: "string" },
+    adminCidr: { value: "203.0.113.0/24", kind: "string" },
+    publicCidrs: { value: '["0.0.0.0/0"]', kind: "json", inject: (bad) => JSON.stringify([`0.0.0.0/0${bad}`]) },
+    awsVpcCidr: { value: "10.20.0.0/16", kind: "string" },
+    awsVpcId: { value: "vpc-0123456789abcdef0", kind: "string" },
+    awsPublicSubnetIds: { value: '["subnet-00000000000000001"]', kind: "json", inject: (bad) => JSON.stringify([`subnet-00000000000000001${bad}`]) },
+    awsPrivateSubnetIds: { value: '["subnet-00000000000000011"]', kind: "json", inject: (bad) => JSON.stringify([`subnet-00000000000000011${bad}`]) },
+    awsAvailabilityZones: { value: '["eu-west-1a","eu-west-1b"]', kind: "json", inject: (bad) => JSON.stringify(["eu-west-1a", `eu-west-1b${bad}`]) },
+    awsAmiNameFilter: { value: "debian-12-amd64-*", kind: "string" },
+    awsAmiOwner: { value: "136693071363", kind: "string" },
+    nginxInstanceType: { value: "t3.micro", kind: "string" },
+    blueInstanceType: { value: "t3.small", kind: "string" },
+    greenInstanceType: { value: "t3.small", kind: "string" },
+    tlsCertificate: { value: CERT, kind: "string", pem: true, inject: (bad) => CERT.replace("MIIB", `MI${bad}IB`) },
+    tlsKey: { value: KEY, kind: "string", pem: true, inject: (bad) => KEY.replace("AAAAA", `AA${bad}AAA`) },
+    drainToken: { value: TOKEN, kind: "string" },
+};
+
+const SECRET = new Set(["drainToken", "sshPrivateKey", "tlsKey", "tlsCertificate"]);
+
+function problemsFor(key: string, value: string): string[] {
+    try {
+        parseConfig("bluegreen", { activeColor: "blue", drainToken: TOKEN, [key]: value });
+    } catch (err) {
+        if (err instanceof ConfigError) return [...err.problems];
+        throw err;
+    }
+    return [];
+}
+
+/** The bad values tried for one key. */
+function badValues(key: keyof typeof CONFIG_KEYS): { what: string; value: string }[] {
+    const spec = VALID[key];
+    const bad: { what: string; value: string }[] = [];
+    if (spec.kind === "integer") {
+        const [min, max] = spec.range!;
+        bad.push({ what: "wrong type", value: "eighty" }, { what: "below range", value: String(min - 1) }, { what: "above range", value: String(max + 1) }, { what: "fraction", value: `${min}.5` });
+    } else if (spec.kind === "enum") {
+        bad.push({ what: "not one of the choices", value: "purple" });
+    } else if (spec.kind === "json") {
+        bad.push({ what: "wrong type", value: "not json" }, { what: "wrong type", value: "42" });
+        // (An empty host list is a pool without hosts, which is allowed.)
+        if (spec.value.startsWith("[") && !spec.emptyAllowed) bad.push({ what: "empty list", value: "[]" });
+    } else {
+        bad.push({ what: "wrong type", value: '{"a": 1}' });
+    }
+    // A PEM text is lines by nature: a newline in it is not an injection.
+    for (const injection of INJECTIONS.filter((i) => !(spec.pem && i === "\n"))) {
+        bad.push({ what: `injection ${JSON.stringify(injection)}`, value: spec.inject ? spec.inject(injection) : `${spec.value}${injection}` });
+    }
+    return bad;
+}
+
+describe("bad config: every key, every kind of bad value, is refused naming the key and the fix", () => {
+    it("every key the program reads has a valid sample here (none forgotten)", () => {
+        assert.deepEqual(Object.keys(VALID).sort(), Object.keys(CONFIG_KEYS).sort());
+    });
+
+    it("each valid sample is accepted on its own", () => {
+        for (const [key, spec] of Object.entries(VALID)) {
+            if (["target", "blueSshHosts", "greenSshHosts", "nginxSshHost", "awsVpcId", "awsPublicSubnetIds", "awsPrivateSubnetIds", "tlsCertificate", "tlsKey", "publicPort"].includes(key)) continue; // need companions (checked below)
+            assert.deepEqual(problemsFor(key, spec.value), [], `${key}=${JSON.stringify(spec.value)} is valid`);
+        }
+    });
+
+    for (const key of Object.keys(CONFIG_KEYS) as (keyof typeof CONFIG_KEYS)[]) {
+        it(`${key}: wrong type, out of range, empty and injected values fail with the key and the fix`, () => {
+            let tried = 0;
+            for (const { what, value } of badValues(key)) {
+                const problems = problemsFor(key, value);
+                const mine = problems.find((p) => p.startsWith(`bluegreen:${key} has the invalid value`));
+                assert.ok(mine, `${key} ${what} (${JSON.stringify(value)}) was accepted; problems: ${problems.join(" | ")}`);
+                assert.match(mine, /Fix: /, `${key} ${what}: the message says what to do`);
+                if (SECRET.has(key)) assert.ok(!mine.includes(value), `${key}: a secret's value never appears in the message`);
+                tried++;
+            }
+            recordOutcome({ area: "bad config", fault: `${key}: ${tried} bad values (wrong type, range, empty, ; } newline $(…) backticks quotes non-ASCII)`, expected: "refused at preview naming the key and the fix; nothing registered", observed: `all ${tried} refused with the key and a fix`, sent: 0, lost: 0 });
+        });
+    }
+
+    it("the program registers nothing when a value is bad: nothing renders and nothing runs", async () => {
+        for (const [key, value] of [["publicPort", "80;"], ["smokePaths", '["/$(id)"]'], ["appStartCommand", "node server.js; curl evil"], ["blueVersion", "1.0`id`"]] as const) {
+            await assert.rejects(runProgram({ activeColor: "blue", drainToken: TOKEN, [key]: value }), (err: unknown) => {
+                assert.ok(err instanceof ProgramRefused, `${key}: refused`);
+                assert.match(err.message, new RegExp(`bluegreen:${key} has the invalid value`));
+                return true;
+            });
+            assert.deepEqual(registered.filter((r) => !r.type.startsWith("pulumi:")), [], `${key}: no resource was registered`);
+        }
+    });
+});
+
+describe("property: random valid configs render into nginx configs that a real nginx -t accepts", function () {
+    const port = fc.integer({ min: 1024, max: 60000 });
+    const urlPath = fc.stringMatching(/^\/[A-Za-z0-9._~\/-]{0,30}$/);
+    const ipv4 = fc.tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 254 })).map((p) => p.join("."));
+
+    it("parseConfig accepts them; the rendered config passes nginx -t; no client header picks a pool", () => {
+        let runs = 0;
+        fc.assert(
+            fc.property(
+                fc.record({
+                    activeColor: fc.constantFrom("blue", "green"),
+                    switchMode: fc.constantFrom("no-reload", "reload"),
+                    blueHosts: fc.integer({ min: 1, max: 6 }),
+                    greenHosts: fc.integer({ min: 1, max: 6 }),
+                    publicAddress: fc.oneof(fc.constant("127.0.0.1"), fc.constant("0.0.0.0")),
+                    ports: fc.uniqueArray(port, { minLength: 2, maxLength: 2 }),
+                    drainTimeoutSeconds: fc.integer({ min: 1, max: 600 }),
+                    smokePaths: fc.array(urlPath, { minLength: 1, maxLength: 4 }),
+                    privatePaths: fc.array(urlPath, { minLength: 1, maxLength: 4 }),
+                    upstreamHosts: fc.array(ipv4, { minLength: 12, maxLength: 12 }),
+                    tls: fc.boolean(),
+                }),
+                (input) => {
+                    const raw = {
+                        activeColor: input.activeColor,
+                        switchMode: input.switchMode,
+                        blueHosts: String(input.blueHosts),
+                        greenHosts: String(input.greenHosts),
+                        publicAddress: input.publicAddress,
+                        publicPort: String(input.ports[0]),
+                        internalPort: String(input.ports[1]),
+                        appBasePort: "61000",
+                        drainTimeoutSeconds: String(input.drainTimeoutSeconds),
+                        smokePaths: JSON.stringify(input.smokePaths),
+                        privatePaths: JSON.stringify(input.privatePaths),
+                        drainToken: TOKEN,
+                    };
+                    const config = parseConfig("bluegreen", raw);
+                    const hostsOf = (count: number, offset: number) => input.upstreamHosts.slice(offset, offset + count).map((address, i) => ({ address, port: 61001 + offset + i }));
+                    const rendered = renderNginxConfig({
+                        prefix: "/PREFIX",
+                        switchMode: config.switchMode,
+                        liveColor: config.activeColor,
+                        pools: { blue: hostsOf(config.blueHosts, 0), green: hostsOf(config.greenHosts, 6) },
+                        publicAddress: config.publicAddress,
+                        publicPort: config.publicPort,
+                        internalAddress: "127.0.0.1",
+                        internalPort: config.internalPort,
+                        workerShutdownTimeoutSeconds: config.drainTimeoutSeconds + 5,
+                        privatePaths: config.privatePaths,
+                        tls: input.tls ? { port: 443, fingerprint: "0123456789abcdef" } : undefined,
+                    });
+                    const complaint = nginxTest(rendered.text.replace(/:443 ssl /, `:${input.ports[0] === 60001 ? 60002 : 60001} ssl `), "/PREFIX", input.tls ? selfSignedCertificate() : undefined);
+                    assert.equal(complaint, "", `nginx -t refused a valid config: ${complaint}`);
+                    assert.doesNotMatch(rendered.text, /\$http_x_deploy_color/i, "no client header selects a pool");
+                    runs++;
+                },
+            ),
+            { numRuns: 60 },
+        );
+        recordOutcome({ area: "bad config", fault: `${runs} random valid configs (property test, fast-check)`, expected: "accepted, rendered, pass a real nginx -t", observed: `all ${runs} passed nginx -t`, sent: 0, lost: 0 });
+    });
+});
