@@ -49,7 +49,7 @@ run_gate() {
                 log "  $name (${target_of[$name]}) NOT ready after ${GATE_TIMEOUT_SECONDS}s: last /health answered ${status_of[$name]:-000} $(one_line "$dir/$name")"
             done
             rm -rf "$dir"
-            fail "gate failed: ${#pending[@]} of $count $POOL_COLOR host(s) not ready (details above); traffic was not switched"
+            fail "gate failed: ${#pending[@]} of $count $POOL_COLOR host(s) not ready (details above); traffic was not switched. A host whose app stopped (answered 000) is redeployed with: pulumi up --replace <its deploy command's URN> (pulumi stack --show-urns lists them)"
         fi
         sleep_ms "$HEALTH_INTERVAL_MS"
     done

@@ -82,8 +82,10 @@ wait_retired() {
 }
 
 retiring_workers=""
+error_log_mark=0
 start_or_reload() {
     local pid
+    error_log_mark=$(stat -c %s "$NGINX_PREFIX/logs/error.log" 2>/dev/null || echo 0)
     if pid=$(master_pid); then
         log "Reloading nginx (master pid $pid)"
         retiring_workers=$(worker_pids "$pid" | tr '\n' ' ')
@@ -101,10 +103,21 @@ start_or_reload() {
     fi
 }
 
+# new_emergency: the first [emerg] line nginx logged since the last start_or_reload (a reload
+# that cannot bind its ports, for example, keeps the old config and says so only there).
+new_emergency() {
+    tail -c +$((error_log_mark + 1)) "$NGINX_PREFIX/logs/error.log" 2>/dev/null | grep -m 1 '\[emerg\]' || true
+}
+
 # wait_config_id ID: polls the internal listener until nginx serves config ID.
 wait_config_id() {
-    local deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 )) status
+    local deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 )) status emergency
     while :; do
+        emergency=$(new_emergency)
+        if [ -n "$emergency" ]; then
+            log "nginx refused config $1: $emergency" >&2
+            return 1
+        fi
         status=$(fetch "$INTERNAL_URL/bluegreen/config-id" "$body")
         if [ "$status" = 200 ] && [ "$(cat "$body")" = "$1" ]; then
             # shellcheck disable=SC2086 # a list of pids
@@ -117,7 +130,13 @@ wait_config_id() {
 }
 
 config_problem() {
-    echo "nginx did not start serving config $1 within ${VERIFY_TIMEOUT_SECONDS}s (see $NGINX_PREFIX/logs/error.log: $(tail -n 3 "$NGINX_PREFIX/logs/error.log" 2>/dev/null | tr '\n' ' '))"
+    local emergency
+    emergency=$(new_emergency)
+    if [ -n "$emergency" ]; then
+        echo "nginx refused config $1 and kept serving the previous one: $emergency"
+    else
+        echo "nginx did not start serving config $1 within ${VERIFY_TIMEOUT_SECONDS}s (see $NGINX_PREFIX/logs/error.log: $(tail -n 3 "$NGINX_PREFIX/logs/error.log" 2>/dev/null | tr '\n' ' '))"
+    fi
 }
 
 # set_live COLOR (no-reload mode): persist, then set in shared memory for every worker.

@@ -1,0 +1,156 @@
+// Attacks on a running local-target stack (real nginx, real apps), each tried for real:
+// routing by a client, draining without the token, reading secrets from logs, preview output,
+// state or the rendered config, version disclosure, oversized and slow requests, and reaching
+// the internal listener from another address.
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from "../support/localStack";
+import { recordOutcome } from "../support/reliability";
+
+/** Every file under `dir` whose text contains `needle` (relative paths). */
+function filesContaining(dir: string, needle: string): string[] {
+    const found: string[] = [];
+    const walk = (d: string) => {
+        for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+            const p = path.join(d, entry.name);
+            if (entry.isDirectory()) walk(p);
+            else if (entry.isFile() && entry.name !== "drain-token" && fs.readFileSync(p).includes(needle)) found.push(path.relative(dir, p));
+        }
+    };
+    walk(dir);
+    return found;
+}
+
+/** A non-loopback IPv4 address of this machine, if it has one. */
+function externalAddress(): string | undefined {
+    for (const list of Object.values(os.networkInterfaces())) {
+        for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+    }
+    return undefined;
+}
+
+describe("security: each attack tried against a running stack", function () {
+    let stack: LocalStack;
+    let upOutput = "";
+
+    before(async () => {
+        stack = await createLocalStack();
+        const result = await stack.stack.up({ onOutput: (t) => (upOutput += t) });
+        assert.equal(result.summary.result, "succeeded");
+    });
+
+    after(async () => {
+        await stack?.dispose();
+    });
+
+    it("no client-controlled routing on the public listener: header, path, query and Host all get the live pool", async () => {
+        const attempts: [string, Record<string, string>][] = [
+            ["/", { "X-Deploy-Color": "green" }],
+            ["/", { "X-Deploy-Color": "pool_green" }],
+            ["/green/", {}],
+            ["/?color=green", {}],
+            ["/", { Host: "green" }],
+            ["/", { Cookie: "deploy_color=green" }],
+        ];
+        for (const [url, headers] of attempts) {
+            const res = await getJson<{ color?: string }>(`${stack.publicUrl}${url}`, headers);
+            assert.equal(res.headers["x-deploy-color"], "blue", `${url} ${JSON.stringify(headers)}: served by blue`);
+            if (res.status === 200) assert.equal(res.body.color, "blue", "the app saw blue, not what the client sent");
+        }
+        recordOutcome({ area: "security", fault: "client tries to pick the idle pool: X-Deploy-Color, /green/ path, ?color=, Host, Cookie", expected: "always the live pool", observed: `all ${attempts.length} attempts served by blue`, sent: attempts.length, lost: 0 });
+    });
+
+    it("drain requires the token: without it or with a wrong one the app keeps serving; through the public listener it does not exist", async () => {
+        const app = `http://127.0.0.1:${stack.hostPort("green", 1)}`;
+        const before = await stack.appStatus("green", 1);
+        const tries = [{}, { "X-Deploy-Token": "wrong-token-000000000000" }, { Authorization: "Bearer wrong-token-000000000000" }];
+        for (const headers of tries) {
+            const res = await request(`${app}/health/drain`, "POST", headers);
+            assert.ok([401, 403].includes(res.status), `drain without the right token answered ${res.status}`);
+        }
+        const publicDrain = await request(`${stack.publicUrl}/health/drain`, "POST", { Authorization: `Bearer ${TEST_DRAIN_TOKEN}` });
+        assert.equal(publicDrain.status, 404);
+        const after = await stack.appStatus("green", 1);
+        assert.equal(after.status, "ready");
+        assert.equal(after.pid, before.pid);
+        recordOutcome({ area: "security", fault: "POST /health/drain without the token, with a wrong one, and through the public listener with the right one", expected: "refused (401/403, 404 in public); app keeps serving", observed: "refused every time; same pid, still ready", sent: tries.length + 1, lost: 0 });
+    });
+
+    it("secrets never appear in logs, preview output, the rendered config or state in plain text", async () => {
+        let previewOutput = "";
+        await stack.stack.setConfig("greenVersion", { value: "1.0.1" });
+        const preview = await stack.stack.preview({ diff: true, onOutput: (t) => (previewOutput += t) });
+        await stack.stack.setConfig("greenVersion", { value: "1.0.0" });
+        assert.ok(preview.stdout.length > 0);
+        assert.ok(!previewOutput.includes(TEST_DRAIN_TOKEN), "preview --diff output does not show the drain token");
+        assert.ok(!upOutput.includes(TEST_DRAIN_TOKEN), "pulumi up output does not show the drain token");
+        // The state as the backend stores it (the Automation API's export decrypts secrets).
+        const backend = path.join(stack.dir, "backend");
+        assert.deepEqual(filesContaining(backend, TEST_DRAIN_TOKEN), [], "the backend's state files hold the token only encrypted");
+        const stateFiles = fs.readdirSync(path.join(backend, ".pulumi", "stacks", "bluegreen")).filter((f) => f.endsWith(".json"));
+        assert.match(fs.readFileSync(path.join(backend, ".pulumi", "stacks", "bluegreen", stateFiles[0]), "utf8"), /"ciphertext"/, "secret values are stored as ciphertext");
+        const conf = fs.readFileSync(path.join(stack.stateDir, "nginx", "conf", "nginx.conf"), "utf8");
+        assert.ok(!conf.includes(TEST_DRAIN_TOKEN), "the rendered nginx config does not contain the token");
+        const leaks = filesContaining(stack.stateDir, TEST_DRAIN_TOKEN);
+        assert.deepEqual(leaks, [], "no log, config or pid file under the state dir holds the token (only the hosts' drain-token files)");
+        const tokenFile = path.join(stack.stateDir, "pools", "blue", "host-1", "drain-token");
+        assert.equal((fs.statSync(tokenFile).mode & 0o077).toString(8), "0", "the token file is readable by its owner only");
+        recordOutcome({ area: "security", fault: "look for the drain token in preview --diff, up output, exported state, nginx config, every log and pid file", expected: "only in the hosts' drain-token files (mode 600) and as ciphertext in state", observed: "not found anywhere else", sent: 0, lost: 0 });
+    });
+
+    it("server_tokens off: no nginx version in headers or error pages", async () => {
+        const ok = await getJson(`${stack.publicUrl}/`);
+        assert.equal(ok.headers.server, "nginx");
+        const notFound = await request(`${stack.publicUrl}/health/drain`, "GET");
+        assert.equal(notFound.headers.server, "nginx");
+        assert.doesNotMatch(notFound.body, /nginx\/\d/);
+        recordOutcome({ area: "security", fault: "read the Server header and an error page", expected: "no version", observed: `Server: ${String(ok.headers.server)}; error page without version`, sent: 2, lost: 0 });
+    });
+
+    it("request bodies are bounded: 11 MB is refused with 413 before it reaches an app", async () => {
+        const body = "x".repeat(11 * 1024 * 1024);
+        const res = await request(`${stack.publicUrl}/work?ms=1`, "POST", { "Content-Type": "text/plain" }, body);
+        assert.equal(res.status, 413);
+        recordOutcome({ area: "security", fault: "POST an 11 MB body", expected: "413 from nginx (client_max_body_size 10m)", observed: `${res.status}`, sent: 1, lost: 0 });
+    });
+
+    it("a client that sends its headers slowly is cut off by nginx's header timeout (slowloris)", async () => {
+        const port = Number(new URL(stack.publicUrl).port);
+        const started = Date.now();
+        const closedAfter = await new Promise<number>((resolve, reject) => {
+            const socket = net.connect(port, "127.0.0.1", () => socket.write("GET / HTTP/1.1\r\nHost: x\r\n"));
+            const drip = setInterval(() => socket.writable && socket.write("X-Slow: 1\r\n"), 1000);
+            socket.on("close", () => {
+                clearInterval(drip);
+                resolve(Date.now() - started);
+            });
+            socket.on("error", () => undefined);
+            setTimeout(() => {
+                clearInterval(drip);
+                socket.destroy();
+                reject(new Error("nginx kept a slow client open for more than 25 s"));
+            }, 25_000);
+        });
+        assert.ok(closedAfter >= 14_000 && closedAfter <= 20_000, `closed after ${closedAfter} ms (client_header_timeout 15s)`);
+        recordOutcome({ area: "security", fault: "send request headers one line per second, never finishing", expected: "nginx closes the connection after client_header_timeout (15 s)", observed: `closed after ${(closedAfter / 1000).toFixed(1)} s`, sent: 1, lost: 0 });
+    }).timeout(30_000);
+
+    it("the internal listener answers on loopback only; changing the live colour there needs the control token", async () => {
+        const internalPort = Number(new URL(stack.internalUrl).port);
+        const other = externalAddress();
+        for (const address of [other, "127.0.0.2"].filter(Boolean) as string[]) {
+            await assert.rejects(getJson(`http://${address}:${internalPort}/green/`), /ECONNREFUSED/, `the internal listener is not bound on ${address}`);
+        }
+        const steal = await request(`${stack.internalUrl}/bluegreen/live`, "POST", {}, "green");
+        assert.equal(steal.status, 403);
+        const wrong = await request(`${stack.internalUrl}/bluegreen/live`, "POST", { "X-Bluegreen-Token": "guess" }, "green");
+        assert.equal(wrong.status, 403);
+        assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], "blue");
+        const publicControl = await request(`${stack.publicUrl}/bluegreen/live`, "POST", {}, "green");
+        assert.equal(publicControl.headers["x-deploy-color"], "blue", "the public listener has no control endpoint: the request just goes to the live app");
+        recordOutcome({ area: "security", fault: `reach the internal listener on ${other ?? "(no external address)"} and 127.0.0.2; POST /bluegreen/live without and with a wrong token`, expected: "connection refused off loopback; 403 without the token; live colour unchanged", observed: "refused; 403, 403; still blue", sent: 5, lost: 0 });
+    });
+});
