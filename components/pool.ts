@@ -94,6 +94,9 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
                 UNIT_TEXT: appUnitText(host, args.release.startCommand, args.drainTimeoutSeconds),
             },
         },
-        { parent: pool, dependsOn: [token, ...(artifact.copy ? [artifact.copy] : [])] },
+        // Replacing a host's deployment (`pulumi up --replace`, to redeploy a host whose app
+        // stopped) must stop the old one before starting the new one: both use the same host,
+        // and the old one's delete would otherwise stop the new app.
+        { parent: pool, dependsOn: [token, ...(artifact.copy ? [artifact.copy] : [])], deleteBeforeReplace: true },
     );
 }

@@ -1,0 +1,274 @@
+// Faults injected into a running local-target stack with a paced load running and every
+// response counted: an app killed during the gate, a host that turns unhealthy between the gate
+// and the switch, nginx not running when a switch starts, a reload nginx refuses (its port
+// taken), the pulumi process SIGKILLed in the middle of a switch, and two `pulumi up` at once.
+// After each: no request lost, and what the stack says is live is what nginx serves.
+import * as assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { Load, LoadResult, summarize } from "../support/load";
+import { LocalStack, createLocalStack, getJson } from "../support/localStack";
+import { recordOutcome } from "../support/reliability";
+
+type Color = "blue" | "green";
+const other = (c: Color): Color => (c === "blue" ? "green" : "blue");
+
+describe("faults under load on the local target: nothing lost, state agrees with nginx", function () {
+    let stack: LocalStack;
+    const quiet = { onOutput: () => undefined };
+
+    before(async () => {
+        stack = await createLocalStack({ switchMode: "no-reload" });
+        assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+    });
+
+    after(async () => {
+        await stack?.dispose();
+    });
+
+    /** What nginx serves now, asked on its internal listener. */
+    async function nginxLive(): Promise<string> {
+        return String((await getJson(`${stack.internalUrl}/bluegreen/live`)).body);
+    }
+
+    /** The live colour the stack's last successful update recorded. */
+    async function stateLive(): Promise<string> {
+        return String((await stack.stack.outputs()).activeColor.value);
+    }
+
+    async function assertStateAgrees(what: string): Promise<string> {
+        const [served, recorded] = [await nginxLive(), await stateLive()];
+        assert.equal(served, recorded, `${what}: nginx serves ${served}, the stack says ${recorded}`);
+        return served;
+    }
+
+    async function pidOf(color: Color, index: number): Promise<number> {
+        return (await stack.appStatus(color, index)).pid;
+    }
+
+    function urnOf(name: string): Promise<string> {
+        return stack.stack.exportStack().then((state) => {
+            const resources = (state.deployment as { resources: { urn: string }[] }).resources;
+            const found = resources.find((r) => r.urn.endsWith(`::${name}`));
+            assert.ok(found, `a resource named ${name}`);
+            return found.urn;
+        });
+    }
+
+    /** Runs `action` under load; failures refused before `refusedUntil()` are the fault's own. */
+    async function underLoad(name: string, action: () => Promise<void>, refusedUntil?: () => number): Promise<{ result: LoadResult; lost: number; refused: number }> {
+        const load = new Load({ url: stack.publicUrl, rate: 300, maxSeconds: 120 }).start();
+        const loadStarted = Date.now();
+        await new Promise((r) => setTimeout(r, 500));
+        try {
+            await action();
+        } finally {
+            await new Promise((r) => setTimeout(r, 500));
+        }
+        const result = await load.stop();
+        const cutoff = refusedUntil ? refusedUntil() - loadStarted : -1;
+        const refused = result.failures.filter((f) => /ECONNREFUSED/.test(f.error ?? "") && f.atMs <= cutoff).length;
+        const lost = result.failures.length - refused + result.closedOnReuse;
+        console.log(`      ${summarize(name, result)}${refused ? ` (${refused} refused while nginx was down: the injected fault)` : ""}`);
+        assert.equal(result.sent, result.ok + result.failures.length + result.closedOnReuse, "every request is accounted for");
+        assert.equal(lost, 0, `no request lost: ${JSON.stringify(result.failures.slice(0, 5))}`);
+        return { result, lost, refused };
+    }
+
+    it("an app process killed while the gate checks its pool: the update fails naming it, traffic stays; --replace redeploys it", async () => {
+        const live = (await nginxLive()) as Color;
+        const target = other(live);
+        const victim = await pidOf(target, 1);
+        await stack.stack.setConfig("activeColor", { value: target });
+        let output = "";
+        let killed = false;
+        const { result } = await underLoad(`app killed during the gate (${target}-1)`, async () => {
+            await assert.rejects(
+                stack.stack.up({
+                    onOutput: (text) => {
+                        output += text;
+                        if (!killed && /gate-check updating/.test(output)) {
+                            killed = true;
+                            process.kill(victim, "SIGKILL");
+                        }
+                    },
+                }),
+            );
+        });
+        assert.ok(killed, "the app was killed while the gate ran");
+        assert.match(output, new RegExp(`${target}-1 \\(127\\.0\\.0\\.1:\\d+\\) NOT ready after 10s: last /health answered 000`));
+        assert.match(output, /pulumi up --replace <its deploy command's URN>/);
+        assert.equal(await assertStateAgrees("after the failed gate"), live);
+
+        const recovered = await stack.stack.up({ ...quiet, replace: [await urnOf(`${target}-host-1`)] });
+        assert.equal(recovered.summary.result, "succeeded");
+        assert.equal(await assertStateAgrees("after --replace"), target);
+        recordOutcome({ area: "fault", fault: `SIGKILL ${target}-1's app while the gate checks the ${target} pool`, expected: "gate fails naming the host; traffic stays on " + live + "; pulumi up --replace redeploys it and switches", observed: `failed: "${target}-1 NOT ready … answered 000"; stayed ${live}; --replace then switched to ${target}`, sent: result.sent, lost: 0 });
+    });
+
+    it("a host that turns unhealthy after the gate passed and before the switch: the switch's own re-check or nginx's retry protects every request", async () => {
+        const live = (await nginxLive()) as Color;
+        const target = other(live);
+        const victim = await pidOf(target, 1);
+        await stack.stack.setConfig("activeColor", { value: target });
+        let output = "";
+        let killed = false;
+        let failed = false;
+        const { result } = await underLoad(`host unhealthy after the gate (${target}-1)`, async () => {
+            try {
+                await stack.stack.up({
+                    onOutput: (text) => {
+                        output += text;
+                        if (!killed && /gate-check updated/.test(output)) {
+                            killed = true;
+                            process.kill(victim, "SIGKILL");
+                        }
+                    },
+                });
+            } catch {
+                failed = true;
+            }
+        });
+        assert.ok(killed);
+        const served = await assertStateAgrees("after a host died between gate and switch");
+        const observed = failed
+            ? `the switch's re-check caught it ("${target}-1 NOT ready"); stayed ${served}`
+            : `the switch won the race; nginx retried every request on ${target}-2 (${served} live)`;
+        if (failed) assert.match(output, new RegExp(`${target}-1 \\(127\\.0\\.0\\.1:\\d+\\) NOT ready`));
+        console.log(`      ${observed}`);
+        const recovered = await stack.stack.up({ ...quiet, replace: [await urnOf(`${target}-host-1`)] });
+        assert.equal(recovered.summary.result, "succeeded");
+        assert.equal(await assertStateAgrees("after --replace"), target);
+        recordOutcome({ area: "fault", fault: `SIGKILL ${target}-1's app right after the gate passed, before the switch`, expected: "no request lost; nginx and state agree", observed, sent: result.sent, lost: 0 });
+    });
+
+    it("nginx not running when a switch starts: the switch starts it with the new config and colour", async () => {
+        const live = (await nginxLive()) as Color;
+        const target = other(live);
+        const pidFile = path.join(stack.stateDir, "nginx", "logs", "nginx.pid");
+        const master = Number(fs.readFileSync(pidFile, "utf8").trim());
+        process.kill(master, "SIGQUIT");
+        for (let i = 0; i < 100 && fs.existsSync(`/proc/${master}`); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(!fs.existsSync(`/proc/${master}`), "nginx stopped");
+        await stack.stack.setConfig("activeColor", { value: target });
+        let output = "";
+        let back = 0;
+        const { result, refused } = await underLoad(
+            "switch while nginx is down",
+            async () => {
+                const up = await stack.stack.up({ onOutput: (t) => (output += t) });
+                back = Date.now();
+                assert.equal(up.summary.result, "succeeded");
+            },
+            () => back,
+        );
+        assert.match(output, /Starting nginx with prefix/);
+        assert.equal(await assertStateAgrees("after starting nginx"), target);
+        recordOutcome({ area: "fault", fault: "nginx stopped (SIGQUIT), then a switch", expected: "the switch starts nginx with the new config and colour", observed: `started; ${target} live; ${refused} requests refused while nginx was down (the fault itself), none lost once it ran`, sent: result.sent, lost: 0 });
+    });
+
+    it("a reload nginx refuses (its new port is taken): fails at once with nginx's reason, the old config keeps serving", async () => {
+        const blocker = net.createServer();
+        await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+        const taken = (blocker.address() as net.AddressInfo).port;
+        const conf = path.join(stack.stateDir, "nginx", "conf", "nginx.conf");
+        const before = fs.readFileSync(conf, "utf8");
+        const oldPort = (await stack.stack.getConfig("publicPort")).value;
+        await stack.stack.setConfig("publicPort", { value: String(taken) });
+        let output = "";
+        let seconds = 0;
+        const { result } = await underLoad("reload refused: port taken", async () => {
+            const started = Date.now();
+            await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
+            seconds = (Date.now() - started) / 1000;
+        });
+        blocker.close();
+        assert.match(output, new RegExp(`nginx refused config \\w+ and kept serving the previous one: .*bind\\(\\) to 127\\.0\\.0\\.1:${taken} failed \\(98: Address already in use\\)`));
+        assert.match(output, /Restored the previous nginx config/);
+        assert.equal(fs.readFileSync(conf, "utf8"), before, "the config file on disk is the previous one");
+        await stack.stack.setConfig("publicPort", { value: oldPort });
+        await assertStateAgrees("after the refused reload");
+        const servedBefore = (await getJson(`${stack.internalUrl}/bluegreen/config-id`)).body;
+        assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded", "with the old port back, the next update converges");
+        assert.equal((await getJson(`${stack.internalUrl}/bluegreen/config-id`)).body, servedBefore, "nginx serves the config it served throughout");
+        recordOutcome({ area: "fault", fault: "change publicPort to a port another process holds (reload cannot bind)", expected: "update fails with nginx's reason; previous config restored; traffic unaffected", observed: `failed after ${seconds.toFixed(1)} s with "bind() … Address already in use"; config file restored`, sent: result.sent, lost: 0 });
+    });
+
+    it("pulumi SIGKILLed in the middle of a switch: the nginx config is never half-written; cancel, refresh, up converge", async () => {
+        const live = (await nginxLive()) as Color;
+        const target = other(live);
+        // A switch that also changes the config (a new smoke path list changes nothing in nginx,
+        // so change the drain timeout, which nginx's worker_shutdown_timeout follows).
+        await stack.stack.setConfig("activeColor", { value: target });
+        await stack.stack.setConfig("drainTimeoutSeconds", { value: "11" });
+        const projectDir = path.join(stack.dir, "project");
+        const conf = path.join(stack.stateDir, "nginx", "conf", "nginx.conf");
+        const env = { ...process.env, ...stack.env };
+        const pulumi = (...args: string[]) => spawnSync("pulumi", [...args, "--stack", "test", "--non-interactive"], { cwd: projectDir, env, encoding: "utf8", timeout: 120_000 });
+        const configValid = () => {
+            const text = fs.readFileSync(conf, "utf8");
+            const test = spawnSync("nginx", ["-t", "-q", "-p", `${path.join(stack.stateDir, "nginx")}/`, "-e", path.join(stack.stateDir, "nginx", "logs", "error.log"), "-c", conf], { encoding: "utf8" });
+            assert.equal(test.status, 0, `the config on disk passes nginx -t: ${test.stderr}`);
+            assert.match(text, /^# config-id: \w+$/m, "a whole config (it starts with its id)");
+            assert.match(text, /\n}\s*$/, "a whole config (it ends with the http block)");
+        };
+        let group = 0;
+        let killedAt = "";
+        const { result } = await underLoad("pulumi SIGKILLed mid-switch", async () => {
+            const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", "test", "--non-interactive"], { cwd: projectDir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+            group = child.pid!;
+            let output = "";
+            await new Promise<void>((resolve) => {
+                const watch = (chunk: Buffer) => {
+                    output += chunk.toString("utf8");
+                    if (!killedAt && /router-nginx.*updating/.test(output)) {
+                        killedAt = (/router-nginx.*updating[^\n]*/.exec(output) ?? [""])[0];
+                        process.kill(child.pid!, "SIGKILL");
+                    }
+                };
+                child.stdout.on("data", watch);
+                child.stderr.on("data", watch);
+                child.on("exit", () => resolve());
+            });
+            try {
+                configValid();
+                await new Promise((r) => setTimeout(r, 2000)); // what the orphaned switch script does meanwhile
+                configValid();
+            } finally {
+                try {
+                    process.kill(-group, "SIGKILL"); // the plugins the killed CLI left behind (our process group)
+                } catch {
+                    /* already gone */
+                }
+                const cancel = pulumi("cancel", "--yes");
+                assert.equal(cancel.status, 0, `pulumi cancel: ${cancel.stdout}${cancel.stderr}`);
+            }
+            const refresh = pulumi("refresh", "--yes", "--skip-preview");
+            assert.equal(refresh.status, 0, `pulumi refresh: ${refresh.stdout}${refresh.stderr}`);
+            const up = pulumi("up", "--yes", "--skip-preview");
+            assert.equal(up.status, 0, `pulumi up: ${up.stdout}${up.stderr}`);
+        });
+        assert.ok(killedAt, "pulumi was killed while the router's switch was running");
+        configValid();
+        assert.equal(await assertStateAgrees("after cancel, refresh, up"), target);
+        assert.match(fs.readFileSync(conf, "utf8"), /worker_shutdown_timeout 16s;/, "the new config is in place");
+        recordOutcome({ area: "fault", fault: "SIGKILL the pulumi CLI while the switch command runs, then pulumi cancel, refresh, up", expected: "config on disk always whole and valid; the three commands converge; nothing lost", observed: `config valid right after the kill and 2 s later; converged to ${target}`, sent: result.sent, lost: 0 });
+    });
+
+    it("two pulumi up at once: one runs, the other is refused by the lock; nothing lost; state agrees", async () => {
+        const live = (await nginxLive()) as Color;
+        const target = other(live);
+        await stack.stack.setConfig("activeColor", { value: target });
+        let outcomes: PromiseSettledResult<unknown>[] = [];
+        const { result } = await underLoad("two pulumi up at once", async () => {
+            outcomes = await Promise.allSettled([stack.stack.up(quiet), stack.stack.up(quiet)]);
+        });
+        const rejected = outcomes.filter((o) => o.status === "rejected") as PromiseRejectedResult[];
+        assert.equal(rejected.length, 1, "exactly one of the two was refused");
+        assert.match(String(rejected[0].reason), /locked|currently being updated|conflict/i);
+        assert.equal(await assertStateAgrees("after two concurrent updates"), target);
+        recordOutcome({ area: "fault", fault: "two pulumi up of the same switch at once", expected: "one runs, the other is refused by the stack lock", observed: "one succeeded, one refused (stack locked)", sent: result.sent, lost: 0 });
+    });
+});
