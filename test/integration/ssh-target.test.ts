@@ -5,12 +5,14 @@
 // nginx namespace, every response counted. Needs root; CI runs as root and sets
 // BLUEGREEN_REQUIRE_NETNS so that it can never skip there.
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Load, LoadResult, summarize } from "../support/load";
 import { TEST_DRAIN_TOKEN, getJson, request } from "../support/localStack";
 import { Lab, createLab, labUnavailable } from "../support/netns";
 import { REPO_ROOT } from "../support/pulumi";
+import { recordOutcome } from "../support/reliability";
 import { SshStack, createSshStack } from "../support/sshStack";
 
 type Color = "blue" | "green";
@@ -109,6 +111,12 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
         assert.deepEqual(fs.readdirSync(lab!.remoteDir), [], "nothing was written to the root namespace's copy of the directory");
         const outputs = await stack.stack.outputs();
         assert.equal(outputs.publicUrl.value, stack.publicUrl);
+        // The private key is a secret: the backend's files hold it only encrypted.
+        const keyLine = lab!.privateKey.split("\n")[1];
+        const backend = path.join(stack.dir, "backend");
+        const leaking = (dir: string): string[] =>
+            fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? leaking(path.join(dir, e.name)) : fs.readFileSync(path.join(dir, e.name)).includes(keyLine) ? [e.name] : []));
+        assert.deepEqual(leaking(backend), [], "no state file holds the SSH private key in plain text");
         assert.deepEqual(outputs.pools.value.green.hosts, HOSTS.map((i) => `${lab!.hosts[`green-${i}`].address}:3000`));
     });
 
@@ -191,24 +199,58 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
         assert.equal(up.summary.result, "succeeded");
     });
 
+    it("a host that drops off the network in the middle of a deploy: the update fails naming it, blue keeps serving, the next up converges", async () => {
+        const namespace = lab!.hosts["green-2"].namespace;
+        await stack.stack.setConfig("greenVersion", { value: "1.4.0" });
+        let output = "";
+        let cut = false;
+        const started = Date.now();
+        const result = await underLoad("green-2 unreachable mid-deploy", async () => {
+            try {
+                await assert.rejects(
+                    stack.stack.up({
+                        onOutput: (text) => {
+                            output += text;
+                            if (!cut && /green-host-\d-artifact (creating|updating)/.test(output)) {
+                                cut = true;
+                                execFileSync("ip", ["-n", namespace, "link", "set", "eth0", "down"]);
+                            }
+                        },
+                    }),
+                );
+            } finally {
+                execFileSync("ip", ["-n", namespace, "link", "set", "eth0", "up"]);
+            }
+        });
+        const seconds = (Date.now() - started) / 1000;
+        assert.ok(cut, "the link went down while the deploy ran");
+        assert.match(output, new RegExp(`green-host-2[^\\n]*(error|failed)[\\s\\S]*${lab!.hosts["green-2"].address.replace(/\./g, "\\.")}`), "the failure names green-2's resource and address");
+        assert.deepEqual(result.byColor, { blue: result.ok }, "traffic stayed on blue");
+        assert.equal(await liveColor(), "blue");
+        const up = await stack.stack.up(quiet);
+        assert.equal(up.summary.result, "succeeded", "with the host back, the next update converges");
+        assert.deepEqual(await versions("green"), ["1.4.0", "1.4.0"]);
+        recordOutcome({ target: "ssh", area: "fault", fault: "green-2's network link taken down while the green pool deploys 1.4.0 over SSH", expected: "update fails naming green-2; blue serves throughout; next up converges", observed: `failed after ${seconds.toFixed(0)} s naming green-host-2; blue served; converged once the link was back`, sent: result.sent, lost: 0 });
+    });
+
     describe("connection problems fail naming the host and the cause, and change nothing on any host", () => {
         const hostsConfig = () => JSON.parse(JSON.stringify({ green: HOSTS.map((i) => ({ address: lab!.hosts[`green-${i}`].address, hostKey: lab!.hosts[`green-${i}`].hostKey })) }));
 
         async function attempt(broken: object[], expected: RegExp): Promise<void> {
-            const before = { blue: await pids("blue"), green: await pids("green") };
+            const before = { blue: await pids("blue"), green: await pids("green"), versions: await versions("green") };
             await stack.stack.setConfig("greenSshHosts", { value: JSON.stringify(broken) });
-            await stack.stack.setConfig("greenVersion", { value: "1.3.0" });
+            await stack.stack.setConfig("greenVersion", { value: "1.5.0" });
             let output = "";
             await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
             assert.match(output, expected);
-            assert.deepEqual({ blue: await pids("blue"), green: await pids("green") }, before, "no app process was restarted anywhere");
-            assert.deepEqual(await versions("green"), ["1.1.0", "1.1.0"], "no host got the new release");
+            assert.deepEqual({ blue: await pids("blue"), green: await pids("green"), versions: before.versions }, before, "no app process was restarted anywhere");
+            assert.deepEqual(await versions("green"), before.versions, "no host got the new release");
             assert.equal(await liveColor(), "blue");
         }
 
         afterEach(async () => {
             await stack.stack.setConfig("greenSshHosts", { value: JSON.stringify(hostsConfig().green) });
-            await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
+            await stack.stack.setConfig("greenVersion", { value: "1.4.0" });
         });
 
         it("an unreachable host", async () => {

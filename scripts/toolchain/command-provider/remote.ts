@@ -53,7 +53,9 @@ function connectConfig(c: ConnectionInputs, sock?: Duplex): ConnectConfig {
         port: c.port ?? 22,
         username: c.user ?? "root",
         readyTimeout: (c.perDialTimeout ?? 15) * 1000 || 2 ** 31 - 1,
-        keepaliveInterval: 15_000,
+        // A peer that vanishes mid-command (link down) is noticed within ~20 s, not a TCP timeout.
+        keepaliveInterval: 5_000,
+        keepaliveCountMax: 3,
     };
     if (sock) config.sock = sock;
     if (c.privateKey) {
