@@ -6,6 +6,7 @@
 import * as assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { Load, LoadResult, summarize } from "../support/load";
@@ -255,6 +256,45 @@ describe("faults under load on the local target: nothing lost, state agrees with
         assert.equal(await assertStateAgrees("after cancel, refresh, up"), target);
         assert.match(fs.readFileSync(conf, "utf8"), /worker_shutdown_timeout 16s;/, "the new config is in place");
         recordOutcome({ area: "fault", fault: "SIGKILL the pulumi CLI while the switch command runs, then pulumi cancel, refresh, up", expected: "config on disk always whole and valid; the three commands converge; nothing lost", observed: `config valid right after the kill and 2 s later; converged to ${target}`, sent: result.sent, lost: 0 });
+    });
+
+    it("a foreign process holding an idle host's port: the deploy refuses to take it for the new release", async () => {
+        const live = (await nginxLive()) as Color;
+        const idle = other(live);
+        const victim = await pidOf(idle, 2);
+        process.kill(victim, "SIGKILL");
+        // An impostor on the host's port that answers /health exactly like a ready app would.
+        const impostor = http.createServer((_req, res) => {
+            res.setHeader("Content-Type", "application/json");
+            res.end(JSON.stringify({ status: "ready", version: "9.9.9", color: idle }));
+        });
+        // The killed app's socket is released when its process is gone: retry until it is.
+        for (let attempt = 0; ; attempt++) {
+            const bound = await new Promise<boolean>((resolve) => {
+                impostor.once("error", () => resolve(false));
+                impostor.listen(stack.hostPort(idle, 2), "127.0.0.1", () => resolve(true));
+            });
+            if (bound) break;
+            assert.ok(attempt < 100, "the killed app's port was freed within 5 s");
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        const version = (await stack.appStatus(idle, 1)).version; // what the pool runs now
+        await stack.stack.setConfig(`${idle}Version`, { value: "9.9.9" });
+        let output = "";
+        try {
+            const { result } = await underLoad("foreign process on an idle host's port", async () => {
+                await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
+            });
+            assert.match(output, new RegExp(`${idle}-2: 127\\.0\\.0\\.1:\\d+ is still answering after the host's own process stopped: another process holds the port`));
+            assert.equal(await assertStateAgrees("after the refused deploy"), live);
+            recordOutcome({ area: "fault", fault: `kill ${idle}-2's app and bind an impostor answering "ready" on its port, then deploy`, expected: "the deploy refuses (another process holds the port); traffic unaffected", observed: "refused naming the port; live pool served throughout", sent: result.sent, lost: 0 });
+        } finally {
+            await new Promise<void>((resolve) => impostor.close(() => resolve()));
+            await stack.stack.setConfig(`${idle}Version`, { value: version });
+        }
+        const redeployed = await stack.stack.up({ ...quiet, replace: [await urnOf(`${idle}-host-2`)] });
+        assert.equal(redeployed.summary.result, "succeeded", "with the port free, the host is deployed again");
+        assert.equal((await stack.appStatus(idle, 2)).status, "ready");
     });
 
     it("two pulumi up at once: one runs, the other is refused by the lock; nothing lost; state agrees", async () => {

@@ -101,6 +101,15 @@ describe("security: each attack tried against a running stack", function () {
         recordOutcome({ area: "security", fault: "look for the drain token in preview --diff, up output, exported state, nginx config, every log and pid file", expected: "only in the hosts' drain-token files (mode 600) and as ciphertext in state", observed: "not found anywhere else", sent: 0, lost: 0 });
     });
 
+    it("an app's environment holds the contract's variables only: no token, no script, nothing of Pulumi's", async () => {
+        const pid = (await stack.appStatus("blue", 1)).pid;
+        const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
+        const names = environ.map((entry) => entry.split("=")[0]).sort();
+        assert.deepEqual(names, ["APP_VERSION", "BIND_ADDRESS", "DRAIN_TIMEOUT_MS", "DRAIN_TOKEN_FILE", "HOME", "LANG", "PATH", "POOL_COLOR", "PORT", "PWD"]);
+        assert.ok(!environ.some((entry) => entry.includes(TEST_DRAIN_TOKEN)), "the token is read from its file, never passed in the environment");
+        recordOutcome({ area: "security", fault: "read a running app's environment (/proc/<pid>/environ)", expected: "the contract's variables only", observed: names.join(", "), sent: 0, lost: 0 });
+    });
+
     it("server_tokens off: no nginx version in headers or error pages", async () => {
         const ok = await getJson(`${stack.publicUrl}/`);
         assert.equal(ok.headers.server, "nginx");

@@ -148,6 +148,13 @@ describe("safety rules through the program (mocks)", () => {
         assert.equal(outputs.standbyVersion, "1.0.0");
     });
 
+    it("fails closed when the recorded deployState cannot be read: nothing would protect the live pool", async () => {
+        for (const garbage of ["not json", { liveColor: "purple" }, { pools: {} }]) {
+            const message = await refusal(BASE, { deployState: garbage });
+            assert.match(message, /the stack's deployState output \(what the last update deployed\) cannot be read, so the safety rules cannot be checked\. Fix: /);
+        }
+    });
+
     it("refuses a switch to a pool with no hosts", async () => {
         const message = await refusal({ ...BASE, activeColor: "green", greenHosts: "0" });
         assert.match(message, /activeColor is green, but the green pool has no hosts \(greenHosts is 0\)/);
