@@ -71,21 +71,6 @@ function integer(min: number, max: number) {
 
 const port = () => integer(1024, 65535);
 
-/** A JSON list (as `pulumi config set --path 'key[0]' …` stores it) of items matching `item`. */
-function jsonList<T>(item: z.ZodType<T>, what: string) {
-    return z
-        .string()
-        .transform((text, ctx) => {
-            try {
-                return JSON.parse(text) as unknown;
-            } catch {
-                ctx.addIssue({ code: "custom", message: `must be a JSON list of ${what}` });
-                return z.NEVER;
-            }
-        })
-        .pipe(z.array(item, { message: `must be a JSON list of ${what}` }).min(1, { message: "must list at least one" }).max(20));
-}
-
 /** JSON text (as Pulumi stores structured config) parsed, then checked against `schema`. */
 function json<T>(schema: z.ZodType<T>, what: string) {
     return z
@@ -99,6 +84,12 @@ function json<T>(schema: z.ZodType<T>, what: string) {
             }
         })
         .pipe(schema);
+}
+
+/** A JSON list (as `pulumi config set --path 'key[0]' …` stores it) of 1 to 20 items matching `item`. */
+function jsonList<T>(item: z.ZodType<T>, what: string) {
+    const description = `a JSON list of ${what}`;
+    return json(z.array(item, { message: `must be ${description}` }).min(1, { message: "must list at least one" }).max(20), description);
 }
 
 /** One machine reached over SSH (target ssh). */

@@ -58,6 +58,44 @@ describe("faults under load on the local target: nothing lost, state agrees with
         });
     }
 
+    /**
+     * Switches to the idle pool under load and SIGKILLs that pool's first app as soon as the
+     * update's output matches `when`. Returns what the update printed and whether it failed.
+     */
+    async function switchKillingApp(name: string, when: RegExp): Promise<{ target: Color; live: Color; output: string; failed: boolean; sent: number }> {
+        const live = (await nginxLive()) as Color;
+        const target = other(live);
+        const victim = await pidOf(target, 1);
+        await stack.stack.setConfig("activeColor", { value: target });
+        let output = "";
+        let killed = false;
+        let failed = false;
+        const { result } = await underLoad(`${name} (${target}-1)`, async () => {
+            try {
+                await stack.stack.up({
+                    onOutput: (text) => {
+                        output += text;
+                        if (!killed && when.test(output)) {
+                            killed = true;
+                            process.kill(victim, "SIGKILL");
+                        }
+                    },
+                });
+            } catch {
+                failed = true;
+            }
+        });
+        assert.ok(killed, `the app was killed when the output matched ${when}`);
+        return { target, live, output, failed, sent: result.sent };
+    }
+
+    /** Redeploys host 1 of `color` with --replace (and lets the update finish its switch). */
+    async function replaceHost(color: Color): Promise<void> {
+        const recovered = await stack.stack.up({ ...quiet, replace: [await urnOf(`${color}-host-1`)] });
+        assert.equal(recovered.summary.result, "succeeded");
+        assert.equal(await assertStateAgrees("after --replace"), color);
+    }
+
     /** Runs `action` under load; failures refused before `refusedUntil()` are the fault's own. */
     async function underLoad(name: string, action: () => Promise<void>, refusedUntil?: () => number): Promise<{ result: LoadResult; lost: number; refused: number }> {
         const load = new Load({ url: stack.publicUrl, rate: 300, maxSeconds: 120 }).start();
@@ -79,70 +117,25 @@ describe("faults under load on the local target: nothing lost, state agrees with
     }
 
     it("an app process killed while the gate checks its pool: the update fails naming it, traffic stays; --replace redeploys it", async () => {
-        const live = (await nginxLive()) as Color;
-        const target = other(live);
-        const victim = await pidOf(target, 1);
-        await stack.stack.setConfig("activeColor", { value: target });
-        let output = "";
-        let killed = false;
-        const { result } = await underLoad(`app killed during the gate (${target}-1)`, async () => {
-            await assert.rejects(
-                stack.stack.up({
-                    onOutput: (text) => {
-                        output += text;
-                        if (!killed && /gate-check updating/.test(output)) {
-                            killed = true;
-                            process.kill(victim, "SIGKILL");
-                        }
-                    },
-                }),
-            );
-        });
-        assert.ok(killed, "the app was killed while the gate ran");
+        const { target, live, output, failed, sent } = await switchKillingApp("app killed during the gate", /gate-check updating/);
+        assert.ok(failed, "the update failed");
         assert.match(output, new RegExp(`${target}-1 \\(127\\.0\\.0\\.1:\\d+\\) NOT ready after 10s: last /health answered 000`));
         assert.match(output, /pulumi up --replace <its deploy command's URN>/);
         assert.equal(await assertStateAgrees("after the failed gate"), live);
-
-        const recovered = await stack.stack.up({ ...quiet, replace: [await urnOf(`${target}-host-1`)] });
-        assert.equal(recovered.summary.result, "succeeded");
-        assert.equal(await assertStateAgrees("after --replace"), target);
-        recordOutcome({ area: "fault", fault: `SIGKILL ${target}-1's app while the gate checks the ${target} pool`, expected: "gate fails naming the host; traffic stays on " + live + "; pulumi up --replace redeploys it and switches", observed: `failed: "${target}-1 NOT ready … answered 000"; stayed ${live}; --replace then switched to ${target}`, sent: result.sent, lost: 0 });
+        await replaceHost(target);
+        recordOutcome({ area: "fault", fault: `SIGKILL ${target}-1's app while the gate checks the ${target} pool`, expected: `gate fails naming the host; traffic stays on ${live}; pulumi up --replace redeploys it and switches`, observed: `failed: "${target}-1 NOT ready … answered 000"; stayed ${live}; --replace then switched to ${target}`, sent, lost: 0 });
     });
 
     it("a host that turns unhealthy after the gate passed and before the switch: the switch's own re-check or nginx's retry protects every request", async () => {
-        const live = (await nginxLive()) as Color;
-        const target = other(live);
-        const victim = await pidOf(target, 1);
-        await stack.stack.setConfig("activeColor", { value: target });
-        let output = "";
-        let killed = false;
-        let failed = false;
-        const { result } = await underLoad(`host unhealthy after the gate (${target}-1)`, async () => {
-            try {
-                await stack.stack.up({
-                    onOutput: (text) => {
-                        output += text;
-                        if (!killed && /gate-check updated/.test(output)) {
-                            killed = true;
-                            process.kill(victim, "SIGKILL");
-                        }
-                    },
-                });
-            } catch {
-                failed = true;
-            }
-        });
-        assert.ok(killed);
+        const { target, output, failed, sent } = await switchKillingApp("host unhealthy after the gate", /gate-check updated/);
         const served = await assertStateAgrees("after a host died between gate and switch");
         const observed = failed
             ? `the switch's re-check caught it ("${target}-1 NOT ready"); stayed ${served}`
             : `the switch won the race; nginx retried every request on ${target}-2 (${served} live)`;
         if (failed) assert.match(output, new RegExp(`${target}-1 \\(127\\.0\\.0\\.1:\\d+\\) NOT ready`));
         console.log(`      ${observed}`);
-        const recovered = await stack.stack.up({ ...quiet, replace: [await urnOf(`${target}-host-1`)] });
-        assert.equal(recovered.summary.result, "succeeded");
-        assert.equal(await assertStateAgrees("after --replace"), target);
-        recordOutcome({ area: "fault", fault: `SIGKILL ${target}-1's app right after the gate passed, before the switch`, expected: "no request lost; nginx and state agree", observed, sent: result.sent, lost: 0 });
+        await replaceHost(target);
+        recordOutcome({ area: "fault", fault: `SIGKILL ${target}-1's app right after the gate passed, before the switch`, expected: "no request lost; nginx and state agree", observed, sent, lost: 0 });
     });
 
     it("nginx not running when a switch starts: the switch starts it with the new config and colour", async () => {

@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { summary } from "../../scripts/ci/nginx-diff-summary";
-import { Load, LoadResult, summarize } from "../support/load";
+import { Measured, measureUnderLoad } from "../support/traffic";
 import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from "../support/localStack";
 
 type Color = "blue" | "green";
@@ -14,24 +14,6 @@ const HOSTS = [1, 2];
 for (const switchMode of ["no-reload", "reload"] as const) describe(`local target (${switchMode} mode): switch, rollback, deploy and failures under load`, function () {
     let stack: LocalStack;
     const quiet = { onOutput: () => undefined };
-
-    /** Sum of completed POSTs over the processes running now, keyed by pid. */
-    async function workCompleted(): Promise<Map<number, number>> {
-        const counts = new Map<number, number>();
-        for (const color of ["blue", "green"] as Color[]) {
-            for (const i of HOSTS) {
-                const s = await stack.appStatus(color, i);
-                counts.set(s.pid, s.workCompleted);
-            }
-        }
-        return counts;
-    }
-
-    function completedSince(before: Map<number, number>, after: Map<number, number>): number {
-        let total = 0;
-        for (const [pid, count] of after) total += count - (before.get(pid) ?? 0);
-        return total;
-    }
 
     async function pids(color: Color): Promise<number[]> {
         return Promise.all(HOSTS.map(async (i) => (await stack.appStatus(color, i)).pid));
@@ -43,24 +25,11 @@ for (const switchMode of ["no-reload", "reload"] as const) describe(`local targe
     }
 
     /** Runs `action` with load running before, during and after it; returns the counts. */
-    async function underLoad(name: string, action: () => Promise<void>): Promise<{ result: LoadResult; postsProcessed: number }> {
-        const before = await workCompleted();
-        const load = new Load({ url: stack.publicUrl, rate: 300, maxSeconds: 90 }).start();
-        await new Promise((r) => setTimeout(r, 700));
-        try {
-            await action();
-        } finally {
-            await new Promise((r) => setTimeout(r, 700));
-        }
-        const result = await load.stop();
-        const postsProcessed = completedSince(before, await workCompleted());
-        console.log(`      ${summarize(`${name} (${switchMode})`, result)}`);
-        assert.equal(result.sent, result.ok + result.failures.length + result.closedOnReuse, "every request is accounted for");
-        assert.ok(result.sent >= 300, `at least 300 requests were sent (sent ${result.sent})`);
-        return { result, postsProcessed };
+    function underLoad(name: string, action: () => Promise<void>): Promise<Measured> {
+        return measureUnderLoad({ url: stack.publicUrl, name: `${name} (${switchMode})`, hostsPerPool: HOSTS.length, appStatus: (c, i) => stack.appStatus(c, i) }, action);
     }
 
-    function assertNothingLost(run: { result: LoadResult; postsProcessed: number }): void {
+    function assertNothingLost(run: Measured): void {
         assert.deepEqual(run.result.failures, [], "every request nginx accepted got a complete 2xx");
         assert.equal(run.postsProcessed, run.result.postOk, "every POST the apps completed was answered once, and every answered POST was processed once");
     }

@@ -66,7 +66,7 @@ describe("security: each attack tried against a running stack", function () {
     it("drain requires the token: without it or with a wrong one the app keeps serving; through the public listener it does not exist", async () => {
         const app = `http://127.0.0.1:${stack.hostPort("green", 1)}`;
         const before = await stack.appStatus("green", 1);
-        const tries = [{}, { "X-Deploy-Token": "wrong-token-000000000000" }, { Authorization: "Bearer wrong-token-000000000000" }];
+        const tries: Record<string, string>[] = [{}, { "X-Deploy-Token": "wrong-token-000000000000" }, { Authorization: "Bearer wrong-token-000000000000" }];
         for (const headers of tries) {
             const res = await request(`${app}/health/drain`, "POST", headers);
             assert.ok([401, 403].includes(res.status), `drain without the right token answered ${res.status}`);

@@ -8,12 +8,13 @@ import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Load, LoadResult, summarize } from "../support/load";
+import type { LoadResult } from "../support/load";
 import { TEST_DRAIN_TOKEN, getJson, request } from "../support/localStack";
 import { Lab, createLab, labUnavailable } from "../support/netns";
 import { REPO_ROOT } from "../support/pulumi";
 import { recordOutcome } from "../support/reliability";
 import { SshStack, createSshStack } from "../support/sshStack";
+import { measureUnderLoad } from "../support/traffic";
 
 type Color = "blue" | "green";
 const HOSTS = [1, 2];
@@ -53,44 +54,20 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
         return Promise.all(HOSTS.map(async (i) => (await stack.appStatus(color, i)).version));
     }
 
-    async function workCompleted(): Promise<Map<number, number>> {
-        const counts = new Map<number, number>();
-        for (const color of ["blue", "green"] as Color[]) {
-            for (const i of HOSTS) {
-                const s = await stack.appStatus(color, i);
-                counts.set(s.pid, s.workCompleted);
-            }
-        }
-        return counts;
-    }
-
     async function liveColor(): Promise<string> {
         return String((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"]);
     }
 
     /**
-     * Runs `action` with a paced load from the root namespace through nginx's namespace.
-     * `extraPosts`: POSTs the test sent itself, outside the load generator's count.
+     * Runs `action` with a paced load from the root namespace through nginx's namespace: no
+     * request may fail or be closed under a client, and the apps processed exactly the POSTs
+     * that were answered. `extraPosts`: POSTs the test sent itself, outside the load.
      */
     async function underLoad(name: string, action: () => Promise<void>, extraPosts = 0): Promise<LoadResult> {
-        const before = await workCompleted();
-        const load = new Load({ url: stack.publicUrl, rate: 300, maxSeconds: 90 }).start();
-        await new Promise((r) => setTimeout(r, 700));
-        try {
-            await action();
-        } finally {
-            await new Promise((r) => setTimeout(r, 700));
-        }
-        const result = await load.stop();
-        const after = await workCompleted();
-        let processed = 0;
-        for (const [pid, count] of after) processed += count - (before.get(pid) ?? 0);
-        console.log(`      ${summarize(`${name} (ssh)`, result)}`);
-        assert.equal(result.sent, result.ok + result.failures.length + result.closedOnReuse, "every request is accounted for");
-        assert.ok(result.sent >= 300, `at least 300 requests were sent (sent ${result.sent})`);
+        const { result, postsProcessed } = await measureUnderLoad({ url: stack.publicUrl, name: `${name} (ssh)`, hostsPerPool: HOSTS.length, appStatus: (c, i) => stack.appStatus(c, i) }, action);
         assert.deepEqual(result.failures, [], "every request nginx accepted got a complete 2xx");
         assert.equal(result.closedOnReuse, 0, "no keep-alive connection was closed under a client");
-        assert.equal(processed - extraPosts, result.postOk, "every POST the apps completed was answered once, and every answered POST was processed once");
+        assert.equal(postsProcessed - extraPosts, result.postOk, "every POST the apps completed was answered once, and every answered POST was processed once");
         return result;
     }
 

@@ -1,0 +1,55 @@
+// Load around an action, with the apps' own counters: what the integration suites measure
+// for every switch, rollback and deploy. The suites assert on the result themselves.
+import * as assert from "node:assert/strict";
+import type { AppStatus } from "./localStack";
+import { Load, LoadResult, summarize } from "./load";
+
+type Color = "blue" | "green";
+
+export interface Measured {
+    readonly result: LoadResult;
+    /** POSTs the apps completed meanwhile (by their own counters, summed over processes). */
+    readonly postsProcessed: number;
+}
+
+export interface MeasureOptions {
+    readonly url: string;
+    /** Printed with the summary line. */
+    readonly name: string;
+    readonly hostsPerPool: number;
+    readonly appStatus: (color: Color, index: number) => Promise<AppStatus>;
+}
+
+/** Completed-POST counters of every app process running now, keyed by pid. */
+async function workCompleted(opts: MeasureOptions): Promise<Map<number, number>> {
+    const counts = new Map<number, number>();
+    for (const color of ["blue", "green"] as Color[]) {
+        for (let i = 1; i <= opts.hostsPerPool; i++) {
+            const s = await opts.appStatus(color, i);
+            counts.set(s.pid, s.workCompleted);
+        }
+    }
+    return counts;
+}
+
+/**
+ * Runs `action` with a paced load (300 req/s) running 700 ms before, during and 700 ms after
+ * it; checks every request is accounted for and enough were sent.
+ */
+export async function measureUnderLoad(opts: MeasureOptions, action: () => Promise<void>): Promise<Measured> {
+    const before = await workCompleted(opts);
+    const load = new Load({ url: opts.url, rate: 300, maxSeconds: 90 }).start();
+    await new Promise((r) => setTimeout(r, 700));
+    try {
+        await action();
+    } finally {
+        await new Promise((r) => setTimeout(r, 700));
+    }
+    const result = await load.stop();
+    let postsProcessed = 0;
+    for (const [pid, count] of await workCompleted(opts)) postsProcessed += count - (before.get(pid) ?? 0);
+    console.log(`      ${summarize(opts.name, result)}`);
+    assert.equal(result.sent, result.ok + result.failures.length + result.closedOnReuse, "every request is accounted for");
+    assert.ok(result.sent >= 300, `at least 300 requests were sent (sent ${result.sent})`);
+    return { result, postsProcessed };
+}
