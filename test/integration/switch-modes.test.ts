@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Load, LoadResult, summarize } from "../support/load";
 import { LocalStack, createLocalStack, getJson, request } from "../support/localStack";
+import { alive } from "../support/netns";
 
 const SWITCHES = 20;
 
@@ -96,14 +97,6 @@ describe("switch modes: 20 switches under load", function () {
     }
 });
 
-function alive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
-    }
-}
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -62,7 +62,8 @@ function run(cmd: string, args: string[], opts: { input?: string; ignoreFailure?
     }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 checks without signalling). */
+export function alive(pid: number): boolean {
     try {
         process.kill(pid, 0);
         return true;
