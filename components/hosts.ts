@@ -71,12 +71,6 @@ export interface ShippedArtifact {
     readonly copy?: pulumi.Resource;
 }
 
-/** What makes the reachability checks run again: anything that would change on those hosts. */
-export interface ReachTriggers {
-    readonly router: string;
-    readonly pools: string;
-}
-
 export interface HostsLayer {
     readonly target: "local" | "ssh" | "aws";
     /** How pool hosts keep their app running (templates/scripts/supervisor/). */
@@ -94,10 +88,11 @@ export interface HostsLayer {
      */
     readonly reachable: readonly pulumi.Resource[];
     /**
-     * Registers the checks behind `reachable`. The nginx host's check runs again whenever
-     * `triggers.router` changes, the pool hosts' whenever `triggers.pools` does.
+     * Registers the checks behind `reachable`; they run again whenever `trigger` changes: when
+     * anything on a pool host would change. (A switch changes only the nginx host, whose own
+     * commands fail naming it, before changing anything, if it cannot be reached.)
      */
-    checkReachable(triggers: ReachTriggers): void;
+    checkReachable(trigger: string): void;
     /** nginx's prefix directory on the nginx host. */
     readonly nginxPrefix: string;
     /** Address the nginx host itself uses to reach its own listeners. */

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { Color, SshHost } from "./config";
-import { type AppHost, type HostScript, type HostsLayer, type ReachTriggers, type ScriptRun, type ShippedArtifact, commandInputs } from "./hosts";
+import { type AppHost, type HostScript, type HostsLayer, type ScriptRun, type ShippedArtifact, commandInputs } from "./hosts";
 import { loadScript } from "./templates";
 
 /** A machine commands reach over SSH. */
@@ -58,11 +58,11 @@ export class SshHosts implements HostsLayer {
     }
 
     /**
-     * Registers one check per host. The triggers change whenever anything on those hosts
-     * would change, so the checks run before every change and never when nothing changes; a
-     * switch (which touches only the nginx host) checks only the nginx host.
+     * Registers one check per host. `trigger` changes whenever anything on a pool host would
+     * change, so every host is checked before any deploy, and never when nothing changes. A
+     * switch touches only the nginx host: its own commands fail naming it if it is unreachable.
      */
-    checkReachable(triggers: ReachTriggers): void {
+    checkReachable(trigger: string): void {
         const roles: [string, Role, RemoteMachine][] = [
             ["nginx", "nginx", this.args.nginx],
             ...(["blue", "green"] as const).flatMap((color) => this.args.pools[color].map((h, i): [string, Role, RemoteMachine] => [`${color}-${i + 1}`, color, h])),
@@ -78,7 +78,7 @@ export class SshHosts implements HostsLayer {
                         ...commandInputs({
                             create: script,
                             update: script,
-                            environment: { HOST_NAME: name, ROLE: role, REMOTE_DIR: this.args.remoteDir, CHECK_TRIGGER: role === "nginx" ? triggers.router : triggers.pools },
+                            environment: { HOST_NAME: name, ROLE: role, REMOTE_DIR: this.args.remoteDir, CHECK_TRIGGER: trigger },
                         }),
                     },
                     { dependsOn: [...(host.ready ?? []), ...(role !== "nginx" ? this.args.jumpHost?.ready ?? [] : [])] },

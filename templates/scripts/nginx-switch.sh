@@ -109,14 +109,22 @@ new_emergency() {
     tail -c +$((error_log_mark + 1)) "$NGINX_PREFIX/logs/error.log" 2>/dev/null | grep -m 1 '\[emerg\]' || true
 }
 
-# wait_config_id ID: polls the internal listener until nginx serves config ID.
+# wait_config_id ID: polls the internal listener until nginx serves config ID. When nginx logs
+# an [emerg] for the reload, it may still be retrying (a bind() is tried 5 times, 500 ms apart):
+# the reload has failed for good once the error log has been quiet for a second.
 wait_config_id() {
-    local deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 )) status emergency
+    local deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 )) status emergency size quiet_since=0 last_size=-1
     while :; do
         emergency=$(new_emergency)
         if [ -n "$emergency" ]; then
-            log "nginx refused config $1: $emergency" >&2
-            return 1
+            size=$(stat -c %s "$NGINX_PREFIX/logs/error.log" 2>/dev/null || echo 0)
+            if [ "$size" != "$last_size" ]; then
+                last_size=$size
+                quiet_since=$(now_ms)
+            elif [ $(( $(now_ms) - quiet_since )) -ge 1000 ]; then
+                log "nginx refused config $1: $emergency" >&2
+                return 1
+            fi
         fi
         status=$(fetch "$INTERNAL_URL/bluegreen/config-id" "$body")
         if [ "$status" = 200 ] && [ "$(cat "$body")" = "$1" ]; then
@@ -205,7 +213,14 @@ restore() {
     if [ "$config_changed" = true ] && [ "$had_previous" = true ]; then
         mv -f "$previous" "$conf"
         [ "$SWITCH_MODE" != no-reload ] || [ -z "$previous_live" ] || { printf '%s\n' "$previous_live" >"$live_file.new" && mv -f "$live_file.new" "$live_file"; }
-        start_or_reload || true
+        # When nginx refused the new config it never stopped serving the previous one: putting
+        # the file back is enough, and a reload would only close idle client connections.
+        if [ -n "$(new_emergency)" ] && [ "$(fetch "$INTERNAL_URL/bluegreen/config-id" "$body")" = 200 ] && [ "$(cat "$body")" = "$previous_id" ]; then
+            log "nginx still serves the previous config $previous_id: no reload needed" >&2
+            retiring_workers="" # its workers are the ones serving: none retires
+        else
+            start_or_reload || true
+        fi
         if ! { [ -n "$previous_id" ] && wait_config_id "$previous_id"; }; then
             fail "$why. Restored the previous nginx config file, but nginx did not confirm serving it: check $NGINX_PREFIX/logs/error.log"
         fi

@@ -156,7 +156,7 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
             const b = blue.find((x) => x.type === g.type && x.name === g.name);
             return JSON.stringify(b?.inputs) !== JSON.stringify(g.inputs);
         });
-        assert.deepEqual(changed.map((r) => r.name).sort(), ["gate-check", "reach-nginx", "router-nginx"]);
+        assert.deepEqual(changed.map((r) => r.name).sort(), ["gate-check", "router-nginx"]);
     });
 
     it("user-data is rendered from templates/cloud-init and passes cloud-init's schema (when cloud-init is installed)", () => {
