@@ -213,7 +213,7 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
     describe("connection problems fail naming the host and the cause, and change nothing on any host", () => {
         const hostsConfig = () => JSON.parse(JSON.stringify({ green: HOSTS.map((i) => ({ address: lab!.hosts[`green-${i}`].address, hostKey: lab!.hosts[`green-${i}`].hostKey })) }));
 
-        async function attempt(broken: object[], expected: RegExp): Promise<void> {
+        async function attempt(broken: object[], expected: RegExp, fault: string): Promise<void> {
             const before = { blue: await pids("blue"), green: await pids("green"), versions: await versions("green") };
             await stack.stack.setConfig("greenSshHosts", { value: JSON.stringify(broken) });
             await stack.stack.setConfig("greenVersion", { value: "1.5.0" });
@@ -223,6 +223,10 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
             assert.deepEqual({ blue: await pids("blue"), green: await pids("green"), versions: before.versions }, before, "no app process was restarted anywhere");
             assert.deepEqual(await versions("green"), before.versions, "no host got the new release");
             assert.equal(await liveColor(), "blue");
+            const match = expected.exec(output)?.[0] ?? "";
+            const named = /reach-(green-\d)/.exec(match)?.[1] ?? "?";
+            const message = match.replace(/[\s\S]*\n/, "").replace(/^\s*error: /, "").slice(0, 140);
+            recordOutcome({ target: "ssh", area: "fault", fault, expected: "the update fails naming the host and the cause before any host changes", observed: `failed at reach-${named}: "${message}"; no app restarted anywhere`, sent: 0, lost: 0 });
         }
 
         afterEach(async () => {
@@ -234,19 +238,19 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
             const green = hostsConfig().green;
             const subnet = lab!.bridgeAddress.replace(/\.1$/, "");
             green[1] = { address: `${subnet}.99` };
-            await attempt(green, new RegExp(`reach-green-2[\\s\\S]*ssh root@${subnet.replace(/\./g, "\\.")}\\.99:22: after 2 failed attempt\\(s\\)`));
+            await attempt(green, new RegExp(`reach-green-2[\\s\\S]*ssh root@${subnet.replace(/\./g, "\\.")}\\.99:22: after 2 failed attempt\\(s\\)`), "green-2 listed at an address where no machine answers, then a deploy");
         });
 
         it("a login the host refuses", async () => {
             const green = hostsConfig().green;
             green[0] = { ...green[0], user: "no-such-user" };
-            await attempt(green, /reach-green-1[\s\S]*ssh no-such-user@[\d.]+:22: after 1 failed attempt\(s\): All configured authentication methods failed: the server refused the login/);
+            await attempt(green, /reach-green-1[\s\S]*ssh no-such-user@[\d.]+:22: after 1 failed attempt\(s\): All configured authentication methods failed: the server refused the login/, "green-1's login refused (a user the host does not have), then a deploy");
         });
 
         it("a host key that does not match the pinned one", async () => {
             const green = hostsConfig().green;
             green[0] = { ...green[0], hostKey: lab!.hosts["blue-1"].hostKey };
-            await attempt(green, /reach-green-1[\s\S]*after 1 failed attempt\(s\): .*the server's host key does not match the pinned hostKey/);
+            await attempt(green, /reach-green-1[\s\S]*after 1 failed attempt\(s\): .*the server's host key does not match the pinned hostKey/, "green-1 pinned to another host's key (a man in the middle), then a deploy");
         });
     });
 });
