@@ -1,11 +1,11 @@
 // The program: read and validate config once, check the safety rules against what is
 // deployed, then build the pools, the health gate and the router.
 // Ordering inside one update comes from the graph: deploy → gate → switch → verify.
+import { createHash } from "node:crypto";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { COLORS, Color, HTTPS_PORT, ProgramConfig, loadConfig, otherColor } from "./components/config";
 import { HealthGate, gateHostList } from "./components/healthGate";
-import { createHash } from "node:crypto";
 import { AppHost, HostsLayer, LocalHosts } from "./components/hosts";
 import { SshHosts } from "./components/sshHosts";
 import { createAwsHosts } from "./components/awsHosts";

@@ -42,14 +42,17 @@ function key<T>(schema: z.ZodType<T>, fix: string, defaultValue?: T): KeySpec<T>
 const VERSION = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/;
 const RELATIVE_OR_ABSOLUTE_PATH = /^(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._\/-]{1,255}$/;
 const COMMAND_LINE = /^[A-Za-z0-9 ._\/=:+-]{1,200}$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** One IPv4 octet, 0 to 255, no leading zeros. */
+const OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+const IPV4 = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
 const URL_PATH = /^\/[A-Za-z0-9._~\/-]{0,200}$/;
 const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+\/]{32,1024}={0,2}( [A-Za-z0-9@._+-]{0,100})?$/;
-const CIDR = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/(3[0-2]|[12]?\d)$/;
+const CIDR = new RegExp(`^${OCTET}(\\.${OCTET}){3}/(3[0-2]|[12]?\\d)$`);
+const CIDR_16 = new RegExp(`^${OCTET}\\.${OCTET}\\.0\\.0/16$`);
 const AWS_ID = (prefix: string) => new RegExp(`^${prefix}-[0-9a-f]{8,17}$`);
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/;
 const AMI_NAME_FILTER = /^[A-Za-z0-9._*?\/-]{1,128}$/;
@@ -173,7 +176,7 @@ export const CONFIG_KEYS = {
     /** aws target: networks allowed to reach nginx's HTTP(S) listener. Default: ["0.0.0.0/0"]. */
     publicCidrs: key(jsonList(pattern(CIDR, "an IPv4 CIDR such as 0.0.0.0/0"), "IPv4 CIDRs"), "pulumi config set --path 'publicCidrs[0]' 0.0.0.0/0", ["0.0.0.0/0"]),
     /** aws target: the VPC's address range when the program creates it (a /16). Default: 10.20.0.0/16. */
-    awsVpcCidr: key(pattern(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.0\.0\/16$/, "a /16 such as 10.20.0.0/16"), "pulumi config set awsVpcCidr 10.20.0.0/16", "10.20.0.0/16"),
+    awsVpcCidr: key(pattern(CIDR_16, "a /16 such as 10.20.0.0/16"), "pulumi config set awsVpcCidr 10.20.0.0/16", "10.20.0.0/16"),
     /** aws target: use this existing VPC instead of creating one (then list its subnets too). */
     awsVpcId: key(pattern(AWS_ID("vpc"), "a VPC id such as vpc-0123456789abcdef0"), "pulumi config set awsVpcId vpc-0123456789abcdef0", ""),
     /** aws target, existing VPC: two public subnets (nginx), in two zones. */
@@ -264,7 +267,7 @@ export function parseConfig(project: string, raw: Readonly<Record<string, string
     if (raw.publicAddress === undefined && result.target !== undefined && result.target !== "local") result.publicAddress = "0.0.0.0";
     if (problems.length === 0) {
         const c = result as DeploymentConfig;
-        problems.push(...portConflicts(project, c), ...sshProblems(project, c), ...awsProblems(project, c));
+        problems.push(...portConflicts(project, c), ...sshProblems(project, c), ...tlsProblems(project, c), ...awsProblems(project, c));
     }
     if (problems.length > 0) {
         throw new ConfigError(problems);
@@ -303,13 +306,16 @@ function sshProblems(project: string, c: DeploymentConfig): string[] {
     return problems;
 }
 
-/** TLS needs both halves; an existing VPC needs its subnets, two of each kind. */
+/** TLS needs both halves. */
+function tlsProblems(project: string, c: DeploymentConfig): string[] {
+    if (Boolean(c.tlsCertificate) === Boolean(c.tlsKey)) return [];
+    return [`${project}:tlsCertificate and ${project}:tlsKey go together: set both (HTTPS on 443) or neither. Fix: pulumi config set --secret ${c.tlsKey ? "tlsCertificate < fullchain.pem" : "tlsKey < privkey.pem"}`];
+}
+
+/** An existing VPC needs its subnets, two of each kind; the pools span two zones. */
 function awsProblems(project: string, c: DeploymentConfig): string[] {
+    if (c.target !== "aws") return [];
     const problems: string[] = [];
-    if (Boolean(c.tlsCertificate) !== Boolean(c.tlsKey)) {
-        problems.push(`${project}:tlsCertificate and ${project}:tlsKey go together: set both (HTTPS on 443) or neither. Fix: pulumi config set --secret ${c.tlsKey ? "tlsCertificate < fullchain.pem" : "tlsKey < privkey.pem"}`);
-    }
-    if (c.target !== "aws") return problems;
     if (c.awsVpcId) {
         for (const name of ["awsPublicSubnetIds", "awsPrivateSubnetIds"] as const) {
             if (c[name].length !== 2) problems.push(`${project}:${name} lists ${c[name].length} subnet(s): with awsVpcId, list two, in two availability zones. Fix: pulumi config set --path '${name}[1]' subnet-...`);

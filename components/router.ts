@@ -50,13 +50,13 @@ export class Router extends pulumi.ComponentResource {
         super("bluegreen:index:Router", name, {}, opts);
         this.liveColor = args.liveColor;
         this.configId = args.config.configId;
-        const switchScript = loadScript("nginx-switch.sh", ["gate-lib.sh"]);
+        const switchScript = loadScript("nginx-switch.sh", ["nginx-lib.sh", "gate-lib.sh"]);
         this.nginx = args.hostsLayer.onRouter(
             `${name}-nginx`,
             {
                 create: switchScript,
                 update: switchScript,
-                delete: loadScript("nginx-stop.sh"),
+                delete: loadScript("nginx-stop.sh", ["nginx-lib.sh"]),
                 environment: {
                     NGINX_PREFIX: args.hostsLayer.nginxPrefix,
                     NGINX_CONF: args.config.text,

@@ -69,21 +69,11 @@ export class SshHosts implements HostsLayer {
         ];
         const script = loadScript("remote/check-host.sh");
         for (const [name, role, host] of roles) {
-            this.checks.push(
-                new command.remote.Command(
-                    `reach-${name}`,
-                    {
-                        connection: this.connection(host, role !== "nginx"),
-                        addPreviousOutputInEnv: false,
-                        ...commandInputs({
-                            create: script,
-                            update: script,
-                            environment: { HOST_NAME: name, ROLE: role, REMOTE_DIR: this.args.remoteDir, CHECK_TRIGGER: trigger },
-                        }),
-                    },
-                    { dependsOn: [...(host.ready ?? []), ...(role !== "nginx" ? this.args.jumpHost?.ready ?? [] : [])] },
-                ),
-            );
+            const environment = { HOST_NAME: name, ROLE: role, REMOTE_DIR: this.args.remoteDir, CHECK_TRIGGER: trigger };
+            const throughJumpHost = role !== "nginx";
+            // Every other command waits for these checks, so only they wait for the machines.
+            const ready = [...(host.ready ?? []), ...(throughJumpHost ? (this.args.jumpHost?.ready ?? []) : [])];
+            this.checks.push(this.run(`reach-${name}`, host, throughJumpHost, { create: script, update: script, environment }, { dependsOn: ready }));
         }
     }
 
@@ -115,11 +105,20 @@ export class SshHosts implements HostsLayer {
     }
 
     onHost(name: string, host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {
-        return new command.remote.Command(name, { connection: this.connection(this.poolHost(host), true), addPreviousOutputInEnv: false, ...commandInputs(script) }, opts);
+        return this.run(name, this.poolHost(host), true, script, opts);
     }
 
     onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {
-        return new command.remote.Command(name, { connection: this.connection(this.args.nginx), addPreviousOutputInEnv: false, ...commandInputs(script) }, opts);
+        return this.run(name, this.args.nginx, false, script, opts);
+    }
+
+    /**
+     * A remote command on `machine`, through the jump host if asked. The previous output is not
+     * sent back as variables: sshd would have to accept PULUMI_COMMAND_* too, and no script
+     * reads them.
+     */
+    private run(name: string, machine: RemoteMachine, throughJumpHost: boolean, script: HostScript, opts: pulumi.CustomResourceOptions): command.remote.Command {
+        return new command.remote.Command(name, { connection: this.connection(machine, throughJumpHost), addPreviousOutputInEnv: false, ...commandInputs(script) }, opts);
     }
 
     publicHost(publicAddress: string): pulumi.Input<string> {

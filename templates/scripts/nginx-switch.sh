@@ -12,17 +12,12 @@
 # keeps the previous state and the change stays pending.
 need NGINX_PREFIX NGINX_CONF CONFIG_ID SWITCH_MODE LIVE_COLOR VERIFY_URL INTERNAL_URL SMOKE_PATHS \
     VERIFY_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
-nginx_bin=${NGINX_BIN:-nginx}
-command -v "$nginx_bin" >/dev/null 2>&1 ||
-    fail "nginx is not installed on the router host (looked for '$nginx_bin'). Install it: apt-get install nginx"
-
 conf_dir="$NGINX_PREFIX/conf"
 conf="$conf_dir/nginx.conf"
 previous="$conf_dir/nginx.conf.previous"
 candidate="$conf_dir/nginx.conf.candidate.$$"
 live_file="$conf_dir/live-color"
 control_token_file="$conf_dir/control-token"
-pid_file="$NGINX_PREFIX/logs/nginx.pid"
 mkdir -p "$conf_dir" "$NGINX_PREFIX/logs" "$NGINX_PREFIX/temp"
 # nginx workers may run as another user (nobody, when the master is root): they must reach temp/.
 chmod 755 "$NGINX_PREFIX" "$NGINX_PREFIX/temp"
@@ -30,28 +25,6 @@ chmod 755 "$NGINX_PREFIX" "$NGINX_PREFIX/temp"
 body=$(mktemp)
 headers=$(mktemp)
 trap 'rm -f "$body" "$headers" "$candidate"' EXIT
-
-nginx_unit=bluegreen-nginx.service
-# use_systemd: the router's nginx runs under its systemd unit (where systemd is the init system
-# and the supervisor setting allows it); elsewhere it runs on its own, tracked by its pid file.
-use_systemd() { [ -n "${NGINX_UNIT_TEXT:-}" ] && [ "${SUPERVISOR:-process}" != process ] && systemd_runs; }
-
-# Under its systemd unit the master runs as root: signals and tests need root too.
-run_nginx() {
-    if use_systemd && [ "$(id -u)" != 0 ]; then
-        as_root "$(command -v "$nginx_bin")" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@"
-    else
-        "$nginx_bin" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@"
-    fi
-}
-
-master_pid() {
-    local pid
-    pid=$(cat "$pid_file" 2>/dev/null) || return 1
-    # /proc, not kill -0: a master started by systemd (root) is not signalable by a deploy user.
-    [ -n "$pid" ] && [ -d "/proc/$pid" ] && grep -q 'nginx: master' "/proc/$pid/cmdline" 2>/dev/null || return 1
-    echo "$pid"
-}
 
 # worker_pids MASTER: the master's worker processes (from /proc: no procps needed).
 worker_pids() {

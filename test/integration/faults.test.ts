@@ -9,9 +9,10 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
-import { Load, LoadResult, summarize } from "../support/load";
+import type { LoadResult } from "../support/load";
 import { LocalStack, createLocalStack, getJson } from "../support/localStack";
 import { recordOutcome } from "../support/reliability";
+import { measureUnderLoad } from "../support/traffic";
 
 type Color = "blue" | "green";
 const other = (c: Color): Color => (c === "blue" ? "green" : "blue");
@@ -103,20 +104,17 @@ describe("faults under load on the local target: nothing lost, state agrees with
      * see README "Switch modes"), not as lost.
      */
     async function underLoad(name: string, action: () => Promise<void>, refusedUntil?: () => number, reloads = false): Promise<{ result: LoadResult; lost: number; refused: number }> {
-        const load = new Load({ url: stack.publicUrl, rate: 300, maxSeconds: 120 }).start();
-        const loadStarted = Date.now();
-        await new Promise((r) => setTimeout(r, 500));
-        try {
-            await action();
-        } finally {
-            await new Promise((r) => setTimeout(r, 500));
-        }
-        const result = await load.stop();
-        const cutoff = refusedUntil ? refusedUntil() - loadStarted : -1;
-        const refused = result.failures.filter((f) => /ECONNREFUSED/.test(f.error ?? "") && f.atMs <= cutoff).length;
+        const refusedOf = (result: LoadResult, startedAt: number) => {
+            const cutoff = refusedUntil ? refusedUntil() - startedAt : -1;
+            return result.failures.filter((f) => /ECONNREFUSED/.test(f.error ?? "") && f.atMs <= cutoff).length;
+        };
+        const note = (result: LoadResult, startedAt: number) => {
+            const refused = refusedOf(result, startedAt);
+            return refused ? ` (${refused} refused while nginx was down: the injected fault)` : "";
+        };
+        const { result, startedAt } = await measureUnderLoad({ url: stack.publicUrl, name, hostsPerPool: 2, note }, action);
+        const refused = refusedOf(result, startedAt);
         const lost = result.failures.length - refused + (reloads ? 0 : result.closedOnReuse);
-        console.log(`      ${summarize(name, result)}${refused ? ` (${refused} refused while nginx was down: the injected fault)` : ""}`);
-        assert.equal(result.sent, result.ok + result.failures.length + result.closedOnReuse, "every request is accounted for");
         assert.equal(lost, 0, `no request lost: ${JSON.stringify(result.failures.slice(0, 5))}`);
         return { result, lost, refused };
     }

@@ -8,8 +8,10 @@ type Color = "blue" | "green";
 
 export interface Measured {
     readonly result: LoadResult;
-    /** POSTs the apps completed meanwhile (by their own counters, summed over processes). */
+    /** POSTs the apps completed meanwhile (by their own counters, summed over processes); 0 without `appStatus`. */
     readonly postsProcessed: number;
+    /** When the load started (Date.now()): a result's atMs counts from here. */
+    readonly startedAt: number;
 }
 
 export interface MeasureOptions {
@@ -17,12 +19,16 @@ export interface MeasureOptions {
     /** Printed with the summary line. */
     readonly name: string;
     readonly hostsPerPool: number;
-    readonly appStatus: (color: Color, index: number) => Promise<AppStatus>;
+    /** The apps' counters; leave out where apps are killed on purpose (their counts die with them). */
+    readonly appStatus?: (color: Color, index: number) => Promise<AppStatus>;
+    /** The summary line's suffix, computed from the result. */
+    readonly note?: (result: LoadResult, startedAt: number) => string;
 }
 
 /** Completed-POST counters of every app process running now, keyed by pid. */
 async function workCompleted(opts: MeasureOptions): Promise<Map<number, number>> {
     const counts = new Map<number, number>();
+    if (!opts.appStatus) return counts;
     for (const color of ["blue", "green"] as Color[]) {
         for (let i = 1; i <= opts.hostsPerPool; i++) {
             const s = await opts.appStatus(color, i);
@@ -38,7 +44,8 @@ async function workCompleted(opts: MeasureOptions): Promise<Map<number, number>>
  */
 export async function measureUnderLoad(opts: MeasureOptions, action: () => Promise<void>): Promise<Measured> {
     const before = await workCompleted(opts);
-    const load = new Load({ url: opts.url, rate: 300, maxSeconds: 90 }).start();
+    const load = new Load({ url: opts.url, rate: 300, maxSeconds: 120 }).start();
+    const startedAt = Date.now();
     await new Promise((r) => setTimeout(r, 700));
     try {
         await action();
@@ -48,8 +55,8 @@ export async function measureUnderLoad(opts: MeasureOptions, action: () => Promi
     const result = await load.stop();
     let postsProcessed = 0;
     for (const [pid, count] of await workCompleted(opts)) postsProcessed += count - (before.get(pid) ?? 0);
-    console.log(`      ${summarize(opts.name, result)}`);
+    console.log(`      ${summarize(opts.name, result)}${opts.note?.(result, startedAt) ?? ""}`);
     assert.equal(result.sent, result.ok + result.failures.length + result.closedOnReuse, "every request is accounted for");
     assert.ok(result.sent >= 300, `at least 300 requests were sent (sent ${result.sent})`);
-    return { result, postsProcessed };
+    return { result, postsProcessed, startedAt };
 }

@@ -1,0 +1,32 @@
+# The router's nginx instance, shared by nginx-switch.sh and nginx-stop.sh: where it lives, how
+# it is run (under its systemd unit where systemd runs, as root; on its own elsewhere) and how
+# its master is found.
+need NGINX_PREFIX
+nginx_bin=${NGINX_BIN:-nginx}
+command -v "$nginx_bin" >/dev/null 2>&1 ||
+    fail "nginx is not installed on the router host (looked for '$nginx_bin'). Install it: apt-get install nginx"
+pid_file="$NGINX_PREFIX/logs/nginx.pid"
+nginx_unit=bluegreen-nginx.service
+
+# use_systemd: the router's nginx runs under its systemd unit (where systemd is the init system
+# and the supervisor setting allows it); elsewhere it runs on its own, tracked by its pid file.
+use_systemd() { [ -n "${NGINX_UNIT_TEXT:-}" ] && [ "${SUPERVISOR:-process}" != process ] && systemd_runs; }
+
+# run_nginx ARGS...: under its systemd unit the master runs as root, so signals and tests need
+# root too.
+run_nginx() {
+    if use_systemd && [ "$(id -u)" != 0 ]; then
+        as_root "$(command -v "$nginx_bin")" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@"
+    else
+        "$nginx_bin" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@"
+    fi
+}
+
+# master_pid: the running master's pid, or fails when nginx is not running.
+master_pid() {
+    local pid
+    pid=$(cat "$pid_file" 2>/dev/null) || return 1
+    # /proc, not kill -0: a master started by systemd (root) is not signalable by a deploy user.
+    [ -n "$pid" ] && [ -d "/proc/$pid" ] && grep -q 'nginx: master' "/proc/$pid/cmdline" 2>/dev/null || return 1
+    echo "$pid"
+}
