@@ -9,12 +9,13 @@
 # run_gate: returns when every host is ready; otherwise fails the script naming the hosts.
 run_gate() {
     need POOL_COLOR EXPECT_VERSION GATE_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
-    local hosts=${HOSTS:-} count started deadline entry name target status url dir
-    local -A target_of=() status_of=()
+    local hosts=${HOSTS:-} count started elapsed deadline entry name target status url dir
+    local -A target_of=() status_of=() name_of_url=()
     local -a pending=() args=()
     [ -n "$hosts" ] || fail "the $POOL_COLOR pool has no hosts: refusing to send traffic to it"
     for entry in $hosts; do
         target_of[${entry%%=*}]=${entry#*=}
+        name_of_url[http://${entry#*=}/health]=${entry%%=*}
         pending+=("${entry%%=*}")
     done
     count=${#pending[@]}
@@ -29,15 +30,14 @@ run_gate() {
         done
         # One line per host: "<status> <url>" (000 when nothing answered).
         while read -r status url; do
-            for name in "${pending[@]}"; do
-                [ "$url" = "http://${target_of[$name]}/health" ] && status_of[$name]=$status
-            done
+            [ -z "${name_of_url[$url]:-}" ] || status_of[${name_of_url[$url]}]=$status
         done < <(curl --silent --parallel --parallel-immediate --parallel-max 64 --max-time 2 \
             ${GATE_HOST_HEADER:+--header "Host: $GATE_HOST_HEADER"} --write-out '%{http_code} %{url}\n' "${args[@]}" 2>/dev/null || true)
         local -a still=()
+        elapsed=$(( $(now_ms) - started ))
         for name in "${pending[@]}"; do
             if [ "${status_of[$name]:-000}" = 200 ] && is_ready "$dir/$name" "$EXPECT_VERSION"; then
-                log "  $name (${target_of[$name]}) ready after $(( $(now_ms) - started )) ms"
+                log "  $name (${target_of[$name]}) ready after $elapsed ms"
             else
                 still+=("$name")
             fi

@@ -1,0 +1,116 @@
+// The health gate script on its own (templates/scripts/gate-lib.sh), run by bash against real
+// HTTP servers on loopback: what counts as ready, and what a failed gate says.
+import { strict as assert } from "node:assert";
+import { spawn } from "node:child_process";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
+import { loadScript } from "../../components/templates";
+
+interface GateRun {
+    readonly code: number | null;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+function runGate(hosts: string, expectVersion: string, timeoutSeconds = 1): Promise<GateRun> {
+    const script = loadScript("health-gate.sh", ["gate-lib.sh"]);
+    const env = {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        BLUEGREEN_HOSTS: hosts,
+        BLUEGREEN_POOL_COLOR: "green",
+        BLUEGREEN_EXPECT_VERSION: expectVersion,
+        BLUEGREEN_GATE_TIMEOUT_SECONDS: String(timeoutSeconds),
+        BLUEGREEN_HEALTH_INTERVAL_MS: "50",
+    };
+    return new Promise((resolve, reject) => {
+        const child = spawn("bash", ["-c", script.text, script.name], { env });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk) => (stdout += chunk));
+        child.stderr.on("data", (chunk) => (stderr += chunk));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+}
+
+/** A /health endpoint answering with the given status and body; `becomeReadyAfter` flips it to ready. */
+async function healthServer(status: number, body: object, becomeReadyAfterMs?: number): Promise<{ address: string; close: () => Promise<void> }> {
+    const begun = Date.now();
+    const server = http.createServer((_req, res) => {
+        const ready = becomeReadyAfterMs !== undefined && Date.now() - begun >= becomeReadyAfterMs;
+        res.writeHead(ready ? 200 : status, { "content-type": "application/json" });
+        res.end(JSON.stringify(ready ? { ...body, status: "ready" } : body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    return { address: `127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<string> {
+    const server = http.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return `127.0.0.1:${port}`;
+}
+
+describe("health gate script", function () {
+    this.timeout(20_000);
+    const closers: Array<() => Promise<void>> = [];
+    afterEach(async () => {
+        await Promise.all(closers.splice(0).map((close) => close()));
+    });
+    async function server(status: number, body: object, becomeReadyAfterMs?: number): Promise<string> {
+        const started = await healthServer(status, body, becomeReadyAfterMs);
+        closers.push(started.close);
+        return started.address;
+    }
+
+    it("passes when every host answers ready with the expected version, and names each host", async () => {
+        const a = await server(200, { status: "ready", version: "v1.2.3", color: "green" });
+        const b = await server(200, { status: "ready", version: "v1.2.3", color: "green" });
+        const run = await runGate(`green-0=${a} green-1=${b}`, "v1.2.3");
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stdout, new RegExp(`green-0 \\(${a}\\) ready after \\d+ ms`));
+        assert.match(run.stdout, new RegExp(`green-1 \\(${b}\\) ready after \\d+ ms`));
+        assert.match(run.stdout, /Gate passed: all 2 green host\(s\) ready in \d+ ms/);
+    });
+
+    it("waits for a host that is still starting, polling rather than failing at once", async () => {
+        const slow = await server(503, { status: "starting", version: "v1.2.3" }, 300);
+        const run = await runGate(`green-0=${slow}`, "v1.2.3", 5);
+        assert.equal(run.code, 0, run.stderr);
+        const waited = Number(/ready after (\d+) ms/.exec(run.stdout)?.[1]);
+        assert.ok(waited >= 250 && waited < 5000, `waited ${waited} ms for a host that became ready after 300 ms`);
+    });
+
+    it("refuses a version that only starts like the expected one", async () => {
+        const host = await server(200, { status: "ready", version: "v1.2.3" });
+        const run = await runGate(`green-0=${host}`, "v1.2");
+        assert.equal(run.code, 1);
+        assert.match(run.stdout, /green-0 .* NOT ready after 1s: last \/health answered 200 .*"version":"v1\.2\.3"/);
+        assert.match(run.stderr, /gate failed: 1 of 1 green host\(s\) not ready/);
+    });
+
+    it("fails naming only the hosts that are not ready: a 503, a closed port, a 200 that is not ready", async () => {
+        const ready = await server(200, { status: "ready", version: "v2" });
+        const draining = await server(503, { status: "draining", version: "v2" });
+        const notReady = await server(200, { status: "failing", version: "v2" });
+        const closed = await closedPort();
+        const run = await runGate(`g0=${ready} g1=${draining} g2=${closed} g3=${notReady}`, "v2");
+        assert.equal(run.code, 1);
+        assert.match(run.stdout, /g0 .* ready after/);
+        assert.match(run.stdout, /g1 .* NOT ready after 1s: last \/health answered 503 .*draining/);
+        assert.match(run.stdout, /g2 .* NOT ready after 1s: last \/health answered 000/);
+        assert.match(run.stdout, /g3 .* NOT ready after 1s: last \/health answered 200 .*failing/);
+        assert.doesNotMatch(run.stdout, /g0 .* NOT ready/);
+        assert.match(run.stderr, /gate failed: 3 of 4 green host\(s\) not ready .*traffic was not switched/);
+    });
+
+    it("refuses a pool without hosts", async () => {
+        const run = await runGate("", "v1");
+        assert.equal(run.code, 1);
+        assert.match(run.stderr, /the green pool has no hosts: refusing to send traffic to it/);
+    });
+});
