@@ -22,10 +22,14 @@ run_gate() {
     started=$(now_ms)
     deadline=$((started + GATE_TIMEOUT_SECONDS * 1000))
     dir=$(mktemp -d)
+    # While hosts are still pending: a line per pending host every 2 s, saying what it answers.
+    local progress_every_ms=2000 next_progress
+    next_progress=$((started + progress_every_ms))
     log "Gate: waiting for $count $POOL_COLOR host(s) to be ready with $EXPECT_VERSION (budget ${GATE_TIMEOUT_SECONDS}s, in parallel)"
     while [ ${#pending[@]} -gt 0 ]; do
         args=()
         for name in "${pending[@]}"; do
+            : >"$dir/$name" # no body left from an earlier round
             args+=(-o "$dir/$name" "http://${target_of[$name]}/health")
         done
         # One line per host: "<status> <url>" (000 when nothing answered).
@@ -44,6 +48,12 @@ run_gate() {
         done
         pending=("${still[@]+"${still[@]}"}")
         [ ${#pending[@]} -gt 0 ] || break
+        if [ "$elapsed" -ge $((next_progress - started)) ] && [ "$(now_ms)" -lt "$deadline" ]; then
+            for name in "${pending[@]}"; do
+                log "  $name (${target_of[$name]}) not ready yet after $elapsed ms: /health answered ${status_of[$name]:-000} $(one_line "$dir/$name" | cut -c1-120)"
+            done
+            next_progress=$((next_progress + progress_every_ms))
+        fi
         if [ "$(now_ms)" -ge "$deadline" ]; then
             for name in "${pending[@]}"; do
                 log "  $name (${target_of[$name]}) NOT ready after ${GATE_TIMEOUT_SECONDS}s: last /health answered ${status_of[$name]:-000} $(one_line "$dir/$name")"

@@ -85,6 +85,16 @@ describe("health gate script", function () {
         assert.ok(waited >= 250 && waited < 5000, `waited ${waited} ms for a host that became ready after 300 ms`);
     });
 
+    it("prints what each pending host answers every 2 s while it waits", async () => {
+        const slow = await server(503, { status: "starting", version: "v1.2.3" }, 4500);
+        const run = await runGate(`green-0=${slow}`, "v1.2.3", 10);
+        assert.equal(run.code, 0, run.stderr);
+        const progress = run.stdout.split("\n").filter((line) => line.includes("not ready yet"));
+        assert.equal(progress.length, 2, `progress at about 2 s and 4 s:\n${run.stdout}`);
+        for (const line of progress) assert.match(line, /green-0 \(127\.0\.0\.1:\d+\) not ready yet after \d+ ms: \/health answered 503 \{"status":"starting"/);
+        assert.match(run.stdout, /green-0 .* ready after \d+ ms/);
+    });
+
     it("refuses a version that only starts like the expected one", async () => {
         const host = await server(200, { status: "ready", version: "v1.2.3" });
         const run = await runGate(`green-0=${host}`, "v1.2");
