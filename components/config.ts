@@ -107,6 +107,8 @@ const sshHost = z
 export type SshHost = z.infer<typeof sshHost>;
 const SSH_HOST_HELP = 'an object {"address": "10.0.1.11", "port": 22, "user": "deploy", "hostKey": "ssh-ed25519 AAAA..."} (only address is required)';
 
+const ARTIFACT_HELP = "a directory or tarball path without '..' (letters, digits, . _ / -)";
+
 /** Every key the program reads. Nothing outside this table reads config. */
 export const CONFIG_KEYS = {
     /** Which pool serves traffic. Required: a switch is always an explicit choice. */
@@ -119,10 +121,10 @@ export const CONFIG_KEYS = {
     blueVersion: key(pattern(VERSION, "a version such as 1.4.2 (letters, digits, . _ + -)"), "pulumi config set blueVersion 1.0.1", "1.0.0"),
     /** Release version deployed to the green pool. Default: 1.0.0. */
     greenVersion: key(pattern(VERSION, "a version such as 1.4.2 (letters, digits, . _ + -)"), "pulumi config set greenVersion 1.0.1", "1.0.0"),
-    /** Directory of the blue release (any app that follows the health contract). Default: bin/app, the reference app. */
-    blueArtifact: key(pattern(RELATIVE_OR_ABSOLUTE_PATH, "a directory path without '..' (letters, digits, . _ / -)"), "pulumi config set blueArtifact path/to/app", "bin/app"),
-    /** Directory of the green release. Default: bin/app, the reference app. */
-    greenArtifact: key(pattern(RELATIVE_OR_ABSOLUTE_PATH, "a directory path without '..' (letters, digits, . _ / -)"), "pulumi config set greenArtifact path/to/app", "bin/app"),
+    /** The blue release: a directory, or a tarball of one (.tar.gz, .tgz, .tar), of any app that follows the health contract. Default: bin/app, the reference app. */
+    blueArtifact: key(pattern(RELATIVE_OR_ABSOLUTE_PATH, ARTIFACT_HELP), "pulumi config set blueArtifact path/to/app   (or path/to/app-1.4.2.tgz)", "bin/app"),
+    /** The green release: a directory or a tarball. Default: bin/app, the reference app. */
+    greenArtifact: key(pattern(RELATIVE_OR_ABSOLUTE_PATH, ARTIFACT_HELP), "pulumi config set greenArtifact path/to/app   (or path/to/app-1.4.2.tgz)", "bin/app"),
     /** How a release starts, run in its directory with PORT and the rest in the environment. Default: node server.js. */
     appStartCommand: key(pattern(COMMAND_LINE, "a plain command line (letters, digits, space, . _ / = : + -)"), "pulumi config set appStartCommand 'node server.js'", "node server.js"),
     /** Hosts in the blue pool. Default: 2. */

@@ -65,9 +65,9 @@ export type ScriptRun = pulumi.Resource & { readonly stdout: pulumi.Output<strin
 
 /** Where a pool host finds a release's artifact, and the resource that put it there. */
 export interface ShippedArtifact {
-    /** The artifact directory as the host sees it. */
-    readonly dir: string;
-    /** Copies it there; the deploy depends on it. None where the host reads the local directory. */
+    /** The artifact (directory or tarball) as the host sees it. */
+    readonly path: string;
+    /** Copies it there; the deploy depends on it. None where the host reads the local artifact. */
     readonly copy?: pulumi.Resource;
 }
 
@@ -76,8 +76,8 @@ export interface HostsLayer {
     /** How pool hosts keep their app running (templates/scripts/supervisor/). */
     readonly supervisor: "auto" | "systemd" | "process";
     poolHosts(color: Color): AppHost[];
-    /** Makes `artifactDir` (on this machine) available to `host` as release `releaseId`. */
-    shipArtifact(name: string, host: AppHost, releaseId: string, artifactDir: string, opts: pulumi.CustomResourceOptions): ShippedArtifact;
+    /** Makes `artifactPath` (on this machine: a directory or a tarball) available to `host` as release `releaseId`. */
+    shipArtifact(name: string, host: AppHost, releaseId: string, artifactPath: string, opts: pulumi.CustomResourceOptions): ShippedArtifact;
     /** Runs a script on a pool host. */
     onHost(name: string, host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun;
     /** Runs a script on the nginx host. */
@@ -145,8 +145,8 @@ export class LocalHosts implements HostsLayer {
     checkReachable(): void {}
 
     /** The host is this machine: it reads the directory itself. */
-    shipArtifact(_name: string, _host: AppHost, _releaseId: string, artifactDir: string): ShippedArtifact {
-        return { dir: artifactDir };
+    shipArtifact(_name: string, _host: AppHost, _releaseId: string, artifactPath: string): ShippedArtifact {
+        return { path: artifactPath };
     }
 
     publicHost(publicAddress: string): string {

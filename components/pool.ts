@@ -64,7 +64,7 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
     );
     const supervisor = ["supervisor/supervisor.sh", "supervisor/process.sh", "supervisor/systemd.sh"];
     const deploy = loadScript("deploy-host.sh", supervisor);
-    const artifact = args.hostsLayer.shipArtifact(`${poolName}-host-${host.index}-artifact`, host, args.release.releaseId, args.release.artifactDir, {
+    const artifact = args.hostsLayer.shipArtifact(`${poolName}-host-${host.index}-artifact`, host, args.release.releaseId, args.release.artifactPath, {
         parent: pool,
         dependsOn: [...args.hostsLayer.reachable],
     });
@@ -83,7 +83,7 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
                 POOL_COLOR: args.color,
                 APP_VERSION: args.release.version,
                 RELEASE_ID: args.release.releaseId,
-                ARTIFACT_DIR: artifact.dir,
+                ARTIFACT: artifact.path,
                 START_COMMAND: args.release.startCommand,
                 DRAIN_TOKEN_FILE: tokenFile,
                 READY_TIMEOUT_SECONDS: String(args.readyTimeoutSeconds),

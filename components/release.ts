@@ -1,5 +1,6 @@
-// What a pool runs: a version, an artifact directory and how it starts. The release id
-// changes whenever any of them does, so a changed artifact redeploys even at the same version.
+// What a pool runs: a version, an artifact (a directory, or a tarball of one) and how it
+// starts. The release id changes whenever any of them does, so a changed artifact redeploys
+// even at the same version.
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -8,10 +9,13 @@ export interface Release {
     readonly version: string;
     /** `<version>-<12 hex of the artifact's content and start command>`. */
     readonly releaseId: string;
-    /** Absolute path of the artifact directory. */
-    readonly artifactDir: string;
+    /** Absolute path of the artifact: a directory, or a tarball (see TARBALL). */
+    readonly artifactPath: string;
     readonly startCommand: string;
 }
+
+/** Tarballs a release may come as (`npm pack`, `tar czf`, ...); the deploy unpacks them on the host. */
+export const TARBALL = /\.(tar\.gz|tgz|tar)$/;
 
 /** Hashes every file under `dir` (paths and bytes, in a stable order). */
 function hashDirectory(dir: string, hash: ReturnType<typeof createHash>): void {
@@ -35,18 +39,23 @@ function hashDirectory(dir: string, hash: ReturnType<typeof createHash>): void {
  * Describes a release. `configKey` names the config key that chose the artifact, for the
  * error when the directory is missing. `knownId` is the id recorded for these same settings.
  */
-export function describeRelease(version: string, artifactDir: string, startCommand: string, configKey: string, knownId?: string): Release {
-    if (!fs.existsSync(artifactDir) || !fs.statSync(artifactDir).isDirectory()) {
+export function describeRelease(version: string, artifactPath: string, startCommand: string, configKey: string, knownId?: string): Release {
+    const stat = fs.statSync(artifactPath, { throwIfNoEntry: false });
+    const isTarball = stat?.isFile() === true && TARBALL.test(artifactPath);
+    if (!stat?.isDirectory() && !isTarball) {
         throw new Error(
-            `${configKey}: the artifact directory ${artifactDir} does not exist. ` +
-                `For the reference app (bin/app) run 'npm run build'; otherwise point ${configKey} at your app's directory.`,
+            stat
+                ? `${configKey}: ${artifactPath} is neither a directory nor a tarball (.tar.gz, .tgz or .tar). Point ${configKey} at your app's directory or its tarball.`
+                : `${configKey}: the artifact ${artifactPath} does not exist. ` +
+                      `For the reference app (bin/app) run 'npm run build'; otherwise point ${configKey} at your app's directory or its tarball.`,
         );
     }
     // The same version, artifact path and start command as the deployed release: the same
-    // release, even if the directory was rebuilt since (ship new content with a new version).
-    if (knownId) return { version, releaseId: knownId, artifactDir, startCommand };
+    // release, even if the artifact was rebuilt since (ship new content with a new version).
+    if (knownId) return { version, releaseId: knownId, artifactPath, startCommand };
     const hash = createHash("sha256");
     hash.update(`${startCommand}\0`);
-    hashDirectory(artifactDir, hash);
-    return { version, releaseId: `${version}-${hash.digest("hex").slice(0, 12)}`, artifactDir, startCommand };
+    if (isTarball) hash.update(fs.readFileSync(artifactPath));
+    else hashDirectory(artifactPath, hash);
+    return { version, releaseId: `${version}-${hash.digest("hex").slice(0, 12)}`, artifactPath, startCommand };
 }

@@ -5,8 +5,9 @@
 // cannot be reached fails the update with its name and the cause, and nothing else changes.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { Color, SshHost } from "./config";
+import type { Color, SshHost, SwitchMode } from "./config";
 import { type AppHost, type HostScript, type HostsLayer, type ScriptRun, type ShippedArtifact, commandInputs } from "./hosts";
+import { TARBALL } from "./release";
 import { loadScript } from "./templates";
 
 /** A machine commands reach over SSH. */
@@ -36,6 +37,8 @@ export interface SshHostsArgs {
     readonly dialAttempts: number;
     readonly dialTimeoutSeconds: number;
     readonly supervisor: "auto" | "systemd" | "process";
+    /** The no-reload switch needs nginx's Lua module: the nginx host's check looks for it. */
+    readonly switchMode: SwitchMode;
 }
 
 type Role = "nginx" | Color;
@@ -67,9 +70,9 @@ export class SshHosts implements HostsLayer {
             ["nginx", "nginx", this.args.nginx],
             ...(["blue", "green"] as const).flatMap((color) => this.args.pools[color].map((h, i): [string, Role, RemoteMachine] => [`${color}-${i + 1}`, color, h])),
         ];
-        const script = loadScript("remote/check-host.sh");
+        const script = loadScript("remote/check-host.sh", ["nginx-modules.sh"]);
         for (const [name, role, host] of roles) {
-            const environment = { HOST_NAME: name, ROLE: role, REMOTE_DIR: this.args.remoteDir, CHECK_TRIGGER: trigger };
+            const environment = { HOST_NAME: name, ROLE: role, REMOTE_DIR: this.args.remoteDir, SWITCH_MODE: this.args.switchMode, CHECK_TRIGGER: trigger };
             const throughJumpHost = role !== "nginx";
             // Every other command waits for these checks, so only they wait for the machines.
             const ready = [...(host.ready ?? []), ...(throughJumpHost ? (this.args.jumpHost?.ready ?? []) : [])];
@@ -89,19 +92,22 @@ export class SshHosts implements HostsLayer {
         }));
     }
 
-    shipArtifact(name: string, host: AppHost, releaseId: string, artifactDir: string, opts: pulumi.CustomResourceOptions): ShippedArtifact {
+    shipArtifact(name: string, host: AppHost, releaseId: string, artifactPath: string, opts: pulumi.CustomResourceOptions): ShippedArtifact {
         const remotePath = `${host.workDir}/incoming/${releaseId}`;
+        // A tarball travels as one file (the deploy unpacks it on the host); a directory as its files.
+        const tarball = TARBALL.exec(artifactPath);
+        const entry = tarball ? `artifact.${tarball[1]}` : "artifact";
         const copy = new command.remote.CopyToRemote(
             name,
             {
                 connection: this.connection(this.poolHost(host), true),
                 // An archive of entries lands at remotePath/<entry>, whether or not remotePath exists yet.
-                source: new pulumi.asset.AssetArchive({ artifact: new pulumi.asset.FileArchive(artifactDir) }),
+                source: new pulumi.asset.AssetArchive({ [entry]: tarball ? new pulumi.asset.FileAsset(artifactPath) : new pulumi.asset.FileArchive(artifactPath) }),
                 remotePath,
             },
             opts,
         );
-        return { dir: `${remotePath}/artifact`, copy };
+        return { path: `${remotePath}/${entry}`, copy };
     }
 
     onHost(name: string, host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {

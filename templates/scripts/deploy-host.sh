@@ -6,7 +6,7 @@
 # command fails if it does not become ready.
 # If the new release does not become ready, it is stopped and the previous release started
 # again, so the host keeps running what Pulumi's state (unchanged by the failed update) says.
-need HOST_NAME HOST_DIR BIND_ADDRESS PORT POOL_COLOR APP_VERSION RELEASE_ID ARTIFACT_DIR \
+need HOST_NAME HOST_DIR BIND_ADDRESS PORT POOL_COLOR APP_VERSION RELEASE_ID ARTIFACT \
     START_COMMAND DRAIN_TOKEN_FILE READY_TIMEOUT_SECONDS DRAIN_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
 
 release_dir="$HOST_DIR/releases/$RELEASE_ID"
@@ -49,12 +49,27 @@ fi
 
 log "Deploying $APP_VERSION ($RELEASE_ID) to $HOST_NAME at $BIND_ADDRESS:$PORT"
 
-# 1. Ship the artifact: copy beside, then rename, so a release dir is never half-written.
-[ -d "$ARTIFACT_DIR" ] || fail "$HOST_NAME: artifact directory $ARTIFACT_DIR does not exist"
+# 1. Put the release in place: copy (or unpack) beside, then rename, so a release dir is never
+# half-written. A tarball whose entries all sit under one top-level directory (npm pack's
+# package/, a `tar czf app-1.4.2.tar.gz app-1.4.2/`) has that directory as its release root.
 if [ ! -d "$release_dir" ]; then
     staging="$release_dir.partial.$$"
-    rm -rf "$staging"
-    cp -a "$ARTIFACT_DIR/." "$staging/"
+    rm -rf "$staging" "$staging.root"
+    mkdir -p "$staging"
+    if [ -d "$ARTIFACT" ]; then
+        cp -a "$ARTIFACT/." "$staging/"
+    elif [ -f "$ARTIFACT" ]; then
+        tar -xf "$ARTIFACT" -C "$staging" --no-same-owner ||
+            { rm -rf "$staging"; fail "$HOST_NAME: the artifact $ARTIFACT is not a tarball tar can unpack"; }
+        shopt -s dotglob nullglob
+        top=("$staging"/*)
+        if [ ${#top[@]} -eq 1 ] && [ -d "${top[0]}" ] && [ ! -L "${top[0]}" ]; then
+            mv "${top[0]}" "$staging.root" && rmdir "$staging" && mv "$staging.root" "$staging"
+        fi
+        shopt -u dotglob nullglob
+    else
+        fail "$HOST_NAME: the artifact $ARTIFACT does not exist on this host"
+    fi
     mv "$staging" "$release_dir"
 fi
 

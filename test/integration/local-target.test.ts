@@ -2,6 +2,7 @@
 // real nginx, real app processes, and a paced load running through every switch, rollback
 // and failure, counting every response.
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { summary } from "../../scripts/ci/nginx-diff-summary";
@@ -55,20 +56,31 @@ for (const switchMode of ["no-reload", "reload"] as const) describe(`local targe
         assert.equal(outputs.publicUrl.value, stack.publicUrl);
     });
 
-    it("a client sending X-Deploy-Color: green while blue is live gets blue", async () => {
-        const res = await getJson<{ color: string }>(`${stack.publicUrl}/`, { "X-Deploy-Color": "green" });
-        assert.equal(res.status, 200);
-        assert.equal(res.headers["x-deploy-color"], "blue");
-        assert.equal(res.body.color, "blue", "the app saw the colour nginx set, not the client's");
+    it("a client sending X-Deploy-Color: green while blue is live gets blue (under load)", async () => {
+        const run = await underLoad("X-Deploy-Color spoofing", async () => {
+            for (let i = 0; i < 50; i++) {
+                const res = await getJson<{ color: string }>(`${stack.publicUrl}/`, { "X-Deploy-Color": "green" });
+                assert.equal(res.status, 200);
+                assert.equal(res.headers["x-deploy-color"], "blue");
+                assert.equal(res.body.color, "blue", "the app saw the colour nginx set, not the client's");
+            }
+        });
+        assertNothingLost(run);
+        assert.deepEqual(run.result.byColor, { blue: run.result.ok }, "no request reached green");
     });
 
-    it("POST /health/drain through the public listener drains nothing, even with the token", async () => {
+    it("POST /health/drain through the public listener drains nothing, even with the token (under load)", async () => {
         const bluePids = await pids("blue");
         const attempts: Record<string, string>[] = [{}, { Authorization: `Bearer ${TEST_DRAIN_TOKEN}` }];
-        for (const headers of attempts) {
-            const res = await request(`${stack.publicUrl}/health/drain`, "POST", headers);
-            assert.equal(res.status, 404);
-        }
+        const run = await underLoad("public POST /health/drain", async () => {
+            for (let i = 0; i < 10; i++) {
+                for (const headers of attempts) {
+                    const res = await request(`${stack.publicUrl}/health/drain`, "POST", headers);
+                    assert.equal(res.status, 404);
+                }
+            }
+        });
+        assertNothingLost(run);
         for (const i of HOSTS) assert.equal((await stack.appStatus("blue", i)).status, "ready");
         assert.deepEqual(await pids("blue"), bluePids);
     });
@@ -89,16 +101,27 @@ for (const switchMode of ["no-reload", "reload"] as const) describe(`local targe
 
     it("a 3 s POST started just before the switch back completes with 200 from the old pool (rollback under load)", async () => {
         await stack.stack.setConfig("activeColor", { value: "blue" });
-        let slow: Promise<{ status: number; headers: Record<string, unknown>; body: string }> | undefined;
+        let slow: Promise<{ status: number; headers: Record<string, unknown>; body: string; endedAt: number }> | undefined;
+        let switchedAt = 0;
         const run = await underLoad("rollback green→blue", async () => {
-            slow = request(`${stack.publicUrl}/work?ms=3000`, "POST");
-            await new Promise((r) => setTimeout(r, 100));
-            const result = await stack.stack.up(quiet);
+            // The slow POST starts when the engine begins the health gate, right before the switch,
+            // so it is in flight on green while blue becomes live.
+            const result = await stack.stack.up({
+                ...quiet,
+                onEvent: (event) => {
+                    if (!slow && event.resourcePreEvent?.metadata.urn.includes("gate-check")) {
+                        slow = request(`${stack.publicUrl}/work?ms=3000`, "POST").then((res) => ({ ...res, endedAt: Date.now() }));
+                    }
+                },
+            });
+            switchedAt = Date.now();
             assert.equal(result.summary.result, "succeeded");
         });
-        const slowResult = await slow!;
+        assert.ok(slow, "the engine reported the gate step starting");
+        const slowResult = await slow;
         assert.equal(slowResult.status, 200);
         assert.equal(slowResult.headers["x-deploy-color"], "green", "the slow POST finished on the pool it started on");
+        assert.ok(slowResult.endedAt > switchedAt, `the slow POST was still running when the switch had finished (it ended ${slowResult.endedAt - switchedAt} ms after)`);
         // The slow POST was processed by an app too, outside the load generator's count.
         assertNothingLost({ ...run, postsProcessed: run.postsProcessed - 1 });
         assert.equal(await liveColor(), "blue");
@@ -193,5 +216,36 @@ for (const switchMode of ["no-reload", "reload"] as const) describe(`local targe
         const result = await stack.stack.up(quiet);
         assert.equal(result.summary.result, "succeeded");
         assert.equal((await stack.stack.outputs()).activeColor.value, "blue");
+    });
+
+    it("a release shipped as a tarball (one top-level directory, as npm pack makes) deploys to the idle pool and goes live", async () => {
+        // app-1.1.5.tgz holds app-1.1.5/server.js, ...: the reference app under a top-level directory.
+        const staging = path.join(stack.dir, "tarball");
+        fs.cpSync(path.join(stack.dir, "project", "bin", "app"), path.join(staging, "app-1.1.5"), { recursive: true });
+        const tarball = path.join(stack.dir, "app-1.1.5.tgz");
+        execFileSync("tar", ["-czf", tarball, "-C", staging, "app-1.1.5"]);
+        const bluePids = await pids("blue");
+        await stack.stack.setConfig("greenArtifact", { value: tarball });
+        await stack.stack.setConfig("greenVersion", { value: "1.1.5" });
+        const run = await underLoad("deploy a tarball to idle green", async () => {
+            assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+        });
+        assertNothingLost(run);
+        assert.deepEqual(run.result.byColor, { blue: run.result.ok }, "all traffic stayed on blue");
+        assert.deepEqual(await pids("blue"), bluePids);
+        for (const i of HOSTS) {
+            const status = await stack.appStatus("green", i);
+            assert.equal(status.version, "1.1.5");
+            const releaseDir = fs.readlinkSync(`/proc/${status.pid}/cwd`);
+            assert.ok(fs.existsSync(path.join(releaseDir, "server.js")), `the release root is the tarball's top-level directory (${releaseDir})`);
+        }
+        await stack.stack.setConfig("activeColor", { value: "green" });
+        const switched = await underLoad("switch to the tarball release", async () => {
+            assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+        });
+        assertNothingLost(switched);
+        assert.equal((await getJson<{ version: string }>(`${stack.publicUrl}/`)).body.version, "1.1.5");
+        await stack.stack.setConfig("activeColor", { value: "blue" });
+        assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
     });
 });

@@ -136,9 +136,15 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
         console.log(`      rollback: pulumi up over SSH took ${upSeconds.toFixed(1)} s`);
     });
 
-    it("deploying 1.1.0 to idle green over SSH copies the artifact, restarts only green, loses nothing", async () => {
+    it("deploying 1.1.0 to idle green over SSH, as a tarball: copied as one file, unpacked on each host, only green restarted, nothing lost", async () => {
         const bluePids = await pids("blue");
         const greenPids = await pids("green");
+        // The reference app as npm pack lays it out: package/server.js, ...
+        const staging = path.join(stack.dir, "tarball");
+        fs.cpSync(path.join(stack.dir, "project", "bin", "app"), path.join(staging, "package"), { recursive: true });
+        const tarball = path.join(stack.dir, "app-1.1.0.tgz");
+        execFileSync("tar", ["-czf", tarball, "-C", staging, "package"]);
+        await stack.stack.setConfig("greenArtifact", { value: tarball });
         await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
         const result = await underLoad("deploy 1.1.0 to idle green", async () => {
             const up = await stack.stack.up(quiet);
@@ -148,6 +154,13 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
         assert.deepEqual(await pids("blue"), bluePids, "live pool processes unchanged");
         assert.ok((await pids("green")).every((pid) => !greenPids.includes(pid)), "every green host runs a new process");
         assert.deepEqual(await versions("green"), ["1.1.0", "1.1.0"]);
+        for (const i of HOSTS) {
+            const root = path.join(lab!.hosts[`green-${i}`].root, "app");
+            const incoming = fs.readdirSync(path.join(root, "incoming")).map((release) => fs.readdirSync(path.join(root, "incoming", release)));
+            assert.ok(incoming.some((entries) => entries.join() === "artifact.tgz"), `green-${i} received the tarball as one file`);
+            const release = fs.readdirSync(path.join(root, "releases")).find((r) => r.startsWith("1.1.0-"));
+            assert.ok(release && fs.existsSync(path.join(root, "releases", release, "server.js")), `green-${i}'s release root is the tarball's package/ directory`);
+        }
     });
 
     it("a never-ready green fails the update naming its hosts; traffic stays on blue", async () => {
@@ -208,6 +221,38 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
         assert.equal(up.summary.result, "succeeded", "with the host back, the next update converges");
         assert.deepEqual(await versions("green"), ["1.4.0", "1.4.0"]);
         recordOutcome({ target: "ssh", area: "fault", fault: "green-2's network link taken down while the green pool deploys 1.4.0 over SSH", expected: "update fails naming green-2; blue serves throughout; next up converges", observed: `failed after ${seconds.toFixed(0)} s naming green-host-2; blue served; converged once the link was back`, sent: result.sent, lost: 0 });
+    });
+
+    it("rotating the SSH deploy key as the runbook says: no app restarts, no request lost, the old key no longer needed", async () => {
+        const live = await liveColor();
+        const before = { blue: await pids("blue"), green: await pids("green") };
+        const keyFile = path.join(lab!.dir, "client_key_rotated");
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "bluegreen-lab-rotated", "-f", keyFile]);
+        const oldPublic = fs.readFileSync(path.join(lab!.dir, "client_key.pub"), "utf8");
+        const newPublic = fs.readFileSync(`${keyFile}.pub`, "utf8");
+        const authorizedKeys = MACHINES.map((name) => path.join(lab!.dir, "hosts", name, "authorized_keys"));
+        // 1. The new public key goes onto every host, beside the old one.
+        for (const file of authorizedKeys) fs.appendFileSync(file, newPublic);
+        // 2. The stack switches to the new private key; the update logs in with it everywhere.
+        await stack.stack.setConfig("sshPrivateKey", { value: fs.readFileSync(keyFile, "utf8"), secret: true });
+        await underLoad("SSH deploy key rotated", async () => {
+            const result = await stack.stack.up(quiet);
+            assert.equal(result.summary.result, "succeeded");
+        });
+        assert.deepEqual({ blue: await pids("blue"), green: await pids("green") }, before, "no app process was restarted");
+        // 3. The old public key is removed: a switch still works, so the old key is no longer used.
+        for (const file of authorizedKeys) fs.writeFileSync(file, newPublic, { mode: 0o600 });
+        assert.ok(!fs.readFileSync(authorizedKeys[0], "utf8").includes(oldPublic.trim()));
+        const other = live === "blue" ? "green" : "blue";
+        await stack.stack.setConfig("activeColor", { value: other });
+        await underLoad(`switch to ${other} with only the new key`, async () => {
+            const result = await stack.stack.up(quiet);
+            assert.equal(result.summary.result, "succeeded");
+        });
+        assert.equal(await liveColor(), other);
+        await stack.stack.setConfig("activeColor", { value: live });
+        assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+        assert.equal(await liveColor(), live);
     });
 
     describe("connection problems fail naming the host and the cause, and change nothing on any host", () => {
