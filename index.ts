@@ -56,6 +56,7 @@ async function createHostsLayer(config: ProgramConfig): Promise<HostsLayer> {
                 dialAttempts: config.sshDialAttempts,
                 dialTimeoutSeconds: config.sshDialTimeoutSeconds,
                 supervisor: config.supervisor,
+                switchMode: config.switchMode,
             });
         case "aws":
             return createAwsHosts(config);

@@ -94,5 +94,6 @@ export async function createAwsHosts(config: ProgramConfig): Promise<SshHosts> {
         dialAttempts: Math.max(config.sshDialAttempts, AWS_DIAL_ATTEMPTS),
         dialTimeoutSeconds: config.sshDialTimeoutSeconds,
         supervisor: config.supervisor,
+        switchMode: config.switchMode,
     });
 }

@@ -50,7 +50,7 @@ export class Router extends pulumi.ComponentResource {
         super("bluegreen:index:Router", name, {}, opts);
         this.liveColor = args.liveColor;
         this.configId = args.config.configId;
-        const switchScript = loadScript("nginx-switch.sh", ["nginx-lib.sh", "gate-lib.sh"]);
+        const switchScript = loadScript("nginx-switch.sh", ["nginx-lib.sh", "nginx-modules.sh", "gate-lib.sh"]);
         this.nginx = args.hostsLayer.onRouter(
             `${name}-nginx`,
             {

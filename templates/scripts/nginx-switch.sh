@@ -156,10 +156,7 @@ verify() {
 run_gate
 
 if [ "$SWITCH_MODE" = no-reload ]; then
-    modules_dir=$("$nginx_bin" -V 2>&1 | sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p')
-    modules_dir=${modules_dir:-/usr/lib/nginx/modules}
-    [ -f "$modules_dir/ngx_http_lua_module.so" ] && [ -f "$modules_dir/ndk_http_module.so" ] ||
-        fail "switchMode no-reload needs nginx's Lua module, and $modules_dir/ngx_http_lua_module.so (or ndk_http_module.so) is missing. Install it (Debian/Ubuntu: apt-get install libnginx-mod-http-lua), or use reloads: pulumi config set switchMode reload"
+    modules_dir=$(lua_modules_dir "$nginx_bin")
     ln -sfn "$modules_dir" "$NGINX_PREFIX/modules"
     # The token that lets this script (and only what can read this file) change the live
     # colour; made once per nginx host, read by nginx when it starts or reloads.

@@ -1,0 +1,64 @@
+// The ssh target's reach check (templates/scripts/remote/check-host.sh) run by bash on this
+// machine with a stand-in nginx binary: what it demands of the nginx host in each switch mode.
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { loadScript } from "../../components/templates";
+
+describe("reach check of the nginx host (ssh target)", () => {
+    let dir: string;
+    let modules: string;
+    let fakeNginx: string;
+
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-check-host-"));
+        modules = path.join(dir, "modules");
+        fs.mkdirSync(modules);
+        // An nginx whose `-V` names our modules directory, as Debian's does /usr/lib/nginx/modules.
+        fakeNginx = path.join(dir, "nginx");
+        fs.writeFileSync(fakeNginx, `#!/bin/sh\necho "configure arguments: --prefix=/usr/share/nginx --modules-path=${modules} --with-http_ssl_module" >&2\n`, { mode: 0o755 });
+    });
+
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    function check(switchMode: string): { code: number | null; output: string } {
+        const script = loadScript("remote/check-host.sh", ["nginx-modules.sh"]);
+        const result = spawnSync("bash", ["-c", script.text, script.name], {
+            encoding: "utf8",
+            env: {
+                PATH: process.env.PATH,
+                BLUEGREEN_HOST_NAME: "nginx",
+                BLUEGREEN_ROLE: "nginx",
+                BLUEGREEN_REMOTE_DIR: path.join(dir, "srv"),
+                BLUEGREEN_SWITCH_MODE: switchMode,
+                BLUEGREEN_NGINX_BIN: fakeNginx,
+            },
+        });
+        return { code: result.status, output: `${result.stdout}${result.stderr}` };
+    }
+
+    it("fails before any deploy when no-reload is chosen and the Lua module is missing, naming the package and the fallback", () => {
+        const run = check("no-reload");
+        assert.equal(run.code, 1, run.output);
+        assert.match(run.output, new RegExp(`${modules.replace(/[/.]/g, "\\$&")}/ngx_http_lua_module\\.so \\(or ndk_http_module\\.so\\) is missing on nginx`));
+        assert.match(run.output, /apt-get install libnginx-mod-http-lua/);
+        assert.match(run.output, /pulumi config set switchMode reload/);
+        assert.doesNotMatch(run.output, /reachable as/);
+    });
+
+    it("passes in no-reload mode once the module and its NDK are installed", () => {
+        fs.writeFileSync(path.join(modules, "ngx_http_lua_module.so"), "");
+        fs.writeFileSync(path.join(modules, "ndk_http_module.so"), "");
+        const run = check("no-reload");
+        assert.equal(run.code, 0, run.output);
+        assert.match(run.output, /nginx \(nginx\): reachable as .*, tools present, .* writable/);
+    });
+
+    it("does not ask for the module in reload mode", () => {
+        const run = check("reload");
+        assert.equal(run.code, 0, run.output);
+        assert.match(run.output, /reachable as/);
+    });
+});
