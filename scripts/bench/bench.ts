@@ -201,7 +201,7 @@ function phasesOf(stderr: string, stdout: string, wallMs: number): Phases {
 
 async function rollback(runs: number) {
     say("rollback wall time");
-    const stack = await createLocalStack();
+    const stack = await createLocalStack({}, ["scripts/ops"]);
     try {
         await stack.stack.up({ onOutput: () => undefined });
         let color = "blue";
@@ -232,7 +232,43 @@ async function rollback(runs: number) {
             flip();
             skipPlain.push(operator(stack, `pulumi config set activeColor ${color} && pulumi up --yes --skip-preview`).ms);
         }
-        return { plain, skipPlain, withPreview, skipPreview };
+        // `npm run rollback`: each run goes back to the update before (Automation API, no preview).
+        const npmRollback = [] as number[];
+        for (let i = 0; i < runs; i++) npmRollback.push(operator(stack, "bash scripts/ops/run.sh rollback --stack test").ms);
+        return { plain, skipPlain, withPreview, skipPreview, npmRollback };
+    } finally {
+        await stack.dispose();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1b. Many switches at full rate, each mode: what a reload costs a closed-loop client.
+// ---------------------------------------------------------------------------------------------
+async function fullRateSwitching(mode: Mode, switches: number) {
+    say(`${switches} switches at full rate, ${mode} mode`);
+    const stack = await createLocalStack({ switchMode: mode });
+    try {
+        await stack.stack.up({ onOutput: () => undefined });
+        const paced = new Load({ url: stack.publicUrl, rate: 320, maxSeconds: 600 }).start();
+        const fullRate = new Load({ url: stack.publicUrl, closedLoop: 8, maxSeconds: 600, maxRequests: 10_000_000 }).start();
+        let color = "blue";
+        const upMs: number[] = [];
+        for (let i = 0; i < switches; i++) {
+            color = color === "blue" ? "green" : "blue";
+            await stack.stack.setConfig("activeColor", { value: color });
+            const t0 = Date.now();
+            await stack.stack.up({ onOutput: () => undefined });
+            upMs.push(Date.now() - t0);
+        }
+        const summary = (r: LoadResult) => ({
+            sent: r.sent,
+            failed: r.failures.length,
+            closedOnReuse: r.closedOnReuse,
+            rps: r.sendRate,
+            p50: percentile(r.latenciesMs, 0.5),
+            p99: percentile(r.latenciesMs, 0.99),
+        });
+        return { mode, switches, upMs, paced: summary(await paced.stop()), fullRate: summary(await fullRate.stop()) };
     } finally {
         await stack.dispose();
     }
@@ -499,12 +535,31 @@ function report(r: Record<string, any>): string {
         );
     }
     push("", "Every request across the first switch of each mode:", "", "![no-reload](switch-timeline-no-reload.svg)", "", "![reload](switch-timeline-reload.svg)", "");
-    if (r.switchStorm) push(`The 20-switch test (test/integration/switch-modes.test.ts) adds a closed-loop client at full rate: ${r.switchStorm}`, "");
+    if (r.fullRateSwitching) {
+        push(
+            "### Many switches at full rate",
+            "",
+            "Back-to-back switches through `pulumi up` while two clients run through nginx: the paced one above (320 req/s) and a closed-loop one",
+            "(8 keep-alive connections, each sending its next request as soon as the last is answered: as fast as this machine goes).",
+            "",
+            "| mode | switches | full rate: req/s | p50 / p99 | failed | closed (per switch) | paced: requests | failed | closed (per switch) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        );
+        for (const f of r.fullRateSwitching) {
+            const perSwitch = (n: number) => `${n} (${(n / f.switches).toFixed(2)})`;
+            push(
+                `| ${f.mode} | ${f.switches} | ${(f.fullRate.rps / 1000).toFixed(1)}k | ${ms(f.fullRate.p50)} / ${ms(f.fullRate.p99)} | ${f.fullRate.failed} | ${perSwitch(f.fullRate.closedOnReuse)} | ${f.paced.sent} | ${f.paced.failed} | ${perSwitch(f.paced.closedOnReuse)} |`,
+            );
+        }
+        push("");
+    }
 
     push("## 2. Rollback", "", "Wall time of the operator's command, from start to exit (warm caches; the first run is not counted):", "");
     push("| command | time |", "| --- | --- |");
     push(`| \`pulumi config set activeColor <c> && pulumi up --yes\` | ${spread(r.rollback.plain.map((v: number) => v / 1000), " s", 2)} |`);
-    push(`| \`pulumi config set activeColor <c> && pulumi up --yes --skip-preview\` | ${spread(r.rollback.skipPlain.map((v: number) => v / 1000), " s", 2)} |`, "");
+    push(`| \`pulumi config set activeColor <c> && pulumi up --yes --skip-preview\` | ${spread(r.rollback.skipPlain.map((v: number) => v / 1000), " s", 2)} |`);
+    if (r.rollback.npmRollback) push(`| \`npm run rollback\` (reads the history, then one update through the Automation API) | ${spread(r.rollback.npmRollback.map((v: number) => v / 1000), " s", 2)} |`);
+    push("");
 
     push("## 6. Where the rollback time goes", "", "From the engine's own log timestamps (`pulumi up -v=9 --logtostderr`) and the switch script's timing line; median ms per phase:", "");
     const phaseNames = Object.keys(r.rollback.withPreview.phases[0] ?? {});
@@ -586,13 +641,14 @@ async function main(): Promise<void> {
     }
     results.switchUnderLoad = [];
     for (const mode of MODES) (results.switchUnderLoad as unknown[]).push(await switchUnderLoad(mode, quick ? 2 : 5));
+    results.fullRateSwitching = [];
+    for (const mode of MODES) (results.fullRateSwitching as unknown[]).push(await fullRateSwitching(mode, quick ? 3 : 20));
     results.rollback = await rollback(quick ? 2 : 5);
     results.idleDeploy = await idleDeploy(quick ? 1 : 3);
     results.restartDeploy = await restartDeploy(quick ? 1 : 3);
     results.articleSwitch = await articleSwitch(quick ? 1 : 3);
     results.scale = await scale(quick ? [1, 4] : [1, 4, 16], quick ? 2 : 5);
     results.mechanism = await mechanism(quick ? 2 : 5);
-    results.switchStorm = process.env.SWITCH_STORM_SUMMARY;
     results.wallSeconds = (Date.now() - started) / 1000;
     fs.writeFileSync(path.join(DOCS, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
     fs.writeFileSync(path.join(DOCS, "benchmarks.md"), report(results));

@@ -1,7 +1,7 @@
 // `npm run deploy -- <version>`: put a version on the idle pool and switch to it, in one
 // update (the graph orders deploy → gate → switch → verify), recorded with a message.
 import { Command } from "commander";
-import { openStack, otherColor } from "./stack";
+import { Color, openStack, otherColor, updates } from "./stack";
 
 async function main(): Promise<void> {
     const program = new Command("deploy")
@@ -14,8 +14,15 @@ async function main(): Promise<void> {
     const [version] = program.args;
     const opts = program.opts<{ stack: string; artifact?: string; message?: string }>();
     const stack = await openStack(opts.stack);
-    const live = (await stack.getConfig("bluegreen:activeColor")).value;
-    if (live !== "blue" && live !== "green") throw new Error(`activeColor is ${JSON.stringify(live)}; set it to blue or green first.`);
+    // What is live is what the last successful update left, not the config: after a failed
+    // update the config still asks for the colour that never went live.
+    const configured = (await stack.getConfig("bluegreen:activeColor")).value;
+    const lastGood = (await updates(stack)).filter((u) => u.kind === "update" && u.result === "succeeded" && u.activeColor).pop();
+    const live: Color | undefined = lastGood?.activeColor ?? (configured === "blue" || configured === "green" ? configured : undefined);
+    if (!live) throw new Error(`activeColor is ${JSON.stringify(configured)}; set it to blue or green first.`);
+    if (configured !== live) {
+        console.log(`Note: the config asks for activeColor ${configured}, left by an update that did not succeed; ${live} is live. This deploy replaces that pending change.`);
+    }
     const idle = otherColor(live);
     await stack.setConfig(`bluegreen:${idle}Version`, { value: version });
     if (opts.artifact) await stack.setConfig(`bluegreen:${idle}Artifact`, { value: opts.artifact });

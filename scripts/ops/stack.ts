@@ -49,7 +49,7 @@ export function deployedBy(update: UpdateSummary, position: number): Deployed {
 
 /** The stack's history (updates, destroys, refreshes), oldest first, numbered from 1. */
 export async function updates(stack: Stack): Promise<Deployed[]> {
-    const newestFirst = await stack.history(undefined, undefined, true);
+    const newestFirst = await stack.history(undefined, undefined, false);
     return [...newestFirst].reverse().map((u, i) => deployedBy(u, i + 1));
 }
 

@@ -85,6 +85,8 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         assert.match(result.output, /Rolled back in [\d.]+ s/);
         assert.deepEqual(await live(), { color: "blue", version: "1.0.0" });
         assert.equal((await stack.appStatus("blue", 1)).pid, bluePid, "blue was not redeployed");
+        const [latest] = await stack.stack.history(1);
+        assert.equal(latest.message, "rollback to update 1: switch from green 1.1.0 to blue 1.0.0 (still deployed on blue, no redeploy)", "the rollback is recorded with what it did");
     });
 
     it("npm run history shows every update with its live colour and versions", async () => {
@@ -107,21 +109,36 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         assert.deepEqual(await live(), { color: "blue", version: "1.1.0" }, "1.1.0 was deployed to the idle blue pool, then switched to");
     });
 
-    it("a second pulumi up while one runs is refused by the stack lock", async () => {
-        // A slow update: a green release that never becomes ready (the deploy waits out its budget).
-        const neverReady = path.join(stack.dir, "never-ready");
-        fs.mkdirSync(neverReady, { recursive: true });
+    /** A release directory whose app never becomes ready (its /health keeps answering 503). */
+    function neverReadyRelease(): string {
+        const dir = path.join(stack.dir, "never-ready");
+        fs.mkdirSync(dir, { recursive: true });
         fs.writeFileSync(
-            path.join(neverReady, "server.js"),
+            path.join(dir, "server.js"),
             `process.env.FAIL_HEALTH = "1";\nrequire(${JSON.stringify(path.join(stack.dir, "project", "bin", "app", "server.js"))});\n`,
         );
-        await stack.stack.setConfig("greenArtifact", { value: neverReady });
+        return dir;
+    }
+
+    /** Lock files the file backend holds for the stack right now. */
+    function lockFiles(): string[] {
+        const locks = path.join(stack.dir, "backend", ".pulumi", "locks");
+        if (!fs.existsSync(locks)) return [];
+        return fs.readdirSync(locks, { recursive: true, encoding: "utf8" }).filter((entry) => entry.endsWith(".json"));
+    }
+
+    it("a second pulumi up while one runs is refused by the stack lock", async () => {
+        // A slow update: a green release that never becomes ready (the deploy waits out its budget).
+        await stack.stack.setConfig("greenArtifact", { value: neverReadyRelease() });
         await stack.stack.setConfig("greenVersion", { value: "9.0.0" });
         const slow = stack.stack.up(quiet).then(
             () => "succeeded",
             () => "failed",
         );
-        await new Promise((r) => setTimeout(r, 3000));
+        // Wait until the first update holds the lock (polling the backend, bounded).
+        const deadline = Date.now() + 30_000;
+        while (lockFiles().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        assert.equal(lockFiles().length, 1, "the running update holds the stack's lock");
         let second = "";
         await assert.rejects(stack.stack.up({ onOutput: (t) => (second += t) }), /locked/);
         assert.equal(await slow, "failed", "the first update ran to its own end (its release never became ready)");
@@ -129,5 +146,30 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         await stack.stack.setConfig("greenVersion", { value: "1.2.0" });
         assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
         assert.deepEqual(await live(), { color: "blue", version: "1.1.0" });
+        assert.deepEqual(lockFiles(), [], "no lock is left behind");
+    });
+
+    it("after a deploy that failed, the next deploy still goes to the idle pool", async () => {
+        const failed = npmRun("deploy", "9.1.0", "--artifact", neverReadyRelease());
+        assert.equal(failed.status, 1, failed.output);
+        assert.match(failed.output, /the update failed and traffic stays on blue/);
+        assert.deepEqual(await live(), { color: "blue", version: "1.1.0" });
+        assert.equal((await stack.stack.getConfig("activeColor")).value, "green", "the failed deploy's config is still pending");
+
+        const next = npmRun("deploy", "1.3.0", "--artifact", "bin/app");
+        assert.equal(next.status, 0, next.output);
+        assert.match(next.output, /the config asks for activeColor green, left by an update that did not succeed; blue is live/);
+        assert.match(next.output, /Deploying 1\.3\.0 to green \(idle\)/);
+        assert.deepEqual(await live(), { color: "green", version: "1.3.0" });
+    });
+
+    it("npm run history shows failed updates as failed, with what stayed live", async () => {
+        const result = npmRun("history");
+        assert.equal(result.status, 0, result.output);
+        const failedRows = result.output.split("\n").filter((line) => /│ failed: /.test(line));
+        assert.equal(failedRows.length, 2, `the lock test's update and the failed deploy:\n${result.output}`);
+        for (const row of failedRows) assert.match(row, /failed: blue 1\.1\.0 stayed live/);
+        assert.match(result.output, /│ failed: blue 1\.1\.0 stayed live\s+│[^\n]*│ deploy 9\.1\.0 to green and switch from blue/);
+        assert.match(result.output, /│ succeeded\s+│ green 1\.3\.0\s+│[^\n]*│ deploy 1\.3\.0 to green and switch from blue/);
     });
 });

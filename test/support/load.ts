@@ -60,6 +60,8 @@ export interface LoadResult {
     /** 2xx responses by X-Deploy-Color. */
     readonly byColor: Readonly<Record<string, number>>;
     readonly durationMs: number;
+    /** Requests sent per second while sending (from the start until stop or a bound). */
+    readonly sendRate: number;
     readonly latenciesMs: readonly number[];
     /** With `record: true`: every request, in the order they finished. */
     readonly samples: readonly Sample[];
@@ -80,6 +82,7 @@ export class Load {
     private readonly samples: Sample[] = [];
     private inFlight = 0;
     private stopped = false;
+    private stoppedAt?: number;
     private timer?: NodeJS.Timeout;
     private drained?: () => void;
     private readonly options: Required<Omit<LoadOptions, "headers" | "closedLoop" | "record">> & {
@@ -115,20 +118,17 @@ export class Load {
             }
             return this;
         }
-        const tickMs = 10;
-        const perTick = this.options.rate * (tickMs / 1000);
-        let due = 0;
+        // Paced by the clock, not by counting timer ticks: a tick that fires late (a busy event
+        // loop, a noisy machine) sends what fell due meanwhile, so the rate holds.
+        const pacingFrom = performance.now();
         this.timer = setInterval(() => {
             if (this.sent >= this.options.maxRequests || Date.now() - this.started >= this.options.maxSeconds * 1000) {
                 this.halt();
                 return;
             }
-            due += perTick;
-            while (due >= 1 && this.sent < this.options.maxRequests) {
-                due -= 1;
-                this.fire();
-            }
-        }, tickMs);
+            const due = Math.floor(((performance.now() - pacingFrom) / 1000) * this.options.rate);
+            while (this.sent < due && this.sent < this.options.maxRequests) this.fire();
+        }, 10);
         return this;
     }
 
@@ -145,6 +145,7 @@ export class Load {
             failures: this.failures,
             byColor: { ...this.byColor },
             durationMs: Date.now() - this.started,
+            sendRate: this.sent / (((this.stoppedAt ?? Date.now()) - this.started) / 1000),
             latenciesMs: this.latencies,
             samples: this.samples,
             startedAt: this.started,
@@ -152,6 +153,7 @@ export class Load {
     }
 
     private halt(): void {
+        if (!this.stopped) this.stoppedAt = Date.now();
         this.stopped = true;
         if (this.timer) clearInterval(this.timer);
     }
