@@ -4,11 +4,13 @@
 // docs/switch-timeline-<mode>.svg (latency and status of every request across a switch).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Load, LoadResult, Sample } from "../../test/support/load";
 import { LocalStack, createLocalStack, getJson } from "../../test/support/localStack";
-import { render, readTemplate } from "../../components/templates";
+import { loadScript, render, readTemplate } from "../../components/templates";
 import { median, percentile, spread, timelineSvg } from "./stats";
 
 const DOCS = path.resolve(__dirname, "..", "..", "docs");
@@ -427,6 +429,47 @@ async function articleSwitch(runs: number) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5b. The gate script alone against trivial /health servers in this process: its own cost per
+// host, apart from the apps' and nginx's share of the machine.
+// ---------------------------------------------------------------------------------------------
+async function gateAlone(sizes: readonly number[], rounds: number) {
+    say(`gate script alone: ${sizes.join(", ")} trivial hosts, ${rounds} interleaved rounds`);
+    const servers = await Promise.all(
+        Array.from({ length: Math.max(...sizes) }, async () => {
+            const server = http.createServer((_req, res) => {
+                res.writeHead(200, { "content-type": "application/json" });
+                res.end(JSON.stringify({ status: "ready", version: "1.0.0", color: "green" }));
+            });
+            await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+            return server;
+        }),
+    );
+    const script = loadScript("health-gate.sh", ["gate-lib.sh"]);
+    const runGate = (hosts: number) =>
+        new Promise<number>((resolve, reject) => {
+            const list = servers.slice(0, hosts).map((server, i) => `green-${i + 1}=127.0.0.1:${(server.address() as AddressInfo).port}`);
+            const child = spawn("bash", ["-c", script.text, script.name], {
+                env: { PATH: process.env.PATH, BLUEGREEN_HOSTS: list.join(" "), BLUEGREEN_POOL_COLOR: "green", BLUEGREEN_EXPECT_VERSION: "1.0.0", BLUEGREEN_GATE_TIMEOUT_SECONDS: "10", BLUEGREEN_HEALTH_INTERVAL_MS: "100" },
+            });
+            let out = "";
+            child.stdout.on("data", (chunk) => (out += chunk));
+            child.on("error", reject);
+            child.on("close", () => {
+                const m = /Gate passed: all \d+ green host\(s\) ready in (\d+) ms/.exec(out);
+                if (m) resolve(Number(m[1]));
+                else reject(new Error(`the gate did not pass against trivial servers:\n${out}`));
+            });
+        });
+    const gateMs: Record<number, number[]> = Object.fromEntries(sizes.map((n) => [n, []]));
+    try {
+        for (let round = 0; round < rounds; round++) for (const n of sizes) gateMs[n].push(await runGate(n));
+    } finally {
+        for (const server of servers) server.close();
+    }
+    return sizes.map((hosts) => ({ hosts, gateMs: gateMs[hosts] }));
+}
+
+// ---------------------------------------------------------------------------------------------
 // 5. Scale: gate and switch time with 1, 4 and 16 hosts per pool.
 // ---------------------------------------------------------------------------------------------
 async function scale(sizes: readonly number[], switches: number) {
@@ -622,6 +665,18 @@ function report(r: Record<string, any>): string {
             "Each round asks every pending host with one `curl --parallel` and checks the answers with shell builtins, so a host adds no process.",
         "",
     );
+    if (r.gateAlone) {
+        push(
+            "The gate script alone, against trivial `/health` servers in the bench process (no apps, no nginx; interleaved rounds), shows its own cost per host:",
+            "",
+            "| hosts | gate script alone |",
+            "| --- | --- |",
+        );
+        for (const g of r.gateAlone) push(`| ${g.hosts} | ${spread(g.gateMs, " ms", 0)} |`);
+        const a1 = median(r.gateAlone[0].gateMs);
+        const aN = median(r.gateAlone[r.gateAlone.length - 1].gateMs);
+        push("", `Alone, 1 to ${r.gateAlone[r.gateAlone.length - 1].hosts} hosts: ${(aN / a1).toFixed(2)}×.`, "");
+    }
     push(`_Bench wall time: ${(r.wallSeconds / 60).toFixed(1)} min._`, "");
     return lines.join("\n");
 }
@@ -630,13 +685,15 @@ async function main(): Promise<void> {
     fs.mkdirSync(DOCS, { recursive: true });
     const quick = process.argv.includes("--quick");
     const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
-    if (only === "mechanism") {
+    const sections: Record<string, () => Promise<unknown>> = { mechanism: () => mechanism(5), gateAlone: () => gateAlone([1, 4, 16], 15) };
+    if (only) {
         // Re-measure one section into the existing results.
+        if (!sections[only]) throw new Error(`--only takes one of: ${Object.keys(sections).join(", ")}`);
         const previous = JSON.parse(fs.readFileSync(path.join(DOCS, "benchmarks.json"), "utf8"));
-        previous.mechanism = await mechanism(5);
+        previous[only] = await sections[only]();
         fs.writeFileSync(path.join(DOCS, "benchmarks.json"), JSON.stringify(previous, null, 2) + "\n");
         fs.writeFileSync(path.join(DOCS, "benchmarks.md"), report(previous));
-        say("done: mechanism section of docs/benchmarks.md");
+        say(`done: the ${only} section of docs/benchmarks.md`);
         return;
     }
     results.switchUnderLoad = [];
@@ -648,6 +705,7 @@ async function main(): Promise<void> {
     results.restartDeploy = await restartDeploy(quick ? 1 : 3);
     results.articleSwitch = await articleSwitch(quick ? 1 : 3);
     results.scale = await scale(quick ? [1, 4] : [1, 4, 16], quick ? 2 : 5);
+    results.gateAlone = await gateAlone([1, 4, 16], quick ? 5 : 15);
     results.mechanism = await mechanism(quick ? 2 : 5);
     results.wallSeconds = (Date.now() - started) / 1000;
     fs.writeFileSync(path.join(DOCS, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
