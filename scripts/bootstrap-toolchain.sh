@@ -130,8 +130,13 @@ install_standin() {
         (cd "$root" && npx --no-install tsc -p scripts/toolchain/command-provider/tsconfig.json)
     fi
     mkdir -p "$(dirname "$standin_wrapper")"
-    printf '#!/bin/sh\n# Stand-in for pulumi-resource-command, installed by scripts/bootstrap-toolchain.sh.\nexec node "%s" "$@"\n' \
-        "$standin_js" >"$standin_wrapper"
+    # The registered plugin runs this clone's compiled stand-in; if the clone is moved or
+    # deleted, it says so and how to register it again instead of failing obscurely.
+    printf '%s\n' '#!/bin/sh' \
+        '# Stand-in for pulumi-resource-command, installed by scripts/bootstrap-toolchain.sh.' \
+        "provider=\"$standin_js\"" \
+        '[ -f "$provider" ] || { echo "pulumi-resource-command: the stand-in command provider registered from $provider is gone (was that clone moved or deleted?). Run npm start or npm test (scripts/bootstrap-toolchain.sh) in a clone of this project to register it again." >&2; exit 1; }' \
+        'exec node "$provider" "$@"' >"$standin_wrapper"
     chmod +x "$standin_wrapper"
     if cmp -s "$standin_wrapper" "$plugin_file"; then
         return 0

@@ -227,8 +227,8 @@ export function summarize(name: string, r: LoadResult): string {
     const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
     const colors = Object.entries(r.byColor).map(([c, n]) => `${c}=${n}`).join(" ");
     return (
-        `${name}: sent ${r.sent} in ${(r.durationMs / 1000).toFixed(1)} s, 2xx ${r.ok} (POST ${r.postOk}), ` +
+        `${name}: sent ${r.sent} in ${(r.durationMs / 1000).toFixed(1)} s (${r.sendRate.toFixed(0)} req/s), 2xx ${r.ok} (POST ${r.postOk}), ` +
         `failed ${r.failures.length}, closed on reused keep-alive by nginx ${r.closedOnReuse}, ` +
-        `p50 ${p(0.5)} ms p99 ${p(0.99)} ms, by colour ${colors}`
+        `p50 ${p(0.5).toFixed(2)} ms p99 ${p(0.99).toFixed(2)} ms, by colour ${colors}`
     );
 }

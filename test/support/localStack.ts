@@ -39,7 +39,7 @@ function portIsFree(port: number): Promise<boolean> {
  * A base port with base+1..+hostsPerPool and base+101.. free, plus two more free ports. Below
  * Linux's ephemeral range (32768+), so outgoing connections cannot take them meanwhile.
  */
-async function freePorts(hostsPerPool: number): Promise<{ base: number; publicPort: number; internalPort: number }> {
+export async function freePorts(hostsPerPool: number): Promise<{ base: number; publicPort: number; internalPort: number }> {
     for (let attempt = 0; attempt < 50; attempt++) {
         const base = 10000 + Math.floor(Math.random() * 220) * 100;
         const wanted = [base - 2, base - 1];
@@ -81,9 +81,24 @@ export function request(url: string, method: string, headers: Record<string, str
     });
 }
 
-/** Stops every process named by a *.pid file under `dir` (nginx and apps), by pid. */
-function stopLeftovers(dir: string): void {
-    if (!fs.existsSync(dir)) return;
+/** Whether `pid` runs and belongs to the stack under `dir` (its working dir or command line is there). */
+function belongsTo(pid: number, dir: string): boolean {
+    try {
+        const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        return cwd.startsWith(dir) || cmdline.includes(dir);
+    } catch {
+        return false; // gone
+    }
+}
+
+/**
+ * Stops every process named by a *.pid file under `dir` (nginx and apps) that still runs from
+ * there, by pid; returns the pids it had to stop.
+ */
+function stopLeftovers(dir: string): number[] {
+    const stopped: number[] = [];
+    if (!fs.existsSync(dir)) return stopped;
     const pidFiles: string[] = [];
     const walk = (d: string) => {
         for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
@@ -95,13 +110,15 @@ function stopLeftovers(dir: string): void {
     walk(dir);
     for (const file of pidFiles) {
         const pid = Number(fs.readFileSync(file, "utf8").trim());
-        if (!Number.isInteger(pid) || pid <= 1) continue;
+        if (!Number.isInteger(pid) || pid <= 1 || !belongsTo(pid, dir)) continue;
         try {
             process.kill(pid, "SIGKILL");
+            stopped.push(pid);
         } catch {
             /* already gone */
         }
     }
+    return stopped;
 }
 
 export async function createLocalStack(config: Record<string, string> = {}, extraFiles: readonly string[] = []): Promise<LocalStack> {
@@ -137,12 +154,17 @@ export async function createLocalStack(config: Record<string, string> = {}, extr
             return res.body;
         },
         async dispose() {
+            let destroyed = false;
+            let leftovers: number[] = [];
             try {
                 await base.stack.destroy({ onOutput: () => undefined });
+                destroyed = true;
             } finally {
-                stopLeftovers(stateDir);
+                leftovers = stopLeftovers(stateDir);
                 fs.rmSync(base.dir, { recursive: true, force: true });
             }
+            // Deleting the pools and the router must stop every process they started.
+            if (destroyed && leftovers.length > 0) throw new Error(`pulumi destroy left ${leftovers.length} process(es) running (pids ${leftovers.join(", ")}); they were killed now`);
         },
     };
 }
