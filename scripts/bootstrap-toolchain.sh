@@ -83,7 +83,7 @@ else
     require_go
     mkdir -p "$install_dir"
     say "building the Pulumi CLI v$PULUMI_VERSION from Go modules into $install_dir"
-    say "  (the first build takes about 5 minutes on 2 cores; later runs reuse Go's cache)"
+    say "  (the first build takes 5 to 6 minutes on 2 cores; later runs reuse Go's cache)"
     with_heartbeat "building the Pulumi CLI" \
         go_build "$toolchain/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$install_dir/pulumi" "$PULUMI_VERSION"
     pulumi_bin="$install_dir/pulumi"
@@ -99,7 +99,7 @@ else
     require_go
     [ -w "$pulumi_dir" ] || die "$pulumi_dir has pulumi but no pulumi-language-nodejs, and is not writable; reinstall Pulumi."
     say "building the Node.js language host (v$LANGUAGE_HOST_VERSION) from Go modules into $pulumi_dir"
-    say "  (the first build takes about 2 minutes)"
+    say "  (the first build takes up to 2 minutes)"
     with_heartbeat "building the Node.js language host" \
         go_build "$toolchain/language-nodejs" github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 \
         "$pulumi_dir/pulumi-language-nodejs" "$LANGUAGE_HOST_VERSION"

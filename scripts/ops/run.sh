@@ -7,6 +7,8 @@ if [ -z "${PULUMI_BACKEND_URL:-}" ] && [ -f "$root/.envrc" ]; then
     # shellcheck disable=SC1091
     source "$root/.envrc"
 fi
+# Offline, whichever backend: no update check, no plugin downloads (as every Pulumi call here).
+export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 name=$1
 shift
 exec node -r "$root/node_modules/ts-node/register/transpile-only" "$root/scripts/ops/$name.ts" "$@"
