@@ -47,9 +47,21 @@ export function deployedBy(update: UpdateSummary, position: number): Deployed {
     };
 }
 
-/** The stack's history (updates, destroys, refreshes), oldest first, numbered from 1. */
+/** Entries asked for per `pulumi stack history` call (the CLI returns 10 unless told). */
+const HISTORY_PAGE = 100;
+
+/**
+ * The stack's whole history (updates, destroys, refreshes), oldest first, numbered from 1.
+ * Every page is read: the numbers must not shift as updates accumulate, since
+ * `npm run rollback -- --to N` takes them.
+ */
 export async function updates(stack: Stack): Promise<Deployed[]> {
-    const newestFirst = await stack.history(undefined, undefined, false);
+    const newestFirst: UpdateSummary[] = [];
+    for (let page = 1; ; page++) {
+        const batch = await stack.history(HISTORY_PAGE, page, false);
+        newestFirst.push(...batch);
+        if (batch.length < HISTORY_PAGE) break;
+    }
     return [...newestFirst].reverse().map((u, i) => deployedBy(u, i + 1));
 }
 

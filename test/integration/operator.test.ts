@@ -172,4 +172,20 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         assert.match(result.output, /│ failed: blue 1\.1\.0 stayed live\s+│[^\n]*│ deploy 9\.1\.0 to green and switch from blue/);
         assert.match(result.output, /│ succeeded\s+│ green 1\.3\.0\s+│[^\n]*│ deploy 1\.3\.0 to green and switch from blue/);
     });
+
+    it("update numbers stay put past ten updates (pulumi stack history pages by 10), so --to N means the same update", async () => {
+        for (const color of ["blue", "green"]) {
+            await stack.stack.setConfig("activeColor", { value: color });
+            assert.equal((await stack.stack.up({ ...quiet, message: `switch to ${color}` })).summary.result, "succeeded");
+        }
+        const result = npmRun("history");
+        assert.equal(result.status, 0, result.output);
+        const numbers = [...result.output.matchAll(/^│ (\d+)\s+│/gm)].map((m) => Number(m[1]));
+        assert.deepEqual(numbers, Array.from({ length: 11 }, (_, i) => i + 1), `every update, numbered from the first:\n${result.output}`);
+        assert.match(result.output, /│ 1\s+│[^\n]*│ first deploy/);
+        assert.match(result.output, /│ 11\s+│[^\n]*│ green 1\.3\.0[^\n]*│ switch to green/);
+        const plan = npmRun("rollback", "--to", "10", "--dry-run");
+        assert.equal(plan.status, 0, plan.output);
+        assert.match(plan.output, /Plan: rollback to update 10: switch from green 1\.3\.0 to blue 1\.1\.0/);
+    });
 });
