@@ -15,6 +15,21 @@ import { recordOutcome } from "../support/reliability";
 import { measureUnderLoad } from "../support/traffic";
 
 type Color = "blue" | "green";
+
+/** Pids of command plugin processes working in `projectDir` (the stand-in provider or the official one). */
+function commandPluginsOf(projectDir: string): number[] {
+    return fs
+        .readdirSync("/proc")
+        .filter((entry) => /^\d+$/.test(entry))
+        .filter((pid) => {
+            try {
+                return /pulumi-resource-command|command-provider\/provider\.js/.test(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8")) && fs.readlinkSync(`/proc/${pid}/cwd`).startsWith(projectDir);
+            } catch {
+                return false;
+            }
+        })
+        .map(Number);
+}
 const other = (c: Color): Color => (c === "blue" ? "green" : "blue");
 
 describe("faults under load on the local target: nothing lost, state agrees with nginx", function () {
@@ -241,10 +256,15 @@ describe("faults under load on the local target: nothing lost, state agrees with
                 configValid();
             } finally {
                 try {
-                    process.kill(-group, "SIGKILL"); // the plugins the killed CLI left behind (our process group)
+                    process.kill(-group, "SIGKILL"); // the language host the killed CLI left behind (our process group)
                 } catch {
                     /* already gone */
                 }
+                // The command plugin runs in its own process group: it must notice that its engine is
+                // gone and exit by itself, not linger.
+                const deadline = Date.now() + 10_000;
+                while (commandPluginsOf(projectDir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+                assert.deepEqual(commandPluginsOf(projectDir), [], "the command plugin of the killed engine exited by itself");
                 const cancel = pulumi("cancel", "--yes");
                 assert.equal(cancel.status, 0, `pulumi cancel: ${cancel.stdout}${cancel.stderr}`);
             }

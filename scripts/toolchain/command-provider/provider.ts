@@ -254,6 +254,13 @@ class CommandProvider implements provider.Provider {
 
 const args = process.argv.slice(2);
 const engineAddress = args.find((a) => !a.startsWith("-"));
+// The engine that started this plugin stops it when it ends. If the engine is killed (kill -9,
+// a crash), nothing would: leave with it rather than linger. Commands already started keep
+// running, as they would had the plugin been stopped.
+const engineProcess = process.ppid;
+setInterval(() => {
+    if (process.ppid !== engineProcess) process.exit(0);
+}, 1000).unref();
 provider.main(new CommandProvider(new EngineLog(engineAddress)), args).catch((err: unknown) => {
     console.error(err);
     process.exit(1);
