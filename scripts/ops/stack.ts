@@ -1,5 +1,6 @@
 // Opens a stack of this project for the operator scripts (history, rollback, deploy) through
 // the Automation API, with the same environment the plain `pulumi` commands get from .envrc.
+import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, Stack, UpdateSummary } from "@pulumi/pulumi/automation";
 
@@ -13,6 +14,22 @@ export async function openStack(stackName: string): Promise<Stack> {
     }
     const pulumiCommand = await PulumiCommand.get({ skipVersionCheck: true });
     return LocalWorkspace.selectStack({ stackName, workDir: PROJECT_DIR }, { pulumiCommand });
+}
+
+/**
+ * `pulumi up --skip-preview` on the stack, output straight to this terminal. The plain CLI
+ * rather than the Automation API's up(), which reads the history and the outputs again
+ * afterwards (two more CLI runs, most of a second, that a rollback should not wait for).
+ */
+export function up(stack: Stack, message: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.name, "--message", message], {
+            cwd: PROJECT_DIR,
+            stdio: ["ignore", "inherit", "inherit"],
+        });
+        child.on("error", reject);
+        child.on("exit", (code, signal) => (code === 0 ? resolve() : reject(new Error(`pulumi up exited with ${signal ?? `status ${code}`}`))));
+    });
 }
 
 /** What an update deployed, read from the config it ran with. */
