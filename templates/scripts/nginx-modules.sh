@@ -1,11 +1,38 @@
-# lua_modules_dir NGINX_BIN: prints the nginx modules directory when it holds the Lua module the
-# no-reload switch needs (and the NDK it depends on); otherwise fails naming the package and the
-# fallback. Shared by nginx-switch.sh and the ssh target's reach check of the nginx host.
-lua_modules_dir() {
+# nginx's Lua module, which the no-reload switch needs (with the NDK it depends on): where this
+# nginx loads modules from, whether the module is there, and installing it where apt-get can.
+# Shared by nginx-switch.sh and the ssh target's reach check of the nginx host.
+
+# nginx_modules_dir NGINX_BIN: the directory this nginx loads modules from.
+nginx_modules_dir() {
     local dir
     dir=$("$1" -V 2>&1 | sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p')
-    dir=${dir:-/usr/lib/nginx/modules}
-    [ -f "$dir/ngx_http_lua_module.so" ] && [ -f "$dir/ndk_http_module.so" ] ||
+    echo "${dir:-/usr/lib/nginx/modules}"
+}
+
+# has_lua_module NGINX_BIN: the Lua module and the NDK are both in that directory.
+has_lua_module() {
+    local dir
+    dir=$(nginx_modules_dir "$1")
+    [ -f "$dir/ngx_http_lua_module.so" ] && [ -f "$dir/ndk_http_module.so" ]
+}
+
+# install_lua_module: installs Debian's and Ubuntu's package with apt-get (as root, or with
+# passwordless sudo); fails quietly where that is not possible, for lua_modules_dir to explain.
+install_lua_module() {
+    command -v apt-get >/dev/null 2>&1 || return 1
+    [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null || return 1
+    log "${HOST_NAME:-nginx host}: installing nginx's Lua module for switchMode no-reload (apt-get install libnginx-mod-http-lua)"
+    local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnginx-mod-http-lua)
+    as_root "${install[@]}" >/dev/null 2>&1 && return 0
+    as_root apt-get update -qq >/dev/null 2>&1 && as_root "${install[@]}" >/dev/null 2>&1
+}
+
+# lua_modules_dir NGINX_BIN: prints the modules directory when it holds the module; otherwise
+# fails naming the package and the fallback.
+lua_modules_dir() {
+    local dir
+    dir=$(nginx_modules_dir "$1")
+    has_lua_module "$1" ||
         fail "switchMode no-reload needs nginx's Lua module, and $dir/ngx_http_lua_module.so (or ndk_http_module.so) is missing on ${HOST_NAME:-the nginx host}. Install it (Debian/Ubuntu: apt-get install libnginx-mod-http-lua), or use reloads: pulumi config set switchMode reload"
     echo "$dir"
 }

@@ -23,12 +23,21 @@ describe("reach check of the nginx host (ssh target)", () => {
 
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    function check(switchMode: string): { code: number | null; output: string } {
+    /** An apt-get stand-in first on PATH: `installs` puts the module files in place, or it fails as apt-get does offline. */
+    function fakeAptGet(installs: boolean): string {
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin, { recursive: true });
+        const install = installs ? `touch "${modules}/ngx_http_lua_module.so" "${modules}/ndk_http_module.so"` : `echo "E: Unable to locate package $7" >&2; exit 100`;
+        fs.writeFileSync(path.join(bin, "apt-get"), `#!/bin/sh\necho "$*" >>"${dir}/apt-get.log"\n[ "$1" = update ] && exit 0\n${install}\n`, { mode: 0o755 });
+        return bin;
+    }
+
+    function check(switchMode: string, aptGet: "installs" | "fails" = "fails"): { code: number | null; output: string } {
         const script = loadScript("remote/check-host.sh", ["nginx-modules.sh"]);
         const result = spawnSync("bash", ["-c", script.text, script.name], {
             encoding: "utf8",
             env: {
-                PATH: process.env.PATH,
+                PATH: `${fakeAptGet(aptGet === "installs")}:${process.env.PATH}`,
                 BLUEGREEN_HOST_NAME: "nginx",
                 BLUEGREEN_ROLE: "nginx",
                 BLUEGREEN_REMOTE_DIR: path.join(dir, "srv"),
@@ -39,7 +48,23 @@ describe("reach check of the nginx host (ssh target)", () => {
         return { code: result.status, output: `${result.stdout}${result.stderr}` };
     }
 
-    it("fails before any deploy when no-reload is chosen and the Lua module is missing, naming the package and the fallback", () => {
+    it("installs the Lua module with apt-get when no-reload is chosen and it is missing", function () {
+        // Installing needs root (or passwordless sudo). CI runs as root and sets
+        // BLUEGREEN_REQUIRE_NETNS, so there this can never be skipped.
+        if (process.getuid?.() !== 0) {
+            if (process.env.BLUEGREEN_REQUIRE_NETNS) throw new Error("this test must run as root here (BLUEGREEN_REQUIRE_NETNS is set)");
+            console.log("      skipped: installing a package needs root");
+            this.skip();
+        }
+        const run = check("no-reload", "installs");
+        assert.equal(run.code, 0, run.output);
+        assert.match(run.output, /nginx: installing nginx's Lua module for switchMode no-reload \(apt-get install libnginx-mod-http-lua\)/);
+        assert.match(fs.readFileSync(path.join(dir, "apt-get.log"), "utf8"), /install -y -qq --no-install-recommends libnginx-mod-http-lua/);
+        assert.ok(fs.existsSync(path.join(modules, "ngx_http_lua_module.so")));
+        assert.match(run.output, /reachable as/);
+    });
+
+    it("fails before any deploy when no-reload is chosen and the Lua module is missing and cannot be installed, naming the package and the fallback", () => {
         const run = check("no-reload");
         assert.equal(run.code, 1, run.output);
         assert.match(run.output, new RegExp(`${modules.replace(/[/.]/g, "\\$&")}/ngx_http_lua_module\\.so \\(or ndk_http_module\\.so\\) is missing on nginx`));
@@ -54,11 +79,13 @@ describe("reach check of the nginx host (ssh target)", () => {
         const run = check("no-reload");
         assert.equal(run.code, 0, run.output);
         assert.match(run.output, /nginx \(nginx\): reachable as .*, tools present, .* writable/);
+        assert.ok(!fs.existsSync(path.join(dir, "apt-get.log")), "nothing was installed");
     });
 
     it("does not ask for the module in reload mode", () => {
         const run = check("reload");
         assert.equal(run.code, 0, run.output);
         assert.match(run.output, /reachable as/);
+        assert.ok(!fs.existsSync(path.join(dir, "apt-get.log")), "nothing was installed");
     });
 });

@@ -18,7 +18,10 @@ case $ROLE in
         ;;
 esac
 [ ${#missing[@]} -eq 0 ] || fail "$HOST_NAME ($(hostname)) lacks ${missing[*]}. Install it (Debian/Ubuntu: apt-get install ${missing[*]})"
+# The no-reload switch needs nginx's Lua module: installed here where apt-get can, otherwise
+# the check fails naming the package and the fallback, before any deploy.
 if [ "$ROLE" = nginx ] && [ "$SWITCH_MODE" = no-reload ]; then
+    has_lua_module "${NGINX_BIN:-nginx}" || install_lua_module || true
     lua_modules_dir "${NGINX_BIN:-nginx}" >/dev/null
 fi
 mkdir -p "$REMOTE_DIR" 2>/dev/null && [ -w "$REMOTE_DIR" ] ||
