@@ -3,6 +3,7 @@
 // the router are the same code as on the local target. Before any host is changed, every
 // host is checked (reachable, accepts the variables, has what its role needs), so a host that
 // cannot be reached fails the update with its name and the cause, and nothing else changes.
+import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { Color, SshHost, SwitchMode } from "./config";
@@ -95,7 +96,7 @@ export class SshHosts implements HostsLayer {
     shipArtifact(name: string, host: AppHost, releaseId: string, artifactPath: string, opts: pulumi.CustomResourceOptions): ShippedArtifact {
         const remotePath = `${host.workDir}/incoming/${releaseId}`;
         // A tarball travels as one file (the deploy unpacks it on the host); a directory as its files.
-        const tarball = TARBALL.exec(artifactPath);
+        const tarball = fs.statSync(artifactPath).isFile() ? TARBALL.exec(artifactPath) : null;
         const entry = tarball ? `artifact.${tarball[1]}` : "artifact";
         const copy = new command.remote.CopyToRemote(
             name,

@@ -24,8 +24,15 @@ async function main(): Promise<void> {
         console.log(`Note: the config asks for activeColor ${configured}, left by an update that did not succeed; ${live} is live. This deploy replaces that pending change.`);
     }
     const idle = otherColor(live);
-    // One `pulumi config set-all`: each CLI call costs a few hundred ms.
+    // The live pool keeps what it runs, and the idle pool's artifact defaults to what it runs
+    // now: a failed update may have left other values in the config. One `pulumi config
+    // set-all`: each CLI call costs a few hundred ms.
+    const deployed = (color: Color, key: "versions" | "artifacts"): Record<string, { value: string }> =>
+        lastGood ? { [`bluegreen:${color}${key === "versions" ? "Version" : "Artifact"}`]: { value: lastGood[key][color] } } : {};
     await stack.setAllConfig({
+        ...deployed(live, "versions"),
+        ...deployed(live, "artifacts"),
+        ...deployed(idle, "artifacts"),
         [`bluegreen:${idle}Version`]: { value: version },
         ...(opts.artifact ? { [`bluegreen:${idle}Artifact`]: { value: opts.artifact } } : {}),
         "bluegreen:activeColor": { value: idle },

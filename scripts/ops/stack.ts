@@ -66,6 +66,8 @@ export function deployedBy(update: UpdateSummary, position: number): Deployed {
 
 /** Entries asked for per `pulumi stack history` call (the CLI returns 10 unless told). */
 const HISTORY_PAGE = 100;
+/** A bound on pages read, should a backend ignore --page (10,000 updates). */
+const HISTORY_MAX_PAGES = 100;
 
 /**
  * The stack's whole history (updates, destroys, refreshes), oldest first, numbered from 1.
@@ -74,7 +76,7 @@ const HISTORY_PAGE = 100;
  */
 export async function updates(stack: Stack): Promise<Deployed[]> {
     const newestFirst: UpdateSummary[] = [];
-    for (let page = 1; ; page++) {
+    for (let page = 1; page <= HISTORY_MAX_PAGES; page++) {
         const batch = await stack.history(HISTORY_PAGE, page, false);
         newestFirst.push(...batch);
         if (batch.length < HISTORY_PAGE) break;

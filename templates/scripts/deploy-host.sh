@@ -64,7 +64,9 @@ if [ ! -d "$release_dir" ]; then
         shopt -s dotglob nullglob
         top=("$staging"/*)
         if [ ${#top[@]} -eq 1 ] && [ -d "${top[0]}" ] && [ ! -L "${top[0]}" ]; then
-            mv "${top[0]}" "$staging.root" && rmdir "$staging" && mv "$staging.root" "$staging"
+            mv "${top[0]}" "$staging.root" || fail "$HOST_NAME: could not move ${top[0]} out of $staging"
+            rmdir "$staging" || fail "$HOST_NAME: could not remove $staging"
+            mv "$staging.root" "$staging" || fail "$HOST_NAME: could not rename $staging.root to $staging"
         fi
         shopt -u dotglob nullglob
     else

@@ -34,9 +34,9 @@ run_gate() {
         done
         # One line per host: "<status> <url>" (000 when nothing answered).
         while read -r status url; do
-            [ -z "${name_of_url[$url]:-}" ] || status_of[${name_of_url[$url]}]=$status
+            if [ -n "$url" ] && [ -n "${name_of_url[$url]:-}" ]; then status_of[${name_of_url[$url]}]=$status; fi
         done < <(curl --silent --parallel --parallel-immediate --parallel-max 64 --max-time 2 \
-            ${GATE_HOST_HEADER:+--header "Host: $GATE_HOST_HEADER"} --write-out '%{http_code} %{url}\n' "${args[@]}" 2>/dev/null || true)
+            ${GATE_HOST_HEADER:+--header "Host: $GATE_HOST_HEADER"} --write-out '%{http_code} %{url_effective}\n' "${args[@]}" 2>/dev/null || true)
         local -a still=()
         elapsed=$(( $(now_ms) - started ))
         for name in "${pending[@]}"; do

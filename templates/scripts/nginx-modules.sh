@@ -19,12 +19,16 @@ has_lua_module() {
 # install_lua_module: installs Debian's and Ubuntu's package with apt-get (as root, or with
 # passwordless sudo); fails quietly where that is not possible, for lua_modules_dir to explain.
 install_lua_module() {
+    local sudo=()
     command -v apt-get >/dev/null 2>&1 || return 1
-    [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null || return 1
+    if [ "$(id -u)" != 0 ]; then
+        sudo -n true 2>/dev/null || return 1
+        sudo=(sudo -n) # not as_root: its refusal ends the script, and lua_modules_dir explains better
+    fi
     log "${HOST_NAME:-nginx host}: installing nginx's Lua module for switchMode no-reload (apt-get install libnginx-mod-http-lua)"
-    local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnginx-mod-http-lua)
-    as_root "${install[@]}" >/dev/null 2>&1 && return 0
-    as_root apt-get update -qq >/dev/null 2>&1 && as_root "${install[@]}" >/dev/null 2>&1
+    local install=(${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnginx-mod-http-lua)
+    "${install[@]}" >/dev/null 2>&1 && return 0
+    ${sudo[@]+"${sudo[@]}"} apt-get update -qq >/dev/null 2>&1 && "${install[@]}" >/dev/null 2>&1
 }
 
 # lua_modules_dir NGINX_BIN: prints the modules directory when it holds the module; otherwise

@@ -4,7 +4,7 @@
 // taken), the pulumi process SIGKILLed in the middle of a switch, and two `pulumi up` at once.
 // After each: no request lost, and what the stack says is live is what nginx serves.
 import * as assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -227,7 +227,13 @@ describe("faults under load on the local target: nothing lost, state agrees with
         const projectDir = path.join(stack.dir, "project");
         const conf = path.join(stack.stateDir, "nginx", "conf", "nginx.conf");
         const env = { ...process.env, ...stack.env };
-        const pulumi = (...args: string[]) => spawnSync("pulumi", [...args, "--stack", "test", "--non-interactive"], { cwd: projectDir, env, encoding: "utf8", timeout: 120_000 });
+        // Asynchronous, so that the load keeps running (a blocked event loop would send nothing).
+        const pulumi = (...args: string[]) =>
+            new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+                execFile("pulumi", [...args, "--stack", "test", "--non-interactive"], { cwd: projectDir, env, encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+                    resolve({ status: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+                );
+            });
         const configValid = () => {
             const text = fs.readFileSync(conf, "utf8");
             const test = spawnSync("nginx", ["-t", "-q", "-p", `${path.join(stack.stateDir, "nginx")}/`, "-e", path.join(stack.stateDir, "nginx", "logs", "error.log"), "-c", conf], { encoding: "utf8" });
@@ -268,12 +274,12 @@ describe("faults under load on the local target: nothing lost, state agrees with
                 const deadline = Date.now() + 10_000;
                 while (commandPluginsOf(projectDir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
                 assert.deepEqual(commandPluginsOf(projectDir), [], "the command plugin of the killed engine exited by itself");
-                const cancel = pulumi("cancel", "--yes");
+                const cancel = await pulumi("cancel", "--yes");
                 assert.equal(cancel.status, 0, `pulumi cancel: ${cancel.stdout}${cancel.stderr}`);
             }
-            const refresh = pulumi("refresh", "--yes", "--skip-preview");
+            const refresh = await pulumi("refresh", "--yes", "--skip-preview");
             assert.equal(refresh.status, 0, `pulumi refresh: ${refresh.stdout}${refresh.stderr}`);
-            const up = pulumi("up", "--yes", "--skip-preview");
+            const up = await pulumi("up", "--yes", "--skip-preview");
             assert.equal(up.status, 0, `pulumi up: ${up.stdout}${up.stderr}`);
         }, undefined, true);
         assert.ok(killedAt, "pulumi was killed while the router's switch was running");

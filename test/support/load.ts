@@ -120,13 +120,22 @@ export class Load {
         }
         // Paced by the clock, not by counting timer ticks: a tick that fires late (a busy event
         // loop, a noisy machine) sends what fell due meanwhile, so the rate holds.
+        // After a long stall (a blocked event loop) at most 100 ms worth is sent at once; the
+        // rest of what fell due is skipped, so the load resumes at its rate instead of in one
+        // burst, and the send rate it reports shows the gap.
         const pacingFrom = performance.now();
+        const catchUp = Math.ceil(this.options.rate / 10);
+        let skipped = 0;
         this.timer = setInterval(() => {
             if (this.sent >= this.options.maxRequests || Date.now() - this.started >= this.options.maxSeconds * 1000) {
                 this.halt();
                 return;
             }
-            const due = Math.floor(((performance.now() - pacingFrom) / 1000) * this.options.rate);
+            let due = Math.floor(((performance.now() - pacingFrom) / 1000) * this.options.rate) - skipped;
+            if (due - this.sent > catchUp) {
+                skipped += due - this.sent - catchUp;
+                due = this.sent + catchUp;
+            }
             while (this.sent < due && this.sent < this.options.maxRequests) this.fire();
         }, 10);
         return this;
