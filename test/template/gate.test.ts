@@ -33,11 +33,17 @@ function runGate(hosts: string, expectVersion: string, timeoutSeconds = 1): Prom
     });
 }
 
-/** A /health endpoint answering with the given status and body; `becomeReadyAfter` flips it to ready. */
-async function healthServer(status: number, body: object, becomeReadyAfterMs?: number): Promise<{ address: string; close: () => Promise<void> }> {
-    const begun = Date.now();
+/** When a host that starts not ready becomes ready: after some requests, or some ms after the first request. */
+type BecomesReady = { afterRequests: number } | { afterMs: number };
+
+/** A /health endpoint answering with the given status and body, until it becomes ready (if ever). */
+async function healthServer(status: number, body: object, becomes?: BecomesReady): Promise<{ address: string; close: () => Promise<void> }> {
+    let requests = 0;
+    let firstAt = 0;
     const server = http.createServer((_req, res) => {
-        const ready = becomeReadyAfterMs !== undefined && Date.now() - begun >= becomeReadyAfterMs;
+        requests++;
+        firstAt ||= Date.now();
+        const ready = becomes !== undefined && ("afterRequests" in becomes ? requests > becomes.afterRequests : Date.now() - firstAt >= becomes.afterMs);
         res.writeHead(ready ? 200 : status, { "content-type": "application/json" });
         res.end(JSON.stringify(ready ? { ...body, status: "ready" } : body));
     });
@@ -61,8 +67,8 @@ describe("health gate script", function () {
     afterEach(async () => {
         await Promise.all(closers.splice(0).map((close) => close()));
     });
-    async function server(status: number, body: object, becomeReadyAfterMs?: number): Promise<string> {
-        const started = await healthServer(status, body, becomeReadyAfterMs);
+    async function server(status: number, body: object, becomes?: BecomesReady): Promise<string> {
+        const started = await healthServer(status, body, becomes);
         closers.push(started.close);
         return started.address;
     }
@@ -78,15 +84,16 @@ describe("health gate script", function () {
     });
 
     it("waits for a host that is still starting, polling rather than failing at once", async () => {
-        const slow = await server(503, { status: "starting", version: "v1.2.3" }, 300);
+        // 503 "starting" for the first 3 checks: the gate must poll a fourth time (every 50 ms).
+        const slow = await server(503, { status: "starting", version: "v1.2.3" }, { afterRequests: 3 });
         const run = await runGate(`green-0=${slow}`, "v1.2.3", 5);
         assert.equal(run.code, 0, run.stderr);
         const waited = Number(/ready after (\d+) ms/.exec(run.stdout)?.[1]);
-        assert.ok(waited >= 250 && waited < 5000, `waited ${waited} ms for a host that became ready after 300 ms`);
+        assert.ok(waited >= 150 && waited < 5000, `waited ${waited} ms: at least three 50 ms intervals`);
     });
 
     it("prints what each pending host answers every 2 s while it waits", async () => {
-        const slow = await server(503, { status: "starting", version: "v1.2.3" }, 4500);
+        const slow = await server(503, { status: "starting", version: "v1.2.3" }, { afterMs: 4500 });
         const run = await runGate(`green-0=${slow}`, "v1.2.3", 10);
         assert.equal(run.code, 0, run.stderr);
         const progress = run.stdout.split("\n").filter((line) => line.includes("not ready yet"));
