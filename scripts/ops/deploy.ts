@@ -1,7 +1,7 @@
 // `npm run deploy -- <version>`: put a version on the idle pool and switch to it, in one
 // update (the graph orders deploy → gate → switch → verify), recorded with a message.
 import { Command } from "commander";
-import { Color, openStack, otherColor, up, updates } from "./stack";
+import { Color, lastSuccessful, openStack, otherColor, releaseConfig, setConfig, up, updates } from "./stack";
 
 async function main(): Promise<void> {
     const program = new Command("deploy")
@@ -17,25 +17,20 @@ async function main(): Promise<void> {
     // What is live is what the last successful update left, not the config: after a failed
     // update the config still asks for the colour that never went live.
     const configured = (await stack.getConfig("bluegreen:activeColor")).value;
-    const lastGood = (await updates(stack)).filter((u) => u.kind === "update" && u.result === "succeeded" && u.activeColor).pop();
+    const lastGood = lastSuccessful(await updates(stack));
     const live: Color | undefined = lastGood?.activeColor ?? (configured === "blue" || configured === "green" ? configured : undefined);
     if (!live) throw new Error(`activeColor is ${JSON.stringify(configured)}; set it to blue or green first.`);
     if (configured !== live) {
         console.log(`Note: the config asks for activeColor ${configured}, left by an update that did not succeed; ${live} is live. This deploy replaces that pending change.`);
     }
     const idle = otherColor(live);
-    // The live pool keeps what it runs, and the idle pool's artifact defaults to what it runs
-    // now: a failed update may have left other values in the config. One `pulumi config
-    // set-all`: each CLI call costs a few hundred ms.
-    const deployed = (color: Color, key: "versions" | "artifacts"): Record<string, { value: string }> =>
-        lastGood ? { [`bluegreen:${color}${key === "versions" ? "Version" : "Artifact"}`]: { value: lastGood[key][color] } } : {};
-    await stack.setAllConfig({
-        ...deployed(live, "versions"),
-        ...deployed(live, "artifacts"),
-        ...deployed(idle, "artifacts"),
-        [`bluegreen:${idle}Version`]: { value: version },
-        ...(opts.artifact ? { [`bluegreen:${idle}Artifact`]: { value: opts.artifact } } : {}),
-        "bluegreen:activeColor": { value: idle },
+    // Every release key as last deployed (the idle pool's artifact included, unless given),
+    // then the new version on the idle pool.
+    await setConfig(stack, {
+        ...(lastGood ? releaseConfig(lastGood) : {}),
+        [`${idle}Version`]: version,
+        ...(opts.artifact ? { [`${idle}Artifact`]: opts.artifact } : {}),
+        activeColor: idle,
     });
     const message = opts.message ?? `deploy ${version} to ${idle} and switch from ${live}`;
     console.log(`Deploying ${version} to ${idle} (idle), then switching from ${live} if every ${idle} host is healthy.`);

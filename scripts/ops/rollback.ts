@@ -3,7 +3,7 @@
 // the config and runs `pulumi up`. When the pool to go back to was redeployed since, it says
 // so and only redeploys that release (to the idle pool, then switches) with --redeploy.
 import { Command } from "commander";
-import { Color, Deployed, openStack, otherColor, up, updates } from "./stack";
+import { Color, Deployed, lastSuccessful, openStack, otherColor, releaseConfig, setConfig, up, updates } from "./stack";
 
 export interface RollbackPlan {
     readonly target: Deployed;
@@ -24,7 +24,7 @@ function live(u: Deployed): string {
 /** Plans a rollback from the history (oldest first). Pure: tests call it directly. */
 export function planRollback(history: readonly Deployed[], to?: number): RollbackPlan {
     const succeeded = history.filter((u) => u.kind === "update" && u.result === "succeeded" && u.activeColor);
-    const now = succeeded[succeeded.length - 1];
+    const now = lastSuccessful(history);
     if (!now) throw new RollbackError("there is no successful update to roll back from.");
     const nowColor = now.activeColor as Color;
     let target: Deployed | undefined;
@@ -42,14 +42,8 @@ export function planRollback(history: readonly Deployed[], to?: number): Rollbac
     const color = target.activeColor as Color;
     const version = target.versions[color];
     const artifact = target.artifacts[color];
-    // Every release key is set to what is deployed now (then changed where the plan says), so
-    // config left behind by a failed update cannot ride along with the rollback.
-    const deployedNow = {
-        blueVersion: now.versions.blue,
-        greenVersion: now.versions.green,
-        blueArtifact: now.artifacts.blue,
-        greenArtifact: now.artifacts.green,
-    };
+    // Every release key is set to what is deployed now, then changed where the plan says.
+    const deployedNow = releaseConfig(now);
     const holds = now.versions[color] === version && now.artifacts[color] === artifact;
     if (holds) {
         return {
@@ -89,8 +83,7 @@ async function main(): Promise<void> {
         process.exit(2);
     }
     if (opts.dryRun) return;
-    // One `pulumi config set-all` for every key: each CLI call costs a few hundred ms.
-    await stack.setAllConfig(Object.fromEntries(Object.entries(plan.set).map(([key, value]) => [`bluegreen:${key}`, { value }])));
+    await setConfig(stack, plan.set);
     const started = Date.now();
     try {
         await up(stack, plan.summary);

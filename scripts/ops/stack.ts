@@ -64,6 +64,21 @@ export function deployedBy(update: UpdateSummary, position: number): Deployed {
     };
 }
 
+/** The last successful update that left a pool live: what is deployed and serving now. */
+export function lastSuccessful(history: readonly Deployed[]): Deployed | undefined {
+    return history.filter((u) => u.kind === "update" && u.result === "succeeded" && u.activeColor).pop();
+}
+
+/** Every release key as `u` deployed it, so config a failed update left behind cannot ride along. */
+export function releaseConfig(u: Deployed): Record<string, string> {
+    return { blueVersion: u.versions.blue, greenVersion: u.versions.green, blueArtifact: u.artifacts.blue, greenArtifact: u.artifacts.green };
+}
+
+/** Sets these project config keys in one `pulumi config set-all` (each CLI run costs a few hundred ms). */
+export function setConfig(stack: Stack, values: Record<string, string>): Promise<void> {
+    return stack.setAllConfig(Object.fromEntries(Object.entries(values).map(([key, value]) => [`bluegreen:${key}`, { value }])));
+}
+
 /** Entries asked for per `pulumi stack history` call (the CLI returns 10 unless told). */
 const HISTORY_PAGE = 100;
 /** A bound on pages read, should a backend ignore --page (10,000 updates). */

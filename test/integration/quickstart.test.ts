@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { freePorts, getJson } from "../support/localStack";
+import { freePorts, getJson, runningFrom } from "../support/localStack";
 import { REPO_ROOT } from "../support/pulumi";
 
 describe("quick start: npm start, the README's commands, npm stop, in a fresh clone", function () {
@@ -27,22 +27,8 @@ describe("quick start: npm start, the README's commands, npm stop, in a fresh cl
         return String((await getJson(`${publicUrl}/`)).headers["x-deploy-color"]);
     }
 
-    /** Pids in the clone's state dir whose process still runs. */
-    function runningPids(): number[] {
-        const stateDir = path.join(clone, ".state", "local");
-        if (!fs.existsSync(stateDir)) return [];
-        const pidFiles = (fs.readdirSync(stateDir, { recursive: true, encoding: "utf8" }) as string[]).filter((f) => f.endsWith(".pid"));
-        return pidFiles.map((f) => Number(fs.readFileSync(path.join(stateDir, f), "utf8").trim())).filter((pid) => Number.isInteger(pid) && pid > 1 && runsFromClone(pid));
-    }
-
-    /** The process runs and belongs to the clone: its working dir or command line is in it. */
-    function runsFromClone(pid: number): boolean {
-        try {
-            return fs.readlinkSync(`/proc/${pid}/cwd`).startsWith(clone) || fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(clone);
-        } catch {
-            return false;
-        }
-    }
+    /** Processes of the clone's local stack that still run. */
+    const runningPids = () => runningFrom(path.join(clone, ".state", "local"));
 
     before(function () {
         this.timeout(120_000);

@@ -84,33 +84,25 @@ export function request(url: string, method: string, headers: Record<string, str
 /** Whether `pid` runs and belongs to the stack under `dir` (its working dir or command line is there). */
 function belongsTo(pid: number, dir: string): boolean {
     try {
-        const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
-        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
-        return cwd.startsWith(dir) || cmdline.includes(dir);
+        return fs.readlinkSync(`/proc/${pid}/cwd`).startsWith(dir) || fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir);
     } catch {
         return false; // gone
     }
 }
 
-/**
- * Stops every process named by a *.pid file under `dir` (nginx and apps) that still runs from
- * there, by pid; returns the pids it had to stop.
- */
+/** Processes named by a *.pid file under `dir` (nginx and apps) that still run from there. */
+export function runningFrom(dir: string): number[] {
+    if (!fs.existsSync(dir)) return [];
+    return (fs.readdirSync(dir, { recursive: true, encoding: "utf8" }) as string[])
+        .filter((file) => file.endsWith(".pid"))
+        .map((file) => Number(fs.readFileSync(path.join(dir, file), "utf8").trim()))
+        .filter((pid) => Number.isInteger(pid) && pid > 1 && belongsTo(pid, dir));
+}
+
+/** Stops, by pid, what `runningFrom(dir)` finds; returns the pids it had to stop. */
 function stopLeftovers(dir: string): number[] {
     const stopped: number[] = [];
-    if (!fs.existsSync(dir)) return stopped;
-    const pidFiles: string[] = [];
-    const walk = (d: string) => {
-        for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
-            const p = path.join(d, entry.name);
-            if (entry.isDirectory()) walk(p);
-            else if (entry.name.endsWith(".pid")) pidFiles.push(p);
-        }
-    };
-    walk(dir);
-    for (const file of pidFiles) {
-        const pid = Number(fs.readFileSync(file, "utf8").trim());
-        if (!Number.isInteger(pid) || pid <= 1 || !belongsTo(pid, dir)) continue;
+    for (const pid of runningFrom(dir)) {
         try {
             process.kill(pid, "SIGKILL");
             stopped.push(pid);
