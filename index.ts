@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { COLORS, Color, HTTPS_PORT, ProgramConfig, loadConfig, otherColor } from "./components/config";
 import { HealthGate, gateHostList } from "./components/healthGate";
 import { AppHost, HostsLayer, LocalHosts } from "./components/hosts";
-import { SshHosts } from "./components/sshHosts";
+import { SshHosts, checkAgentSocket } from "./components/sshHosts";
 import { createAwsHosts } from "./components/awsHosts";
 import { renderNginxConfig } from "./components/nginxConfig";
 import { Pool } from "./components/pool";
@@ -46,6 +46,7 @@ async function createHostsLayer(config: ProgramConfig): Promise<HostsLayer> {
                 hostCounts: { blue: config.blueHosts, green: config.greenHosts },
             });
         case "ssh":
+            await checkAgentSocket();
             return new SshHosts({
                 nginx: config.nginxSshHost,
                 pools: { blue: config.blueSshHosts, green: config.greenSshHosts },
@@ -59,6 +60,7 @@ async function createHostsLayer(config: ProgramConfig): Promise<HostsLayer> {
                 switchMode: config.switchMode,
             });
         case "aws":
+            await checkAgentSocket();
             return createAwsHosts(config);
         default: {
             const exhaustive: never = config.target;

@@ -40,6 +40,7 @@ export class HealthGate extends pulumi.ComponentResource {
             {
                 create: gate,
                 update: gate,
+                deadlineSeconds: args.timeoutSeconds + 60,
                 environment: {
                     POOL_COLOR: args.color,
                     EXPECT_VERSION: args.version,

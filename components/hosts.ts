@@ -29,6 +29,8 @@ export interface HostScript {
     readonly update?: Script;
     readonly delete?: Script;
     readonly environment: Record<string, pulumi.Input<string>>;
+    /** Over SSH, the host stops the script after this long: a lost client cannot leave it running. */
+    readonly deadlineSeconds?: number;
 }
 
 /** Why a command has no script: the SSH server dropped the variables. */
@@ -46,7 +48,7 @@ export const ENV_PREFIX = "BLUEGREEN_";
  * sshd_config lists (`AcceptEnv BLUEGREEN_*`), and a command whose script did not arrive
  * fails saying so instead of running nothing.
  */
-export function commandInputs(script: HostScript) {
+export function commandInputs(script: HostScript, deadlineSeconds?: number) {
     const phases = { create: script.create, update: script.update, delete: script.delete };
     const environment: Record<string, pulumi.Input<string>> = {};
     for (const [name, value] of Object.entries(script.environment)) environment[`${ENV_PREFIX}${name}`] = value;
@@ -55,9 +57,19 @@ export function commandInputs(script: HostScript) {
         if (!s) continue;
         const variable = `${ENV_PREFIX}ON_${phase.toUpperCase()}`;
         environment[variable] = s.text;
-        commands[phase] = `exec /bin/bash -c "\${${variable}:?${MISSING_SCRIPT}}" ${s.name}`;
+        const run = `/bin/bash -c "\${${variable}:?${MISSING_SCRIPT}}" ${s.name}`;
+        commands[phase] = deadlineSeconds ? withDeadline(run, deadlineSeconds, s.name) : `exec ${run}`;
     }
     return { ...commands, environment };
+}
+
+/**
+ * `run` stopped by the host itself after `seconds` (SIGTERM, SIGKILL 10 s later), saying so.
+ * The command plugin sends no SSH keepalive and cannot stop a remote command it lost.
+ */
+function withDeadline(run: string, seconds: number, scriptName: string): string {
+    const stopped = `echo "error: ${scriptName} did not finish within its ${seconds} s deadline on $(hostname); it was stopped" >&2`;
+    return `timeout -k 10 ${seconds} ${run} || { s=$?; case $s in 124|137) ${stopped};; esac; exit $s; }`;
 }
 
 /** What running a script leaves: a resource with the script's standard output. */

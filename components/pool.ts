@@ -75,6 +75,8 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
             create: deploy,
             update: deploy,
             delete: loadScript("stop-host.sh", supervisor),
+            // A failed release is drained and the previous one started and waited for again.
+            deadlineSeconds: 2 * (args.readyTimeoutSeconds + args.drainTimeoutSeconds + 10) + 60,
             environment: {
                 HOST_NAME: host.name,
                 HOST_DIR: host.workDir,

@@ -4,12 +4,39 @@
 // host is checked (reachable, accepts the variables, has what its role needs), so a host that
 // cannot be reached fails the update with its name and the cause, and nothing else changes.
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { Color, SshHost, SwitchMode } from "./config";
 import { type AppHost, type HostScript, type HostsLayer, type ScriptRun, type ShippedArtifact, commandInputs } from "./hosts";
 import { TARBALL } from "./release";
 import { loadScript } from "./templates";
+
+/**
+ * The command plugin offers an SSH agent's keys beside sshPrivateKey whenever SSH_AUTH_SOCK is
+ * set, and fails every remote command when no agent answers there: say so before anything runs.
+ */
+export async function checkAgentSocket(socket = process.env.SSH_AUTH_SOCK): Promise<void> {
+    if (!socket) return;
+    const problem = await new Promise<string | undefined>((resolve) => {
+        const probe = net.connect(socket, () => {
+            probe.end();
+            resolve(undefined);
+        });
+        probe.setTimeout(2000, () => {
+            probe.destroy();
+            resolve("it did not answer within 2 s");
+        });
+        probe.on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+    if (problem) {
+        throw new pulumi.RunError(
+            `SSH_AUTH_SOCK is set to ${socket}, but no SSH agent answers there (${problem}). The command plugin tries that agent ` +
+                "on every SSH connection and fails every remote command without it. Fix: unset SSH_AUTH_SOCK for this run " +
+                "(the stack logs in with sshPrivateKey), or start the agent again (eval \"$(ssh-agent)\").",
+        );
+    }
+}
 
 /** A machine commands reach over SSH. */
 export interface RemoteMachine extends SshHost {
@@ -44,6 +71,11 @@ export interface SshHostsArgs {
 
 type Role = "nginx" | Color;
 
+/** A remote script's deadline on its host when its component sets none. */
+const DEFAULT_DEADLINE_SECONDS = 300;
+/** The reach check may wait for cloud-init and install nginx's Lua module. */
+const REACH_DEADLINE_SECONDS = 900;
+
 export class SshHosts implements HostsLayer {
     readonly target: "ssh" | "aws";
     readonly supervisor: "auto" | "systemd" | "process";
@@ -77,7 +109,8 @@ export class SshHosts implements HostsLayer {
             const throughJumpHost = role !== "nginx";
             // Every other command waits for these checks, so only they wait for the machines.
             const ready = [...(host.ready ?? []), ...(throughJumpHost ? (this.args.jumpHost?.ready ?? []) : [])];
-            this.checks.push(this.run(`reach-${name}`, host, throughJumpHost, { create: script, update: script, environment }, { dependsOn: ready }));
+            const check = { create: script, update: script, environment, deadlineSeconds: REACH_DEADLINE_SECONDS };
+            this.checks.push(this.run(`reach-${name}`, host, throughJumpHost, check, { dependsOn: ready }));
         }
     }
 
@@ -94,21 +127,21 @@ export class SshHosts implements HostsLayer {
     }
 
     shipArtifact(name: string, host: AppHost, releaseId: string, artifactPath: string, opts: pulumi.CustomResourceOptions): ShippedArtifact {
-        const remotePath = `${host.workDir}/incoming/${releaseId}`;
-        // A tarball travels as one file (the deploy unpacks it on the host); a directory as its files.
+        // A tarball travels as one file (the deploy unpacks it on the host), a directory as its
+        // files. The plugin creates the missing parents of remotePath; a directory given with a
+        // trailing slash lands as remotePath itself, not as remotePath/<its name>.
         const tarball = fs.statSync(artifactPath).isFile() ? TARBALL.exec(artifactPath) : null;
-        const entry = tarball ? `artifact.${tarball[1]}` : "artifact";
+        const remotePath = `${host.workDir}/incoming/${releaseId}/${tarball ? `artifact.${tarball[1]}` : "artifact"}`;
         const copy = new command.remote.CopyToRemote(
             name,
             {
                 connection: this.connection(this.poolHost(host), true),
-                // An archive of entries lands at remotePath/<entry>, whether or not remotePath exists yet.
-                source: new pulumi.asset.AssetArchive({ [entry]: tarball ? new pulumi.asset.FileAsset(artifactPath) : new pulumi.asset.FileArchive(artifactPath) }),
+                source: tarball ? new pulumi.asset.FileAsset(artifactPath) : new pulumi.asset.FileArchive(`${artifactPath.replace(/\/+$/, "")}/`),
                 remotePath,
             },
             opts,
         );
-        return { path: `${remotePath}/${entry}`, copy };
+        return { path: remotePath, copy };
     }
 
     onHost(name: string, host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {
@@ -125,7 +158,8 @@ export class SshHosts implements HostsLayer {
      * reads them.
      */
     private run(name: string, machine: RemoteMachine, throughJumpHost: boolean, script: HostScript, opts: pulumi.CustomResourceOptions): command.remote.Command {
-        return new command.remote.Command(name, { connection: this.connection(machine, throughJumpHost), addPreviousOutputInEnv: false, ...commandInputs(script) }, opts);
+        const inputs = commandInputs(script, script.deadlineSeconds ?? DEFAULT_DEADLINE_SECONDS);
+        return new command.remote.Command(name, { connection: this.connection(machine, throughJumpHost), addPreviousOutputInEnv: false, ...inputs }, opts);
     }
 
     publicHost(publicAddress: string): pulumi.Input<string> {
@@ -152,7 +186,8 @@ export class SshHosts implements HostsLayer {
             user: host.user ?? this.args.defaultUser,
             privateKey: this.args.privateKey,
             ...(host.hostKey ? { hostKey: host.hostKey } : {}),
-            dialErrorLimit: this.args.dialAttempts,
+            // The plugin dials dialErrorLimit + 1 times (refused logins and host keys too).
+            dialErrorLimit: this.args.dialAttempts - 1,
             perDialTimeout: this.args.dialTimeoutSeconds,
         };
     }

@@ -20,7 +20,7 @@ fi
 
 pulumi_dir=$(bash scripts/bootstrap-toolchain.sh | tail -n 1)
 
-say "type-checking and compiling (tsc): the reference app and the stand-in provider run from bin/"
+say "type-checking and compiling (tsc): the reference app runs from bin/"
 npx --no-install tsc -p tsconfig.check.json >&2
 
 echo "$pulumi_dir"

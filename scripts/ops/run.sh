@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs an operator script (history, rollback, deploy) with the local stack's environment
+# Runs an operator script (history, rollback, deploy, recover) with the local stack's environment
 # from .envrc unless a backend is already configured (e.g. production CI).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { RecordedResource, runProgram } from "../support/mocks";
 import { nginxTest as nginxCheck, selfSignedCertificate as selfSigned } from "../support/nginxCheck";
 
@@ -143,6 +144,29 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
         });
         const router = remote.find((r) => r.name === "router-nginx")!;
         assert.equal(connectionOf(router).host, "203.0.113.10", "the router is reached at the Elastic IP");
+    });
+
+    it("every artifact copy sends a FileAsset (a tarball) or a FileArchive (a directory), as the official command plugin requires", async () => {
+        // Mocks do not run the plugin's own checks: it refuses any other source (an AssetArchive, say).
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-aws-"));
+        const tarball = path.join(dir, "app-2.0.0.tgz");
+        spawnSync("tar", ["-czf", tarball, "-C", path.resolve(__dirname, "..", "..", "app"), "."]);
+        const withTarball = (await runProgram({ ...AWS, greenArtifact: tarball, greenVersion: "2.0.0" })).resources;
+        fs.rmSync(dir, { recursive: true, force: true });
+        const copies = withTarball.filter((r) => r.type === "command:remote:CopyToRemote");
+        assert.equal(copies.length, 4, "one copy per pool host");
+        const expected = (r: RecordedResource) => (r.name.startsWith("green-") ? pulumi.asset.FileAsset : pulumi.asset.FileArchive);
+        // The asset's path is a promise under mocks.
+        const paths = new Map(await Promise.all(copies.map(async (r) => [r, String(await (r.inputs.source as { path?: unknown }).path)] as const)));
+        policy(copies, "artifact copies send a file or a directory", (r) => {
+            const source = r.inputs.source;
+            if (!(source instanceof expected(r))) return `source is ${JSON.stringify(source)}, not a ${expected(r).name}`;
+            const sourcePath = paths.get(r) ?? "";
+            const remotePath = String(r.inputs.remotePath);
+            if (source instanceof pulumi.asset.FileAsset) return /\/artifact\.tgz$/.test(remotePath) ? undefined : `the tarball goes to ${remotePath}`;
+            // A directory with a trailing slash lands as remotePath itself (the plugin's rule).
+            return sourcePath.endsWith("/") && remotePath.endsWith("/artifact") ? undefined : `${sourcePath} goes to ${remotePath}`;
+        });
     });
 
     it("a colour switch replaces or updates no instance, subnet, security group or address: only the router's commands change", () => {
