@@ -25,3 +25,7 @@ export PULUMI_CONFIG_PASSPHRASE_FILE="$state/passphrase"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 ENVRC
+# A Pulumi home of its own (plugins, credentials) stays the one these commands use.
+if [ -n "${PULUMI_HOME:-}" ]; then
+    printf 'export PULUMI_HOME="%s"\n' "$PULUMI_HOME" >>"$root/.envrc"
+fi

@@ -1,8 +1,8 @@
 // The README's quick start, as a newcomer runs it, in a fresh clone of this repository:
 // `npm start`, then `source .envrc` and the plain pulumi commands, then `npm stop`.
 // The clone is of the committed HEAD. It gets its own ports (three lines added to its
-// Pulumi.local.yaml) and its own PULUMI_HOME, so that its bootstrap registers the command
-// plugin there and not over the one the rest of the suite uses.
+// Pulumi.local.yaml) and its own PULUMI_HOME, so that its bootstrap builds and registers the
+// official command plugin there, from the source tarball, as on a machine that has none.
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -43,6 +43,8 @@ describe("quick start: npm start, the README's commands, npm stop, in a fresh cl
         fs.rmSync(path.join(clone, "node_modules", ".package-lock.json"));
         fs.copyFileSync(path.join(REPO_ROOT, "node_modules", ".package-lock.json"), path.join(clone, "node_modules", ".package-lock.json"));
         env = { ...process.env, PULUMI_HOME: path.join(dir, "pulumi-home") };
+        // The clone has no ../shared beside it: name the command plugin's source as the README says.
+        env.BLUEGREEN_COMMAND_PLUGIN_SOURCE ??= path.resolve(REPO_ROOT, "..", "shared", "vendor", "pulumi-command-1.2.1-src.tar.gz");
         delete env.PULUMI_BACKEND_URL;
         delete env.PULUMI_CONFIG_PASSPHRASE;
     });
@@ -71,7 +73,10 @@ describe("quick start: npm start, the README's commands, npm stop, in a fresh cl
         const envrc = fs.readFileSync(path.join(clone, ".envrc"), "utf8");
         assert.match(envrc, new RegExp(`PULUMI_BACKEND_URL="file://${clone.replace(/[.:/]/g, "\\$&")}/\\.state/backend"`), "the backend is inside the project");
         assert.match(envrc, /PULUMI_SKIP_UPDATE_CHECK=true/);
-        assert.ok(fs.existsSync(path.join(dir, "pulumi-home", "plugins", "resource-command-v1.2.1")) || /using the installed command plugin/.test(started.output), "the command plugin was registered in this PULUMI_HOME");
+        assert.match(envrc, new RegExp(`PULUMI_HOME="${dir.replace(/[.:/]/g, "\\$&")}/pulumi-home"`), "the plain commands use the same Pulumi home");
+        const plugin = shell("bash scripts/toolchain/command-plugin.sh verify");
+        assert.equal(plugin.status, 0, plugin.output);
+        assert.equal(plugin.output.trim().split("\n").pop(), path.join(dir, "pulumi-home", "plugins", "resource-command-v1.2.1", "pulumi-resource-command"), "the official plugin, in this PULUMI_HOME");
         const status = shell("git status --porcelain");
         assert.equal(status.output.trim(), "", "npm start leaves nothing for git to commit (Pulumi.local.yaml's salt and secret are skipped)");
     });

@@ -149,7 +149,7 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
                     area: "fault",
                     fault: `SIGKILL pulumi up ${moment.name} (at "${killedAt}"), then npm run recover`,
                     expected: "recover stops the leftovers, clears the lock, converges; output, nginx and preview agree",
-                    observed: `${left.length} processes left by the kill, all stopped; converged to ${expected}`,
+                    observed: `${left.length} processes left by the kill (${left.map((l) => path.basename(l.split(" ")[1])).join(", ")}), all stopped; converged to ${expected}`,
                     sent,
                     lost: 0,
                 });
