@@ -161,9 +161,9 @@ export const CONFIG_KEYS = {
     sshUser: key(pattern(UNIX_USER, "a login name (lower-case letters, digits, _ -)"), "pulumi config set sshUser deploy", "root"),
     /** ssh target: the private key (PEM or OpenSSH text) that logs in to every host. Set it as a secret. */
     sshPrivateKey: key(pattern(PRIVATE_KEY, "the text of a private key file (-----BEGIN ... PRIVATE KEY-----), unencrypted"), "pulumi config set --secret sshPrivateKey < ~/.ssh/deploy_key"),
-    /** ssh target: connection attempts per host before an update fails. Default: 3. */
+    /** ssh target: connection attempts per command (refused logins and host keys too) before it fails. Default: 3. */
     sshDialAttempts: key(integer(1, 20), "pulumi config set sshDialAttempts 3", 3),
-    /** ssh target: seconds one connection attempt may take. Default: 10. */
+    /** ssh target: seconds one TCP connect may take (the SSH handshake is not bounded by it). Default: 10. */
     sshDialTimeoutSeconds: key(integer(1, 120), "pulumi config set sshDialTimeoutSeconds 10", 10),
     /** ssh target: the port every app listens on, on its own host's address. Default: 3000. */
     appPort: key(port(), "pulumi config set appPort 3000", 3000),

@@ -48,7 +48,7 @@ export const ENV_PREFIX = "BLUEGREEN_";
  * sshd_config lists (`AcceptEnv BLUEGREEN_*`), and a command whose script did not arrive
  * fails saying so instead of running nothing.
  */
-export function commandInputs(script: HostScript, deadlineSeconds?: number) {
+export function commandInputs(script: HostScript, deadlineSeconds?: number, lockFile?: string) {
     const phases = { create: script.create, update: script.update, delete: script.delete };
     const environment: Record<string, pulumi.Input<string>> = {};
     for (const [name, value] of Object.entries(script.environment)) environment[`${ENV_PREFIX}${name}`] = value;
@@ -58,18 +58,24 @@ export function commandInputs(script: HostScript, deadlineSeconds?: number) {
         const variable = `${ENV_PREFIX}ON_${phase.toUpperCase()}`;
         environment[variable] = s.text;
         const run = `/bin/bash -c "\${${variable}:?${MISSING_SCRIPT}}" ${s.name}`;
-        commands[phase] = deadlineSeconds ? withDeadline(run, deadlineSeconds, s.name) : `exec ${run}`;
+        commands[phase] = deadlineSeconds ? withDeadline(run, deadlineSeconds, s.name, lockFile) : `exec ${run}`;
     }
     return { ...commands, environment };
 }
 
 /**
- * `run` stopped by the host itself after `seconds` (SIGTERM, SIGKILL 10 s later), saying so.
+ * `run` stopped by the host itself after `seconds` (SIGTERM, SIGKILL 10 s later), saying so,
+ * and first, with `lockFile`, waiting up to as long for any other script on this host to end.
  * The command plugin sends no SSH keepalive and cannot stop a remote command it lost.
  */
-function withDeadline(run: string, seconds: number, scriptName: string): string {
-    const stopped = `echo "error: ${scriptName} did not finish within its ${seconds} s deadline on $(hostname); it was stopped" >&2`;
-    return `timeout -k 10 ${seconds} ${run} || { s=$?; case $s in 124|137) ${stopped};; esac; exit $s; }`;
+function withDeadline(run: string, seconds: number, scriptName: string, lockFile?: string): string {
+    // -o: the lock is not handed down to what the script starts (an app outlives it).
+    const lock = lockFile ? `flock -o -w ${seconds} -E 75 ${lockFile} ` : "";
+    const ended = [
+        `124|137) echo "error: ${scriptName} did not finish within its ${seconds} s deadline on $(uname -n); it was stopped" >&2;;`,
+        ...(lockFile ? [`75) echo "error: another script still ran on $(uname -n) after ${seconds} s (it holds ${lockFile})" >&2;;`] : []),
+    ];
+    return `${lock}timeout -k 10 ${seconds} ${run} || { s=$?; case $s in ${ended.join(" ")} esac; exit $s; }`;
 }
 
 /** What running a script leaves: a resource with the script's standard output. */

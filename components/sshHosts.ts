@@ -73,8 +73,6 @@ type Role = "nginx" | Color;
 
 /** A remote script's deadline on its host when its component sets none. */
 const DEFAULT_DEADLINE_SECONDS = 300;
-/** The reach check may wait for cloud-init and install nginx's Lua module. */
-const REACH_DEADLINE_SECONDS = 900;
 
 export class SshHosts implements HostsLayer {
     readonly target: "ssh" | "aws";
@@ -109,8 +107,9 @@ export class SshHosts implements HostsLayer {
             const throughJumpHost = role !== "nginx";
             // Every other command waits for these checks, so only they wait for the machines.
             const ready = [...(host.ready ?? []), ...(throughJumpHost ? (this.args.jumpHost?.ready ?? []) : [])];
-            const check = { create: script, update: script, environment, deadlineSeconds: REACH_DEADLINE_SECONDS };
-            this.checks.push(this.run(`reach-${name}`, host, throughJumpHost, check, { dependsOn: ready }));
+            // Unguarded: this check is what reports a host without timeout, flock or remoteDir.
+            const check = { create: script, update: script, environment };
+            this.checks.push(this.run(`reach-${name}`, host, throughJumpHost, check, { dependsOn: ready }, false));
         }
     }
 
@@ -157,8 +156,10 @@ export class SshHosts implements HostsLayer {
      * sent back as variables: sshd would have to accept PULUMI_COMMAND_* too, and no script
      * reads them.
      */
-    private run(name: string, machine: RemoteMachine, throughJumpHost: boolean, script: HostScript, opts: pulumi.CustomResourceOptions): command.remote.Command {
-        const inputs = commandInputs(script, script.deadlineSeconds ?? DEFAULT_DEADLINE_SECONDS);
+    private run(name: string, machine: RemoteMachine, throughJumpHost: boolean, script: HostScript, opts: pulumi.CustomResourceOptions, guarded = true): command.remote.Command {
+        // Guarded: under a deadline, one script at a time per host (a lost client's may still run).
+        const deadline = script.deadlineSeconds ?? DEFAULT_DEADLINE_SECONDS;
+        const inputs = guarded ? commandInputs(script, deadline, `${this.args.remoteDir}/.lock`) : commandInputs(script);
         return new command.remote.Command(name, { connection: this.connection(machine, throughJumpHost), addPreviousOutputInEnv: false, ...inputs }, opts);
     }
 

@@ -66,7 +66,8 @@ export function leftovers(projectDir: string): Leftover[] {
     return found;
 }
 
-const alive = (pid: number) => fs.existsSync(`/proc/${pid}`);
+/** Running, not a zombie waiting for its parent. */
+const alive = (pid: number) => !/^\S+ \(.*\) Z/.test(readProc(String(pid), "stat") ?? "0 () Z");
 
 /** SIGTERM, then SIGKILL after 5 s whatever still runs. */
 async function stop(processes: readonly Leftover[]): Promise<void> {
@@ -81,14 +82,19 @@ async function stop(processes: readonly Leftover[]): Promise<void> {
     for (const deadline = Date.now() + 5000; processes.some((p) => alive(p.pid)) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
     for (const p of processes.filter((p) => alive(p.pid))) {
         console.log(`  pid ${p.pid} ignored SIGTERM; killing it`);
-        process.kill(p.pid, "SIGKILL");
+        try {
+            process.kill(p.pid, "SIGKILL");
+        } catch {
+            /* it ended meanwhile */
+        }
     }
 }
 
 /** The directory of a file backend URL (file://…), or undefined for any other backend. */
 export function fileBackendDir(url: string | undefined): string | undefined {
     if (!url?.startsWith("file://")) return undefined;
-    return path.resolve(url.slice("file://".length).replace(/\?.*$/, "").replace(/^~(?=\/)/, process.env.HOME ?? "~"));
+    // `pulumi login --local` is file://~
+    return path.resolve(url.slice("file://".length).replace(/\?.*$/, "").replace(/^~(?=\/|$)/, process.env.HOME ?? "~"));
 }
 
 function readableCheckpoint(file: string): boolean {
@@ -158,9 +164,19 @@ function lockFiles(backendDir: string, project: string, stackName: string): stri
     return dirs.filter((d) => fs.existsSync(d)).flatMap((d) => fs.readdirSync(d).filter((f) => f.endsWith(".json")).map((f) => path.join(d, f)));
 }
 
-function pulumi(args: string[]): { status: number; output: string } {
+/**
+ * Resources a killed update had begun to create and may have created: `pulumi up` would create
+ * them again. A command resource's script is idempotent; a cloud resource would be duplicated.
+ */
+export function pendingCreates(deployment: { pending_operations?: { type?: string; resource?: { urn?: string; type?: string } }[] }): string[] {
+    return (deployment.pending_operations ?? [])
+        .filter((op) => op.type === "creating" && !String(op.resource?.type).startsWith("command:"))
+        .map((op) => String(op.resource?.urn));
+}
+
+function pulumi(args: string[]): { status: number; stdout: string; output: string } {
     const result = spawnSync("pulumi", [...args, "--non-interactive"], { cwd: PROJECT_DIR, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    return { status: result.status ?? 1, output: `${result.stdout ?? ""}${result.stderr ?? ""}`.trim() };
+    return { status: result.status ?? 1, stdout: result.stdout ?? "", output: `${result.stdout ?? ""}${result.stderr ?? ""}`.trim() };
 }
 
 function servedColor(url: string): Promise<string> {
@@ -179,8 +195,9 @@ async function main(): Promise<void> {
     const opts = new Command("recover")
         .description("After a killed pulumi up: stop what it left running, repair the state, clear the lock, converge, check.")
         .option("-s, --stack <name>", "stack", "local")
+        .option("--cancel", "on a backend other than file://, cancel the stack's update (only when no one else runs one)")
         .parse()
-        .opts<{ stack: string }>();
+        .opts<{ stack: string; cancel?: boolean }>();
     const project = /^name:\s*(\S+)/m.exec(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8"))?.[1] ?? "bluegreen";
 
     const found = leftovers(PROJECT_DIR);
@@ -198,11 +215,25 @@ async function main(): Promise<void> {
     if (backendDir) {
         for (const line of repairFileBackend(backendDir, project, opts.stack)) console.log(`Repaired: ${line}`);
     }
-    const locked = backendDir ? lockFiles(backendDir, project, opts.stack).length > 0 : true;
+    // Only a file backend's lock is known to be this machine's; elsewhere a teammate's or CI's
+    // update may hold it, which only the operator can rule out.
+    const locked = backendDir ? lockFiles(backendDir, project, opts.stack).length > 0 : Boolean(opts.cancel);
     if (locked) {
         const cancel = pulumi(["cancel", "--yes", "--stack", opts.stack]);
-        if (cancel.status !== 0 && backendDir) throw new RecoverError(`pulumi cancel failed: ${cancel.output}`);
-        console.log(cancel.status === 0 ? "Cleared the stack's lock (pulumi cancel)." : `No lock to clear: ${cancel.output.split("\n").pop()}`);
+        if (cancel.status !== 0) throw new RecoverError(`pulumi cancel failed: ${cancel.output}`);
+        console.log("Cleared the stack's lock (pulumi cancel).");
+    } else if (!backendDir) {
+        console.log("Not cancelling: on this backend the lock may be someone else's update. If pulumi up says the stack is locked and no one else is updating it, run npm run recover -- --cancel.");
+    }
+
+    const exported = pulumi(["stack", "export", "--stack", opts.stack]);
+    if (exported.status !== 0) throw new RecoverError(`pulumi stack export failed: ${exported.output}`);
+    const unsure = pendingCreates(JSON.parse(exported.stdout).deployment ?? {});
+    if (unsure.length > 0) {
+        throw new RecoverError(
+            `the killed update was creating ${unsure.join(", ")}, and may have created ${unsure.length > 1 ? "them" : "it"}; pulumi up would create ${unsure.length > 1 ? "them" : "it"} again. ` +
+                "Look in the cloud console: if it exists, run pulumi refresh --import-pending-creates <urn>,<id> (or --clear-pending-creates after deleting it by hand), then npm run recover again.",
+        );
     }
 
     const stack = await openStack(opts.stack);
@@ -223,7 +254,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
     main().catch((err: Error) => {
-        console.error(`recover: ${err instanceof RecoverError ? err.message : err.message.split("\n")[0]}`);
+        console.error(`recover: ${err.message}`);
         process.exit(1);
     });
 }

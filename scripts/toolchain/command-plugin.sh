@@ -36,7 +36,7 @@ source "$root/scripts/toolchain/heartbeat.sh"
 
 build_from_source() { # <tarball>
     local tarball=$1 top
-    command -v go >/dev/null 2>&1 || die "building the command plugin from $tarball needs Go 1.24+ (apt-get install golang, or go.dev/dl)."
+    command -v go >/dev/null 2>&1 || die "building the command plugin from $tarball needs Go 1.25+ (its go.mod says so)."
     top=$(tar -tzf "$tarball" 2>/dev/null | awk -F/ 'NR == 1 { print $1 }') ||
         die "$tarball is not a gzipped tarball (BLUEGREEN_COMMAND_PLUGIN_SOURCE must name pulumi-command's source)."
     [ "$top" = "pulumi-command-$version" ] ||
@@ -59,7 +59,7 @@ ensure() {
             say "using the official command plugin v$version at $plugin_file"
             return 0
         fi
-        # Earlier versions of this project registered a home-made stand-in under this name.
+        # Earlier versions of this project registered another program under this name.
         say "replacing $plugin_file: it is not the official pulumi-command binary"
         pulumi plugin rm resource command "$version" --yes >/dev/null 2>&1 || rm -rf "$(dirname "$plugin_file")"
     fi

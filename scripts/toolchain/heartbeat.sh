@@ -5,7 +5,16 @@ with_heartbeat() {
     local label=$1 start=$SECONDS log status=0 heartbeat
     shift
     log=$(mktemp)
-    (while sleep 30; do say "  ... still $label ($((SECONDS - start)) s)"; done) &
+    # The nap is killed with the loop: a leftover sleep would hold the caller's output open.
+    (
+        trap 'kill "${nap:-}" 2>/dev/null; exit 0' TERM
+        while :; do
+            sleep 30 &
+            nap=$!
+            wait "$nap"
+            say "  ... still $label ($((SECONDS - start)) s)"
+        done
+    ) &
     heartbeat=$!
     "$@" >"$log" 2>&1 || status=$?
     kill "$heartbeat" 2>/dev/null || true

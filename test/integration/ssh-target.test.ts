@@ -7,7 +7,6 @@
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import type { LoadResult } from "../support/load";
 import { TEST_DRAIN_TOKEN, getJson, request } from "../support/localStack";
@@ -18,18 +17,6 @@ import { SshStack, createSshStack } from "../support/sshStack";
 import { measureUnderLoad } from "../support/traffic";
 
 type Color = "blue" | "green";
-
-/** Resolves once something accepts TCP connections on address:port (at most 10 s). */
-async function waitForPort(address: string, port: number): Promise<void> {
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
-        const open = await new Promise<boolean>((resolve) => {
-            const socket = net.connect(port, address, () => (socket.end(), resolve(true)));
-            socket.on("error", () => resolve(false));
-        });
-        if (open) return;
-    }
-    throw new Error(`nothing listens on ${address}:${port} after 10 s`);
-}
 const HOSTS = [1, 2];
 const MACHINES = ["nginx", "blue-1", "blue-2", "green-1", "green-2"];
 
@@ -58,6 +45,15 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
             lab?.teardown();
         }
     });
+
+    /** A copy of the reference app whose server.js runs `prelude` first: a release that misbehaves on purpose. */
+    function appVariant(name: string, prelude: string): string {
+        const dir = path.join(stack.dir, name);
+        fs.cpSync(path.join(REPO_ROOT, "bin", "app"), dir, { recursive: true });
+        const server = path.join(dir, "server.js");
+        fs.writeFileSync(server, `${prelude}\n${fs.readFileSync(server, "utf8")}`);
+        return dir;
+    }
 
     async function pids(color: Color): Promise<number[]> {
         return Promise.all(HOSTS.map(async (i) => (await stack.appStatus(color, i)).pid));
@@ -177,10 +173,7 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
     });
 
     it("a never-ready green fails the update naming its hosts; traffic stays on blue", async () => {
-        const neverReady = path.join(stack.dir, "never-ready");
-        fs.cpSync(path.join(REPO_ROOT, "bin", "app"), neverReady, { recursive: true });
-        const server = path.join(neverReady, "server.js");
-        fs.writeFileSync(server, `process.env.FAIL_HEALTH = "1";\n${fs.readFileSync(server, "utf8")}`);
+        const neverReady = appVariant("never-ready", 'process.env.FAIL_HEALTH = "1";');
         await stack.stack.setConfig("greenArtifact", { value: neverReady });
         await stack.stack.setConfig("greenVersion", { value: "1.2.0" });
         await stack.stack.setConfig("activeColor", { value: "green" });
@@ -205,10 +198,7 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
     it("a host that drops off the network while its deploy runs: the update fails naming it, blue keeps serving, the next up converges", async () => {
         // A green release that warms up for 8 s, so the link can be cut while green-2's deploy
         // command is running (not while it dials or copies).
-        const slowStart = path.join(stack.dir, "slow-start");
-        fs.cpSync(path.join(REPO_ROOT, "bin", "app"), slowStart, { recursive: true });
-        const server = path.join(slowStart, "server.js");
-        fs.writeFileSync(server, `process.env.WARMUP_MS = "8000";\n${fs.readFileSync(server, "utf8")}`);
+        const slowStart = appVariant("slow-start", 'process.env.WARMUP_MS = "8000";');
         await stack.stack.setConfig("greenArtifact", { value: slowStart });
         await stack.stack.setConfig("greenVersion", { value: "1.4.0" });
         const namespace = lab!.hosts["green-2"].namespace;
@@ -310,10 +300,15 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
             const hostDir = path.join(lab!.dir, "hosts", "green-1");
             const configFile = path.join(hostDir, "sshd_config");
             const original = fs.readFileSync(configFile, "utf8");
+            // sshd re-executes itself on SIGHUP; it is back once its log says it listens again.
+            const listening = () => (fs.readFileSync(path.join(hostDir, "sshd.log"), "utf8").match(/Server listening on/g) ?? []).length;
             const reload = async (text: string) => {
+                const before = listening();
                 fs.writeFileSync(configFile, text);
                 process.kill(Number(fs.readFileSync(path.join(hostDir, "sshd.pid"), "utf8")), "SIGHUP");
-                await waitForPort(lab!.hosts["green-1"].address, 22);
+                for (const deadline = Date.now() + 10_000; listening() === before; await new Promise((r) => setTimeout(r, 50))) {
+                    assert.ok(Date.now() < deadline, "sshd listens again within 10 s of SIGHUP");
+                }
             };
             await reload(original.replace(/^AcceptEnv .*\n/m, ""));
             try {
@@ -341,7 +336,8 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
             const subnet = lab!.bridgeAddress.replace(/\.1$/, "");
             green[1] = { address: `${subnet}.99` };
             const address = `${subnet.replace(/\./g, "\\.")}\\.99:22`;
-            await attempt(green, new RegExp(`reach-green-2[\\s\\S]*${address}: (i/o timeout|connect: no route to host)`), "green-2 listed at an address where no machine answers, then a deploy");
+            // sshDialAttempts 2: the plugin's dialErrorLimit 1, whose message counts one less.
+            await attempt(green, new RegExp(`reach-green-2[\\s\\S]*after 1 failed attempts: dial tcp ${address}: (i/o timeout|connect: no route to host)`), "green-2 listed at an address where no machine answers, then a deploy");
         });
 
         it("a login the host refuses", async () => {

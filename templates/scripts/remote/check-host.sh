@@ -6,10 +6,11 @@ need HOST_NAME ROLE REMOTE_DIR SWITCH_MODE
 # A new cloud instance may still be installing packages (cloud-init): wait for it to finish.
 if command -v cloud-init >/dev/null 2>&1 && [ -d /var/lib/cloud/instance ]; then
     log "$HOST_NAME: waiting for cloud-init to finish"
-    cloud-init status --wait >/dev/null || fail "$HOST_NAME: cloud-init failed (see /var/log/cloud-init-output.log on the host)"
+    timeout 900 cloud-init status --wait >/dev/null || fail "$HOST_NAME: cloud-init failed or took over 15 minutes (see /var/log/cloud-init-output.log on the host)"
 fi
 missing=()
-for tool in curl awk sed; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+# timeout and flock (coreutils, util-linux) run every later script: a deadline, one at a time.
+for tool in curl awk sed timeout flock; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 case $ROLE in
     nginx) command -v "${NGINX_BIN:-nginx}" >/dev/null 2>&1 || missing+=(nginx) ;;
     *)
@@ -17,7 +18,13 @@ case $ROLE in
         command -v node >/dev/null 2>&1 || log "$HOST_NAME: note: node is not on PATH (fine if the app's start command does not need it)"
         ;;
 esac
-[ ${#missing[@]} -eq 0 ] || fail "$HOST_NAME ($(hostname)) lacks ${missing[*]}. Install it (Debian/Ubuntu: apt-get install ${missing[*]})"
+if [ ${#missing[@]} -gt 0 ]; then
+    packages=()
+    for tool in "${missing[@]}"; do
+        case $tool in timeout) packages+=(coreutils) ;; flock) packages+=(util-linux) ;; *) packages+=("$tool") ;; esac
+    done
+    fail "$HOST_NAME ($(hostname)) lacks ${missing[*]}. Install it (Debian/Ubuntu: apt-get install ${packages[*]})"
+fi
 # The no-reload switch needs nginx's Lua module: installed here where apt-get can, otherwise
 # the check fails naming the package and the fallback, before any deploy.
 if [ "$ROLE" = nginx ] && [ "$SWITCH_MODE" = no-reload ]; then
