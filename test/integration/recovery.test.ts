@@ -1,5 +1,5 @@
 // A `pulumi up` SIGKILLed under load at three moments (while the gate checks, while the switch
-// runs, while a pool deploys), twice each, and a stack whose checkpoint a kill left unreadable:
+// runs, while a pool deploys), three times each, and a stack whose checkpoint a kill left unreadable:
 // `npm run recover` stops what the killed update left running, repairs the backend, clears the
 // lock and converges. After each: nothing lost, and the stack's output, the colour nginx serves
 // and a preview agree.
@@ -127,8 +127,8 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
     ];
 
     for (const moment of moments) {
-        for (const round of [1, 2]) {
-            it(`killed ${moment.name} (${round} of 2): recover stops the leftovers, clears the lock and converges`, async () => {
+        for (const round of [1, 2, 3]) {
+            it(`killed ${moment.name} (${round} of 3): recover stops the leftovers, clears the lock and converges`, async () => {
                 const live = (await nginxLive()) as Color;
                 const expected = await moment.change(live);
                 let killedAt = "";
