@@ -71,9 +71,10 @@ export function commandInputs(script: HostScript, deadlineSeconds?: number, lock
 function withDeadline(run: string, seconds: number, scriptName: string, lockFile?: string): string {
     // -o: the lock is not handed down to what the script starts (an app outlives it).
     const lock = lockFile ? `flock -o -w ${seconds} -E 75 ${lockFile} ` : "";
+    const said = (status: string, text: string) => `${status}) echo "error: ${text}" >&2;;`;
     const ended = [
-        `124|137) echo "error: ${scriptName} did not finish within its ${seconds} s deadline on $(uname -n); it was stopped" >&2;;`,
-        ...(lockFile ? [`75) echo "error: another script still ran on $(uname -n) after ${seconds} s (it holds ${lockFile})" >&2;;`] : []),
+        said("124|137", `${scriptName} did not finish within its ${seconds} s deadline on $(uname -n); it was stopped`),
+        ...(lockFile ? [said("75", `another script still ran on $(uname -n) after ${seconds} s (it holds ${lockFile})`)] : []),
     ];
     return `${lock}timeout -k 10 ${seconds} ${run} || { s=$?; case $s in ${ended.join(" ")} esac; exit $s; }`;
 }

@@ -58,7 +58,8 @@ export class Router extends pulumi.ComponentResource {
                 update: switchScript,
                 delete: loadScript("nginx-stop.sh", ["nginx-lib.sh"]),
                 // Re-check, reload, old workers' retirement (bounded by the shutdown timeout), verify.
-                deadlineSeconds: args.gateTimeoutSeconds + args.verifyTimeoutSeconds + args.shutdownTimeoutSeconds + 120,
+                deadlineSeconds:
+                    args.gateTimeoutSeconds + args.verifyTimeoutSeconds + args.shutdownTimeoutSeconds + 120,
                 environment: {
                     NGINX_PREFIX: args.hostsLayer.nginxPrefix,
                     NGINX_CONF: args.config.text,

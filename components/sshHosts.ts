@@ -31,9 +31,10 @@ export async function checkAgentSocket(socket = process.env.SSH_AUTH_SOCK): Prom
     });
     if (problem) {
         throw new pulumi.RunError(
-            `SSH_AUTH_SOCK is set to ${socket}, but no SSH agent answers there (${problem}). The command plugin tries that agent ` +
-                "on every SSH connection and fails every remote command without it. Fix: unset SSH_AUTH_SOCK for this run " +
-                "(the stack logs in with sshPrivateKey), or start the agent again (eval \"$(ssh-agent)\").",
+            `SSH_AUTH_SOCK is set to ${socket}, but no SSH agent answers there (${problem}). ` +
+                "The command plugin tries that agent on every SSH connection and fails every remote command " +
+                "without it. Fix: unset SSH_AUTH_SOCK for this run (the stack logs in with sshPrivateKey), " +
+                'or start the agent again (eval "$(ssh-agent)").',
         );
     }
 }
@@ -135,7 +136,9 @@ export class SshHosts implements HostsLayer {
             name,
             {
                 connection: this.connection(this.poolHost(host), true),
-                source: tarball ? new pulumi.asset.FileAsset(artifactPath) : new pulumi.asset.FileArchive(`${artifactPath.replace(/\/+$/, "")}/`),
+                source: tarball
+                    ? new pulumi.asset.FileAsset(artifactPath)
+                    : new pulumi.asset.FileArchive(`${artifactPath.replace(/\/+$/, "")}/`),
                 remotePath,
             },
             opts,
@@ -156,11 +159,20 @@ export class SshHosts implements HostsLayer {
      * sent back as variables: sshd would have to accept PULUMI_COMMAND_* too, and no script
      * reads them.
      */
-    private run(name: string, machine: RemoteMachine, throughJumpHost: boolean, script: HostScript, opts: pulumi.CustomResourceOptions, guarded = true): command.remote.Command {
+    private run(
+        name: string,
+        machine: RemoteMachine,
+        throughJumpHost: boolean,
+        script: HostScript,
+        opts: pulumi.CustomResourceOptions,
+        guarded = true,
+    ): command.remote.Command {
         // Guarded: under a deadline, one script at a time per host (a lost client's may still run).
         const deadline = script.deadlineSeconds ?? DEFAULT_DEADLINE_SECONDS;
-        const inputs = guarded ? commandInputs(script, deadline, `${this.args.remoteDir}/.lock`) : commandInputs(script);
-        return new command.remote.Command(name, { connection: this.connection(machine, throughJumpHost), addPreviousOutputInEnv: false, ...inputs }, opts);
+        const lockFile = `${this.args.remoteDir}/.lock`;
+        const inputs = guarded ? commandInputs(script, deadline, lockFile) : commandInputs(script);
+        const connection = this.connection(machine, throughJumpHost);
+        return new command.remote.Command(name, { connection, addPreviousOutputInEnv: false, ...inputs }, opts);
     }
 
     publicHost(publicAddress: string): pulumi.Input<string> {

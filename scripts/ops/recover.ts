@@ -38,14 +38,15 @@ export function roleOf(argv: readonly string[], environ: readonly string[]): str
     if (exe === "node" && argv.some((a) => /@pulumi[/\\]pulumi[/\\]cmd[/\\]run/.test(a))) return "program";
     // A host script carries its text in BLUEGREEN_ON_<PHASE> (components/hosts.ts); nginx and
     // the apps it starts never run bash -c.
-    if (exe === "bash" && argv[1] === "-c" && environ.some((e) => e.startsWith("BLUEGREEN_ON_"))) return `host script ${argv[argv.length - 1]}`;
+    if (exe === "bash" && argv[1] === "-c" && environ.some((e) => e.startsWith("BLUEGREEN_ON_")))
+        return `host script ${argv[argv.length - 1]}`;
     return undefined;
 }
 
 /** Pulumi's processes working in `projectDir`, this process and its parents excepted. */
 export function leftovers(projectDir: string): Leftover[] {
     const ours = new Set<number>();
-    for (let pid = process.pid; pid > 1; ) {
+    for (let pid = process.pid; pid > 1;) {
         ours.add(pid);
         pid = Number(/^PPid:\s+(\d+)/m.exec(readProc(String(pid), "status") ?? "")?.[1] ?? 0);
     }
@@ -79,7 +80,8 @@ async function stop(processes: readonly Leftover[]): Promise<void> {
             /* gone already */
         }
     }
-    for (const deadline = Date.now() + 5000; processes.some((p) => alive(p.pid)) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+    for (const deadline = Date.now() + 5000; processes.some((p) => alive(p.pid)) && Date.now() < deadline;)
+        await new Promise((r) => setTimeout(r, 100));
     for (const p of processes.filter((p) => alive(p.pid))) {
         console.log(`  pid ${p.pid} ignored SIGTERM; killing it`);
         try {
@@ -94,7 +96,12 @@ async function stop(processes: readonly Leftover[]): Promise<void> {
 export function fileBackendDir(url: string | undefined): string | undefined {
     if (!url?.startsWith("file://")) return undefined;
     // `pulumi login --local` is file://~
-    return path.resolve(url.slice("file://".length).replace(/\?.*$/, "").replace(/^~(?=\/|$)/, process.env.HOME ?? "~"));
+    return path.resolve(
+        url
+            .slice("file://".length)
+            .replace(/\?.*$/, "")
+            .replace(/^~(?=\/|$)/, process.env.HOME ?? "~"),
+    );
 }
 
 function readableCheckpoint(file: string): boolean {
@@ -125,14 +132,24 @@ export function repairFileBackend(backendDir: string, project: string, stackName
         return copy;
     };
     const walk = (dir: string): string[] =>
-        fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)])) : [];
+        fs.existsSync(dir)
+            ? fs
+                  .readdirSync(dir, { withFileTypes: true })
+                  .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]))
+            : [];
     for (const file of ["stacks", "locks", "backups", "history"].flatMap((d) => walk(path.join(meta, d)))) {
         if (!file.endsWith(".attrs") || fs.statSync(file).size > 0) continue;
         keep(file);
         fs.rmSync(file);
-        done.push(`removed the empty metadata file ${path.relative(backendDir, file)} (a write the kill cut short; the CLI read it as "EOF")`);
+        done.push(
+            `removed the empty metadata file ${path.relative(backendDir, file)} ` +
+                `(a write the kill cut short; the CLI read it as "EOF")`,
+        );
     }
-    const checkpoint = [path.join(meta, "stacks", project, `${stackName}.json`), path.join(meta, "stacks", `${stackName}.json`)].find((f) => fs.existsSync(f));
+    const checkpoint = [
+        path.join(meta, "stacks", project, `${stackName}.json`),
+        path.join(meta, "stacks", `${stackName}.json`),
+    ].find((f) => fs.existsSync(f));
     if (!checkpoint || readableCheckpoint(checkpoint)) return done;
     const backups = path.join(meta, "backups", project, stackName);
     const candidates = [
@@ -144,7 +161,8 @@ export function repairFileBackend(backendDir: string, project: string, stackName
     ].filter((f) => fs.existsSync(f) && readableCheckpoint(f));
     if (candidates.length === 0) {
         throw new RecoverError(
-            `the checkpoint ${checkpoint} is not readable, and neither ${checkpoint}.bak nor any file in ${backups} holds a whole one. ` +
+            `the checkpoint ${checkpoint} is not readable, and neither ${checkpoint}.bak ` +
+                `nor any file in ${backups} holds a whole one. ` +
                 `Restore one from your own backup of ${backendDir}, or rebuild the state with pulumi import.`,
         );
     }
@@ -152,31 +170,52 @@ export function repairFileBackend(backendDir: string, project: string, stackName
     fs.copyFileSync(candidates[0], checkpoint);
     fs.rmSync(`${checkpoint}.attrs`, { force: true });
     done.push(
-        `the checkpoint ${path.relative(backendDir, checkpoint)} was not whole JSON (kept as ${path.relative(backendDir, saved)}); ` +
-            `restored the last good one, ${path.relative(backendDir, candidates[0])} (written ${fs.statSync(candidates[0]).mtime.toISOString()})`,
+        `the checkpoint ${path.relative(backendDir, checkpoint)} was not whole JSON ` +
+            `(kept as ${path.relative(backendDir, saved)}); restored the last good one, ` +
+            `${path.relative(backendDir, candidates[0])} (written ${fs.statSync(candidates[0]).mtime.toISOString()})`,
     );
     return done;
 }
 
 /** The lock files of a file backend's stack (what `pulumi cancel` removes). */
 function lockFiles(backendDir: string, project: string, stackName: string): string[] {
-    const dirs = [path.join(backendDir, ".pulumi", "locks", "organization", project, stackName), path.join(backendDir, ".pulumi", "locks", stackName)];
-    return dirs.filter((d) => fs.existsSync(d)).flatMap((d) => fs.readdirSync(d).filter((f) => f.endsWith(".json")).map((f) => path.join(d, f)));
+    const dirs = [
+        path.join(backendDir, ".pulumi", "locks", "organization", project, stackName),
+        path.join(backendDir, ".pulumi", "locks", stackName),
+    ];
+    return dirs
+        .filter((d) => fs.existsSync(d))
+        .flatMap((d) =>
+            fs
+                .readdirSync(d)
+                .filter((f) => f.endsWith(".json"))
+                .map((f) => path.join(d, f)),
+        );
 }
 
 /**
  * Resources a killed update had begun to create and may have created: `pulumi up` would create
  * them again. A command resource's script is idempotent; a cloud resource would be duplicated.
  */
-export function pendingCreates(deployment: { pending_operations?: { type?: string; resource?: { urn?: string; type?: string } }[] }): string[] {
+export function pendingCreates(deployment: {
+    pending_operations?: { type?: string; resource?: { urn?: string; type?: string } }[];
+}): string[] {
     return (deployment.pending_operations ?? [])
         .filter((op) => op.type === "creating" && !String(op.resource?.type).startsWith("command:"))
         .map((op) => String(op.resource?.urn));
 }
 
 function pulumi(args: string[]): { status: number; stdout: string; output: string } {
-    const result = spawnSync("pulumi", [...args, "--non-interactive"], { cwd: PROJECT_DIR, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    return { status: result.status ?? 1, stdout: result.stdout ?? "", output: `${result.stdout ?? ""}${result.stderr ?? ""}`.trim() };
+    const result = spawnSync("pulumi", [...args, "--non-interactive"], {
+        cwd: PROJECT_DIR,
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+    });
+    return {
+        status: result.status ?? 1,
+        stdout: result.stdout ?? "",
+        output: `${result.stdout ?? ""}${result.stderr ?? ""}`.trim(),
+    };
 }
 
 function servedColor(url: string): Promise<string> {
@@ -193,12 +232,18 @@ function servedColor(url: string): Promise<string> {
 
 async function main(): Promise<void> {
     const opts = new Command("recover")
-        .description("After a killed pulumi up: stop what it left running, repair the state, clear the lock, converge, check.")
+        .description(
+            "After a killed pulumi up: stop what it left running, repair the state, clear the lock, converge, check.",
+        )
         .option("-s, --stack <name>", "stack", "local")
-        .option("--cancel", "on a backend other than file://, cancel the stack's update (only when no one else runs one)")
+        .option(
+            "--cancel",
+            "on a backend other than file://, cancel the stack's update (only when no one else runs one)",
+        )
         .parse()
         .opts<{ stack: string; cancel?: boolean }>();
-    const project = /^name:\s*(\S+)/m.exec(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8"))?.[1] ?? "bluegreen";
+    const project =
+        /^name:\s*(\S+)/m.exec(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8"))?.[1] ?? "bluegreen";
 
     const found = leftovers(PROJECT_DIR);
     const cli = found.filter((p) => p.role === "pulumi CLI");
@@ -208,7 +253,11 @@ async function main(): Promise<void> {
                 `Let it finish, or stop it (kill -INT <pid>), then run npm run recover again.`,
         );
     }
-    console.log(found.length ? `Stopping ${found.length} process(es) the killed update left running:` : "No process of a killed update is running here.");
+    console.log(
+        found.length
+            ? `Stopping ${found.length} process(es) the killed update left running:`
+            : "No process of a killed update is running here.",
+    );
     await stop(found);
 
     const backendDir = fileBackendDir(process.env.PULUMI_BACKEND_URL);
@@ -223,16 +272,22 @@ async function main(): Promise<void> {
         if (cancel.status !== 0) throw new RecoverError(`pulumi cancel failed: ${cancel.output}`);
         console.log("Cleared the stack's lock (pulumi cancel).");
     } else if (!backendDir) {
-        console.log("Not cancelling: on this backend the lock may be someone else's update. If pulumi up says the stack is locked and no one else is updating it, run npm run recover -- --cancel.");
+        console.log(
+            "Not cancelling: on this backend the lock may be someone else's update. If pulumi up says " +
+                "the stack is locked and no one else is updating it, run npm run recover -- --cancel.",
+        );
     }
 
     const exported = pulumi(["stack", "export", "--stack", opts.stack]);
     if (exported.status !== 0) throw new RecoverError(`pulumi stack export failed: ${exported.output}`);
     const unsure = pendingCreates(JSON.parse(exported.stdout).deployment ?? {});
     if (unsure.length > 0) {
+        const them = unsure.length > 1 ? "them" : "it";
         throw new RecoverError(
-            `the killed update was creating ${unsure.join(", ")}, and may have created ${unsure.length > 1 ? "them" : "it"}; pulumi up would create ${unsure.length > 1 ? "them" : "it"} again. ` +
-                "Look in the cloud console: if it exists, run pulumi refresh --import-pending-creates <urn>,<id> (or --clear-pending-creates after deleting it by hand), then npm run recover again.",
+            `the killed update was creating ${unsure.join(", ")}, and may have created ${them}; ` +
+                `pulumi up would create ${them} again. Look in the cloud console: if it exists, run ` +
+                "pulumi refresh --import-pending-creates <urn>,<id> (or --clear-pending-creates after deleting " +
+                "it by hand), then npm run recover again.",
         );
     }
 
@@ -242,14 +297,19 @@ async function main(): Promise<void> {
 
     const outputs = await stack.outputs();
     const recorded = String(outputs.activeColor?.value);
-    const served = await servedColor(String(outputs.publicUrl?.value)).catch((err: Error) => `nothing (${err.message})`);
+    const served = await servedColor(String(outputs.publicUrl?.value)).catch(
+        (err: Error) => `nothing (${err.message})`,
+    );
     const preview = pulumi(["preview", "--expect-no-changes", "--stack", opts.stack]);
     const problems = [
         ...(served === recorded ? [] : [`nginx serves ${served}, the stack's activeColor output says ${recorded}`]),
         ...(preview.status === 0 ? [] : [`pulumi preview still finds changes:\n${preview.output}`]),
     ];
     if (problems.length) throw new RecoverError(`after pulumi up, ${problems.join("; ")}`);
-    console.log(`Recovered: the stack says ${recorded} is live, nginx serves ${served}, and pulumi preview finds nothing to change.`);
+    console.log(
+        `Recovered: the stack says ${recorded} is live, nginx serves ${served}, ` +
+            "and pulumi preview finds nothing to change.",
+    );
 }
 
 if (require.main === module) {

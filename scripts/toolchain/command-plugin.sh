@@ -36,15 +36,18 @@ source "$root/scripts/toolchain/heartbeat.sh"
 
 build_from_source() { # <tarball>
     local tarball=$1 top
-    command -v go >/dev/null 2>&1 || die "building the command plugin from $tarball needs Go 1.25+ (its go.mod says so)."
+    command -v go >/dev/null 2>&1 ||
+        die "building the command plugin from $tarball needs Go 1.25+ (its go.mod says so)."
     top=$(tar -tzf "$tarball" 2>/dev/null | awk -F/ 'NR == 1 { print $1 }') ||
         die "$tarball is not a gzipped tarball (BLUEGREEN_COMMAND_PLUGIN_SOURCE must name pulumi-command's source)."
     [ "$top" = "pulumi-command-$version" ] ||
-        die "$tarball holds '$top', but @pulumi/command asks for plugin v$version: point BLUEGREEN_COMMAND_PLUGIN_SOURCE at pulumi-command-$version's source (its top directory is pulumi-command-$version/)."
+        die "$tarball holds '$top', but @pulumi/command asks for plugin v$version: point
+  BLUEGREEN_COMMAND_PLUGIN_SOURCE at pulumi-command-$version's source (its top directory is pulumi-command-$version/)."
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
     tar -xzf "$tarball" -C "$work"
-    [ -d "$work/$top/provider/cmd/pulumi-resource-command" ] || die "$tarball has no provider/cmd/pulumi-resource-command: not pulumi-command's source."
+    [ -d "$work/$top/provider/cmd/pulumi-resource-command" ] ||
+        die "$tarball has no provider/cmd/pulumi-resource-command: not pulumi-command's source."
     say "building the official command plugin v$version from $tarball"
     say "  (the first build takes about 2 minutes on 2 cores; later ones reuse Go's cache)"
     with_heartbeat "building the command plugin" bash -c 'cd "$1/provider" && go build -trimpath -o "$2" \
@@ -78,9 +81,11 @@ ensure() {
 }
 
 verify() {
-    listed || die "'pulumi plugin ls' does not list the command plugin v$version: run npm start (or scripts/bootstrap-toolchain.sh)."
+    listed ||
+        die "'pulumi plugin ls' does not list the command plugin v$version: run npm start (or scripts/bootstrap-toolchain.sh)."
     is_official "$plugin_file" ||
-        die "$plugin_file is not the official pulumi-command binary. Remove it (pulumi plugin rm resource command $version) and run npm start to get the official one."
+        die "$plugin_file is not the official pulumi-command binary. Remove it
+  (pulumi plugin rm resource command $version) and run npm start to get the official one."
     echo "$plugin_file"
 }
 

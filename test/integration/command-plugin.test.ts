@@ -10,7 +10,9 @@ import * as path from "node:path";
 import { REPO_ROOT, pulumiBinDir } from "../support/pulumi";
 
 const SCRIPT = path.join(REPO_ROOT, "scripts", "toolchain", "command-plugin.sh");
-const VERSION: string = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "node_modules", "@pulumi", "command", "package.json"), "utf8")).version;
+const VERSION: string = JSON.parse(
+    fs.readFileSync(path.join(REPO_ROOT, "node_modules", "@pulumi", "command", "package.json"), "utf8"),
+).version;
 
 describe("the official command plugin", function () {
     let env: NodeJS.ProcessEnv;
@@ -31,7 +33,13 @@ describe("the official command plugin", function () {
     /** command-plugin.sh in a fresh PULUMI_HOME, where no download can succeed (a proxy that refuses). */
     function plugin(verb: string, extra: NodeJS.ProcessEnv = {}) {
         const run = spawnSync("bash", [SCRIPT, verb], {
-            env: { ...env, PULUMI_HOME: home, HTTPS_PROXY: "http://127.0.0.1:9", HTTP_PROXY: "http://127.0.0.1:9", ...extra },
+            env: {
+                ...env,
+                PULUMI_HOME: home,
+                HTTPS_PROXY: "http://127.0.0.1:9",
+                HTTP_PROXY: "http://127.0.0.1:9",
+                ...extra,
+            },
             encoding: "utf8",
             timeout: 300_000,
         });
@@ -40,24 +48,42 @@ describe("the official command plugin", function () {
 
     it("what pulumi loads for @pulumi/command is the official Go binary of pulumi-command, at the version it asks for", () => {
         const file = execFileSync("bash", [SCRIPT, "verify"], { env, encoding: "utf8" }).trim();
-        const listed = JSON.parse(execFileSync("pulumi", ["plugin", "ls", "--json"], { env, encoding: "utf8" })) as { name: string; kind: string; version: string }[];
-        assert.ok(listed.some((p) => p.name === "command" && p.kind === "resource" && p.version === VERSION), `pulumi plugin ls lists command ${VERSION}`);
+        const listed = JSON.parse(execFileSync("pulumi", ["plugin", "ls", "--json"], { env, encoding: "utf8" })) as {
+            name: string;
+            kind: string;
+            version: string;
+        }[];
+        assert.ok(
+            listed.some((p) => p.name === "command" && p.kind === "resource" && p.version === VERSION),
+            `pulumi plugin ls lists command ${VERSION}`,
+        );
         const binary = fs.readFileSync(file);
         assert.equal(binary.subarray(0, 4).toString("latin1"), "\x7fELF", `${file} is a compiled binary`);
-        assert.ok(binary.includes("path\tgithub.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command"), "built from pulumi-command's own main package");
+        assert.ok(
+            binary.includes("path\tgithub.com/pulumi/pulumi-command/provider/cmd/pulumi-resource-command"),
+            "built from pulumi-command's own main package",
+        );
     });
 
     it("a plugin under that name that is not the official binary is refused by verify, and ensure replaces it", () => {
         const impostor = path.join(home, "pulumi-resource-command");
-        fs.writeFileSync(impostor, "#!/bin/sh\nexec node provider.js \"$@\"\n", { mode: 0o755 });
-        execFileSync("pulumi", ["plugin", "install", "resource", "command", VERSION, "--file", impostor], { env: { ...env, PULUMI_HOME: home } });
+        fs.writeFileSync(impostor, '#!/bin/sh\nexec node provider.js "$@"\n', { mode: 0o755 });
+        execFileSync("pulumi", ["plugin", "install", "resource", "command", VERSION, "--file", impostor], {
+            env: { ...env, PULUMI_HOME: home },
+        });
         const refused = plugin("verify");
         assert.notEqual(refused.status, 0);
-        assert.match(refused.output, /is not the official pulumi-command binary\. Remove it \(pulumi plugin rm resource command [\d.]+\) and run npm start/);
+        assert.match(
+            refused.output,
+            /is not the official pulumi-command binary\. Remove it\s+\(pulumi plugin rm resource command [\d.]+\) and run npm start/,
+        );
         const replaced = plugin("ensure");
         assert.equal(replaced.status, 0, replaced.output);
         assert.match(replaced.output, /replacing \S+: it is not the official pulumi-command binary/);
-        assert.match(replaced.output, /building the official command plugin v[\d.]+ from \S+pulumi-command-[\d.]+-src\.tar\.gz/);
+        assert.match(
+            replaced.output,
+            /building the official command plugin v[\d.]+ from \S+pulumi-command-[\d.]+-src\.tar\.gz/,
+        );
         assert.equal(plugin("verify").status, 0, "the official binary is in place");
     });
 
@@ -68,13 +94,21 @@ describe("the official command plugin", function () {
         execFileSync("tar", ["-czf", tarball, "-C", source, "pulumi-command-0.9.0"]);
         const run = plugin("ensure", { BLUEGREEN_COMMAND_PLUGIN_SOURCE: tarball });
         assert.notEqual(run.status, 0);
-        assert.match(run.output, new RegExp(`holds 'pulumi-command-0\\.9\\.0', but @pulumi/command asks for plugin v${VERSION.replace(/\./g, "\\.")}`));
+        assert.match(
+            run.output,
+            new RegExp(
+                `holds 'pulumi-command-0\\.9\\.0', but @pulumi/command asks for plugin v${VERSION.replace(/\./g, "\\.")}`,
+            ),
+        );
     });
 
     it("with no plugin, no download and no source tarball, the error names the three ways to get it", () => {
         const run = plugin("ensure", { BLUEGREEN_COMMAND_PLUGIN_SOURCE: path.join(home, "missing.tar.gz") });
         assert.notEqual(run.status, 0);
-        assert.match(run.output, /is not installed, cannot be downloaded here, and there is no source\s+tarball at \S+missing\.tar\.gz/);
+        assert.match(
+            run.output,
+            /is not installed, cannot be downloaded here, and there is no source\s+tarball at \S+missing\.tar\.gz/,
+        );
         assert.match(run.output, /pulumi plugin install resource command [\d.]+\n/);
         assert.match(run.output, /pulumi plugin install resource command [\d.]+ --file <pulumi-resource-command>/);
         assert.match(run.output, /BLUEGREEN_COMMAND_PLUGIN_SOURCE=<pulumi-command-[\d.]+ source \.tar\.gz> npm start/);

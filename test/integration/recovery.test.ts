@@ -21,8 +21,12 @@ function pulumiProcessesIn(dir: string): string[] {
         try {
             const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
             const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-            const ours = /pulumi|BLUEGREEN_ON_|\.sh\s*$/.test(cmdline) || fs.readFileSync(`/proc/${pid}/environ`, "utf8").includes("BLUEGREEN_ON_");
-            return (cwd === dir || cwd.startsWith(`${dir}/`)) && ours && !/^nginx|server\.js/.test(cmdline) ? [`${pid} ${cmdline.slice(0, 80)}`] : [];
+            const ours =
+                /pulumi|BLUEGREEN_ON_|\.sh\s*$/.test(cmdline) ||
+                fs.readFileSync(`/proc/${pid}/environ`, "utf8").includes("BLUEGREEN_ON_");
+            return (cwd === dir || cwd.startsWith(`${dir}/`)) && ours && !/^nginx|server\.js/.test(cmdline)
+                ? [`${pid} ${cmdline.slice(0, 80)}`]
+                : [];
         } catch {
             return [];
         }
@@ -49,16 +53,27 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
     /** `npm run recover`, asynchronous so that the load keeps running meanwhile. */
     function recover(): Promise<{ status: number; output: string }> {
         return new Promise((resolve) => {
-            execFile("bash", [path.join(projectDir, "scripts", "ops", "run.sh"), "recover", "--stack", "test"], { env, encoding: "utf8", timeout: 240_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-                resolve({ status: err ? (typeof err.code === "number" ? err.code : 1) : 0, output: `${stdout}${stderr}` }),
+            execFile(
+                "bash",
+                [path.join(projectDir, "scripts", "ops", "run.sh"), "recover", "--stack", "test"],
+                { env, encoding: "utf8", timeout: 240_000, maxBuffer: 64 * 1024 * 1024 },
+                (err, stdout, stderr) =>
+                    resolve({
+                        status: err ? (typeof err.code === "number" ? err.code : 1) : 0,
+                        output: `${stdout}${stderr}`,
+                    }),
             );
         });
     }
 
-    /** `pulumi up` as a terminal runs it, SIGKILLed (the CLI alone, as a crash would) once its output matches `when`. */
+    /** `pulumi up` as a terminal runs it, SIGKILLed (the CLI alone, as a crash would) when its output matches `when`. */
     function upKilledAt(when: RegExp): Promise<string> {
         return new Promise((resolve, reject) => {
-            const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", "test", "--non-interactive"], { cwd: projectDir, env, stdio: ["ignore", "pipe", "pipe"] });
+            const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", "test", "--non-interactive"], {
+                cwd: projectDir,
+                env,
+                stdio: ["ignore", "pipe", "pipe"],
+            });
             let output = "";
             let killedAt = "";
             const watch = (chunk: Buffer) => {
@@ -71,7 +86,11 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
             };
             child.stdout.on("data", watch);
             child.stderr.on("data", watch);
-            child.on("exit", () => (killedAt ? resolve(killedAt) : reject(new Error(`pulumi up ended before its output matched ${when}:\n${output}`))));
+            child.on("exit", () =>
+                killedAt
+                    ? resolve(killedAt)
+                    : reject(new Error(`pulumi up ended before its output matched ${when}:\n${output}`)),
+            );
         });
     }
 
@@ -83,7 +102,11 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
     async function assertAgree(expected: Color): Promise<void> {
         const outputs = await stack.stack.outputs();
         assert.equal(outputs.activeColor.value, expected, "the stack's activeColor output");
-        assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], expected, "X-Deploy-Color that nginx serves");
+        assert.equal(
+            (await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"],
+            expected,
+            "X-Deploy-Color that nginx serves",
+        );
         assert.equal(await nginxLive(), expected, "nginx's live colour");
         await stack.stack.preview({ ...quiet, expectNoChanges: true });
         assert.deepEqual(pulumiProcessesIn(projectDir), [], "no process of the killed update is left");
@@ -143,13 +166,19 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
                 assert.ok(left.length > 0, "the killed CLI left processes running (what recover is for)");
                 assert.match(recovered.output, /Stopping \d+ process\(es\) the killed update left running/);
                 assert.match(recovered.output, /Cleared the stack's lock/);
-                assert.match(recovered.output, new RegExp(`Recovered: the stack says ${expected} is live, nginx serves ${expected}`));
+                assert.match(
+                    recovered.output,
+                    new RegExp(`Recovered: the stack says ${expected} is live, nginx serves ${expected}`),
+                );
                 await assertAgree(expected);
                 recordOutcome({
                     area: "fault",
                     fault: `SIGKILL pulumi up ${moment.name} (at "${killedAt}"), then npm run recover`,
-                    expected: "recover stops the leftovers, clears the lock, converges; output, nginx and preview agree",
-                    observed: `${left.length} processes left by the kill (${left.map((l) => path.basename(l.split(" ")[1])).join(", ")}), all stopped; converged to ${expected}`,
+                    expected:
+                        "recover stops the leftovers, clears the lock, converges; output, nginx and preview agree",
+                    observed:
+                        `${left.length} processes left by the kill (${left.map((l) => path.basename(l.split(" ")[1])).join(", ")}), ` +
+                        `all stopped; converged to ${expected}`,
                     sent,
                     lost: 0,
                 });
@@ -163,7 +192,11 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
         const attrs = `${backendStack()}.attrs`;
         assert.ok(fs.existsSync(attrs), `the file backend keeps ${attrs}`);
         fs.truncateSync(attrs, 0);
-        await assert.rejects(stack.stack.outputs(), /failed to load checkpoint: EOF/, "the stack is unusable, as users saw it");
+        await assert.rejects(
+            stack.stack.outputs(),
+            /failed to load checkpoint: EOF/,
+            "the stack is unusable, as users saw it",
+        );
         const live = (await nginxLive()) as Color;
         let recovered = { status: -1, output: "" };
         const sent = await underLoad("checkpoint metadata emptied", async () => {
@@ -172,7 +205,14 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
         assert.equal(recovered.status, 0, `npm run recover:\n${recovered.output}`);
         assert.match(recovered.output, /removed the empty metadata file \S*test\.json\.attrs/);
         await assertAgree(live);
-        recordOutcome({ area: "fault", fault: "the checkpoint's .attrs file emptied (the 'failed to load checkpoint: EOF' state)", expected: "recover repairs the backend and converges", observed: "every CLI command failed with EOF; recover removed the empty file and converged", sent, lost: 0 });
+        recordOutcome({
+            area: "fault",
+            fault: "the checkpoint's .attrs file emptied (the 'failed to load checkpoint: EOF' state)",
+            expected: "recover repairs the backend and converges",
+            observed: "every CLI command failed with EOF; recover removed the empty file and converged",
+            sent,
+            lost: 0,
+        });
     });
 
     it("a checkpoint that is not whole JSON: recover restores the last good one from the backend's own copies, saying so", async () => {
@@ -186,8 +226,18 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
             recovered = await recover();
         });
         assert.equal(recovered.status, 0, `npm run recover:\n${recovered.output}`);
-        assert.match(recovered.output, /the checkpoint \S*test\.json was not whole JSON \(kept as \S+\); restored the last good one, \S+ \(written [\dT:.-]+Z\)/);
+        assert.match(
+            recovered.output,
+            /the checkpoint \S*test\.json was not whole JSON \(kept as \S+\); restored the last good one, \S+ \(written [\dT:.-]+Z\)/,
+        );
         await assertAgree(live);
-        recordOutcome({ area: "fault", fault: "the checkpoint file cut in half", expected: "recover restores the last good checkpoint from the backend's copies and converges", observed: "restored from the backend's copy, said which; converged", sent, lost: 0 });
+        recordOutcome({
+            area: "fault",
+            fault: "the checkpoint file cut in half",
+            expected: "recover restores the last good checkpoint from the backend's copies and converges",
+            observed: "restored from the backend's copy, said which; converged",
+            sent,
+            lost: 0,
+        });
     });
 });

@@ -17,7 +17,11 @@ interface Run {
 }
 
 function remoteCommand(scriptText: string, deadlineSeconds: number, lockFile?: string) {
-    const inputs = commandInputs({ create: { name: "slow.sh", text: scriptText }, environment: { NAME: "green-1" } }, deadlineSeconds, lockFile);
+    const inputs = commandInputs(
+        { create: { name: "slow.sh", text: scriptText }, environment: { NAME: "green-1" } },
+        deadlineSeconds,
+        lockFile,
+    );
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", ...(inputs.environment as Record<string, string>) };
     return { commandLine: inputs.create!, env };
 }
@@ -37,7 +41,12 @@ for (const shell of ["/bin/sh", "/bin/bash"]) {
         function runRemote(scriptText: string, deadlineSeconds: number, lockFile?: string): Run {
             const { commandLine, env } = remoteCommand(scriptText, deadlineSeconds, lockFile);
             // stdin not a socket, or bash would read ~/.bashrc as it does under rshd/sshd.
-            const run = spawnSync(shell, ["-c", commandLine], { env, encoding: "utf8", timeout: 60_000, stdio: ["ignore", "pipe", "pipe"] });
+            const run = spawnSync(shell, ["-c", commandLine], {
+                env,
+                encoding: "utf8",
+                timeout: 60_000,
+                stdio: ["ignore", "pipe", "pipe"],
+            });
             return { status: run.status, stdout: run.stdout, stderr: run.stderr };
         }
 
@@ -57,7 +66,10 @@ for (const shell of ["/bin/sh", "/bin/bash"]) {
             const run = runRemote('echo "started on $BLUEGREEN_NAME"; sleep 30; echo "never printed"', 1, lock);
             assert.equal(run.status, 124, "timeout's status: the script was stopped");
             assert.equal(run.stdout.trim(), "started on green-1");
-            assert.match(run.stderr, /^error: slow\.sh did not finish within its 1 s deadline on \S+; it was stopped$/m);
+            assert.match(
+                run.stderr,
+                /^error: slow\.sh did not finish within its 1 s deadline on \S+; it was stopped$/m,
+            );
         });
 
         it("a script that ignores SIGTERM is killed 10 s after the deadline", () => {
@@ -67,17 +79,30 @@ for (const shell of ["/bin/sh", "/bin/bash"]) {
         });
 
         it("a second script on the host waits for the first, and gives up at its own deadline naming the lock", async () => {
-            const first = runRemoteAsync(`echo first >>${dir}/order; sleep 3; echo first-done >>${dir}/order`, 10, lock);
+            const first = runRemoteAsync(
+                `echo first >>${dir}/order; sleep 3; echo first-done >>${dir}/order`,
+                10,
+                lock,
+            );
             while (!fs.existsSync(path.join(dir, "order"))) await new Promise((r) => setTimeout(r, 20));
             const second = await runRemoteAsync(`echo second >>${dir}/order`, 10, lock);
             assert.equal(second.status, 0, second.stderr);
             assert.equal((await first).status, 0);
-            assert.deepEqual(fs.readFileSync(path.join(dir, "order"), "utf8").trim().split("\n"), ["first", "first-done", "second"], "one at a time");
+            assert.deepEqual(
+                fs.readFileSync(path.join(dir, "order"), "utf8").trim().split("\n"),
+                ["first", "first-done", "second"],
+                "one at a time",
+            );
             const holder = runRemoteAsync("sleep 4", 10, lock);
             await new Promise((r) => setTimeout(r, 300));
             const refused = runRemote("echo never", 1, lock);
             assert.equal(refused.status, 75);
-            assert.match(refused.stderr, new RegExp(`error: another script still ran on \\S+ after 1 s \\(it holds ${lock.replace(/[.]/g, "\\.")}\\)`));
+            assert.match(
+                refused.stderr,
+                new RegExp(
+                    `error: another script still ran on \\S+ after 1 s \\(it holds ${lock.replace(/[.]/g, "\\.")}\\)`,
+                ),
+            );
             assert.equal(refused.stdout, "");
             await holder;
         });
@@ -89,14 +114,22 @@ for (const shell of ["/bin/sh", "/bin/bash"]) {
             try {
                 assert.ok(fs.existsSync(`/proc/${pid}`), "the app still runs");
                 const next = runRemote("echo next", 1, lock);
-                assert.deepEqual(next, { status: 0, stdout: "next\n", stderr: "" }, "the next script did not wait for the app");
+                assert.deepEqual(
+                    next,
+                    { status: 0, stdout: "next\n", stderr: "" },
+                    "the next script did not wait for the app",
+                );
             } finally {
                 process.kill(pid, "SIGKILL");
             }
         });
 
         it("within the deadline, the script's output and exit status pass through unchanged", () => {
-            assert.deepEqual(runRemote('echo "ok $BLUEGREEN_NAME"', 5, lock), { status: 0, stdout: "ok green-1\n", stderr: "" });
+            assert.deepEqual(runRemote('echo "ok $BLUEGREEN_NAME"', 5, lock), {
+                status: 0,
+                stdout: "ok green-1\n",
+                stderr: "",
+            });
             const failed = runRemote('echo "bad input" >&2; exit 3', 5, lock);
             assert.equal(failed.status, 3);
             assert.equal(failed.stderr, "bad input\n", "no deadline message for a script's own failure");

@@ -6,7 +6,8 @@ need HOST_NAME ROLE REMOTE_DIR SWITCH_MODE
 # A new cloud instance may still be installing packages (cloud-init): wait for it to finish.
 if command -v cloud-init >/dev/null 2>&1 && [ -d /var/lib/cloud/instance ]; then
     log "$HOST_NAME: waiting for cloud-init to finish"
-    timeout 900 cloud-init status --wait >/dev/null || fail "$HOST_NAME: cloud-init failed or took over 15 minutes (see /var/log/cloud-init-output.log on the host)"
+    timeout 900 cloud-init status --wait >/dev/null ||
+        fail "$HOST_NAME: cloud-init failed or took over 15 minutes (see /var/log/cloud-init-output.log on the host)"
 fi
 missing=()
 # timeout and flock (coreutils, util-linux) run every later script: a deadline, one at a time.
