@@ -47,7 +47,8 @@ if ! pulumi config >/dev/null 2>&1; then
 fi
 if ! pulumi config get drainToken >/dev/null 2>&1; then
     say "generating the drain token (stored as a Pulumi secret)"
-    pulumi config set --secret drainToken "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    # On standard input: a command line is readable by every local user.
+    head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' | pulumi config set --secret drainToken
 fi
 
 pulumi up --yes --message "npm start"

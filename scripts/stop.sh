@@ -9,9 +9,16 @@ say() { printf '[stop] %s\n' "$*" >&2; }
 [ -f .envrc ] || { say "nothing to stop: no .envrc (npm start writes it)"; exit 0; }
 # shellcheck disable=SC1091
 source .envrc
-pulumi stack select local >/dev/null 2>&1 || { say "nothing to stop: there is no local stack"; exit 0; }
+# After a killed `pulumi up` the stack is locked, and rarely unreadable: recover says what it fixes.
+recover_hint="If a pulumi up was killed, run npm run recover first (docs/runbook.md, 'An interrupted update')."
+if ! selected=$(pulumi stack select local 2>&1 >/dev/null); then
+    case $selected in
+        *"no stack named"*) say "nothing to stop: there is no local stack"; exit 0 ;;
+        *) say "error: $selected"; say "$recover_hint"; exit 1 ;;
+    esac
+fi
 state_dir=$(pulumi config get stateDir 2>/dev/null || echo .state/local)
-pulumi destroy --yes --message "npm stop"
+pulumi destroy --yes --message "npm stop" || { say "error: pulumi destroy failed (above). $recover_hint"; exit 1; }
 
 left=0
 while IFS= read -r pid_file; do

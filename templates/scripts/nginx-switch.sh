@@ -125,7 +125,9 @@ set_live() {
     printf '%s\n' "$1" >"$live_file.new"
     mv -f "$live_file.new" "$live_file"
     local status
-    status=$(fetch "$INTERNAL_URL/bluegreen/live" "$body" -X POST --data-binary "$1" -H "X-Bluegreen-Token: $(cat "$control_token_file")")
+    # The token reaches curl on its standard input, never its command line (any local user reads those).
+    status=$(fetch "$INTERNAL_URL/bluegreen/live" "$body" -X POST --data-binary "$1" -H @- \
+        <<<"X-Bluegreen-Token: $(<"$control_token_file")")
     [ "$status" = 200 ] && [ "$(cat "$body")" = "$1" ] || {
         echo "setting the live colour to $1 through $INTERNAL_URL/bluegreen/live answered $status $(one_line "$body")"
         return 1

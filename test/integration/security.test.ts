@@ -3,6 +3,7 @@
 // state or the rendered config, version disclosure, oversized and slow requests, and reaching
 // the internal listener from another address.
 import * as assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -146,6 +147,34 @@ describe("security: each attack tried against a running stack", function () {
         assert.ok(closedAfter >= 14_000 && closedAfter <= 20_000, `closed after ${closedAfter} ms (client_header_timeout 15s)`);
         recordOutcome({ area: "security", fault: "send request headers one line per second, never finishing", expected: "nginx closes the connection after client_header_timeout (15 s)", observed: `closed after ${(closedAfter / 1000).toFixed(1)} s`, sent: 1, lost: 0 });
     }).timeout(30_000);
+
+    it("no token on any command line during switches: a local user polling /proc sees neither the control nor the drain token", async () => {
+        const controlToken = fs.readFileSync(path.join(stack.stateDir, "nginx", "conf", "control-token"), "utf8").trim();
+        // The attacker: another process reading every command line on the machine, as fast as it can,
+        // until told to stop. A canary proves it would have seen a token there.
+        const seen = path.join(stack.dir, "cmdlines-seen");
+        // The patterns go in a file: on the poller's own command line they would match themselves.
+        fs.writeFileSync(`${seen}.patterns`, `X-Bluegreen-Token: [0-9a-z]+\n${controlToken}\n${TEST_DRAIN_TOKEN}\n`);
+        const poll = 'n=0; until [ -e "$1.stop" ]; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " " | grep -aoE -f "$1.patterns" >>"$1"; n=$((n + 1)); done; echo "$n" >"$1.scans"';
+        const poller = spawn("bash", ["-c", poll, "poller", seen], { stdio: "ignore" });
+        const stopped = new Promise((resolve) => poller.on("exit", resolve));
+        try {
+            spawnSync("bash", ["-c", 'exec -a "X-Bluegreen-Token: canary" sleep 1']);
+            for (const color of ["green", "blue", "green", "blue", "green", "blue"]) {
+                await stack.stack.setConfig("activeColor", { value: color });
+                assert.equal((await stack.stack.up({ onOutput: () => undefined })).summary.result, "succeeded");
+                assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], color);
+            }
+        } finally {
+            fs.writeFileSync(`${seen}.stop`, "");
+            await stopped;
+        }
+        const found = fs.readFileSync(seen, "utf8").split("\n").filter(Boolean);
+        const scans = Number(fs.readFileSync(`${seen}.scans`, "utf8"));
+        assert.ok(found.includes("X-Bluegreen-Token: canary"), "the poller sees a token-like command line when there is one");
+        assert.deepEqual(found.filter((f) => f !== "X-Bluegreen-Token: canary"), [], "nothing else it saw held a token");
+        recordOutcome({ area: "security", fault: `poll every process's command line (${scans} scans) through 6 switches, as any local user can`, expected: "neither the control token nor the drain token is ever on a command line", observed: `only the test's canary was seen; no token in ${scans} scans`, sent: 0, lost: 0 });
+    });
 
     it("the internal listener answers on loopback only; changing the live colour there needs the control token", async () => {
         const internalPort = Number(new URL(stack.internalUrl).port);
