@@ -93,8 +93,8 @@ for (const shell of ["/bin/sh", "/bin/bash"]) {
                 ["first", "first-done", "second"],
                 "one at a time",
             );
-            const holder = runRemoteAsync("sleep 4", 10, lock);
-            await new Promise((r) => setTimeout(r, 300));
+            const holder = runRemoteAsync(`touch ${dir}/holding; sleep 4`, 10, lock);
+            while (!fs.existsSync(path.join(dir, "holding"))) await new Promise((r) => setTimeout(r, 20));
             const refused = runRemote("echo never", 1, lock);
             assert.equal(refused.status, 75);
             assert.match(
