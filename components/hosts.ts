@@ -33,7 +33,10 @@ export interface HostScript {
     readonly deadlineSeconds?: number;
 }
 
-/** Why a command has no script: the SSH server dropped the variables. */
+/**
+ * Why a command has no script: the variables never arrived. The official command plugin fails
+ * first when sshd refuses one; this catches an SSH server that drops them without saying so.
+ */
 const MISSING_SCRIPT = "not received: sshd must AcceptEnv BLUEGREEN_*";
 
 /** Every variable a script gets is sent with this prefix; lib.sh strips it again. */

@@ -4,7 +4,7 @@
 // lock and converges. After each: nothing lost, and the stack's output, the colour nginx serves
 // and a preview agree.
 import * as assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalStack, createLocalStack, getJson } from "../support/localStack";
@@ -112,15 +112,37 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
         assert.deepEqual(pulumiProcessesIn(projectDir), [], "no process of the killed update is left");
     }
 
-    /** Runs `action` under load: nothing may fail or be closed under a client. */
-    async function underLoad(name: string, action: () => Promise<void>): Promise<number> {
+    /**
+     * Runs `action` under load: nothing may fail or be closed under a client. `reloads`: the
+     * action changes the nginx config, so nginx reloads, and the idle keep-alive connections a
+     * reload closes under a client are counted apart (the measured cost of any reload, README
+     * "Switch modes"), not as lost.
+     */
+    async function underLoad(name: string, action: () => Promise<void>, reloads = false) {
         const { result } = await measureUnderLoad({ url: stack.publicUrl, name, hostsPerPool: 2 }, action);
         assert.deepEqual(result.failures, [], "every request got a complete 2xx");
-        assert.equal(result.closedOnReuse, 0, "no keep-alive connection was closed under a client");
-        return result.sent;
+        if (!reloads) assert.equal(result.closedOnReuse, 0, "no keep-alive connection was closed under a client");
+        return result;
     }
 
-    const moments: { name: string; when: RegExp; change: (live: Color) => Promise<Color> }[] = [
+    /** The nginx config on disk is whole and passes nginx -t: a kill never leaves half a file. */
+    function assertConfigWhole(when: string): void {
+        const prefix = path.join(stack.stateDir, "nginx");
+        const conf = path.join(prefix, "conf", "nginx.conf");
+        const test = spawnSync(
+            "nginx",
+            ["-t", "-q", "-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", conf],
+            {
+                encoding: "utf8",
+            },
+        );
+        assert.equal(test.status, 0, `${when}: the config on disk passes nginx -t: ${test.stderr}`);
+        const text = fs.readFileSync(conf, "utf8");
+        assert.match(text, /^# config-id: \w+$/m, `${when}: a whole config (it starts with its id)`);
+        assert.match(text, /\n}\s*$/, `${when}: a whole config (it ends with the http block)`);
+    }
+
+    const moments: { name: string; when: RegExp; reloads?: boolean; change: (live: Color) => Promise<Color> }[] = [
         {
             name: "while the gate checks the pool going live",
             when: /gate-check (creating|updating)/,
@@ -130,9 +152,14 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
             },
         },
         {
-            name: "while the switch runs on the nginx host",
+            // With a config change too (nginx's worker_shutdown_timeout follows the drain timeout),
+            // so the kill lands while a new config is written and nginx reloads.
+            name: "while the switch writes a new nginx config and reloads",
             when: /router-nginx (creating|updating)/,
+            reloads: true,
             change: async (live) => {
+                const drain = (await stack.stack.getConfig("drainTimeoutSeconds").catch(() => ({ value: "10" }))).value;
+                await stack.stack.setConfig("drainTimeoutSeconds", { value: drain === "11" ? "10" : "11" });
                 await stack.stack.setConfig("activeColor", { value: other(live) });
                 return other(live);
             },
@@ -157,11 +184,16 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
                 let killedAt = "";
                 let left: string[] = [];
                 let recovered = { status: -1, output: "" };
-                const sent = await underLoad(`pulumi up killed ${moment.name}`, async () => {
-                    killedAt = await upKilledAt(moment.when);
-                    left = pulumiProcessesIn(projectDir);
-                    recovered = await recover();
-                });
+                const result = await underLoad(
+                    `pulumi up killed ${moment.name}`,
+                    async () => {
+                        killedAt = await upKilledAt(moment.when);
+                        assertConfigWhole("right after the kill");
+                        left = pulumiProcessesIn(projectDir);
+                        recovered = await recover();
+                    },
+                    moment.reloads,
+                );
                 assert.equal(recovered.status, 0, `npm run recover:\n${recovered.output}`);
                 assert.ok(left.length > 0, "the killed CLI left processes running (what recover is for)");
                 assert.match(recovered.output, /Stopping \d+ process\(es\) the killed update left running/);
@@ -171,6 +203,10 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
                     new RegExp(`Recovered: the stack says ${expected} is live, nginx serves ${expected}`),
                 );
                 await assertAgree(expected);
+                assertConfigWhole("after recover");
+                const closed = moment.reloads
+                    ? `; ${result.closedOnReuse} idle keep-alive connection(s) closed by the reload`
+                    : "";
                 recordOutcome({
                     area: "fault",
                     fault: `SIGKILL pulumi up ${moment.name} (at "${killedAt}"), then npm run recover`,
@@ -178,8 +214,8 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
                         "recover stops the leftovers, clears the lock, converges; output, nginx and preview agree",
                     observed:
                         `${left.length} processes left by the kill (${left.map((l) => path.basename(l.split(" ")[1])).join(", ")}), ` +
-                        `all stopped; converged to ${expected}`,
-                    sent,
+                        `all stopped; config on disk whole; converged to ${expected}${closed}`,
+                    sent: result.sent,
                     lost: 0,
                 });
             });
@@ -199,7 +235,7 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
         );
         const live = (await nginxLive()) as Color;
         let recovered = { status: -1, output: "" };
-        const sent = await underLoad("checkpoint metadata emptied", async () => {
+        const { sent } = await underLoad("checkpoint metadata emptied", async () => {
             recovered = await recover();
         });
         assert.equal(recovered.status, 0, `npm run recover:\n${recovered.output}`);
@@ -222,7 +258,7 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
         await assert.rejects(stack.stack.outputs(), /failed to load checkpoint/);
         const live = (await nginxLive()) as Color;
         let recovered = { status: -1, output: "" };
-        const sent = await underLoad("checkpoint cut in half", async () => {
+        const { sent } = await underLoad("checkpoint cut in half", async () => {
             recovered = await recover();
         });
         assert.equal(recovered.status, 0, `npm run recover:\n${recovered.output}`);
