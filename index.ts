@@ -8,16 +8,15 @@ import { COLORS, Color, HTTPS_PORT, ProgramConfig, loadConfig, otherColor } from
 import { HealthGate, gateHostList } from "./components/healthGate";
 import { AppHost, HostsLayer, LocalHosts } from "./components/hosts";
 import { SshHosts, checkAgentSocket } from "./components/sshHosts";
-import { createAwsHosts } from "./components/awsHosts";
 import { renderNginxConfig } from "./components/nginxConfig";
 import { Pool } from "./components/pool";
 import { Release, describeRelease } from "./components/release";
 import { Router } from "./components/router";
+import { PROJECT_DIR } from "./components/templates";
 import { observeNginx, reconcileReason } from "./components/observe";
-import { DeployState, checkSafety, parseDeployState } from "./components/safety";
+import { describePlan } from "./components/plan";
+import { DeployState, checkSafety, parseDeployState, recordedDeployState } from "./components/safety";
 
-/** Relative paths in config are relative to the project directory. */
-const PROJECT_DIR = __dirname;
 /** How long nginx may take to serve a new config and pass the smoke checks. */
 const VERIFY_TIMEOUT_SECONDS = 15;
 /** Address of the internal listener: loopback only, never configurable. */
@@ -61,7 +60,8 @@ async function createHostsLayer(config: ProgramConfig): Promise<HostsLayer> {
             });
         case "aws":
             await checkAgentSocket();
-            return createAwsHosts(config);
+            // Loaded only here: @pulumi/aws takes about 0.15 s to load, on every run.
+            return (await import("./components/awsHosts")).createAwsHosts(config);
         default: {
             const exhaustive: never = config.target;
             throw new Error(`unknown target ${String(exhaustive)}`);
@@ -69,14 +69,18 @@ async function createHostsLayer(config: ProgramConfig): Promise<HostsLayer> {
     }
 }
 
-/** What the last successful update deployed, from this stack's own outputs. */
+/**
+ * What the last successful update deployed, from this stack's own outputs. Read with the
+ * engine's own function rather than a StackReference: that would be a resource whose every
+ * output `pulumi preview --diff` prints, and one more step for every update.
+ */
 async function previousDeployState(): Promise<DeployState | undefined> {
-    const self = new pulumi.StackReference("previous-state", {
+    const read = await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", {
         name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
     });
-    const details = await self.getOutputDetails("deployState");
-    if (details.value === undefined && details.secretValue === undefined) return undefined;
-    const state = parseDeployState(details.value);
+    const outputs = (read?.outputs ?? {}) as Record<string, unknown>;
+    if (outputs.deployState === undefined) return undefined;
+    const state = parseDeployState(outputs.deployState, outputs.activeColor);
     if (!state) {
         // Fail closed: without it, nothing would protect the live pool.
         throw new pulumi.RunError(
@@ -143,9 +147,18 @@ async function main() {
         privatePaths: config.privatePaths,
         tls: config.tls ? { port: HTTPS_PORT, fingerprint: config.tls.fingerprint } : undefined,
     });
-    const deployState: DeployState = { ...recorded, configId: nginxConfig.configId };
+    const nginxSettings = {
+        switchMode: config.switchMode,
+        publicListener: `${config.publicAddress}:${config.publicPort}`,
+        internalPort: String(config.internalPort),
+        privatePaths: config.privatePaths.join(" "),
+        tls: config.tls ? `certificate ${config.tls.fingerprint}` : "",
+        drainTimeoutSeconds: String(config.drainTimeoutSeconds),
+    };
+    const deployState: DeployState = { ...recorded, configId: nginxConfig.configId, nginx: nginxSettings };
     const reconcile = reconcileReason(observed, previous, { liveColor: live, configId: nginxConfig.configId });
     if (reconcile) void pulumi.log.warn(`${reconcile}: the switch will run again to make nginx agree.`);
+    void pulumi.log.info(describePlan({ previous, servedLive: observed?.live, next: deployState, reconcile }));
 
     // Every host is checked before a deploy changes any of them.
     hostsLayer.checkReachable(createHash("sha256").update(JSON.stringify(deployState.pools)).digest("hex").slice(0, 16));
@@ -202,7 +215,7 @@ async function main() {
 
     // Outputs are recorded only when the whole update succeeded, so `deployState` always
     // describes what nginx and the pools really run (the safety rules read it next time).
-    const switched = pulumi.output(router.nginx.urn).apply(() => deployState);
+    const switched = pulumi.output(router.nginx.urn).apply(() => recordedDeployState(deployState));
     return {
         activeColor: live,
         liveVersion: releases[live].version,

@@ -1,6 +1,7 @@
 // The hosts layer: the only code that differs between targets. It says which hosts a pool
 // has and how a script reaches a pool host or the nginx host. Pools, the gate and the router
 // are written once against this interface.
+import { createHash } from "node:crypto";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -45,8 +46,10 @@ export const ENV_PREFIX = "BLUEGREEN_";
 /**
  * The command resource's inputs for `script`: each script travels in an environment
  * variable and the command line only names it, so errors and logs show
- * `bash -c "$BLUEGREEN_ON_CREATE" deploy-host.sh`, not a page of shell, while
- * `pulumi preview --diff` still shows every changed script line.
+ * `bash -c "$BLUEGREEN_ON_CREATE" deploy-host.sh`, not a page of shell.
+ * The script texts are marked secret only to keep them out of `pulumi preview --diff`, which
+ * would print a whole script for a one-line change; BLUEGREEN_SCRIPTS names each with a hash
+ * of its text, so a changed script still shows there, as one line.
  * Every variable is named BLUEGREEN_*: over SSH the server accepts only the names its
  * sshd_config lists (`AcceptEnv BLUEGREEN_*`), and a command whose script did not arrive
  * fails saying so instead of running nothing.
@@ -56,13 +59,16 @@ export function commandInputs(script: HostScript, deadlineSeconds?: number, lock
     const environment: Record<string, pulumi.Input<string>> = {};
     for (const [name, value] of Object.entries(script.environment)) environment[`${ENV_PREFIX}${name}`] = value;
     const commands: Partial<Record<keyof typeof phases, string>> = {};
+    const scriptIds: string[] = [];
     for (const [phase, s] of Object.entries(phases) as [keyof typeof phases, Script | undefined][]) {
         if (!s) continue;
         const variable = `${ENV_PREFIX}ON_${phase.toUpperCase()}`;
-        environment[variable] = s.text;
+        environment[variable] = pulumi.secret(s.text);
+        scriptIds.push(`${phase}=${s.name}@${createHash("sha256").update(s.text).digest("hex").slice(0, 12)}`);
         const run = `/bin/bash -c "\${${variable}:?${MISSING_SCRIPT}}" ${s.name}`;
         commands[phase] = deadlineSeconds ? withDeadline(run, deadlineSeconds, s.name, lockFile) : `exec ${run}`;
     }
+    environment[`${ENV_PREFIX}SCRIPTS`] = scriptIds.join(" ");
     return { ...commands, environment };
 }
 

@@ -19,19 +19,37 @@ export interface DeployState {
     readonly liveColor: Color;
     /** Id of the nginx config the update applied. */
     readonly configId?: string;
+    /** The settings that config was rendered from (absent in older states), for the plan to compare. */
+    readonly nginx?: Readonly<Record<string, string>>;
     readonly pools: Readonly<Record<Color, PoolState>>;
 }
 
-/** Reads a `deployState` output of an earlier update; anything unrecognised counts as none. */
-export function parseDeployState(value: unknown): DeployState | undefined {
+/**
+ * Reads the `deployState` and `activeColor` outputs of an earlier update; anything
+ * unrecognised counts as none. Stacks last updated by earlier versions keep the live colour in deployState.
+ */
+export function parseDeployState(value: unknown, activeColor?: unknown): DeployState | undefined {
     if (value === null || typeof value !== "object") return undefined;
     const candidate = value as Partial<DeployState>;
-    if (!COLORS.includes(candidate.liveColor as Color) || typeof candidate.pools !== "object" || candidate.pools === null) return undefined;
+    const liveColor = candidate.liveColor ?? activeColor;
+    if (!COLORS.includes(liveColor as Color) || typeof candidate.pools !== "object" || candidate.pools === null) {
+        return undefined;
+    }
     for (const color of COLORS) {
         const pool = candidate.pools[color];
         if (!pool || typeof pool.releaseId !== "string" || typeof pool.hosts !== "object") return undefined;
     }
-    return candidate as DeployState;
+    return { ...candidate, liveColor } as DeployState;
+}
+
+/**
+ * The `deployState` output: what the safety rules read next time, without the live colour
+ * (the `activeColor` output holds it), so that a switch leaves it unchanged and
+ * `pulumi preview --diff` does not print it.
+ */
+export function recordedDeployState(state: DeployState): Omit<DeployState, "liveColor"> {
+    const { liveColor: _live, ...rest } = state;
+    return rest;
 }
 
 /**

@@ -4,7 +4,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import Handlebars from "handlebars";
 
-export const TEMPLATES_DIR = path.join(__dirname, "..", "templates");
+/** The project's root, where Pulumi.yaml is: this file runs from components/ or, compiled, bin/components/. */
+export const PROJECT_DIR = projectDirAbove(__dirname);
+
+export const TEMPLATES_DIR = path.join(PROJECT_DIR, "templates");
+
+function projectDirAbove(dir: string): string {
+    for (let current = dir; ; current = path.dirname(current)) {
+        if (fs.existsSync(path.join(current, "Pulumi.yaml"))) return current;
+        if (path.dirname(current) === current) throw new Error(`no Pulumi.yaml in ${dir} or above it`);
+    }
+}
 
 export function readTemplate(relativePath: string): string {
     return fs.readFileSync(path.join(TEMPLATES_DIR, relativePath), "utf8");

@@ -34,7 +34,7 @@ const AWS_CALLS: Record<string, (inputs: Record<string, unknown>) => Record<stri
 export const registered: RecordedResource[] = [];
 
 export interface RunOptions {
-    /** Outputs the stack's previous update recorded (read through its StackReference). */
+    /** Outputs the stack's previous update recorded (what the engine's readStackOutputs returns). */
     readonly previousOutputs?: Record<string, unknown>;
 }
 
@@ -47,15 +47,15 @@ export async function runProgram(
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
-                if (args.type === "pulumi:pulumi:StackReference") {
-                    return { id: args.name, state: { ...args.inputs, outputs: options.previousOutputs ?? {} } };
-                }
                 registered.push({ type: args.type, name: args.name, inputs: args.inputs });
                 // What AWS would assign: an Elastic IP's public address (documentation range).
                 const assigned = args.type === "aws:ec2/eip:Eip" ? { publicIp: "203.0.113.10" } : {};
                 return { id: `${args.name}-id`, state: { ...args.inputs, ...assigned } };
             },
             call(args) {
+                if (args.token === "pulumi:pulumi:readStackOutputs") {
+                    return { name: args.inputs.name, outputs: options.previousOutputs ?? {} };
+                }
                 return AWS_CALLS[args.token]?.(args.inputs) ?? args.inputs;
             },
         },

@@ -21,7 +21,9 @@ function env(resources: RecordedResource[], name: string): Record<string, string
     const sent = (isSecret(environment) ? environment.value : environment) as Record<string, string>;
     // Every variable travels as BLUEGREEN_<NAME>; the scripts see <NAME>.
     for (const name of Object.keys(sent)) assert.match(name, /^BLUEGREEN_/, `${name} lacks the prefix an SSH server accepts`);
-    return Object.fromEntries(Object.entries(sent).map(([name, value]) => [name.replace(/^BLUEGREEN_/, ""), value]));
+    // Script texts are secrets (to keep them out of preview diffs): read what they hold.
+    const plain = (value: unknown) => String(isSecret(value) ? value.value : value);
+    return Object.fromEntries(Object.entries(sent).map(([name, value]) => [name.replace(/^BLUEGREEN_/, ""), plain(value)]));
 }
 
 async function refusal(config: Record<string, string>, previousOutputs?: Record<string, unknown>): Promise<string> {
