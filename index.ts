@@ -15,7 +15,7 @@ import { Router } from "./components/router";
 import { PROJECT_DIR } from "./components/templates";
 import { observeNginx, reconcileReason } from "./components/observe";
 import { describePlan } from "./components/plan";
-import { DeployState, checkSafety, parseDeployState, recordedDeployState } from "./components/safety";
+import { DeployState, checkSafety, parseDeployState, recordedOutputs } from "./components/safety";
 
 /** How long nginx may take to serve a new config and pass the smoke checks. */
 const VERIFY_TIMEOUT_SECONDS = 15;
@@ -80,7 +80,7 @@ async function previousDeployState(): Promise<DeployState | undefined> {
     });
     const outputs = (read?.outputs ?? {}) as Record<string, unknown>;
     if (outputs.deployState === undefined) return undefined;
-    const state = parseDeployState(outputs.deployState, outputs.activeColor);
+    const state = parseDeployState(outputs);
     if (!state) {
         // Fail closed: without it, nothing would protect the live pool.
         throw new pulumi.RunError(
@@ -213,9 +213,9 @@ async function main() {
         // The idle pool's hosts appear on the internal listener: deploy them first.
     }, { dependsOn: pools[otherColor(live)].deployments });
 
-    // Outputs are recorded only when the whole update succeeded, so `deployState` always
-    // describes what nginx and the pools really run (the safety rules read it next time).
-    const switched = pulumi.output(router.nginx.urn).apply(() => recordedDeployState(deployState));
+    // Outputs are recorded only when the whole update succeeded, so `deployState` and `nginx`
+    // always describe what the pools and nginx really run (the safety rules read them next time).
+    const recordedAfterSwitch = pulumi.output(router.nginx.urn).apply(() => recordedOutputs(deployState));
     return {
         activeColor: live,
         liveVersion: releases[live].version,
@@ -226,7 +226,8 @@ async function main() {
             COLORS.map((color) => [color, { version: releases[color].version, hosts: hosts[color].map((h) => `${h.address}:${h.port}`) }]),
         ),
         lastSwitch: router.lastSwitch,
-        deployState: switched,
+        deployState: recordedAfterSwitch.deployState,
+        nginx: recordedAfterSwitch.nginx,
     };
 }
 

@@ -48,7 +48,7 @@ function poolChanges(previous: DeployState | undefined, next: DeployState): stri
 function settingChanges(before: Readonly<Record<string, string>>, after: Readonly<Record<string, string>>): string[] {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
     return keys
-        .filter((k) => before[k] !== after[k])
+        .filter((k) => (before[k] ?? "") !== (after[k] ?? ""))
         .map((k) => `${k} ${before[k] || "(none)"} -> ${after[k] || "(none)"}`);
 }
 
@@ -59,7 +59,8 @@ function nginxChange(input: PlanInput, traffic: { from?: Color; to: Color }): st
     if (previous.configId === next.configId) {
         return traffic.from === traffic.to ? "nginx unchanged" : "live colour set without a reload";
     }
-    const reasons = settingChanges(previous.nginx ?? {}, next.nginx ?? {});
+    // States recorded by earlier versions have no settings to compare.
+    const reasons = previous.nginx ? settingChanges(previous.nginx, next.nginx ?? {}) : [];
     for (const color of COLORS) {
         const before = Object.keys(previous.pools[color].hosts).join(" ");
         if (before !== Object.keys(next.pools[color].hosts).join(" ")) reasons.push(`${color} upstream hosts`);

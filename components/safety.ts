@@ -25,13 +25,15 @@ export interface DeployState {
 }
 
 /**
- * Reads the `deployState` and `activeColor` outputs of an earlier update; anything
- * unrecognised counts as none. Stacks last updated by earlier versions keep the live colour in deployState.
+ * Reads what an earlier update recorded in the stack outputs `deployState` (the pools),
+ * `activeColor` and `nginx`; anything unrecognised counts as none. Stacks last updated by
+ * earlier versions keep the live colour and config id inside deployState.
  */
-export function parseDeployState(value: unknown, activeColor?: unknown): DeployState | undefined {
+export function parseDeployState(outputs: Readonly<Record<string, unknown>>): DeployState | undefined {
+    const value = outputs.deployState;
     if (value === null || typeof value !== "object") return undefined;
     const candidate = value as Partial<DeployState>;
-    const liveColor = candidate.liveColor ?? activeColor;
+    const liveColor = candidate.liveColor ?? outputs.activeColor;
     if (!COLORS.includes(liveColor as Color) || typeof candidate.pools !== "object" || candidate.pools === null) {
         return undefined;
     }
@@ -39,17 +41,23 @@ export function parseDeployState(value: unknown, activeColor?: unknown): DeployS
         const pool = candidate.pools[color];
         if (!pool || typeof pool.releaseId !== "string" || typeof pool.hosts !== "object") return undefined;
     }
-    return { ...candidate, liveColor } as DeployState;
+    const { configId, ...nginx } = (outputs.nginx ?? {}) as Record<string, string>;
+    return {
+        liveColor: liveColor as Color,
+        pools: candidate.pools,
+        configId: candidate.configId ?? configId,
+        ...(outputs.nginx ? { nginx } : {}),
+    };
 }
 
 /**
- * The `deployState` output: what the safety rules read next time, without the live colour
- * (the `activeColor` output holds it), so that a switch leaves it unchanged and
- * `pulumi preview --diff` does not print it.
+ * The stack outputs that record `state` for the next update, split so that a switch changes
+ * as few as it can, since `pulumi preview --diff` prints a changed output whole: the live colour
+ * is `activeColor`; `deployState` holds the pools and changes only with a deploy; `nginx` holds
+ * the config id and settings, which a switch changes only in reload mode.
  */
-export function recordedDeployState(state: DeployState): Omit<DeployState, "liveColor"> {
-    const { liveColor: _live, ...rest } = state;
-    return rest;
+export function recordedOutputs(state: DeployState): { deployState: Pick<DeployState, "pools">; nginx: Record<string, string> } {
+    return { deployState: { pools: state.pools }, nginx: { configId: state.configId ?? "", ...state.nginx } };
 }
 
 /**

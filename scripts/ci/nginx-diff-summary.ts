@@ -25,10 +25,16 @@ export function liveColorChange(previewOutput: string): string | undefined {
     return m ? `${m[1]} → ${m[2]}` : undefined;
 }
 
+/** The program's one-line plan (components/plan.ts), if the preview printed it. */
+export function planLine(previewOutput: string): string | undefined {
+    return /^\s*(Plan: .*)$/m.exec(previewOutput.replace(/\x1b\[[0-9;]*m/g, ""))?.[1];
+}
+
 export function summary(previewOutput: string): string {
     const diff = nginxDiff(previewOutput);
     const live = liveColorChange(previewOutput);
-    const lines = [live ? `### Live pool: ${live}` : "### Live pool: unchanged", ""];
+    const plan = planLine(previewOutput);
+    const lines = [live ? `### Live pool: ${live}` : "### Live pool: unchanged", "", ...(plan ? [plan, ""] : [])];
     if (diff.length === 0) lines.push("The nginx config does not change" + (live ? " (no-reload switch: no connection is closed)." : "."), "");
     else lines.push("nginx config change:", "", "```diff", ...diff, "```", "");
     return lines.join("\n");

@@ -2,7 +2,7 @@
 // real nginx, real app processes, and a paced load running through every switch, rollback
 // and failure, counting every response.
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { summary } from "../../scripts/ci/nginx-diff-summary";
@@ -146,6 +146,40 @@ for (const switchMode of ["no-reload", "reload"] as const) describe(`local targe
         for (const i of HOSTS) assert.equal((await stack.appStatus("green", i)).version, "1.1.0");
         const internal = await getJson<{ version: string }>(`${stack.internalUrl}/green/`);
         assert.equal(internal.headers["x-deploy-color"], "green", "the idle pool is reachable on the internal listener");
+    });
+
+    it("plain pulumi preview of a switch states the plan; preview --diff fits on a screen and names the colours", () => {
+        const pulumi = (...args: string[]) => {
+            const result = spawnSync("pulumi", [...args, "--stack", "test", "--non-interactive"], {
+                cwd: path.join(stack.dir, "project"),
+                env: { ...process.env, ...stack.env },
+                encoding: "utf8",
+                timeout: 120_000,
+            });
+            assert.equal(result.status, 0, `pulumi ${args.join(" ")} failed:\n${result.stdout}${result.stderr}`);
+            return result.stdout;
+        };
+        pulumi("config", "set", "activeColor", "green");
+        try {
+            const plain = pulumi("preview");
+            assert.match(
+                plain,
+                /^\s*Plan: traffic blue \(1\.0\.0\) -> green \(1\.1\.0\), gated on green-1, green-2; no pool redeployed; /m,
+            );
+            const diff = pulumi("preview", "--diff");
+            assert.match(diff, /~ BLUEGREEN_LIVE_COLOR\s*: "blue" => "green"/);
+            assert.match(diff, /~ BLUEGREEN_EXPECT_VERSION\s*: "1\.0\.0" => "1\.1\.0"/);
+            assert.doesNotMatch(diff, /StackReference|set -euo pipefail/, "no previous-state dump, no script text");
+            if (switchMode === "no-reload") {
+                assert.match(plain, /live colour set without a reload$/m);
+                const lines = diff.trimEnd().split("\n").length;
+                assert.ok(lines <= 60, `preview --diff of a switch is ${lines} lines:\n${diff}`);
+            } else {
+                assert.match(plain, /nginx reloads \(live pool\)$/m);
+            }
+        } finally {
+            pulumi("config", "set", "activeColor", "blue");
+        }
     });
 
     it("changing the live pool's release is refused at preview, with what to do instead", async () => {

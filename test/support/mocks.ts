@@ -30,6 +30,9 @@ const AWS_CALLS: Record<string, (inputs: Record<string, unknown>) => Record<stri
     },
 };
 
+/** What the last `runProgram` logged at info level (the plan). */
+export const info: string[] = [];
+
 /** What the last `runProgram` registered, kept even when the program is refused. */
 export const registered: RecordedResource[] = [];
 
@@ -81,6 +84,13 @@ export async function runProgram(
         logged.push(message);
         return Promise.resolve();
     };
+    // What the program tells the operator (the plan): kept for tests, not printed.
+    const realLogInfo = pulumi.log.info;
+    info.length = 0;
+    pulumi.log.info = (message: string) => {
+        info.push(message);
+        return Promise.resolve();
+    };
     process.exit = ((code?: number) => {
         throw new ProgramRefused(logged, code ?? 0);
     }) as typeof process.exit;
@@ -95,6 +105,7 @@ export async function runProgram(
     } finally {
         process.exit = realExit;
         pulumi.log.error = realLogError;
+        pulumi.log.info = realLogInfo;
     }
 }
 

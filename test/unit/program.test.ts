@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { ProgramRefused, RecordedResource, registered, runProgram } from "../support/mocks";
+import { ProgramRefused, RecordedResource, info, registered, runProgram } from "../support/mocks";
 
 const BASE = { activeColor: "blue", drainToken: "test-token-0123456789" };
 
@@ -111,7 +111,8 @@ describe("the program's resource graph (mocks)", () => {
 });
 
 describe("safety rules through the program (mocks)", () => {
-    const previous = {
+    /** As earlier versions recorded it: the live colour inside deployState, no nginx output. */
+    const recordedByEarlierVersion = {
         deployState: {
             liveColor: "blue",
             pools: {
@@ -124,8 +125,7 @@ describe("safety rules through the program (mocks)", () => {
     async function withReleaseIds(config: Record<string, string>) {
         // The release ids the program computes for the default artifact at 1.0.0.
         const { outputs } = await runProgram(config);
-        const state = outputs.deployState as typeof previous.deployState;
-        return { deployState: { ...state, liveColor: "blue" } };
+        return { activeColor: "blue", deployState: outputs.deployState, nginx: outputs.nginx };
     }
 
     it("refuses a new version on the live pool, saying to deploy to the idle pool and switch", async () => {
@@ -145,9 +145,32 @@ describe("safety rules through the program (mocks)", () => {
     it("allows a new version on the idle pool together with the switch to it", async () => {
         const prev = await withReleaseIds(BASE);
         const { outputs } = await runProgram({ ...BASE, activeColor: "green", greenVersion: "1.1.0" }, { previousOutputs: prev });
+        assert.deepEqual(info, [
+            "Plan: traffic blue (1.0.0) -> green (1.1.0), gated on green-1, green-2; " +
+                "green redeployed 1.0.0 -> 1.1.0 on green-1, green-2; live colour set without a reload",
+        ]);
         assert.equal(outputs.activeColor, "green");
         assert.equal(outputs.liveVersion, "1.1.0");
         assert.equal(outputs.standbyVersion, "1.0.0");
+    });
+
+    it("records the live colour only in activeColor (a switch leaves deployState as it was), and reads it there", async () => {
+        const blue = (await runProgram(BASE)).outputs;
+        const green = (await runProgram({ ...BASE, activeColor: "green" })).outputs;
+        assert.deepEqual(Object.keys(blue.deployState as object), ["pools"]);
+        assert.deepEqual(green.deployState, blue.deployState, "a switch leaves the recorded pools as they were");
+        assert.deepEqual(green.nginx, blue.nginx, "in no-reload mode a switch changes no nginx config");
+        assert.match(String((blue.nginx as Record<string, string>).configId), /^[0-9a-f]{16}$/);
+        const message = await refusal(
+            { ...BASE, activeColor: "green", greenVersion: "1.1.0" },
+            { activeColor: "green", deployState: green.deployState, nginx: green.nginx },
+        );
+        assert.match(message, /greenVersion changes the green release from 1\.0\.0 to 1\.1\.0, but green is the live pool/);
+    });
+
+    it("reads a state an earlier version recorded (the live colour inside deployState)", async () => {
+        const message = await refusal({ ...BASE, activeColor: "green", blueVersion: "1.1.0" }, recordedByEarlierVersion);
+        assert.match(message, /blueVersion changes the blue release from 1\.0\.0 to 1\.1\.0, but blue is the live pool/);
     });
 
     it("fails closed when the recorded deployState cannot be read: nothing would protect the live pool", async () => {

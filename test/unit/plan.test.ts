@@ -1,0 +1,88 @@
+import * as assert from "node:assert/strict";
+import type { Color } from "../../components/config";
+import { describePlan } from "../../components/plan";
+import type { DeployState, PoolState } from "../../components/safety";
+
+function pool(color: Color, version: string, hosts = 2, releaseId = `${version}-aaaa`): PoolState {
+    const base = color === "blue" ? 9100 : 9200;
+    const names = Array.from({ length: hosts }, (_, i) => [`${color}-${i + 1}`, `127.0.0.1:${base + i + 1}`]);
+    return { version, releaseId, hosts: Object.fromEntries(names) };
+}
+
+const NGINX = { switchMode: "no-reload", publicListener: "127.0.0.1:8080", privatePaths: "/status" };
+
+function state(live: Color, blue: PoolState, green: PoolState, configId = "c1", nginx = NGINX): DeployState {
+    return { liveColor: live, configId, nginx, pools: { blue, green } };
+}
+
+describe("the plan line of a preview", () => {
+    const before = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1"));
+
+    it("a switch names both colours, both versions, the hosts gated, and that nginx does not reload", () => {
+        const plan = describePlan({ previous: before, next: { ...before, liveColor: "green" }, reconcile: "" });
+        assert.equal(
+            plan,
+            "Plan: traffic blue (1.0.0) -> green (1.0.1), gated on green-1, green-2; no pool redeployed; " +
+                "live colour set without a reload",
+        );
+    });
+
+    it("a deploy to the idle pool says traffic stays and which hosts are redeployed", () => {
+        const next = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.2", 2, "1.0.2-bbbb"));
+        assert.equal(
+            describePlan({ previous: before, next, reconcile: "" }),
+            "Plan: traffic stays on blue (1.0.0); green redeployed 1.0.1 -> 1.0.2 on green-1, green-2; nginx unchanged",
+        );
+    });
+
+    it("a rebuilt artifact at the same version is a redeploy too", () => {
+        const next = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1", 2, "1.0.1-cccc"));
+        assert.match(describePlan({ previous: before, next, reconcile: "" }), /green redeployed 1\.0\.1 \(new build\) on/);
+    });
+
+    it("names the nginx settings that change and says nginx reloads", () => {
+        const nginx = { ...NGINX, publicListener: "127.0.0.1:8090", privatePaths: "" };
+        const next = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1"), "c2", nginx);
+        assert.equal(
+            describePlan({ previous: before, next, reconcile: "" }),
+            "Plan: traffic stays on blue (1.0.0); no pool redeployed; " +
+                "nginx reloads (privatePaths /status -> (none), publicListener 127.0.0.1:8080 -> 127.0.0.1:8090)",
+        );
+    });
+
+    it("hosts added to the idle pool are deployed and change its upstream", () => {
+        const next = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1", 3), "c2");
+        assert.equal(
+            describePlan({ previous: before, next, reconcile: "" }),
+            "Plan: traffic stays on blue (1.0.0); green deployed 1.0.1 on new green-3; nginx reloads (green upstream hosts)",
+        );
+    });
+
+    it("in reload mode a switch reloads, and says the live pool is why", () => {
+        const reload = { ...NGINX, switchMode: "reload" };
+        const previous = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1"), "c1", reload);
+        const next = state("green", pool("blue", "1.0.0"), pool("green", "1.0.1"), "c2", reload);
+        assert.match(describePlan({ previous, next, reconcile: "" }), /; nginx reloads \(live pool\)$/);
+    });
+
+    it("many hosts are named by the first and the last", () => {
+        const previous = state("blue", pool("blue", "1.0.0", 16), pool("green", "1.0.1", 16));
+        const plan = describePlan({ previous, next: { ...previous, liveColor: "green" }, reconcile: "" });
+        assert.match(plan, /gated on green-1 … green-16 \(16 hosts\);/);
+    });
+
+    it("the first update says what starts", () => {
+        const next = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.0"));
+        assert.equal(
+            describePlan({ next, reconcile: "" }),
+            "Plan: traffic to blue (1.0.0), gated on blue-1, blue-2; blue deployed 1.0.0 on blue-1, blue-2; " +
+                "green deployed 1.0.0 on green-1, green-2; nginx starts with config c1",
+        );
+    });
+
+    it("starts from what nginx really serves, and says why the switch runs again", () => {
+        const plan = describePlan({ previous: before, servedLive: "green", next: before, reconcile: "nginx is not running" });
+        assert.match(plan, /^Plan: traffic green \(1\.0\.1\) -> blue \(1\.0\.0\)/);
+        assert.match(plan, /nginx: nginx is not running, so the switch runs again$/);
+    });
+});
