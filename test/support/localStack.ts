@@ -113,10 +113,20 @@ function stopLeftovers(dir: string): number[] {
     return stopped;
 }
 
-export async function createLocalStack(config: Record<string, string> = {}, extraFiles: readonly string[] = []): Promise<LocalStack> {
+/**
+ * `sourceDir`: the project to copy, this one by default; the benchmark passes a checkout of an
+ * earlier commit to measure before and after in one session (files it lacks are not copied).
+ */
+export async function createLocalStack(
+    config: Record<string, string> = {},
+    extraFiles: readonly string[] = [],
+    sourceDir = REPO_ROOT,
+): Promise<LocalStack> {
     const hostsPerPool = Math.max(2, Number(config.blueHosts ?? 2), Number(config.greenHosts ?? 2));
     const ports = await freePorts(hostsPerPool);
-    const base = await createTestStack({ sourceDir: REPO_ROOT, copy: [...PROGRAM_FILES, ...extraFiles] });
+    const files = [...PROGRAM_FILES, ...extraFiles];
+    const copy = sourceDir === REPO_ROOT ? files : files.filter((f) => fs.existsSync(path.join(sourceDir, f)));
+    const base = await createTestStack({ sourceDir, copy });
     // nginx workers run as nobody when the tests run as root: they must reach the temp dirs.
     fs.chmodSync(base.dir, 0o755);
     const stateDir = path.join(base.dir, "state");
