@@ -62,8 +62,10 @@ export function commandInputs(script: HostScript, deadlineSeconds?: number, lock
     const scriptIds: string[] = [];
     for (const [phase, s] of Object.entries(phases) as [keyof typeof phases, Script | undefined][]) {
         if (!s) continue;
-        const variable = `${ENV_PREFIX}ON_${phase.toUpperCase()}`;
-        environment[variable] = pulumi.secret(s.text);
+        // A script that is also another phase's travels once (state and every call carry it).
+        const same = phase === "update" && script.create.text === s.text ? "create" : phase;
+        const variable = `${ENV_PREFIX}ON_${same.toUpperCase()}`;
+        if (same === phase) environment[variable] = pulumi.secret(s.text);
         scriptIds.push(`${phase}=${s.name}@${createHash("sha256").update(s.text).digest("hex").slice(0, 12)}`);
         const run = `/bin/bash -c "\${${variable}:?${MISSING_SCRIPT}}" ${s.name}`;
         commands[phase] = deadlineSeconds ? withDeadline(run, deadlineSeconds, s.name, lockFile) : `exec ${run}`;

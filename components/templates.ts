@@ -16,8 +16,16 @@ function projectDirAbove(dir: string): string {
     }
 }
 
+const read = new Map<string, string>();
+
+/** A file under templates/, read once per run: every host's commands carry the same scripts. */
 export function readTemplate(relativePath: string): string {
-    return fs.readFileSync(path.join(TEMPLATES_DIR, relativePath), "utf8");
+    let text = read.get(relativePath);
+    if (text === undefined) {
+        text = fs.readFileSync(path.join(TEMPLATES_DIR, relativePath), "utf8");
+        read.set(relativePath, text);
+    }
+    return text;
 }
 
 /** A script to run on a host: its file name (for messages) and its text. */

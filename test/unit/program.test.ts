@@ -88,7 +88,10 @@ describe("the program's resource graph (mocks)", () => {
         const router = env((await runProgram({ ...BASE, activeColor: "green", greenVersion: "2.0.0" })).resources, "router-nginx");
         assert.equal(router.HOSTS, "green-1=127.0.0.1:9201 green-2=127.0.0.1:9202");
         assert.equal(router.EXPECT_VERSION, "2.0.0");
-        assert.match(router.ON_UPDATE, /^run_gate$/m);
+        assert.match(router.ON_CREATE, /^run_gate$/m);
+        const update = String(registered.find((r) => r.name === "router-nginx")?.inputs.update);
+        assert.match(update, /bash -c "\$\{BLUEGREEN_ON_CREATE:\?/, "an update runs the same script, sent once");
+        assert.equal(router.ON_UPDATE, undefined);
     });
 
     it("the drain token never appears in a host's deploy command, only in its token writer", async () => {
