@@ -543,7 +543,17 @@ async function mechanism(rounds: number) {
     const version = spawnSync("sh", ["-c", "nginx -V 2>&1"], { encoding: "utf8" }).stdout;
     const modulesDir = /--modules-path=(\S+)/.exec(version)?.[1] ?? "/usr/lib/nginx/modules";
     const kinds = ["static", "njs", "lua"] as const;
-    const servers = kinds.map((kind, i) => {
+    const servers: { kind: (typeof kinds)[number]; prefix: string; port: number }[] = [];
+    const stopServers = () => {
+        for (const s of servers) {
+            try {
+                process.kill(Number(fs.readFileSync(path.join(s.prefix, "logs", "nginx.pid"), "utf8")), "SIGQUIT");
+            } catch {
+                /* not running */
+            }
+        }
+    };
+    kinds.forEach((kind, i) => {
         const prefix = fs.mkdtempSync(path.join(os.tmpdir(), `bench-mechanism-${kind}-`));
         fs.chmodSync(prefix, 0o755);
         for (const d of ["conf", "logs", "temp"]) fs.mkdirSync(path.join(prefix, d));
@@ -554,8 +564,13 @@ async function mechanism(rounds: number) {
             mechanism: kind, static: kind === "static", njs: kind === "njs", lua: kind === "lua", prefix, port, backendPort: port + 1, modulesDir,
         });
         fs.writeFileSync(path.join(prefix, "conf", "nginx.conf"), conf);
-        execFileSync("nginx", ["-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", path.join(prefix, "conf", "nginx.conf")]);
-        return { kind, prefix, port };
+        try {
+            execFileSync("nginx", ["-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", path.join(prefix, "conf", "nginx.conf")]);
+        } catch (err) {
+            stopServers(); // the ones already started
+            throw err;
+        }
+        servers.push({ kind, prefix, port });
     });
     try {
         await sleep(300);
@@ -568,13 +583,7 @@ async function mechanism(rounds: number) {
         }
         return rps;
     } finally {
-        for (const s of servers) {
-            try {
-                process.kill(Number(fs.readFileSync(path.join(s.prefix, "logs", "nginx.pid"), "utf8")), "SIGQUIT");
-            } catch {
-                /* not running */
-            }
-        }
+        stopServers();
     }
 }
 
@@ -788,16 +797,26 @@ async function main(): Promise<void> {
             for (const name of wanted) await sections[name]();
             results.wallSeconds = previous.wallSeconds;
         } else {
+            // Each section's numbers are kept as soon as it ends: a later failure loses only its own.
+            const keep = () => fs.writeFileSync(path.join(DOCS, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
             results.switchUnderLoad = [];
             for (const mode of MODES) (results.switchUnderLoad as unknown[]).push(await switchUnderLoad(mode, quick ? 2 : 5));
+            keep();
             results.fullRateSwitching = [];
             for (const mode of MODES) (results.fullRateSwitching as unknown[]).push(await fullRateSwitching(mode, quick ? 3 : 20));
+            keep();
             await rollbackSection(quick ? 2 : 5);
+            keep();
             results.idleDeploy = await idleDeploy(quick ? 1 : 3);
+            keep();
             results.restartDeploy = await restartDeploy(quick ? 1 : 3);
+            keep();
             results.articleSwitch = await articleSwitch(quick ? 1 : 3);
+            keep();
             results.scale = await scale(quick ? [1, 4] : [1, 4, 16], quick ? 2 : 5);
+            keep();
             results.gateAlone = await gateAlone([1, 4, 16], quick ? 5 : 15);
+            keep();
             results.mechanism = await mechanism(quick ? 2 : 5);
             results.wallSeconds = (Date.now() - started) / 1000;
         }
