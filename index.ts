@@ -92,17 +92,32 @@ async function previousDeployState(): Promise<DeployState | undefined> {
 }
 
 function releaseOf(config: ProgramConfig, color: Color, previous: DeployState | undefined): Release {
-    const [version, artifact] = color === "blue" ? [config.blueVersion, config.blueArtifact] : [config.greenVersion, config.greenArtifact];
+    const [version, artifact] =
+        color === "blue" ? [config.blueVersion, config.blueArtifact] : [config.greenVersion, config.greenArtifact];
     const before = previous?.pools[color];
-    const same = before && before.version === version && before.artifact === artifact && before.startCommand === config.appStartCommand;
+    const same =
+        before &&
+        before.version === version &&
+        before.artifact === artifact &&
+        before.startCommand === config.appStartCommand;
     try {
-        return describeRelease(version, resolvedPath(`${color}Artifact`, artifact), config.appStartCommand, `bluegreen:${color}Artifact`, same ? before.releaseId : undefined);
+        return describeRelease(
+            version,
+            resolvedPath(`${color}Artifact`, artifact),
+            config.appStartCommand,
+            `bluegreen:${color}Artifact`,
+            same ? before.releaseId : undefined,
+        );
     } catch (err) {
         throw pulumi.RunError.isInstance(err) ? err : new pulumi.RunError((err as Error).message);
     }
 }
 
-function deployStateOf(config: ProgramConfig, releases: Record<Color, Release>, hosts: Record<Color, AppHost[]>): DeployState {
+function deployStateOf(
+    config: ProgramConfig,
+    releases: Record<Color, Release>,
+    hosts: Record<Color, AppHost[]>,
+): DeployState {
     const pool = (color: Color) => ({
         version: releases[color].version,
         releaseId: releases[color].releaseId,
@@ -122,7 +137,10 @@ async function main() {
         green: hostsLayer.poolHosts("green"),
     };
     const previous = await previousDeployState();
-    const releases: Record<Color, Release> = { blue: releaseOf(config, "blue", previous), green: releaseOf(config, "green", previous) };
+    const releases: Record<Color, Release> = {
+        blue: releaseOf(config, "blue", previous),
+        green: releaseOf(config, "green", previous),
+    };
     const internalUrl = `http://${INTERNAL_ADDRESS}:${config.internalPort}`;
 
     const recorded = deployStateOf(config, releases, hosts);
@@ -161,7 +179,9 @@ async function main() {
     void pulumi.log.info(describePlan({ previous, servedLive: observed?.live, next: deployState, reconcile }));
 
     // Every host is checked before a deploy changes any of them.
-    hostsLayer.checkReachable(createHash("sha256").update(JSON.stringify(deployState.pools)).digest("hex").slice(0, 16));
+    hostsLayer.checkReachable(
+        createHash("sha256").update(JSON.stringify(deployState.pools)).digest("hex").slice(0, 16),
+    );
 
     const pools = Object.fromEntries(
         COLORS.map((color) => [
@@ -192,26 +212,30 @@ async function main() {
     });
 
     const verifyAddress = config.publicAddress === "0.0.0.0" ? hostsLayer.routerLoopback : config.publicAddress;
-    const router = new Router("router", {
-        hostsLayer,
-        config: nginxConfig,
-        switchMode: config.switchMode,
-        liveColor: live,
-        verifyUrl: `http://${verifyAddress}:${config.publicPort}`,
-        internalUrl,
-        smokePaths: config.smokePaths,
-        verifyTimeoutSeconds: VERIFY_TIMEOUT_SECONDS,
-        intervalMs: config.healthIntervalMs,
-        shutdownTimeoutSeconds: config.drainTimeoutSeconds + 5,
-        gate: gate.check,
-        liveHosts: gateHostList(hosts[live]),
-        liveVersion: releases[live].version,
-        gateTimeoutSeconds: config.gateTimeoutSeconds,
-        gateHostHeader: hostsLayer.publicHost(config.publicAddress),
-        tls: config.tls,
-        reconcile,
-        // The idle pool's hosts appear on the internal listener: deploy them first.
-    }, { dependsOn: pools[otherColor(live)].deployments });
+    const router = new Router(
+        "router",
+        {
+            hostsLayer,
+            config: nginxConfig,
+            switchMode: config.switchMode,
+            liveColor: live,
+            verifyUrl: `http://${verifyAddress}:${config.publicPort}`,
+            internalUrl,
+            smokePaths: config.smokePaths,
+            verifyTimeoutSeconds: VERIFY_TIMEOUT_SECONDS,
+            intervalMs: config.healthIntervalMs,
+            shutdownTimeoutSeconds: config.drainTimeoutSeconds + 5,
+            gate: gate.check,
+            liveHosts: gateHostList(hosts[live]),
+            liveVersion: releases[live].version,
+            gateTimeoutSeconds: config.gateTimeoutSeconds,
+            gateHostHeader: hostsLayer.publicHost(config.publicAddress),
+            tls: config.tls,
+            reconcile,
+            // The idle pool's hosts appear on the internal listener: deploy them first.
+        },
+        { dependsOn: pools[otherColor(live)].deployments },
+    );
 
     // Outputs are recorded only when the whole update succeeded, so `deployState` and `nginx`
     // always describe what the pools and nginx really run (the safety rules read them next time).
@@ -223,7 +247,10 @@ async function main() {
         publicUrl: pulumi.interpolate`http://${hostsLayer.publicHost(config.publicAddress)}:${config.publicPort}`,
         internalUrl,
         pools: Object.fromEntries(
-            COLORS.map((color) => [color, { version: releases[color].version, hosts: hosts[color].map((h) => `${h.address}:${h.port}`) }]),
+            COLORS.map((color) => [
+                color,
+                { version: releases[color].version, hosts: hosts[color].map((h) => `${h.address}:${h.port}`) },
+            ]),
         ),
         lastSwitch: router.lastSwitch,
         deployState: recordedAfterSwitch.deployState,

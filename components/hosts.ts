@@ -85,7 +85,9 @@ function withDeadline(run: string, seconds: number, scriptName: string, lockFile
     const said = (status: string, text: string) => `${status}) echo "error: ${text}" >&2;;`;
     const ended = [
         said("124|137", `${scriptName} did not finish within its ${seconds} s deadline on $(uname -n); it was stopped`),
-        ...(lockFile ? [said("75", `another script still ran on $(uname -n) after ${seconds} s (it holds ${lockFile})`)] : []),
+        ...(lockFile
+            ? [said("75", `another script still ran on $(uname -n) after ${seconds} s (it holds ${lockFile})`)]
+            : []),
     ];
     return `${lock}timeout -k 10 ${seconds} ${run} || { s=$?; case $s in ${ended.join(" ")} esac; exit $s; }`;
 }
@@ -107,7 +109,13 @@ export interface HostsLayer {
     readonly supervisor: "auto" | "systemd" | "process";
     poolHosts(color: Color): AppHost[];
     /** Makes `artifactPath` (on this machine: a directory or a tarball) available to `host` as release `releaseId`. */
-    shipArtifact(name: string, host: AppHost, releaseId: string, artifactPath: string, opts: pulumi.CustomResourceOptions): ShippedArtifact;
+    shipArtifact(
+        name: string,
+        host: AppHost,
+        releaseId: string,
+        artifactPath: string,
+        opts: pulumi.CustomResourceOptions,
+    ): ShippedArtifact;
     /** Runs a script on a pool host. */
     onHost(name: string, host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun;
     /** Runs a script on the nginx host. */

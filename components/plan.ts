@@ -34,7 +34,10 @@ function poolChanges(previous: DeployState | undefined, next: DeployState): stri
         const added = hosts.filter((h) => !(h in before.hosts));
         const removed = Object.keys(before.hosts).filter((h) => !(h in after.hosts));
         if (before.releaseId !== after.releaseId && hosts.length > 0) {
-            const versions = before.version === after.version ? `${after.version} (new build)` : `${before.version} -> ${after.version}`;
+            const versions =
+                before.version === after.version
+                    ? `${after.version} (new build)`
+                    : `${before.version} -> ${after.version}`;
             changes.push(`${color} redeployed ${versions} on ${hostNames(hosts)}`);
         } else if (added.length > 0) {
             changes.push(`${color} deployed ${after.version} on new ${hostNames(added)}`);
@@ -82,6 +85,10 @@ export function describePlan(input: PlanInput): string {
         traffic = `traffic ${from} (${version(previous, from)}) -> ${to} (${version(next, to)}), gated on ${liveHosts}`;
     } else traffic = `traffic stays on ${to} (${version(next, to)})`;
     const pools = poolChanges(previous, next);
-    const parts = [traffic, pools.length > 0 ? pools.join("; ") : "no pool redeployed", nginxChange(input, { from, to })];
+    const parts = [
+        traffic,
+        pools.length > 0 ? pools.join("; ") : "no pool redeployed",
+        nginxChange(input, { from, to }),
+    ];
     return `Plan: ${parts.join("; ")}`;
 }

@@ -56,7 +56,10 @@ export function parseDeployState(outputs: Readonly<Record<string, unknown>>): De
  * is `activeColor`; `deployState` holds the pools and changes only with a deploy; `nginx` holds
  * the config id and settings, which a switch changes only in reload mode.
  */
-export function recordedOutputs(state: DeployState): { deployState: Pick<DeployState, "pools">; nginx: Record<string, string> } {
+export function recordedOutputs(state: DeployState): {
+    deployState: Pick<DeployState, "pools">;
+    nginx: Record<string, string>;
+} {
     return { deployState: { pools: state.pools }, nginx: { configId: state.configId ?? "", ...state.nginx } };
 }
 

@@ -17,7 +17,14 @@ const DOCS = path.resolve(__dirname, "..", "..", "docs");
 const MODES = ["no-reload", "reload"] as const;
 type Mode = (typeof MODES)[number];
 
-const results: Record<string, unknown> = { machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString() } };
+const results: Record<string, unknown> = {
+    machine: {
+        cpus: os.cpus().length,
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        date: new Date().toISOString(),
+    },
+};
 const started = Date.now();
 
 function say(message: string): void {
@@ -36,7 +43,8 @@ function operator(stack: LocalStack, commandLine: string): { ms: number; stdout:
         maxBuffer: 256 * 1024 * 1024,
         timeout: 300_000,
     });
-    if (result.status !== 0) throw new Error(`${commandLine} failed (${result.status}):\n${result.stdout}\n${result.stderr}`.slice(0, 4000));
+    if (result.status !== 0)
+        throw new Error(`${commandLine} failed (${result.status}):\n${result.stdout}\n${result.stderr}`.slice(0, 4000));
     return { ms: Date.now() - begun, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -51,7 +59,9 @@ function windowStats(samples: readonly Sample[], fromMs: number, toMs: number) {
 }
 
 function wrk(url: string, seconds = 4, connections = 32): { rps: number; p50: number; p99: number } | undefined {
-    const result = spawnSync("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--latency", url], { encoding: "utf8" });
+    const result = spawnSync("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--latency", url], {
+        encoding: "utf8",
+    });
     if (result.status !== 0) return undefined;
     const unit = (v: string, u: string) => Number(v) * (u === "us" ? 0.001 : u === "s" ? 1000 : 1);
     const lat = (q: string) => {
@@ -122,22 +132,37 @@ async function switchUnderLoad(mode: Mode, switches: number) {
         );
         // nginx overhead: full rate, direct to one app vs through nginx.
         say(`nginx overhead, ${mode} mode (wrk)`);
-        const direct = [1, 2, 3].map(() => wrk(`http://127.0.0.1:${stack.hostPort(color as "blue" | "green", 1)}/`)).filter(Boolean) as NonNullable<ReturnType<typeof wrk>>[];
-        const viaNginx = [1, 2, 3].map(() => wrk(`${stack.publicUrl}/`)).filter(Boolean) as NonNullable<ReturnType<typeof wrk>>[];
+        const direct = [1, 2, 3]
+            .map(() => wrk(`http://127.0.0.1:${stack.hostPort(color as "blue" | "green", 1)}/`))
+            .filter(Boolean) as NonNullable<ReturnType<typeof wrk>>[];
+        const viaNginx = [1, 2, 3].map(() => wrk(`${stack.publicUrl}/`)).filter(Boolean) as NonNullable<
+            ReturnType<typeof wrk>
+        >[];
         // Latency at the load used by the tests: 300 req/s paced, direct vs through nginx, in
         // interleaved rounds so that the machine's noise falls on both alike.
         const paced = { direct: [] as { p50: number; p99: number }[], nginx: [] as { p50: number; p99: number }[] };
         for (let round = 0; round < 3; round++) {
-            for (const [route, url] of [["direct", `http://127.0.0.1:${stack.hostPort(color as "blue" | "green", 1)}`], ["nginx", stack.publicUrl]] as const) {
+            for (const [route, url] of [
+                ["direct", `http://127.0.0.1:${stack.hostPort(color as "blue" | "green", 1)}`],
+                ["nginx", stack.publicUrl],
+            ] as const) {
                 const load = new Load({ url, rate: 300, maxSeconds: 4 }).start();
                 await sleep(4000);
                 const measured = await load.stop();
-                paced[route].push({ p50: percentile(measured.latenciesMs, 0.5), p99: percentile(measured.latenciesMs, 0.99) });
+                paced[route].push({
+                    p50: percentile(measured.latenciesMs, 0.5),
+                    p99: percentile(measured.latenciesMs, 0.99),
+                });
             }
         }
         return {
             mode,
-            totals: { sent: result.sent, ok: result.ok, failed: result.failures.length, closedOnReuse: result.closedOnReuse },
+            totals: {
+                sent: result.sent,
+                ok: result.ok,
+                failed: result.failures.length,
+                closedOnReuse: result.closedOnReuse,
+            },
             steady,
             switches: rows,
             overhead: {
@@ -187,15 +212,21 @@ function phasesOf(stderr: string, stdout: string, wallMs: number): Phases {
     const phases: Phases = {
         "CLI start": (Number.isNaN(previewStart) ? updateStart : previewStart) - t0,
         "preview (program run + diff)": Number.isNaN(previewStart) ? 0 : updateStart - previewStart,
-        "program start (ts-node, imports, config, previous state)": pluginLaunch - run,
+        "program start (Node.js, imports, config, previous state)": pluginLaunch - run,
         "command plugin start": pluginReady - pluginLaunch,
         "health gate": gateEnd - gateStart,
         "nginx config / reload": timing ? Number(timing[1]) : NaN,
         "live colour": timing ? Number(timing[2]) : NaN,
-        "verify": timing ? Number(timing[3]) : NaN,
+        verify: timing ? Number(timing[3]) : NaN,
     };
     const switchScript = routerEnd - routerStart;
-    const known = phases["CLI start"] + phases["preview (program run + diff)"] + phases["program start (ts-node, imports, config, previous state)"] + phases["command plugin start"] + phases["health gate"] + switchScript;
+    const known =
+        phases["CLI start"] +
+        phases["preview (program run + diff)"] +
+        phases["program start (Node.js, imports, config, previous state)"] +
+        phases["command plugin start"] +
+        phases["health gate"] +
+        switchScript;
     phases["engine (diffs, state writes) and exit"] = wallMs - known;
     phases["(update phase total)"] = end - updateStart;
     return phases;
@@ -245,7 +276,10 @@ async function rollback(runs: number, programs: readonly Program[]) {
         // Warm-up (first run loads caches), not counted.
         stacks.forEach((stack, i) => operator(stack, switchCommand(i, "")));
         eachRound((stack, i) => times[i].plain.push(operator(stack, switchCommand(i, "")).ms));
-        for (const [kind, extra] of [["withPreview", ""], ["skipPreview", "--skip-preview"]] as const) {
+        for (const [kind, extra] of [
+            ["withPreview", ""],
+            ["skipPreview", "--skip-preview"],
+        ] as const) {
             eachRound((stack, i) => {
                 const r = operator(stack, switchCommand(i, `${extra} -v=9 --logtostderr`));
                 times[i][kind].times.push(r.ms);
@@ -254,7 +288,9 @@ async function rollback(runs: number, programs: readonly Program[]) {
         }
         eachRound((stack, i) => times[i].skipPlain.push(operator(stack, switchCommand(i, "--skip-preview")).ms));
         // `npm run rollback`: each run goes back to the update before.
-        eachRound((stack, i) => times[i].npmRollback.push(operator(stack, "bash scripts/ops/run.sh rollback --stack test").ms));
+        eachRound((stack, i) =>
+            times[i].npmRollback.push(operator(stack, "bash scripts/ops/run.sh rollback --stack test").ms),
+        );
         return times;
     } finally {
         for (const stack of stacks) await stack.dispose();
@@ -286,7 +322,12 @@ async function fullRateSwitching(mode: Mode, switches: number) {
     try {
         await stack.stack.up({ onOutput: () => undefined });
         const paced = new Load({ url: stack.publicUrl, rate: 320, maxSeconds: 600 }).start();
-        const fullRate = new Load({ url: stack.publicUrl, closedLoop: 8, maxSeconds: 600, maxRequests: 10_000_000 }).start();
+        const fullRate = new Load({
+            url: stack.publicUrl,
+            closedLoop: 8,
+            maxSeconds: 600,
+            maxRequests: 10_000_000,
+        }).start();
         let color = "blue";
         const upMs: number[] = [];
         for (let i = 0; i < switches; i++) {
@@ -325,11 +366,21 @@ async function idleDeploy(runs: number) {
             let out = "";
             const t0 = Date.now();
             await stack.stack.up({ onOutput: (t) => (out += t) });
-            const readyMs = [...out.matchAll(/Deployed 1\.\d+\.0 to green-\d \(pid \d+\), ready after (\d+) ms/g)].map((m) => Number(m[1]));
+            const readyMs = [...out.matchAll(/Deployed 1\.\d+\.0 to green-\d \(pid \d+\), ready after (\d+) ms/g)].map(
+                (m) => Number(m[1]),
+            );
             rows.push({ upMs: Date.now() - t0, readyMs: [...new Set(readyMs)] });
         }
         const result = await load.stop();
-        return { rows, live: { sent: result.sent, failed: result.failures.length, closedOnReuse: result.closedOnReuse, byColor: result.byColor } };
+        return {
+            rows,
+            live: {
+                sent: result.sent,
+                failed: result.failures.length,
+                closedOnReuse: result.closedOnReuse,
+                byColor: result.byColor,
+            },
+        };
     } finally {
         await stack.dispose();
     }
@@ -374,12 +425,26 @@ async function baselineNginx(name: string, article: boolean, ports: Record<strin
     for (const d of ["conf", "logs", "temp"]) fs.mkdirSync(path.join(prefix, d));
     const port = 30000 + Math.floor(Math.random() * 900);
     const pools = Object.entries(ports).map(([color, p]) => ({ color, ports: p }));
-    fs.writeFileSync(path.join(prefix, "conf", "nginx.conf"), render("bench/baseline-nginx.conf.hbs", { name, prefix, port, pools, article }));
-    fs.writeFileSync(path.join(prefix, "conf", "active-pool.conf"), "map $host $active_pool { default app_blue; }\nmap $host $active_color { default blue; }\n");
+    fs.writeFileSync(
+        path.join(prefix, "conf", "nginx.conf"),
+        render("bench/baseline-nginx.conf.hbs", { name, prefix, port, pools, article }),
+    );
+    fs.writeFileSync(
+        path.join(prefix, "conf", "active-pool.conf"),
+        "map $host $active_pool { default app_blue; }\nmap $host $active_color { default blue; }\n",
+    );
     const pids = new Map<number, number>();
-    for (const [color, p] of Object.entries(ports)) for (const port_ of p) pids.set(port_, startApp(port_, color, "1.0.0"));
+    for (const [color, p] of Object.entries(ports))
+        for (const port_ of p) pids.set(port_, startApp(port_, color, "1.0.0"));
     await Promise.all([...pids.keys()].map(waitHealthy));
-    execFileSync("nginx", ["-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", path.join(prefix, "conf", "nginx.conf")]);
+    execFileSync("nginx", [
+        "-p",
+        `${prefix}/`,
+        "-e",
+        path.join(prefix, "logs", "error.log"),
+        "-c",
+        path.join(prefix, "conf", "nginx.conf"),
+    ]);
     await sleep(300);
     return { prefix, port, pids };
 }
@@ -413,7 +478,12 @@ async function restartDeploy(runs: number) {
         const base = 31000 + i * 10; // below the ephemeral range (32768+)
         const b = await baselineNginx("restart", false, { blue: [base + 1, base + 2] });
         try {
-            const load = new Load({ url: `http://127.0.0.1:${b.port}`, rate: 300, record: true, maxSeconds: 60 }).start();
+            const load = new Load({
+                url: `http://127.0.0.1:${b.port}`,
+                rate: 300,
+                record: true,
+                maxSeconds: 60,
+            }).start();
             await sleep(1000);
             const t0 = Date.now();
             // Stop both processes, start the new version on the same ports.
@@ -427,7 +497,12 @@ async function restartDeploy(runs: number) {
             const restartMs = Date.now() - t0;
             await sleep(12_000); // past nginx's default fail_timeout (10 s)
             const r = await load.stop();
-            rows.push({ sent: r.sent, failed: r.failures.length + r.closedOnReuse, outageSeconds: outage(r), restartMs });
+            rows.push({
+                sent: r.sent,
+                failed: r.failures.length + r.closedOnReuse,
+                outageSeconds: outage(r),
+                restartMs,
+            });
         } finally {
             stopBaseline(b);
         }
@@ -454,7 +529,12 @@ async function articleSwitch(runs: number) {
             if (r.status !== 0) throw new Error(`article deploy failed: ${r.stderr}`);
             await sleep(1000);
             const res = await load.stop();
-            rows.push({ switchMs, failed: res.failures.length, closedOnReuse: res.closedOnReuse, byColor: res.byColor });
+            rows.push({
+                switchMs,
+                failed: res.failures.length,
+                closedOnReuse: res.closedOnReuse,
+                byColor: res.byColor,
+            });
         } finally {
             stopBaseline(b);
         }
@@ -481,9 +561,18 @@ async function gateAlone(sizes: readonly number[], rounds: number) {
     const script = loadScript("health-gate.sh", ["gate-lib.sh"]);
     const runGate = (hosts: number) =>
         new Promise<number>((resolve, reject) => {
-            const list = servers.slice(0, hosts).map((server, i) => `green-${i + 1}=127.0.0.1:${(server.address() as AddressInfo).port}`);
+            const list = servers
+                .slice(0, hosts)
+                .map((server, i) => `green-${i + 1}=127.0.0.1:${(server.address() as AddressInfo).port}`);
             const child = spawn("bash", ["-c", script.text, script.name], {
-                env: { PATH: process.env.PATH, BLUEGREEN_HOSTS: list.join(" "), BLUEGREEN_POOL_COLOR: "green", BLUEGREEN_EXPECT_VERSION: "1.0.0", BLUEGREEN_GATE_TIMEOUT_SECONDS: "10", BLUEGREEN_HEALTH_INTERVAL_MS: "100" },
+                env: {
+                    PATH: process.env.PATH,
+                    BLUEGREEN_HOSTS: list.join(" "),
+                    BLUEGREEN_POOL_COLOR: "green",
+                    BLUEGREEN_EXPECT_VERSION: "1.0.0",
+                    BLUEGREEN_GATE_TIMEOUT_SECONDS: "10",
+                    BLUEGREEN_HEALTH_INTERVAL_MS: "100",
+                },
             });
             let out = "";
             child.stdout.on("data", (chunk) => (out += chunk));
@@ -511,7 +600,11 @@ async function scale(sizes: readonly number[], switches: number) {
     const rows = [];
     for (const hosts of sizes) {
         say(`scale: ${hosts} host(s) per pool`);
-        const stack = await createLocalStack({ blueHosts: String(hosts), greenHosts: String(hosts), gateTimeoutSeconds: "60" });
+        const stack = await createLocalStack({
+            blueHosts: String(hosts),
+            greenHosts: String(hosts),
+            gateTimeoutSeconds: "60",
+        });
         try {
             await stack.stack.up({ onOutput: () => undefined });
             const gateMs: number[] = [];
@@ -525,7 +618,8 @@ async function scale(sizes: readonly number[], switches: number) {
                 upMs.push(run.ms);
                 const m = /Gate passed: all \d+ \w+ host\(s\) ready in (\d+) ms/.exec(run.stdout);
                 if (m) gateMs.push(Number(m[1]));
-                if ((await liveColor(stack)) !== color) throw new Error(`scale ${hosts}: ${color} is not live after the switch`);
+                if ((await liveColor(stack)) !== color)
+                    throw new Error(`scale ${hosts}: ${color} is not live after the switch`);
             }
             rows.push({ hosts, gateMs, upMs });
         } finally {
@@ -561,11 +655,25 @@ async function mechanism(rounds: number) {
         fs.writeFileSync(path.join(prefix, "conf", "live-color"), "blue\n");
         fs.writeFileSync(path.join(prefix, "conf", "live.js"), render("bench/mechanism-live.js", { prefix }));
         const conf = render("bench/mechanism-nginx.conf.hbs", {
-            mechanism: kind, static: kind === "static", njs: kind === "njs", lua: kind === "lua", prefix, port, backendPort: port + 1, modulesDir,
+            mechanism: kind,
+            static: kind === "static",
+            njs: kind === "njs",
+            lua: kind === "lua",
+            prefix,
+            port,
+            backendPort: port + 1,
+            modulesDir,
         });
         fs.writeFileSync(path.join(prefix, "conf", "nginx.conf"), conf);
         try {
-            execFileSync("nginx", ["-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", path.join(prefix, "conf", "nginx.conf")]);
+            execFileSync("nginx", [
+                "-p",
+                `${prefix}/`,
+                "-e",
+                path.join(prefix, "logs", "error.log"),
+                "-c",
+                path.join(prefix, "conf", "nginx.conf"),
+            ]);
         } catch (err) {
             stopServers(); // the ones already started
             throw err;
@@ -610,7 +718,10 @@ function report(r: Record<string, any>): string {
         "Raw numbers: [benchmarks.json](benchmarks.json).",
         "",
         ...(r.remeasured
-            ? [`Re-measured on ${r.remeasured.date.slice(0, 10)} (\`--only=${r.remeasured.sections.join(",")}\`): those sections; the rest is from the date above.`, ""]
+            ? [
+                  `Re-measured on ${r.remeasured.date.slice(0, 10)} (\`--only=${r.remeasured.sections.join(",")}\`): those sections; the rest is from the date above.`,
+                  "",
+              ]
             : []),
         "## 1. Switch under load, by switch mode",
         "",
@@ -620,10 +731,32 @@ function report(r: Record<string, any>): string {
     for (const m of r.switchUnderLoad) {
         const sw = m.switches as Record<string, number>[];
         push(
-            `| ${m.mode} | ${sw.length} | ${m.totals.sent} | ${m.totals.failed} | ${m.totals.closedOnReuse} | ${spread(sw.map((s) => s.upMs / 1000), " s")} | ${spread(sw.map((s) => s.firstNewColorMs / 1000), " s")} | ${ms(m.steady.p50)} / ${ms(m.steady.p99)} | ${spread(sw.map((s) => s.p50), " ms", 2)} / ${spread(sw.map((s) => s.p99), " ms", 2)} |`,
+            `| ${m.mode} | ${sw.length} | ${m.totals.sent} | ${m.totals.failed} | ${m.totals.closedOnReuse} | ${spread(
+                sw.map((s) => s.upMs / 1000),
+                " s",
+            )} | ${spread(
+                sw.map((s) => s.firstNewColorMs / 1000),
+                " s",
+            )} | ${ms(m.steady.p50)} / ${ms(m.steady.p99)} | ${spread(
+                sw.map((s) => s.p50),
+                " ms",
+                2,
+            )} / ${spread(
+                sw.map((s) => s.p99),
+                " ms",
+                2,
+            )} |`,
         );
     }
-    push("", "Every request across the first switch of each mode:", "", "![no-reload](switch-timeline-no-reload.svg)", "", "![reload](switch-timeline-reload.svg)", "");
+    push(
+        "",
+        "Every request across the first switch of each mode:",
+        "",
+        "![no-reload](switch-timeline-no-reload.svg)",
+        "",
+        "![reload](switch-timeline-reload.svg)",
+        "",
+    );
     if (r.fullRateSwitching) {
         push(
             "### Many switches at full rate",
@@ -644,44 +777,77 @@ function report(r: Record<string, any>): string {
     }
 
     const before = r.rollbackBaseline as RollbackTimes | undefined;
-    const seconds = (xs: number[]) => spread(xs.map((v) => v / 1000), " s", 2);
+    const seconds = (xs: number[]) =>
+        spread(
+            xs.map((v) => v / 1000),
+            " s",
+            2,
+        );
     const ratio = (now: number[], then: number[]) => `${(median(now) / median(then)).toFixed(2)}×`;
-    push("## 2. Rollback", "", "Wall time of the operator's command, from start to exit (warm caches; the first run is not counted)");
+    const against = before ? `; this checkout against commit ${before.label}, each round running both in turn` : "";
     push(
-        before
-            ? `, this checkout against commit ${before.label} measured in the same rounds (each round runs both, one after the other):`
-            : ":",
+        "## 2. Rollback",
+        "",
+        `Wall time of the operator's command, from start to exit (warm caches; the first run is not counted${against}):`,
         "",
     );
     const rows: [string, keyof RollbackTimes, number?][] = [
         ["`pulumi config set activeColor <c> && pulumi up --yes`", "plain", 3.0],
         ["`pulumi config set activeColor <c> && pulumi up --yes --skip-preview`", "skipPlain", 2.0],
-        ["`npm run rollback` (reads the history, one `pulumi config set-all`, then `pulumi up --skip-preview`)", "npmRollback"],
+        [
+            "`npm run rollback` (reads the history, one `pulumi config set-all`, then `pulumi up --skip-preview`)",
+            "npmRollback",
+        ],
     ];
-    push(before ? `| command | time | before (${before.label}) | now / before | target |` : "| command | time | target |");
+    push(
+        before
+            ? `| command | time | before (${before.label}) | now / before | target |`
+            : "| command | time | target |",
+    );
     push(before ? "| --- | --- | --- | --- | --- |" : "| --- | --- | --- |");
     for (const [label, key, target] of rows) {
         const now = r.rollback[key] as number[];
         const goal = target ? `≤ ${target.toFixed(1)} s: ${median(now) / 1000 <= target ? "met" : "not met"}` : "";
-        if (before) push(`| ${label} | ${seconds(now)} | ${seconds(before[key] as number[])} | ${ratio(now, before[key] as number[])} | ${goal} |`);
+        if (before)
+            push(
+                `| ${label} | ${seconds(now)} | ${seconds(before[key] as number[])} | ${ratio(now, before[key] as number[])} | ${goal} |`,
+            );
         else push(`| ${label} | ${seconds(now)} | ${goal} |`);
     }
     push("");
 
-    push("## 6. Where the rollback time goes", "", "From the engine's own log timestamps (`pulumi up -v=9 --logtostderr`) and the switch script's timing line; median ms per phase:", "");
+    push(
+        "## 6. Where the rollback time goes",
+        "",
+        "From the engine's own log timestamps (`pulumi up -v=9 --logtostderr`) and the switch script's timing line; median ms per phase:",
+        "",
+    );
     const phaseNames = Object.keys(r.rollback.withPreview.phases[0] ?? {});
-    const phase = (t: RollbackTimes, kind: "withPreview" | "skipPreview", p: string) => ms(median(t[kind].phases.map((x) => x[p])));
+    const phase = (t: RollbackTimes, kind: "withPreview" | "skipPreview", p: string) =>
+        ms(median(t[kind].phases.map((x) => x[p])));
     if (before) {
-        push(`| phase | \`pulumi up --yes\` | before (${before.label}) | \`--skip-preview\` | before (${before.label}) |`, "| --- | --- | --- | --- | --- |");
+        push(
+            `| phase | \`pulumi up --yes\` | before (${before.label}) | \`--skip-preview\` | before (${before.label}) |`,
+            "| --- | --- | --- | --- | --- |",
+        );
         for (const p of phaseNames) {
-            push(`| ${p} | ${phase(r.rollback, "withPreview", p)} | ${phase(before, "withPreview", p)} | ${phase(r.rollback, "skipPreview", p)} | ${phase(before, "skipPreview", p)} |`);
+            push(
+                `| ${p} | ${phase(r.rollback, "withPreview", p)} | ${phase(before, "withPreview", p)} | ${phase(r.rollback, "skipPreview", p)} | ${phase(before, "skipPreview", p)} |`,
+            );
         }
         const wall = (t: RollbackTimes, kind: "withPreview" | "skipPreview") => ms(median(t[kind].times));
-        push(`| **wall time** | **${wall(r.rollback, "withPreview")}** | **${wall(before, "withPreview")}** | **${wall(r.rollback, "skipPreview")}** | **${wall(before, "skipPreview")}** |`, "");
+        push(
+            `| **wall time** | **${wall(r.rollback, "withPreview")}** | **${wall(before, "withPreview")}** | **${wall(r.rollback, "skipPreview")}** | **${wall(before, "skipPreview")}** |`,
+            "",
+        );
     } else {
         push("| phase | `pulumi up --yes` | `pulumi up --yes --skip-preview` |", "| --- | --- | --- |");
-        for (const p of phaseNames) push(`| ${p} | ${phase(r.rollback, "withPreview", p)} | ${phase(r.rollback, "skipPreview", p)} |`);
-        push(`| **wall time** | **${ms(median(r.rollback.withPreview.times))}** | **${ms(median(r.rollback.skipPreview.times))}** |`, "");
+        for (const p of phaseNames)
+            push(`| ${p} | ${phase(r.rollback, "withPreview", p)} | ${phase(r.rollback, "skipPreview", p)} |`);
+        push(
+            `| **wall time** | **${ms(median(r.rollback.withPreview.times))}** | **${ms(median(r.rollback.skipPreview.times))}** |`,
+            "",
+        );
     }
     push(
         "`pulumi up` runs the program twice: a preview (a full program run and diff), then the update.",
@@ -693,35 +859,120 @@ function report(r: Record<string, any>): string {
     );
 
     push("## 3. Idle-pool deploy", "", "A new version to the idle pool while the live pool serves 300 req/s:", "");
-    push(`- \`pulumi up\`: ${spread(r.idleDeploy.rows.map((x: { upMs: number }) => x.upMs / 1000), " s")}`);
-    push(`- each host ready after (drain + start + warm-up 300 ms): ${spread(r.idleDeploy.rows.flatMap((x: { readyMs: number[] }) => x.readyMs), " ms", 0)}`);
-    push(`- live pool: ${r.idleDeploy.live.sent} requests, ${r.idleDeploy.live.failed} failed, ${r.idleDeploy.live.closedOnReuse} closed, all served by ${Object.keys(r.idleDeploy.live.byColor).join(", ")}`, "");
+    push(
+        `- \`pulumi up\`: ${spread(
+            r.idleDeploy.rows.map((x: { upMs: number }) => x.upMs / 1000),
+            " s",
+        )}`,
+    );
+    push(
+        `- each host ready after (drain + start + warm-up 300 ms): ${spread(
+            r.idleDeploy.rows.flatMap((x: { readyMs: number[] }) => x.readyMs),
+            " ms",
+            0,
+        )}`,
+    );
+    push(
+        `- live pool: ${r.idleDeploy.live.sent} requests, ${r.idleDeploy.live.failed} failed, ${r.idleDeploy.live.closedOnReuse} closed, all served by ${Object.keys(r.idleDeploy.live.byColor).join(", ")}`,
+        "",
+    );
 
     push("## 4. Baselines, same session", "");
     push("| approach | failed requests | outage / switch time |", "| --- | --- | --- |");
-    push(`| restart deploy behind nginx (stop both processes, start the new version on the same ports) | ${spread(r.restartDeploy.map((x: { failed: number }) => x.failed), "", 0)} of ${spread(r.restartDeploy.map((x: { sent: number }) => x.sent), "", 0)} | outage ${spread(r.restartDeploy.map((x: { outageSeconds: number }) => x.outageSeconds), " s")} |`);
-    push(`| the source article's switch (curl loops with 2 s sleeps, host after host, sed, reload) | ${spread(r.articleSwitch.map((x: { failed: number }) => x.failed), "", 0)} (+ ${spread(r.articleSwitch.map((x: { closedOnReuse: number }) => x.closedOnReuse), "", 0)} closed) | switch ${spread(r.articleSwitch.map((x: { switchMs: number }) => x.switchMs / 1000), " s")} |`);
+    push(
+        `| restart deploy behind nginx (stop both processes, start the new version on the same ports) | ${spread(
+            r.restartDeploy.map((x: { failed: number }) => x.failed),
+            "",
+            0,
+        )} of ${spread(
+            r.restartDeploy.map((x: { sent: number }) => x.sent),
+            "",
+            0,
+        )} | outage ${spread(
+            r.restartDeploy.map((x: { outageSeconds: number }) => x.outageSeconds),
+            " s",
+        )} |`,
+    );
+    push(
+        `| the source article's switch (curl loops with 2 s sleeps, host after host, sed, reload) | ${spread(
+            r.articleSwitch.map((x: { failed: number }) => x.failed),
+            "",
+            0,
+        )} (+ ${spread(
+            r.articleSwitch.map((x: { closedOnReuse: number }) => x.closedOnReuse),
+            "",
+            0,
+        )} closed) | switch ${spread(
+            r.articleSwitch.map((x: { switchMs: number }) => x.switchMs / 1000),
+            " s",
+        )} |`,
+    );
     for (const m of r.switchUnderLoad) {
-        push(`| this project, ${m.mode} mode | ${m.totals.failed} (+ ${m.totals.closedOnReuse} closed) over ${m.switches.length} switches | \`pulumi up\` ${spread(m.switches.map((s: { upMs: number }) => s.upMs / 1000), " s")} |`);
+        push(
+            `| this project, ${m.mode} mode | ${m.totals.failed} (+ ${m.totals.closedOnReuse} closed) over ${m.switches.length} switches | \`pulumi up\` ${spread(
+                m.switches.map((s: { upMs: number }) => s.upMs / 1000),
+                " s",
+            )} |`,
+        );
     }
     push("", "Direct to one app process against through nginx (both pools' nginx config, each mode):", "");
-    push("| mode | wrk, 32 connections: direct | through nginx | 300 req/s paced p50 / p99: direct | through nginx | p99 added by nginx |", "| --- | --- | --- | --- | --- | --- |");
+    push(
+        "| mode | wrk, 32 connections: direct | through nginx | 300 req/s paced p50 / p99: direct | through nginx | p99 added by nginx |",
+        "| --- | --- | --- | --- | --- | --- |",
+    );
     for (const m of r.switchUnderLoad) {
         const o = m.overhead;
-        const rps = (xs: { rps: number }[]) => (xs.length ? spread(xs.map((x) => x.rps / 1000), "k req/s") : "wrk not installed");
-        const quantile = (rounds: { p50: number; p99: number }[], q: "p50" | "p99") => spread(rounds.map((x) => x[q]), " ms", 2);
-        const added = median(o.paced300.nginx.map((x: { p99: number }) => x.p99)) - median(o.paced300.direct.map((x: { p99: number }) => x.p99));
-        push(`| ${m.mode} | ${rps(o.wrkDirect)} | ${rps(o.wrkNginx)} | ${quantile(o.paced300.direct, "p50")} / ${quantile(o.paced300.direct, "p99")} | ${quantile(o.paced300.nginx, "p50")} / ${quantile(o.paced300.nginx, "p99")} | ${added.toFixed(2)} ms |`);
+        const rps = (xs: { rps: number }[]) =>
+            xs.length
+                ? spread(
+                      xs.map((x) => x.rps / 1000),
+                      "k req/s",
+                  )
+                : "wrk not installed";
+        const quantile = (rounds: { p50: number; p99: number }[], q: "p50" | "p99") =>
+            spread(
+                rounds.map((x) => x[q]),
+                " ms",
+                2,
+            );
+        const added =
+            median(o.paced300.nginx.map((x: { p99: number }) => x.p99)) -
+            median(o.paced300.direct.map((x: { p99: number }) => x.p99));
+        push(
+            `| ${m.mode} | ${rps(o.wrkDirect)} | ${rps(o.wrkNginx)} | ${quantile(o.paced300.direct, "p50")} / ${quantile(o.paced300.direct, "p99")} | ${quantile(o.paced300.nginx, "p50")} / ${quantile(o.paced300.nginx, "p99")} | ${added.toFixed(2)} ms |`,
+        );
     }
-    push("", "(Paced latencies: Node's http client, monotonic clock, three interleaved 4 s rounds per route; the last column is the difference of the medians.)", "");
+    push(
+        "",
+        "(Paced latencies: Node's http client, monotonic clock, three interleaved 4 s rounds per route; the last column is the difference of the medians.)",
+        "",
+    );
 
     if (r.mechanism) {
         const m = r.mechanism as Record<string, number[]>;
         const base = median(m.static);
-        push("## The switch mechanism", "", "Choosing the live pool per request, one nginx worker, trivial backends in the same nginx, wrk with 32 connections, rounds interleaved:", "");
+        push(
+            "## The switch mechanism",
+            "",
+            "Choosing the live pool per request, one nginx worker, trivial backends in the same nginx, wrk with 32 connections, rounds interleaved:",
+            "",
+        );
         push("| mechanism | throughput | against a static upstream |", "| --- | --- | --- |");
-        for (const [kind, label] of [["static", "static upstream (reload mode)"], ["lua", "Lua shared dict (no-reload mode)"], ["njs", "njs reading a one-line file per request"]] as const) {
-            push(`| ${label} | ${m[kind].length ? spread(m[kind].map((v) => v / 1000), "k req/s") : "wrk not installed"} | ${m[kind].length ? `${((median(m[kind]) / base - 1) * 100).toFixed(0)}%` : ""} |`);
+        for (const [kind, label] of [
+            ["static", "static upstream (reload mode)"],
+            ["lua", "Lua shared dict (no-reload mode)"],
+            ["njs", "njs reading a one-line file per request"],
+        ] as const) {
+            push(
+                `| ${label} | ${
+                    m[kind].length
+                        ? spread(
+                              m[kind].map((v) => v / 1000),
+                              "k req/s",
+                          )
+                        : "wrk not installed"
+                } | ${m[kind].length ? `${((median(m[kind]) / base - 1) * 100).toFixed(0)}%` : ""} |`,
+            );
         }
         push("");
     }
@@ -733,7 +984,13 @@ function report(r: Record<string, any>): string {
         "| hosts per pool | gate | `pulumi up` (switch) |",
         "| --- | --- | --- |",
     );
-    for (const s of r.scale) push(`| ${s.hosts} | ${spread(s.gateMs, " ms", 0)} | ${spread(s.upMs.map((v: number) => v / 1000), " s")} |`);
+    for (const s of r.scale)
+        push(
+            `| ${s.hosts} | ${spread(s.gateMs, " ms", 0)} | ${spread(
+                s.upMs.map((v: number) => v / 1000),
+                " s",
+            )} |`,
+        );
     const first = r.scale[0];
     const last = r.scale[r.scale.length - 1];
     const growth = median(last.gateMs) / median(first.gateMs);
@@ -771,6 +1028,12 @@ async function main(): Promise<void> {
     fs.mkdirSync(DOCS, { recursive: true });
     const quick = process.argv.includes("--quick");
     const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+    if (process.argv.includes("--report")) {
+        // Only render docs/benchmarks.md again from docs/benchmarks.json (after a change to the report).
+        const measured = JSON.parse(fs.readFileSync(path.join(DOCS, "benchmarks.json"), "utf8"));
+        fs.writeFileSync(path.join(DOCS, "benchmarks.md"), report(measured));
+        return;
+    }
     const baselineRev = process.argv.find((a) => a.startsWith("--baseline="))?.slice("--baseline=".length);
     const baseline = baselineRev ? checkoutBaseline(baselineRev) : undefined;
     try {
@@ -798,12 +1061,15 @@ async function main(): Promise<void> {
             results.wallSeconds = previous.wallSeconds;
         } else {
             // Each section's numbers are kept as soon as it ends: a later failure loses only its own.
-            const keep = () => fs.writeFileSync(path.join(DOCS, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
+            const keep = () =>
+                fs.writeFileSync(path.join(DOCS, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
             results.switchUnderLoad = [];
-            for (const mode of MODES) (results.switchUnderLoad as unknown[]).push(await switchUnderLoad(mode, quick ? 2 : 5));
+            for (const mode of MODES)
+                (results.switchUnderLoad as unknown[]).push(await switchUnderLoad(mode, quick ? 2 : 5));
             keep();
             results.fullRateSwitching = [];
-            for (const mode of MODES) (results.fullRateSwitching as unknown[]).push(await fullRateSwitching(mode, quick ? 3 : 20));
+            for (const mode of MODES)
+                (results.fullRateSwitching as unknown[]).push(await fullRateSwitching(mode, quick ? 3 : 20));
             keep();
             await rollbackSection(quick ? 2 : 5);
             keep();

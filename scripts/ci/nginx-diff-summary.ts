@@ -35,7 +35,11 @@ export function summary(previewOutput: string): string {
     const live = liveColorChange(previewOutput);
     const plan = planLine(previewOutput);
     const lines = [live ? `### Live pool: ${live}` : "### Live pool: unchanged", "", ...(plan ? [plan, ""] : [])];
-    if (diff.length === 0) lines.push("The nginx config does not change" + (live ? " (no-reload switch: no connection is closed)." : "."), "");
+    if (diff.length === 0)
+        lines.push(
+            "The nginx config does not change" + (live ? " (no-reload switch: no connection is closed)." : "."),
+            "",
+        );
     else lines.push("nginx config change:", "", "```diff", ...diff, "```", "");
     return lines.join("\n");
 }

@@ -12,276 +12,331 @@ import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from
 type Color = "blue" | "green";
 const HOSTS = [1, 2];
 
-for (const switchMode of ["no-reload", "reload"] as const) describe(`local target (${switchMode} mode): switch, rollback, deploy and failures under load`, function () {
-    let stack: LocalStack;
-    const quiet = { onOutput: () => undefined };
+for (const switchMode of ["no-reload", "reload"] as const)
+    describe(`local target (${switchMode} mode): switch, rollback, deploy and failures under load`, function () {
+        let stack: LocalStack;
+        const quiet = { onOutput: () => undefined };
 
-    async function pids(color: Color): Promise<number[]> {
-        return Promise.all(HOSTS.map(async (i) => (await stack.appStatus(color, i)).pid));
-    }
-
-    async function liveColor(): Promise<string> {
-        const res = await getJson(`${stack.publicUrl}/`);
-        return String(res.headers["x-deploy-color"]);
-    }
-
-    /** Runs `action` with load running before, during and after it; returns the counts. */
-    function underLoad(name: string, action: () => Promise<void>): Promise<Measured> {
-        return measureUnderLoad({ url: stack.publicUrl, name: `${name} (${switchMode})`, hostsPerPool: HOSTS.length, appStatus: (c, i) => stack.appStatus(c, i) }, action);
-    }
-
-    function assertNothingLost(run: Measured): void {
-        assert.deepEqual(run.result.failures, [], "every request nginx accepted got a complete 2xx");
-        assert.equal(run.postsProcessed, run.result.postOk, "every POST the apps completed was answered once, and every answered POST was processed once");
-    }
-
-    before(async () => {
-        stack = await createLocalStack({ switchMode });
-        const result = await stack.stack.up(quiet);
-        assert.equal(result.summary.result, "succeeded");
-    });
-
-    after(async () => {
-        await stack?.dispose();
-    });
-
-    it("serves blue with both pools warm, outputs say what is live", async () => {
-        assert.equal(await liveColor(), "blue");
-        for (const color of ["blue", "green"] as Color[]) {
-            for (const i of HOSTS) assert.equal((await stack.appStatus(color, i)).status, "ready", `${color}-${i} is ready`);
+        async function pids(color: Color): Promise<number[]> {
+            return Promise.all(HOSTS.map(async (i) => (await stack.appStatus(color, i)).pid));
         }
-        const outputs = await stack.stack.outputs();
-        assert.equal(outputs.activeColor.value, "blue");
-        assert.equal(outputs.liveVersion.value, "1.0.0");
-        assert.equal(outputs.publicUrl.value, stack.publicUrl);
-    });
 
-    it("a client sending X-Deploy-Color: green while blue is live gets blue (under load)", async () => {
-        const run = await underLoad("X-Deploy-Color spoofing", async () => {
-            for (let i = 0; i < 50; i++) {
-                const res = await getJson<{ color: string }>(`${stack.publicUrl}/`, { "X-Deploy-Color": "green" });
-                assert.equal(res.status, 200);
-                assert.equal(res.headers["x-deploy-color"], "blue");
-                assert.equal(res.body.color, "blue", "the app saw the colour nginx set, not the client's");
-            }
-        });
-        assertNothingLost(run);
-        assert.deepEqual(run.result.byColor, { blue: run.result.ok }, "no request reached green");
-    });
+        async function liveColor(): Promise<string> {
+            const res = await getJson(`${stack.publicUrl}/`);
+            return String(res.headers["x-deploy-color"]);
+        }
 
-    it("POST /health/drain through the public listener drains nothing, even with the token (under load)", async () => {
-        const bluePids = await pids("blue");
-        const attempts: Record<string, string>[] = [{}, { Authorization: `Bearer ${TEST_DRAIN_TOKEN}` }];
-        const run = await underLoad("public POST /health/drain", async () => {
-            for (let i = 0; i < 10; i++) {
-                for (const headers of attempts) {
-                    const res = await request(`${stack.publicUrl}/health/drain`, "POST", headers);
-                    assert.equal(res.status, 404);
-                }
-            }
-        });
-        assertNothingLost(run);
-        for (const i of HOSTS) assert.equal((await stack.appStatus("blue", i)).status, "ready");
-        assert.deepEqual(await pids("blue"), bluePids);
-    });
-
-    it("switch blue → green: zero failed requests, every POST answered exactly once, blue stays warm", async () => {
-        const bluePids = await pids("blue");
-        await stack.stack.setConfig("activeColor", { value: "green" });
-        const run = await underLoad("switch blue→green", async () => {
-            const result = await stack.stack.up(quiet);
-            assert.equal(result.summary.result, "succeeded");
-        });
-        assertNothingLost(run);
-        assert.ok((run.result.byColor.blue ?? 0) > 0 && (run.result.byColor.green ?? 0) > 0, "traffic moved from blue to green");
-        assert.equal(await liveColor(), "green");
-        assert.deepEqual(await pids("blue"), bluePids, "the old pool keeps running (standby)");
-        for (const i of HOSTS) assert.equal((await stack.appStatus("blue", i)).status, "ready");
-    });
-
-    it("a 3 s POST started just before the switch back completes with 200 from the old pool (rollback under load)", async () => {
-        await stack.stack.setConfig("activeColor", { value: "blue" });
-        let slow: Promise<{ status: number; headers: Record<string, unknown>; body: string; endedAt: number }> | undefined;
-        let switchedAt = 0;
-        const run = await underLoad("rollback green→blue", async () => {
-            // The slow POST starts when the engine begins the health gate, right before the switch,
-            // so it is in flight on green while blue becomes live.
-            const result = await stack.stack.up({
-                ...quiet,
-                onEvent: (event) => {
-                    if (!slow && event.resourcePreEvent?.metadata.urn.includes("gate-check")) {
-                        slow = request(`${stack.publicUrl}/work?ms=3000`, "POST").then((res) => ({ ...res, endedAt: Date.now() }));
-                    }
+        /** Runs `action` with load running before, during and after it; returns the counts. */
+        function underLoad(name: string, action: () => Promise<void>): Promise<Measured> {
+            return measureUnderLoad(
+                {
+                    url: stack.publicUrl,
+                    name: `${name} (${switchMode})`,
+                    hostsPerPool: HOSTS.length,
+                    appStatus: (c, i) => stack.appStatus(c, i),
                 },
-            });
-            switchedAt = Date.now();
-            assert.equal(result.summary.result, "succeeded");
-            // Its end inside the measured window, so the apps' counters include it.
-            await slow;
-        });
-        assert.ok(slow, "the engine reported the gate step starting");
-        const slowResult = await slow;
-        assert.equal(slowResult.status, 200);
-        assert.equal(slowResult.headers["x-deploy-color"], "green", "the slow POST finished on the pool it started on");
-        assert.ok(slowResult.endedAt > switchedAt, `the slow POST was still running when the switch had finished (it ended ${slowResult.endedAt - switchedAt} ms after)`);
-        // The slow POST was processed by an app too, outside the load generator's count.
-        assertNothingLost({ ...run, postsProcessed: run.postsProcessed - 1 });
-        assert.equal(await liveColor(), "blue");
-    });
+                action,
+            );
+        }
 
-    it("deploying a new version to the idle pool while the live pool serves loses nothing and restarts no live process", async () => {
-        const bluePids = await pids("blue");
-        const greenPids = await pids("green");
-        await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
-        const run = await underLoad("deploy 1.1.0 to idle green", async () => {
+        function assertNothingLost(run: Measured): void {
+            assert.deepEqual(run.result.failures, [], "every request nginx accepted got a complete 2xx");
+            assert.equal(
+                run.postsProcessed,
+                run.result.postOk,
+                "every POST the apps completed was answered once, and every answered POST was processed once",
+            );
+        }
+
+        before(async () => {
+            stack = await createLocalStack({ switchMode });
             const result = await stack.stack.up(quiet);
             assert.equal(result.summary.result, "succeeded");
-            assert.equal(result.summary.resourceChanges?.update, 2, "only the two green hosts were updated");
         });
-        assertNothingLost(run);
-        assert.deepEqual(run.result.byColor, { blue: run.result.ok }, "all traffic stayed on blue");
-        assert.deepEqual(await pids("blue"), bluePids, "live pool processes unchanged");
-        const newGreen = await pids("green");
-        assert.ok(newGreen.every((pid) => !greenPids.includes(pid)), "every green host runs a new process");
-        for (const i of HOSTS) assert.equal((await stack.appStatus("green", i)).version, "1.1.0");
-        const internal = await getJson<{ version: string }>(`${stack.internalUrl}/green/`);
-        assert.equal(internal.headers["x-deploy-color"], "green", "the idle pool is reachable on the internal listener");
-    });
 
-    it("plain pulumi preview of a switch states the plan; preview --diff fits on a screen and names the colours", () => {
-        const pulumi = (...args: string[]) => {
-            const result = spawnSync("pulumi", [...args, "--stack", "test", "--non-interactive"], {
-                cwd: path.join(stack.dir, "project"),
-                env: { ...process.env, ...stack.env },
-                encoding: "utf8",
-                timeout: 120_000,
-            });
-            assert.equal(result.status, 0, `pulumi ${args.join(" ")} failed:\n${result.stdout}${result.stderr}`);
-            return result.stdout;
-        };
-        pulumi("config", "set", "activeColor", "green");
-        try {
-            const plain = pulumi("preview");
-            assert.match(
-                plain,
-                /^\s*Plan: traffic blue \(1\.0\.0\) -> green \(1\.1\.0\), gated on green-1, green-2; no pool redeployed; /m,
-            );
-            const diff = pulumi("preview", "--diff");
-            assert.match(diff, /~ BLUEGREEN_LIVE_COLOR\s*: "blue" => "green"/);
-            assert.match(diff, /~ BLUEGREEN_EXPECT_VERSION\s*: "1\.0\.0" => "1\.1\.0"/);
-            assert.doesNotMatch(diff, /StackReference|set -euo pipefail/, "no previous-state dump, no script text");
-            if (switchMode === "no-reload") {
-                assert.match(plain, /live colour set without a reload$/m);
-                const lines = diff.trimEnd().split("\n").length;
-                assert.ok(lines <= 60, `preview --diff of a switch is ${lines} lines:\n${diff}`);
-            } else {
-                assert.match(plain, /nginx reloads \(live pool\)$/m);
+        after(async () => {
+            await stack?.dispose();
+        });
+
+        it("serves blue with both pools warm, outputs say what is live", async () => {
+            assert.equal(await liveColor(), "blue");
+            for (const color of ["blue", "green"] as Color[]) {
+                for (const i of HOSTS)
+                    assert.equal((await stack.appStatus(color, i)).status, "ready", `${color}-${i} is ready`);
             }
-        } finally {
-            pulumi("config", "set", "activeColor", "blue");
-        }
-    });
-
-    it("changing the live pool's release is refused at preview, with what to do instead", async () => {
-        await stack.stack.setConfig("blueVersion", { value: "2.0.0" });
-        let output = "";
-        await assert.rejects(stack.stack.preview({ onOutput: (t) => (output += t) }));
-        assert.match(output, /blueVersion changes the blue release from 1\.0\.0 to 2\.0\.0, but blue is the live pool/);
-        assert.match(output, /pulumi config set greenVersion 2\.0\.0 && pulumi up/);
-        await stack.stack.setConfig("blueVersion", { value: "1.0.0" });
-    });
-
-    it("a target pool that never becomes ready fails the update naming its hosts; traffic stays on blue", async () => {
-        const neverReady = path.join(stack.dir, "never-ready");
-        fs.mkdirSync(neverReady);
-        fs.writeFileSync(
-            path.join(neverReady, "server.js"),
-            `process.env.FAIL_HEALTH = "1";\nrequire(${JSON.stringify(path.join(stack.dir, "project", "bin", "app", "server.js"))});\n`,
-        );
-        await stack.stack.setConfig("greenArtifact", { value: neverReady });
-        await stack.stack.setConfig("greenVersion", { value: "1.2.0" });
-        await stack.stack.setConfig("activeColor", { value: "green" });
-        let output = "";
-        const run = await underLoad("switch to a never-ready green", async () => {
-            await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
+            const outputs = await stack.stack.outputs();
+            assert.equal(outputs.activeColor.value, "blue");
+            assert.equal(outputs.liveVersion.value, "1.0.0");
+            assert.equal(outputs.publicUrl.value, stack.publicUrl);
         });
-        assert.match(output, /green-1 \(127\.0\.0\.1:\d+\) not ready after 10s: last \/health answered 503 .*"status":"failing"/);
-        assert.match(output, /green-2 \(127\.0\.0\.1:\d+\) not ready/);
-        assertNothingLost(run);
-        assert.deepEqual(run.result.byColor, { blue: run.result.ok });
-        assert.equal(await liveColor(), "blue");
 
-        // Back to a good green release: the next update converges.
-        await stack.stack.setConfig("greenArtifact", { value: "bin/app" });
-        await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
-        await stack.stack.setConfig("activeColor", { value: "blue" });
-        const result = await stack.stack.up(quiet);
-        assert.equal(result.summary.result, "succeeded");
-        for (const i of HOSTS) assert.equal((await stack.appStatus("green", i)).status, "ready");
-    });
-
-    it("a smoke check failing after the switch puts the previous pool back; up fails; the change stays pending", async () => {
-        await stack.stack.setConfig("smokePaths", { value: JSON.stringify(["/", "/no-such-page"]) });
-        await stack.stack.setConfig("activeColor", { value: "green" });
-        let output = "";
-        const run = await underLoad("switch with a failing smoke check", async () => {
-            await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
+        it("a client sending X-Deploy-Color: green while blue is live gets blue (under load)", async () => {
+            const run = await underLoad("X-Deploy-Color spoofing", async () => {
+                for (let i = 0; i < 50; i++) {
+                    const res = await getJson<{ color: string }>(`${stack.publicUrl}/`, { "X-Deploy-Color": "green" });
+                    assert.equal(res.status, 200);
+                    assert.equal(res.headers["x-deploy-color"], "blue");
+                    assert.equal(res.body.color, "blue", "the app saw the colour nginx set, not the client's");
+                }
+            });
+            assertNothingLost(run);
+            assert.deepEqual(run.result.byColor, { blue: run.result.ok }, "no request reached green");
         });
-        assert.match(output, /GET \/no-such-page through the public listener answered 404 from 'green'/);
-        assertNothingLost(run);
-        assert.equal(await liveColor(), "blue", "traffic is back on blue");
-        const confDir = path.join(stack.stateDir, "nginx", "conf");
-        if (switchMode === "reload") {
-            assert.match(output, /Restored the previous nginx config/);
-            assert.match(fs.readFileSync(path.join(confDir, "nginx.conf"), "utf8"), /proxy_pass http:\/\/pool_blue;/, "the file on disk is the previous config");
-        } else {
-            assert.match(output, /Restored the previous live colour \(blue\); the nginx config was not changed/);
-            assert.equal(fs.readFileSync(path.join(confDir, "live-color"), "utf8").trim(), "blue", "the persisted colour is the previous one");
-        }
 
-        const preview = await stack.stack.preview({ diff: true, onOutput: () => undefined });
-        assert.ok((preview.changeSummary.update ?? 0) >= 1, "the switch is still pending");
-        assert.match(preview.stdout, /LIVE_COLOR\s*:\s*"blue" => "green"/);
-        const markdown = summary(preview.stdout);
-        assert.match(markdown, /### Live pool: blue → green/);
-        if (switchMode === "no-reload") assert.match(markdown, /The nginx config does not change \(no-reload switch/);
-        else assert.match(markdown, /^\+ proxy_pass http:\/\/pool_green;$/m);
+        it("POST /health/drain through the public listener drains nothing, even with the token (under load)", async () => {
+            const bluePids = await pids("blue");
+            const attempts: Record<string, string>[] = [{}, { Authorization: `Bearer ${TEST_DRAIN_TOKEN}` }];
+            const run = await underLoad("public POST /health/drain", async () => {
+                for (let i = 0; i < 10; i++) {
+                    for (const headers of attempts) {
+                        const res = await request(`${stack.publicUrl}/health/drain`, "POST", headers);
+                        assert.equal(res.status, 404);
+                    }
+                }
+            });
+            assertNothingLost(run);
+            for (const i of HOSTS) assert.equal((await stack.appStatus("blue", i)).status, "ready");
+            assert.deepEqual(await pids("blue"), bluePids);
+        });
 
-        await stack.stack.setConfig("smokePaths", { value: JSON.stringify(["/"]) });
-        await stack.stack.setConfig("activeColor", { value: "blue" });
-        const result = await stack.stack.up(quiet);
-        assert.equal(result.summary.result, "succeeded");
-        assert.equal((await stack.stack.outputs()).activeColor.value, "blue");
-    });
+        it("switch blue → green: zero failed requests, every POST answered exactly once, blue stays warm", async () => {
+            const bluePids = await pids("blue");
+            await stack.stack.setConfig("activeColor", { value: "green" });
+            const run = await underLoad("switch blue→green", async () => {
+                const result = await stack.stack.up(quiet);
+                assert.equal(result.summary.result, "succeeded");
+            });
+            assertNothingLost(run);
+            assert.ok(
+                (run.result.byColor.blue ?? 0) > 0 && (run.result.byColor.green ?? 0) > 0,
+                "traffic moved from blue to green",
+            );
+            assert.equal(await liveColor(), "green");
+            assert.deepEqual(await pids("blue"), bluePids, "the old pool keeps running (standby)");
+            for (const i of HOSTS) assert.equal((await stack.appStatus("blue", i)).status, "ready");
+        });
 
-    it("a release shipped as a tarball (one top-level directory, as npm pack makes) deploys to the idle pool and goes live", async () => {
-        // app-1.1.5.tgz holds app-1.1.5/server.js, ...: the reference app under a top-level directory.
-        const staging = path.join(stack.dir, "tarball");
-        fs.cpSync(path.join(stack.dir, "project", "bin", "app"), path.join(staging, "app-1.1.5"), { recursive: true });
-        const tarball = path.join(stack.dir, "app-1.1.5.tgz");
-        execFileSync("tar", ["-czf", tarball, "-C", staging, "app-1.1.5"]);
-        const bluePids = await pids("blue");
-        await stack.stack.setConfig("greenArtifact", { value: tarball });
-        await stack.stack.setConfig("greenVersion", { value: "1.1.5" });
-        const run = await underLoad("deploy a tarball to idle green", async () => {
+        it("a 3 s POST started just before the switch back completes with 200 from the old pool (rollback under load)", async () => {
+            await stack.stack.setConfig("activeColor", { value: "blue" });
+            let slow:
+                | Promise<{ status: number; headers: Record<string, unknown>; body: string; endedAt: number }>
+                | undefined;
+            let switchedAt = 0;
+            const run = await underLoad("rollback green→blue", async () => {
+                // The slow POST starts when the engine begins the health gate, right before the switch,
+                // so it is in flight on green while blue becomes live.
+                const result = await stack.stack.up({
+                    ...quiet,
+                    onEvent: (event) => {
+                        if (!slow && event.resourcePreEvent?.metadata.urn.includes("gate-check")) {
+                            slow = request(`${stack.publicUrl}/work?ms=3000`, "POST").then((res) => ({
+                                ...res,
+                                endedAt: Date.now(),
+                            }));
+                        }
+                    },
+                });
+                switchedAt = Date.now();
+                assert.equal(result.summary.result, "succeeded");
+                // Its end inside the measured window, so the apps' counters include it.
+                await slow;
+            });
+            assert.ok(slow, "the engine reported the gate step starting");
+            const slowResult = await slow;
+            assert.equal(slowResult.status, 200);
+            assert.equal(
+                slowResult.headers["x-deploy-color"],
+                "green",
+                "the slow POST finished on the pool it started on",
+            );
+            assert.ok(
+                slowResult.endedAt > switchedAt,
+                `the slow POST was still running when the switch had finished (it ended ${slowResult.endedAt - switchedAt} ms after)`,
+            );
+            // The slow POST was processed by an app too, outside the load generator's count.
+            assertNothingLost({ ...run, postsProcessed: run.postsProcessed - 1 });
+            assert.equal(await liveColor(), "blue");
+        });
+
+        it("deploying a new version to the idle pool while the live pool serves loses nothing and restarts no live process", async () => {
+            const bluePids = await pids("blue");
+            const greenPids = await pids("green");
+            await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
+            const run = await underLoad("deploy 1.1.0 to idle green", async () => {
+                const result = await stack.stack.up(quiet);
+                assert.equal(result.summary.result, "succeeded");
+                assert.equal(result.summary.resourceChanges?.update, 2, "only the two green hosts were updated");
+            });
+            assertNothingLost(run);
+            assert.deepEqual(run.result.byColor, { blue: run.result.ok }, "all traffic stayed on blue");
+            assert.deepEqual(await pids("blue"), bluePids, "live pool processes unchanged");
+            const newGreen = await pids("green");
+            assert.ok(
+                newGreen.every((pid) => !greenPids.includes(pid)),
+                "every green host runs a new process",
+            );
+            for (const i of HOSTS) assert.equal((await stack.appStatus("green", i)).version, "1.1.0");
+            const internal = await getJson<{ version: string }>(`${stack.internalUrl}/green/`);
+            assert.equal(
+                internal.headers["x-deploy-color"],
+                "green",
+                "the idle pool is reachable on the internal listener",
+            );
+        });
+
+        it("plain pulumi preview of a switch states the plan; preview --diff fits a screen, names the colours", () => {
+            const pulumi = (...args: string[]) => {
+                const result = spawnSync("pulumi", [...args, "--stack", "test", "--non-interactive"], {
+                    cwd: path.join(stack.dir, "project"),
+                    env: { ...process.env, ...stack.env },
+                    encoding: "utf8",
+                    timeout: 120_000,
+                });
+                assert.equal(result.status, 0, `pulumi ${args.join(" ")} failed:\n${result.stdout}${result.stderr}`);
+                return result.stdout;
+            };
+            pulumi("config", "set", "activeColor", "green");
+            try {
+                const plain = pulumi("preview");
+                const plan = /^\s*(Plan: .*)$/m.exec(plain)?.[1] ?? "";
+                assert.match(plan, /^Plan: traffic blue \(1\.0\.0\) -> green \(1\.1\.0\), gated on green-1, green-2;/);
+                assert.match(plan, /; no pool redeployed; /);
+                const diff = pulumi("preview", "--diff");
+                assert.match(diff, /~ BLUEGREEN_LIVE_COLOR\s*: "blue" => "green"/);
+                assert.match(diff, /~ BLUEGREEN_EXPECT_VERSION\s*: "1\.0\.0" => "1\.1\.0"/);
+                assert.doesNotMatch(diff, /StackReference|set -euo pipefail/, "no previous-state dump, no script text");
+                if (switchMode === "no-reload") {
+                    assert.match(plain, /live colour set without a reload$/m);
+                    const lines = diff.trimEnd().split("\n").length;
+                    assert.ok(lines <= 60, `preview --diff of a switch is ${lines} lines:\n${diff}`);
+                } else {
+                    assert.match(plain, /nginx reloads \(live pool\)$/m);
+                }
+            } finally {
+                pulumi("config", "set", "activeColor", "blue");
+            }
+        });
+
+        it("changing the live pool's release is refused at preview, with what to do instead", async () => {
+            await stack.stack.setConfig("blueVersion", { value: "2.0.0" });
+            let output = "";
+            await assert.rejects(stack.stack.preview({ onOutput: (t) => (output += t) }));
+            assert.match(
+                output,
+                /blueVersion changes the blue release from 1\.0\.0 to 2\.0\.0, but blue is the live pool/,
+            );
+            assert.match(output, /pulumi config set greenVersion 2\.0\.0 && pulumi up/);
+            await stack.stack.setConfig("blueVersion", { value: "1.0.0" });
+        });
+
+        it("a target pool that never becomes ready fails the update naming its hosts; traffic stays on blue", async () => {
+            const neverReady = path.join(stack.dir, "never-ready");
+            fs.mkdirSync(neverReady);
+            fs.writeFileSync(
+                path.join(neverReady, "server.js"),
+                `process.env.FAIL_HEALTH = "1";\nrequire(${JSON.stringify(path.join(stack.dir, "project", "bin", "app", "server.js"))});\n`,
+            );
+            await stack.stack.setConfig("greenArtifact", { value: neverReady });
+            await stack.stack.setConfig("greenVersion", { value: "1.2.0" });
+            await stack.stack.setConfig("activeColor", { value: "green" });
+            let output = "";
+            const run = await underLoad("switch to a never-ready green", async () => {
+                await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
+            });
+            assert.match(
+                output,
+                /green-1 \(127\.0\.0\.1:\d+\) not ready after 10s: last \/health answered 503 .*"status":"failing"/,
+            );
+            assert.match(output, /green-2 \(127\.0\.0\.1:\d+\) not ready/);
+            assertNothingLost(run);
+            assert.deepEqual(run.result.byColor, { blue: run.result.ok });
+            assert.equal(await liveColor(), "blue");
+
+            // Back to a good green release: the next update converges.
+            await stack.stack.setConfig("greenArtifact", { value: "bin/app" });
+            await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
+            await stack.stack.setConfig("activeColor", { value: "blue" });
+            const result = await stack.stack.up(quiet);
+            assert.equal(result.summary.result, "succeeded");
+            for (const i of HOSTS) assert.equal((await stack.appStatus("green", i)).status, "ready");
+        });
+
+        it("a smoke check failing after the switch puts the previous pool back; up fails; the change stays pending", async () => {
+            await stack.stack.setConfig("smokePaths", { value: JSON.stringify(["/", "/no-such-page"]) });
+            await stack.stack.setConfig("activeColor", { value: "green" });
+            let output = "";
+            const run = await underLoad("switch with a failing smoke check", async () => {
+                await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
+            });
+            assert.match(output, /GET \/no-such-page through the public listener answered 404 from 'green'/);
+            assertNothingLost(run);
+            assert.equal(await liveColor(), "blue", "traffic is back on blue");
+            const confDir = path.join(stack.stateDir, "nginx", "conf");
+            if (switchMode === "reload") {
+                assert.match(output, /Restored the previous nginx config/);
+                assert.match(
+                    fs.readFileSync(path.join(confDir, "nginx.conf"), "utf8"),
+                    /proxy_pass http:\/\/pool_blue;/,
+                    "the file on disk is the previous config",
+                );
+            } else {
+                assert.match(output, /Restored the previous live colour \(blue\); the nginx config was not changed/);
+                assert.equal(
+                    fs.readFileSync(path.join(confDir, "live-color"), "utf8").trim(),
+                    "blue",
+                    "the persisted colour is the previous one",
+                );
+            }
+
+            const preview = await stack.stack.preview({ diff: true, onOutput: () => undefined });
+            assert.ok((preview.changeSummary.update ?? 0) >= 1, "the switch is still pending");
+            assert.match(preview.stdout, /LIVE_COLOR\s*:\s*"blue" => "green"/);
+            const markdown = summary(preview.stdout);
+            assert.match(markdown, /### Live pool: blue → green/);
+            if (switchMode === "no-reload")
+                assert.match(markdown, /The nginx config does not change \(no-reload switch/);
+            else assert.match(markdown, /^\+ proxy_pass http:\/\/pool_green;$/m);
+
+            await stack.stack.setConfig("smokePaths", { value: JSON.stringify(["/"]) });
+            await stack.stack.setConfig("activeColor", { value: "blue" });
+            const result = await stack.stack.up(quiet);
+            assert.equal(result.summary.result, "succeeded");
+            assert.equal((await stack.stack.outputs()).activeColor.value, "blue");
+        });
+
+        it("a release shipped as a tarball (one top-level directory, as npm pack makes) deploys to the idle pool and goes live", async () => {
+            // app-1.1.5.tgz holds app-1.1.5/server.js, ...: the reference app under a top-level directory.
+            const staging = path.join(stack.dir, "tarball");
+            fs.cpSync(path.join(stack.dir, "project", "bin", "app"), path.join(staging, "app-1.1.5"), {
+                recursive: true,
+            });
+            const tarball = path.join(stack.dir, "app-1.1.5.tgz");
+            execFileSync("tar", ["-czf", tarball, "-C", staging, "app-1.1.5"]);
+            const bluePids = await pids("blue");
+            await stack.stack.setConfig("greenArtifact", { value: tarball });
+            await stack.stack.setConfig("greenVersion", { value: "1.1.5" });
+            const run = await underLoad("deploy a tarball to idle green", async () => {
+                assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+            });
+            assertNothingLost(run);
+            assert.deepEqual(run.result.byColor, { blue: run.result.ok }, "all traffic stayed on blue");
+            assert.deepEqual(await pids("blue"), bluePids);
+            for (const i of HOSTS) {
+                const status = await stack.appStatus("green", i);
+                assert.equal(status.version, "1.1.5");
+                const releaseDir = fs.readlinkSync(`/proc/${status.pid}/cwd`);
+                assert.ok(
+                    fs.existsSync(path.join(releaseDir, "server.js")),
+                    `the release root is the tarball's top-level directory (${releaseDir})`,
+                );
+            }
+            await stack.stack.setConfig("activeColor", { value: "green" });
+            const switched = await underLoad("switch to the tarball release", async () => {
+                assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+            });
+            assertNothingLost(switched);
+            assert.equal((await getJson<{ version: string }>(`${stack.publicUrl}/`)).body.version, "1.1.5");
+            await stack.stack.setConfig("activeColor", { value: "blue" });
             assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
         });
-        assertNothingLost(run);
-        assert.deepEqual(run.result.byColor, { blue: run.result.ok }, "all traffic stayed on blue");
-        assert.deepEqual(await pids("blue"), bluePids);
-        for (const i of HOSTS) {
-            const status = await stack.appStatus("green", i);
-            assert.equal(status.version, "1.1.5");
-            const releaseDir = fs.readlinkSync(`/proc/${status.pid}/cwd`);
-            assert.ok(fs.existsSync(path.join(releaseDir, "server.js")), `the release root is the tarball's top-level directory (${releaseDir})`);
-        }
-        await stack.stack.setConfig("activeColor", { value: "green" });
-        const switched = await underLoad("switch to the tarball release", async () => {
-            assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
-        });
-        assertNothingLost(switched);
-        assert.equal((await getJson<{ version: string }>(`${stack.publicUrl}/`)).body.version, "1.1.5");
-        await stack.stack.setConfig("activeColor", { value: "blue" });
-        assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
     });
-});

@@ -39,7 +39,9 @@ function portIsFree(port: number): Promise<boolean> {
  * A base port with base+1..+hostsPerPool and base+101.. free, plus two more free ports. Below
  * Linux's ephemeral range (32768+), so outgoing connections cannot take them meanwhile.
  */
-export async function freePorts(hostsPerPool: number): Promise<{ base: number; publicPort: number; internalPort: number }> {
+export async function freePorts(
+    hostsPerPool: number,
+): Promise<{ base: number; publicPort: number; internalPort: number }> {
     for (let attempt = 0; attempt < 50; attempt++) {
         const base = 10000 + Math.floor(Math.random() * 220) * 100;
         const wanted = [base - 2, base - 1];
@@ -50,7 +52,10 @@ export async function freePorts(hostsPerPool: number): Promise<{ base: number; p
     throw new Error("no free loopback ports found after 50 attempts");
 }
 
-export function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: T }> {
+export function getJson<T>(
+    url: string,
+    headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: T }> {
     return new Promise((resolve, reject) => {
         http.get(url, { headers, agent: false }, (res) => {
             const chunks: Buffer[] = [];
@@ -69,12 +74,23 @@ export function getJson<T>(url: string, headers: Record<string, string> = {}): P
     });
 }
 
-export function request(url: string, method: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+export function request(
+    url: string,
+    method: string,
+    headers: Record<string, string> = {},
+    body?: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
     return new Promise((resolve, reject) => {
         const req = http.request(url, { method, headers, agent: false }, (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+            res.on("end", () =>
+                resolve({
+                    status: res.statusCode ?? 0,
+                    headers: res.headers,
+                    body: Buffer.concat(chunks).toString("utf8"),
+                }),
+            );
         });
         req.on("error", reject);
         req.end(body);
@@ -84,7 +100,10 @@ export function request(url: string, method: string, headers: Record<string, str
 /** Whether `pid` runs and belongs to the stack under `dir` (its working dir or command line is there). */
 function belongsTo(pid: number, dir: string): boolean {
     try {
-        return fs.readlinkSync(`/proc/${pid}/cwd`).startsWith(dir) || fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir);
+        return (
+            fs.readlinkSync(`/proc/${pid}/cwd`).startsWith(dir) ||
+            fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)
+        );
     } catch {
         return false; // gone
     }
@@ -166,7 +185,10 @@ export async function createLocalStack(
                 fs.rmSync(base.dir, { recursive: true, force: true });
             }
             // Deleting the pools and the router must stop every process they started.
-            if (destroyed && leftovers.length > 0) throw new Error(`pulumi destroy left ${leftovers.length} process(es) running (pids ${leftovers.join(", ")}); they were killed now`);
+            if (destroyed && leftovers.length > 0)
+                throw new Error(
+                    `pulumi destroy left ${leftovers.length} process(es) running (pids ${leftovers.join(", ")}); they were killed now`,
+                );
         },
     };
 }

@@ -11,7 +11,10 @@ export interface RecordedResource {
 }
 
 export class ProgramRefused extends Error {
-    constructor(readonly messages: readonly string[], readonly exitCode: number) {
+    constructor(
+        readonly messages: readonly string[],
+        readonly exitCode: number,
+    ) {
         super(messages.join("\n"));
     }
 }
@@ -20,8 +23,15 @@ const PROGRAM = path.resolve(__dirname, "..", "..", "index.ts");
 
 /** Answers of the AWS data sources the aws target reads (as AWS would give them). */
 const AWS_CALLS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
-    "aws:index/getAvailabilityZones:getAvailabilityZones": () => ({ names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"] }),
-    "aws:ec2/getAmi:getAmi": () => ({ id: "ami-0debian12", name: "debian-12-amd64-20261101-1234", architecture: "x86_64" }),
+    "aws:index/getAvailabilityZones:getAvailabilityZones": () => ({
+        names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+        zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"],
+    }),
+    "aws:ec2/getAmi:getAmi": () => ({
+        id: "ami-0debian12",
+        name: "debian-12-amd64-20261101-1234",
+        architecture: "x86_64",
+    }),
     // Subnet ...NN: 10.50.NN.0/24 (NN in hex), zone a for odd NN, b for even.
     "aws:ec2/getSubnet:getSubnet": (inputs) => {
         const id = String(inputs.id);

@@ -24,7 +24,16 @@ export function pulumiBinDir(): string {
 }
 
 /** What a copy of this project needs to run as a Pulumi program. */
-export const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "main.js", "index.ts", "components", "templates", "bin"] as const;
+export const PROGRAM_FILES = [
+    "Pulumi.yaml",
+    "package.json",
+    "tsconfig.json",
+    "main.js",
+    "index.ts",
+    "components",
+    "templates",
+    "bin",
+] as const;
 
 export interface TestStack {
     readonly stack: Stack;

@@ -37,7 +37,10 @@ describe("the plan line of a preview", () => {
 
     it("a rebuilt artifact at the same version is a redeploy too", () => {
         const next = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1", 2, "1.0.1-cccc"));
-        assert.match(describePlan({ previous: before, next, reconcile: "" }), /green redeployed 1\.0\.1 \(new build\) on/);
+        assert.match(
+            describePlan({ previous: before, next, reconcile: "" }),
+            /green redeployed 1\.0\.1 \(new build\) on/,
+        );
     });
 
     it("names the nginx settings that change and says nginx reloads", () => {
@@ -54,7 +57,8 @@ describe("the plan line of a preview", () => {
         const next = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1", 3), "c2");
         assert.equal(
             describePlan({ previous: before, next, reconcile: "" }),
-            "Plan: traffic stays on blue (1.0.0); green deployed 1.0.1 on new green-3; nginx reloads (green upstream hosts)",
+            "Plan: traffic stays on blue (1.0.0); green deployed 1.0.1 on new green-3; " +
+                "nginx reloads (green upstream hosts)",
         );
     });
 
@@ -81,7 +85,12 @@ describe("the plan line of a preview", () => {
     });
 
     it("starts from what nginx really serves, and says why the switch runs again", () => {
-        const plan = describePlan({ previous: before, servedLive: "green", next: before, reconcile: "nginx is not running" });
+        const plan = describePlan({
+            previous: before,
+            servedLive: "green",
+            next: before,
+            reconcile: "nginx is not running",
+        });
         assert.match(plan, /^Plan: traffic green \(1\.0\.1\) -> blue \(1\.0\.0\)/);
         assert.match(plan, /nginx: nginx is not running, so the switch runs again$/);
     });

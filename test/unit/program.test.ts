@@ -4,7 +4,10 @@ import { ProgramRefused, RecordedResource, info, registered, runProgram } from "
 const BASE = { activeColor: "blue", drainToken: "test-token-0123456789" };
 
 function names(resources: RecordedResource[], type: string): string[] {
-    return resources.filter((r) => r.type === type).map((r) => r.name).sort();
+    return resources
+        .filter((r) => r.type === type)
+        .map((r) => r.name)
+        .sort();
 }
 
 /** The engine's marker of a secret value in mocked inputs. */
@@ -20,10 +23,13 @@ function env(resources: RecordedResource[], name: string): Record<string, string
     const environment = resource.inputs.environment;
     const sent = (isSecret(environment) ? environment.value : environment) as Record<string, string>;
     // Every variable travels as BLUEGREEN_<NAME>; the scripts see <NAME>.
-    for (const name of Object.keys(sent)) assert.match(name, /^BLUEGREEN_/, `${name} lacks the prefix an SSH server accepts`);
+    for (const name of Object.keys(sent))
+        assert.match(name, /^BLUEGREEN_/, `${name} lacks the prefix an SSH server accepts`);
     // Script texts are secrets (to keep them out of preview diffs): read what they hold.
     const plain = (value: unknown) => String(isSecret(value) ? value.value : value);
-    return Object.fromEntries(Object.entries(sent).map(([name, value]) => [name.replace(/^BLUEGREEN_/, ""), plain(value)]));
+    return Object.fromEntries(
+        Object.entries(sent).map(([name, value]) => [name.replace(/^BLUEGREEN_/, ""), plain(value)]),
+    );
 }
 
 async function refusal(config: Record<string, string>, previousOutputs?: Record<string, unknown>): Promise<string> {
@@ -46,9 +52,15 @@ describe("the program's resource graph (mocks)", () => {
         assert.deepEqual(names(resources, "bluegreen:index:HealthGate"), ["gate"]);
         assert.deepEqual(names(resources, "bluegreen:index:Router"), ["router"]);
         assert.deepEqual(names(resources, "command:local:Command"), [
-            "blue-host-1", "blue-host-1-token", "blue-host-2", "blue-host-2-token",
+            "blue-host-1",
+            "blue-host-1-token",
+            "blue-host-2",
+            "blue-host-2-token",
             "gate-check",
-            "green-host-1", "green-host-1-token", "green-host-2", "green-host-2-token",
+            "green-host-1",
+            "green-host-1-token",
+            "green-host-2",
+            "green-host-2-token",
             "router-nginx",
         ]);
     });
@@ -72,7 +84,10 @@ describe("the program's resource graph (mocks)", () => {
     });
 
     it("the rendered nginx config and the live colour are inputs of the router's switch command", async () => {
-        const reload = env((await runProgram({ ...BASE, activeColor: "green", switchMode: "reload" })).resources, "router-nginx");
+        const reload = env(
+            (await runProgram({ ...BASE, activeColor: "green", switchMode: "reload" })).resources,
+            "router-nginx",
+        );
         assert.match(reload.NGINX_CONF, /proxy_pass http:\/\/pool_green;/);
         assert.equal(reload.LIVE_COLOR, "green");
         assert.match(reload.NGINX_CONF, new RegExp(`# config-id: ${reload.CONFIG_ID}`));
@@ -85,7 +100,10 @@ describe("the program's resource graph (mocks)", () => {
     });
 
     it("the switch re-checks the pool going live itself, so a retried switch is never ungated", async () => {
-        const router = env((await runProgram({ ...BASE, activeColor: "green", greenVersion: "2.0.0" })).resources, "router-nginx");
+        const router = env(
+            (await runProgram({ ...BASE, activeColor: "green", greenVersion: "2.0.0" })).resources,
+            "router-nginx",
+        );
         assert.equal(router.HOSTS, "green-1=127.0.0.1:9201 green-2=127.0.0.1:9202");
         assert.equal(router.EXPECT_VERSION, "2.0.0");
         assert.match(router.ON_CREATE, /^run_gate$/m);
@@ -119,8 +137,16 @@ describe("safety rules through the program (mocks)", () => {
         deployState: {
             liveColor: "blue",
             pools: {
-                blue: { version: "1.0.0", releaseId: "unused", hosts: { "blue-1": "127.0.0.1:9101", "blue-2": "127.0.0.1:9102" } },
-                green: { version: "1.0.0", releaseId: "unused", hosts: { "green-1": "127.0.0.1:9201", "green-2": "127.0.0.1:9202" } },
+                blue: {
+                    version: "1.0.0",
+                    releaseId: "unused",
+                    hosts: { "blue-1": "127.0.0.1:9101", "blue-2": "127.0.0.1:9102" },
+                },
+                green: {
+                    version: "1.0.0",
+                    releaseId: "unused",
+                    hosts: { "green-1": "127.0.0.1:9201", "green-2": "127.0.0.1:9202" },
+                },
             },
         },
     };
@@ -134,8 +160,14 @@ describe("safety rules through the program (mocks)", () => {
     it("refuses a new version on the live pool, saying to deploy to the idle pool and switch", async () => {
         const prev = await withReleaseIds(BASE);
         const message = await refusal({ ...BASE, blueVersion: "1.1.0" }, prev);
-        assert.match(message, /blueVersion changes the blue release from 1\.0\.0 to 1\.1\.0, but blue is the live pool/);
-        assert.match(message, /pulumi config set greenVersion 1\.1\.0 && pulumi up; then switch: pulumi config set activeColor green && pulumi up/);
+        assert.match(
+            message,
+            /blueVersion changes the blue release from 1\.0\.0 to 1\.1\.0, but blue is the live pool/,
+        );
+        assert.match(
+            message,
+            /pulumi config set greenVersion 1\.1\.0 && pulumi up; then switch: pulumi config set activeColor green && pulumi up/,
+        );
         assert.deepEqual(registered, [], "nothing is registered, so nothing changes");
     });
 
@@ -147,7 +179,10 @@ describe("safety rules through the program (mocks)", () => {
 
     it("allows a new version on the idle pool together with the switch to it", async () => {
         const prev = await withReleaseIds(BASE);
-        const { outputs } = await runProgram({ ...BASE, activeColor: "green", greenVersion: "1.1.0" }, { previousOutputs: prev });
+        const { outputs } = await runProgram(
+            { ...BASE, activeColor: "green", greenVersion: "1.1.0" },
+            { previousOutputs: prev },
+        );
         assert.deepEqual(info, [
             "Plan: traffic blue (1.0.0) -> green (1.1.0), gated on green-1, green-2; " +
                 "green redeployed 1.0.0 -> 1.1.0 on green-1, green-2; live colour set without a reload",
@@ -157,7 +192,7 @@ describe("safety rules through the program (mocks)", () => {
         assert.equal(outputs.standbyVersion, "1.0.0");
     });
 
-    it("records the live colour only in activeColor (a switch leaves deployState as it was), and reads it there", async () => {
+    it("records the live colour only in activeColor (a switch leaves deployState alone), reads it there", async () => {
         const blue = (await runProgram(BASE)).outputs;
         const green = (await runProgram({ ...BASE, activeColor: "green" })).outputs;
         assert.deepEqual(Object.keys(blue.deployState as object), ["pools"]);
@@ -168,18 +203,30 @@ describe("safety rules through the program (mocks)", () => {
             { ...BASE, activeColor: "green", greenVersion: "1.1.0" },
             { activeColor: "green", deployState: green.deployState, nginx: green.nginx },
         );
-        assert.match(message, /greenVersion changes the green release from 1\.0\.0 to 1\.1\.0, but green is the live pool/);
+        assert.match(
+            message,
+            /greenVersion changes the green release from 1\.0\.0 to 1\.1\.0, but green is the live pool/,
+        );
     });
 
     it("reads a state an earlier version recorded (the live colour inside deployState)", async () => {
-        const message = await refusal({ ...BASE, activeColor: "green", blueVersion: "1.1.0" }, recordedByEarlierVersion);
-        assert.match(message, /blueVersion changes the blue release from 1\.0\.0 to 1\.1\.0, but blue is the live pool/);
+        const message = await refusal(
+            { ...BASE, activeColor: "green", blueVersion: "1.1.0" },
+            recordedByEarlierVersion,
+        );
+        assert.match(
+            message,
+            /blueVersion changes the blue release from 1\.0\.0 to 1\.1\.0, but blue is the live pool/,
+        );
     });
 
     it("fails closed when the recorded deployState cannot be read: nothing would protect the live pool", async () => {
         for (const garbage of ["not json", { liveColor: "purple" }, { pools: {} }]) {
             const message = await refusal(BASE, { deployState: garbage });
-            assert.match(message, /the stack's deployState output \(what the last update deployed\) cannot be read, so the safety rules cannot be checked\. Fix: /);
+            assert.match(
+                message,
+                /the stack's deployState output \(what the last update deployed\) cannot be read, so the safety rules cannot be checked\. Fix: /,
+            );
         }
     });
 
@@ -191,6 +238,9 @@ describe("safety rules through the program (mocks)", () => {
     it("refuses moving the live pool's hosts to other ports", async () => {
         const prev = await withReleaseIds(BASE);
         const message = await refusal({ ...BASE, appBasePort: "9500" }, prev);
-        assert.match(message, /blue-1 would move from 127\.0\.0\.1:9101 to 127\.0\.0\.1:9501, but blue is the live pool/);
+        assert.match(
+            message,
+            /blue-1 would move from 127\.0\.0\.1:9101 to 127\.0\.0\.1:9501, but blue is the live pool/,
+        );
     });
 });
