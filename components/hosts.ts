@@ -44,33 +44,43 @@ const MISSING_SCRIPT = "not received: sshd must AcceptEnv BLUEGREEN_*";
 export const ENV_PREFIX = "BLUEGREEN_";
 
 /**
- * The command resource's inputs for `script`: each script travels in an environment
- * variable and the command line only names it, so errors and logs show
- * `bash -c "$BLUEGREEN_ON_CREATE" deploy-host.sh`, not a page of shell.
- * The script texts are marked secret only to keep them out of `pulumi preview --diff`, which
- * would print a whole script for a one-line change; BLUEGREEN_SCRIPTS names each with a hash
- * of its text, so a changed script still shows there, as one line.
+ * How `script` runs on a host: each phase's command line, and the variables it reads. Each
+ * script travels in an environment variable and the command line only names it, so errors and
+ * logs show `bash -c "$BLUEGREEN_ON_CREATE" deploy-host.sh`, not a page of shell.
  * Every variable is named BLUEGREEN_*: over SSH the server accepts only the names its
  * sshd_config lists (`AcceptEnv BLUEGREEN_*`), and a command whose script did not arrive
  * fails saying so instead of running nothing.
  */
-export function commandInputs(script: HostScript, deadlineSeconds?: number, lockFile?: string) {
+export function scriptCommands(script: HostScript, deadlineSeconds?: number, lockFile?: string) {
     const phases = { create: script.create, update: script.update, delete: script.delete };
     const environment: Record<string, pulumi.Input<string>> = {};
     for (const [name, value] of Object.entries(script.environment)) environment[`${ENV_PREFIX}${name}`] = value;
     const commands: Partial<Record<keyof typeof phases, string>> = {};
+    const scriptTexts: Record<string, string> = {};
     const scriptIds: string[] = [];
     for (const [phase, s] of Object.entries(phases) as [keyof typeof phases, Script | undefined][]) {
         if (!s) continue;
         // A script that is also another phase's travels once (state and every call carry it).
         const same = phase === "update" && script.create.text === s.text ? "create" : phase;
         const variable = `${ENV_PREFIX}ON_${same.toUpperCase()}`;
-        if (same === phase) environment[variable] = pulumi.secret(s.text);
+        scriptTexts[variable] = s.text;
         scriptIds.push(`${phase}=${s.name}@${createHash("sha256").update(s.text).digest("hex").slice(0, 12)}`);
         const run = `/bin/bash -c "\${${variable}:?${MISSING_SCRIPT}}" ${s.name}`;
         commands[phase] = deadlineSeconds ? withDeadline(run, deadlineSeconds, s.name, lockFile) : `exec ${run}`;
     }
     environment[`${ENV_PREFIX}SCRIPTS`] = scriptIds.join(" ");
+    return { commands, environment, scriptTexts };
+}
+
+/**
+ * The command resource's inputs for `script` (see scriptCommands). The script texts are marked
+ * secret only to keep them out of `pulumi preview --diff`, which would print a whole script for a
+ * one-line change; BLUEGREEN_SCRIPTS names each with a hash of its text, so a changed script
+ * still shows there, as one line.
+ */
+export function commandInputs(script: HostScript, deadlineSeconds?: number, lockFile?: string) {
+    const { commands, environment, scriptTexts } = scriptCommands(script, deadlineSeconds, lockFile);
+    for (const [variable, text] of Object.entries(scriptTexts)) environment[variable] = pulumi.secret(text);
     return { ...commands, environment };
 }
 

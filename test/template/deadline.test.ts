@@ -1,4 +1,4 @@
-// The command line every remote script runs under (components/hosts.ts commandInputs with a
+// The command line every remote script runs under (components/hosts.ts scriptCommands with a
 // deadline and a lock), run by sh and by bash as sshd would run it with either login shell: the
 // host itself stops a script past its deadline and says so; scripts on one host run one at a
 // time, and what a script starts does not keep the lock; within its deadline a script's output
@@ -8,7 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { commandInputs } from "../../components/hosts";
+import { scriptCommands } from "../../components/hosts";
 
 interface Run {
     readonly status: number | null;
@@ -17,13 +17,13 @@ interface Run {
 }
 
 function remoteCommand(scriptText: string, deadlineSeconds: number, lockFile?: string) {
-    const inputs = commandInputs(
+    const { commands, environment, scriptTexts } = scriptCommands(
         { create: { name: "slow.sh", text: scriptText }, environment: { NAME: "green-1" } },
         deadlineSeconds,
         lockFile,
     );
-    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", ...(inputs.environment as Record<string, string>) };
-    return { commandLine: inputs.create!, env };
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", ...(environment as Record<string, string>), ...scriptTexts };
+    return { commandLine: commands.create!, env };
 }
 
 for (const shell of ["/bin/sh", "/bin/bash"]) {
