@@ -22,7 +22,11 @@ function remoteCommand(scriptText: string, deadlineSeconds: number, lockFile?: s
         deadlineSeconds,
         lockFile,
     );
-    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", ...(environment as Record<string, string>), ...scriptTexts };
+    const env = {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        ...(environment as Record<string, string>),
+        ...scriptTexts,
+    };
     return { commandLine: commands.create!, env };
 }
 
