@@ -176,7 +176,7 @@ async function main() {
     const deployState: DeployState = { ...recorded, configId: nginxConfig.configId, nginx: nginxSettings };
     const reconcile = reconcileReason(observed, previous, { liveColor: live, configId: nginxConfig.configId });
     if (reconcile) void pulumi.log.warn(`${reconcile}: the switch will run again to make nginx agree.`);
-    void pulumi.log.info(describePlan({ previous, servedLive: observed?.live, next: deployState, reconcile }));
+    void pulumi.log.info(describePlan({ previous, served: observed, next: deployState, reconcile }));
 
     // Every host is checked before a deploy changes any of them.
     hostsLayer.checkReachable(

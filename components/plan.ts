@@ -1,14 +1,15 @@
 // The one line an operator reads before an update runs: where traffic goes, which pools are
 // redeployed on which hosts, and what nginx does. `pulumi preview` shows resources and
 // property diffs; this says what they add up to. Pure: no Pulumi, so every case is a unit test.
-import { COLORS, type Color } from "./config";
+import { COLORS } from "./config";
+import type { ObservedNginx } from "./observe";
 import type { DeployState } from "./safety";
 
 export interface PlanInput {
     /** What the last successful update deployed; absent on the first. */
     readonly previous?: DeployState;
-    /** The colour nginx really serves, where it could be asked. */
-    readonly servedLive?: Color;
+    /** What nginx really serves, where it could be asked: it wins over the records. */
+    readonly served?: ObservedNginx;
     /** What this update deploys, with the nginx config id and settings. */
     readonly next: DeployState;
     /** Why the switch runs again although nothing changed (observe.ts), or empty. */
@@ -32,6 +33,7 @@ function poolChanges(previous: DeployState | undefined, next: DeployState): stri
             continue;
         }
         const added = hosts.filter((h) => !(h in before.hosts));
+        const moved = hosts.filter((h) => h in before.hosts && before.hosts[h] !== after.hosts[h]);
         const removed = Object.keys(before.hosts).filter((h) => !(h in after.hosts));
         if (before.releaseId !== after.releaseId && hosts.length > 0) {
             const versions =
@@ -39,8 +41,9 @@ function poolChanges(previous: DeployState | undefined, next: DeployState): stri
                     ? `${after.version} (new build)`
                     : `${before.version} -> ${after.version}`;
             changes.push(`${color} redeployed ${versions} on ${hostNames(hosts)}`);
-        } else if (added.length > 0) {
-            changes.push(`${color} deployed ${after.version} on new ${hostNames(added)}`);
+        } else {
+            if (added.length > 0) changes.push(`${color} deployed ${after.version} on new ${hostNames(added)}`);
+            if (moved.length > 0) changes.push(`${color} deployed ${after.version} on moved ${hostNames(moved)}`);
         }
         if (removed.length > 0) changes.push(`${color} stopped on ${hostNames(removed)}`);
     }
@@ -55,40 +58,49 @@ function settingChanges(before: Readonly<Record<string, string>>, after: Readonl
         .map((k) => `${k} ${before[k] || "(none)"} -> ${after[k] || "(none)"}`);
 }
 
-function nginxChange(input: PlanInput, traffic: { from?: Color; to: Color }): string {
-    const { previous, next, reconcile } = input;
-    if (!previous) return `nginx starts with config ${next.configId}`;
+/** A pool's upstream servers, comparable whatever order the records keep them in. */
+function upstream(hosts: Readonly<Record<string, string>>): string {
+    return Object.entries(hosts)
+        .map(([name, address]) => `${name}=${address}`)
+        .sort()
+        .join(" ");
+}
+
+function nginxChange(input: PlanInput, switches: boolean): string {
+    const { previous, next, reconcile, served } = input;
+    if (served ? !served.running : !previous) return `nginx starts with config ${next.configId}`;
     if (reconcile) return `nginx: ${reconcile}, so the switch runs again`;
-    if (previous.configId === next.configId) {
-        return traffic.from === traffic.to ? "nginx unchanged" : "live colour set without a reload";
+    const current = served?.configId ?? previous?.configId;
+    if (current === next.configId) return switches ? "live colour set without a reload" : "nginx unchanged";
+    const reasons: string[] = [];
+    if (previous) {
+        // States recorded by earlier versions have no settings to compare.
+        if (previous.nginx) reasons.push(...settingChanges(previous.nginx, next.nginx ?? {}));
+        for (const color of COLORS) {
+            if (upstream(previous.pools[color].hosts) !== upstream(next.pools[color].hosts)) {
+                reasons.push(`${color} upstream hosts`);
+            }
+        }
     }
-    // States recorded by earlier versions have no settings to compare.
-    const reasons = previous.nginx ? settingChanges(previous.nginx, next.nginx ?? {}) : [];
-    for (const color of COLORS) {
-        const before = Object.keys(previous.pools[color].hosts).join(" ");
-        if (before !== Object.keys(next.pools[color].hosts).join(" ")) reasons.push(`${color} upstream hosts`);
-    }
-    if (traffic.from !== traffic.to && next.nginx?.switchMode === "reload") reasons.push("live pool");
-    const why = reasons.length > 0 ? reasons.join(", ") : `config ${previous.configId} -> ${next.configId}`;
+    if (switches && next.nginx?.switchMode === "reload") reasons.push("live pool");
+    const why = reasons.length > 0 ? reasons.join(", ") : `config ${current ?? "unknown"} -> ${next.configId}`;
     return `nginx reloads (${why})`;
 }
 
 export function describePlan(input: PlanInput): string {
     const { previous, next } = input;
     const to = next.liveColor;
-    const from = input.servedLive ?? previous?.liveColor;
+    const version = next.pools[to].version;
     const liveHosts = hostNames(Object.keys(next.pools[to].hosts));
-    const version = (state: DeployState, color: Color) => state.pools[color].version;
-    let traffic: string;
-    if (!previous || !from) traffic = `traffic to ${to} (${version(next, to)}), gated on ${liveHosts}`;
-    else if (from !== to) {
-        traffic = `traffic ${from} (${version(previous, from)}) -> ${to} (${version(next, to)}), gated on ${liveHosts}`;
-    } else traffic = `traffic stays on ${to} (${version(next, to)})`;
+    let traffic = `traffic to ${to} (${version}), gated on ${liveHosts}`;
+    let switches = false;
+    if (previous) {
+        const from = input.served?.live ?? previous.liveColor;
+        switches = from !== to;
+        const fromTo = `${from} (${previous.pools[from].version}) -> ${to} (${version})`;
+        traffic = switches ? `traffic ${fromTo}, gated on ${liveHosts}` : `traffic stays on ${to} (${version})`;
+    }
     const pools = poolChanges(previous, next);
-    const parts = [
-        traffic,
-        pools.length > 0 ? pools.join("; ") : "no pool redeployed",
-        nginxChange(input, { from, to }),
-    ];
+    const parts = [traffic, pools.length > 0 ? pools.join("; ") : "no pool redeployed", nginxChange(input, switches)];
     return `Plan: ${parts.join("; ")}`;
 }

@@ -1,5 +1,5 @@
-// Templates and scripts are files under templates/, found relative to this file, never
-// strings in code. Nothing here imports Pulumi, so renders are pure and testable.
+// Templates and scripts are files under templates/ in the project (found from this file, compiled
+// or not), never strings in code. Nothing here imports Pulumi, so renders are pure and testable.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import Handlebars from "handlebars";

@@ -1,5 +1,5 @@
 // `npm run bench`: the numbers behind the claims, measured on the local target in one session
-// on this machine, only against loopback, bounded to about ten minutes. Writes
+// on this machine, only against loopback, in about 16 minutes. Writes
 // docs/benchmarks.json (every measurement), docs/benchmarks.md (the report) and
 // docs/switch-timeline-<mode>.svg (latency and status of every request across a switch).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -14,6 +14,8 @@ import { loadScript, render, readTemplate } from "../../components/templates";
 import { median, percentile, spread, timelineSvg } from "./stats";
 
 const DOCS = path.resolve(__dirname, "..", "..", "docs");
+/** Where a full run keeps the sections it finished, until all are done. */
+const PARTIAL = path.join(os.tmpdir(), "bluegreen-bench-partial.json");
 const MODES = ["no-reload", "reload"] as const;
 type Mode = (typeof MODES)[number];
 
@@ -1035,13 +1037,16 @@ async function main(): Promise<void> {
         return;
     }
     const baselineRev = process.argv.find((a) => a.startsWith("--baseline="))?.slice("--baseline=".length);
-    const baseline = baselineRev ? checkoutBaseline(baselineRev) : undefined;
+    const measuresRollback = !only || only.split(",").includes("rollback");
+    const baseline = baselineRev && measuresRollback ? checkoutBaseline(baselineRev) : undefined;
     try {
         const current: Program = { label: "this checkout", dir: path.resolve(__dirname, "..", "..") };
         const rollbackSection = async (runs: number) => {
             const [now, before] = await rollback(runs, baseline ? [current, baseline] : [current]);
             results.rollback = now;
-            results.rollbackBaseline = before;
+            // A "before" column only beside the run it was measured with.
+            if (before) results.rollbackBaseline = before;
+            else delete results.rollbackBaseline;
         };
         const sections: Record<string, () => Promise<void>> = {
             mechanism: async () => void (results.mechanism = await mechanism(5)),
@@ -1060,9 +1065,10 @@ async function main(): Promise<void> {
             for (const name of wanted) await sections[name]();
             results.wallSeconds = previous.wallSeconds;
         } else {
-            // Each section's numbers are kept as soon as it ends: a later failure loses only its own.
-            const keep = () =>
-                fs.writeFileSync(path.join(DOCS, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
+            // Each section's numbers are kept as soon as it ends, apart from the committed ones: after a
+            // failure, copy that file over docs/benchmarks.json and measure the rest with --only.
+            fs.rmSync(PARTIAL, { force: true });
+            const keep = () => fs.writeFileSync(PARTIAL, JSON.stringify(results, null, 2) + "\n");
             results.switchUnderLoad = [];
             for (const mode of MODES)
                 (results.switchUnderLoad as unknown[]).push(await switchUnderLoad(mode, quick ? 2 : 5));
@@ -1096,5 +1102,6 @@ async function main(): Promise<void> {
 
 main().catch((err: Error) => {
     console.error(`bench: ${err.stack ?? err.message}`);
+    if (fs.existsSync(PARTIAL)) console.error(`bench: the sections measured before this are in ${PARTIAL}`);
     process.exit(1);
 });

@@ -116,7 +116,7 @@ for (const switchMode of ["no-reload", "reload"] as const)
             for (const i of HOSTS) assert.equal((await stack.appStatus("blue", i)).status, "ready");
         });
 
-        it("a 3 s POST started just before the switch back completes with 200 from the old pool (rollback under load)", async () => {
+        it("a 6 s POST started just before the switch back completes with 200 from the old pool (rollback under load)", async () => {
             await stack.stack.setConfig("activeColor", { value: "blue" });
             let slow:
                 | Promise<{ status: number; headers: Record<string, unknown>; body: string; endedAt: number }>
@@ -129,7 +129,7 @@ for (const switchMode of ["no-reload", "reload"] as const)
                     ...quiet,
                     onEvent: (event) => {
                         if (!slow && event.resourcePreEvent?.metadata.urn.includes("gate-check")) {
-                            slow = request(`${stack.publicUrl}/work?ms=3000`, "POST").then((res) => ({
+                            slow = request(`${stack.publicUrl}/work?ms=6000`, "POST").then((res) => ({
                                 ...res,
                                 endedAt: Date.now(),
                             }));

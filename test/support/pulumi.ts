@@ -62,7 +62,11 @@ export async function createTestStack(opts: TestStackOptions): Promise<TestStack
     fs.mkdirSync(backendDir);
     for (const entry of opts.copy) {
         fs.mkdirSync(path.dirname(path.join(projectDir, entry)), { recursive: true });
-        fs.cpSync(path.join(opts.sourceDir, entry), path.join(projectDir, entry), { recursive: true });
+        // Times kept: main.js runs bin/ only when it is newer than the sources, as in the checkout.
+        fs.cpSync(path.join(opts.sourceDir, entry), path.join(projectDir, entry), {
+            recursive: true,
+            preserveTimestamps: true,
+        });
     }
     fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(projectDir, "node_modules"));
 

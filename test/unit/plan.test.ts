@@ -84,14 +84,55 @@ describe("the plan line of a preview", () => {
         );
     });
 
-    it("starts from what nginx really serves, and says why the switch runs again", () => {
-        const plan = describePlan({
-            previous: before,
-            servedLive: "green",
-            next: before,
-            reconcile: "nginx is not running",
+    it("starts from what nginx really serves: its colour, its config, whether it runs", () => {
+        const served = { running: true, live: "green" as const, configId: "c1" };
+        const plan = describePlan({ previous: before, served, next: before, reconcile: "" });
+        assert.match(plan, /^Plan: traffic green \(1\.0\.1\) -> blue \(1\.0\.0\), gated on blue-1, blue-2;/);
+        assert.match(plan, /; live colour set without a reload$/);
+        const drifted = { running: true, live: "blue" as const, configId: "c0" };
+        assert.match(
+            describePlan({ previous: before, served: drifted, next: before, reconcile: "" }),
+            /nginx reloads \(config c0 -> c1\)$/,
+        );
+        const stopped = describePlan({ previous: before, served: { running: false }, next: before, reconcile: "" });
+        assert.match(stopped, /; nginx starts with config c1$/);
+        const again = describePlan({ previous: before, served: drifted, next: before, reconcile: "nginx serves ..." });
+        assert.match(again, /nginx: nginx serves \.\.\., so the switch runs again$/);
+    });
+
+    it("compares hosts whatever order the records keep them in (the engine sorts map keys)", () => {
+        const reload = { ...NGINX, switchMode: "reload" };
+        const sorted = (p: PoolState): PoolState => ({
+            ...p,
+            hosts: Object.fromEntries(Object.entries(p.hosts).sort()),
         });
-        assert.match(plan, /^Plan: traffic green \(1\.0\.1\) -> blue \(1\.0\.0\)/);
-        assert.match(plan, /nginx: nginx is not running, so the switch runs again$/);
+        const previous = state(
+            "blue",
+            sorted(pool("blue", "1.0.0", 16)),
+            sorted(pool("green", "1.0.1", 16)),
+            "c1",
+            reload,
+        );
+        const next = state("green", pool("blue", "1.0.0", 16), pool("green", "1.0.1", 16), "c2", reload);
+        assert.deepEqual(Object.keys(previous.pools.blue.hosts).slice(0, 3), ["blue-1", "blue-10", "blue-11"]);
+        assert.match(
+            describePlan({ previous, next, reconcile: "" }),
+            /; no pool redeployed; nginx reloads \(live pool\)$/,
+        );
+    });
+
+    it("a host that moves is deployed again and changes its pool's upstream", () => {
+        const green = pool("green", "1.0.1");
+        const next = state(
+            "blue",
+            pool("blue", "1.0.0"),
+            { ...green, hosts: { ...green.hosts, "green-2": "10.0.0.7:9202" } },
+            "c2",
+        );
+        assert.equal(
+            describePlan({ previous: before, next, reconcile: "" }),
+            "Plan: traffic stays on blue (1.0.0); green deployed 1.0.1 on moved green-2; " +
+                "nginx reloads (green upstream hosts)",
+        );
     });
 });
