@@ -50,6 +50,12 @@ function operator(stack: LocalStack, commandLine: string): { ms: number; stdout:
     return { ms: Date.now() - begun, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** Starts an nginx with its own prefix (conf/nginx.conf, logs/) as the bench's baselines use. */
+function startNginx(prefix: string): void {
+    const conf = path.join(prefix, "conf", "nginx.conf");
+    execFileSync("nginx", ["-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", conf]);
+}
+
 async function liveColor(stack: LocalStack): Promise<string> {
     return String((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"]);
 }
@@ -439,14 +445,7 @@ async function baselineNginx(name: string, article: boolean, ports: Record<strin
     for (const [color, p] of Object.entries(ports))
         for (const port_ of p) pids.set(port_, startApp(port_, color, "1.0.0"));
     await Promise.all([...pids.keys()].map(waitHealthy));
-    execFileSync("nginx", [
-        "-p",
-        `${prefix}/`,
-        "-e",
-        path.join(prefix, "logs", "error.log"),
-        "-c",
-        path.join(prefix, "conf", "nginx.conf"),
-    ]);
+    startNginx(prefix);
     await sleep(300);
     return { prefix, port, pids };
 }
@@ -668,14 +667,7 @@ async function mechanism(rounds: number) {
         });
         fs.writeFileSync(path.join(prefix, "conf", "nginx.conf"), conf);
         try {
-            execFileSync("nginx", [
-                "-p",
-                `${prefix}/`,
-                "-e",
-                path.join(prefix, "logs", "error.log"),
-                "-c",
-                path.join(prefix, "conf", "nginx.conf"),
-            ]);
+            startNginx(prefix);
         } catch (err) {
             stopServers(); // the ones already started
             throw err;
