@@ -8,7 +8,7 @@ import { COLORS, Color, HTTPS_PORT, ProgramConfig, loadConfig, otherColor } from
 import { HealthGate, gateHostList } from "./components/healthGate";
 import { AppHost, HostsLayer, LocalHosts } from "./components/hosts";
 import { SshHosts, checkAgentSocket } from "./components/sshHosts";
-import { renderNginxConfig } from "./components/nginxConfig";
+import { NginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
 import { Pool } from "./components/pool";
 import { Release, describeRelease } from "./components/release";
 import { Router } from "./components/router";
@@ -152,7 +152,7 @@ async function main() {
         throw new pulumi.RunError(problems.length === 1 ? problems[0] : `Refused:\n  - ${problems.join("\n  - ")}`);
     }
 
-    const nginxConfig = renderNginxConfig({
+    const nginxInput: NginxConfigInput = {
         prefix: hostsLayer.nginxPrefix,
         switchMode: config.switchMode,
         liveColor: live,
@@ -164,15 +164,9 @@ async function main() {
         workerShutdownTimeoutSeconds: config.drainTimeoutSeconds + 5,
         privatePaths: config.privatePaths,
         tls: config.tls ? { port: HTTPS_PORT, fingerprint: config.tls.fingerprint } : undefined,
-    });
-    const nginxSettings = {
-        switchMode: config.switchMode,
-        publicListener: `${config.publicAddress}:${config.publicPort}`,
-        internalPort: String(config.internalPort),
-        privatePaths: config.privatePaths.join(" "),
-        tls: config.tls ? `certificate ${config.tls.fingerprint}` : "",
-        drainTimeoutSeconds: String(config.drainTimeoutSeconds),
     };
+    const nginxConfig = renderNginxConfig(nginxInput);
+    const nginxSettings = renderedSettings(nginxInput);
     const deployState: DeployState = { ...recorded, configId: nginxConfig.configId, nginx: nginxSettings };
     const reconcile = reconcileReason(observed, previous, { liveColor: live, configId: nginxConfig.configId });
     if (reconcile) void pulumi.log.warn(`${reconcile}: the switch will run again to make nginx agree.`);

@@ -47,6 +47,21 @@ export interface RenderedNginxConfig {
     readonly configId: string;
 }
 
+/**
+ * The settings a config is rendered from, as text, for the plan to name what changed between two
+ * updates. The pools and the live colour are left out: the plan reads those from the pools.
+ */
+export function renderedSettings(input: NginxConfigInput): Record<string, string> {
+    const { pools: _pools, liveColor: _live, ...settings } = input;
+    const text = (value: unknown): string =>
+        value === undefined
+            ? ""
+            : typeof value === "object" && value !== null
+              ? Object.values(value).join(" ")
+              : String(value);
+    return Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, text(value)]));
+}
+
 export function upstreamName(color: Color): string {
     return `pool_${color}`;
 }

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import type { Color } from "../../components/config";
+import { renderedSettings } from "../../components/nginxConfig";
 import { describePlan } from "../../components/plan";
 import type { DeployState, PoolState } from "../../components/safety";
 
@@ -11,7 +12,13 @@ function pool(color: Color, version: string, hosts = 2, releaseId = `${version}-
 
 const NGINX = { switchMode: "no-reload", publicListener: "127.0.0.1:8080", privatePaths: "/status" };
 
-function state(live: Color, blue: PoolState, green: PoolState, configId = "c1", nginx = NGINX): DeployState {
+function state(
+    live: Color,
+    blue: PoolState,
+    green: PoolState,
+    configId = "c1",
+    nginx: Record<string, string> = NGINX,
+): DeployState {
     return { liveColor: live, configId, nginx, pools: { blue, green } };
 }
 
@@ -133,6 +140,35 @@ describe("the plan line of a preview", () => {
             describePlan({ previous: before, next, reconcile: "" }),
             "Plan: traffic stays on blue (1.0.0); green deployed 1.0.1 on moved green-2; " +
                 "nginx reloads (green upstream hosts)",
+        );
+    });
+
+    it("the nginx settings it compares are every input of the rendered config but the pools and colour", () => {
+        const input = {
+            prefix: "/srv/nginx",
+            switchMode: "no-reload" as const,
+            liveColor: "blue" as const,
+            pools: { blue: [{ address: "127.0.0.1", port: 9101 }], green: [] },
+            publicAddress: "127.0.0.1",
+            publicPort: 8080,
+            internalAddress: "127.0.0.1",
+            internalPort: 8081,
+            workerShutdownTimeoutSeconds: 35,
+            privatePaths: ["/status", "/metrics"],
+            tls: { port: 443, fingerprint: "abc" },
+        };
+        const settings = renderedSettings(input);
+        assert.equal(settings.privatePaths, "/status /metrics");
+        assert.equal(settings.tls, "443 abc");
+        assert.equal(settings.publicPort, "8080");
+        assert.equal(settings.pools, undefined);
+        assert.equal(settings.liveColor, undefined);
+        const moved = renderedSettings({ ...input, publicPort: 8090, tls: undefined });
+        const next = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1"), "c2", moved);
+        const previous = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1"), "c1", settings);
+        assert.match(
+            describePlan({ previous, next, reconcile: "" }),
+            /nginx reloads \(publicPort 8080 -> 8090, tls 443 abc -> \(none\)\)$/,
         );
     });
 });
