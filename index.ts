@@ -2,72 +2,24 @@
 // deployed, then build the pools, the health gate and the router.
 // Ordering inside one update comes from the graph: deploy → gate → switch → verify.
 import { createHash } from "node:crypto";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { COLORS, Color, HTTPS_PORT, ProgramConfig, loadConfig, otherColor } from "./components/config";
-import { HealthGate, gateHostList } from "./components/healthGate";
-import { AppHost, HostsLayer, LocalHosts } from "./components/hosts";
-import { SshHosts, checkAgentSocket } from "./components/sshHosts";
-import { NginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
-import { Pool } from "./components/pool";
-import { Release, describeRelease } from "./components/release";
-import { Router } from "./components/router";
-import { PROJECT_DIR } from "./components/templates";
-import { observeNginx, reconcileReason } from "./components/observe";
+import { COLORS, type Color, HTTPS_PORT, type ProgramConfig, loadConfig, otherColor } from "./components/config";
+import { HealthGate } from "./components/healthGate";
+import { type AppHost, listenerAddress } from "./components/hosts";
+import { type NginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
+import { reconcileReason } from "./components/observe";
 import { describePlan } from "./components/plan";
-import { DeployState, checkSafety, parseDeployState, recordedOutputs } from "./components/safety";
+import { Pool } from "./components/pool";
+import { resolvedPath } from "./components/projectPath";
+import { type Release, describeRelease } from "./components/release";
+import { Router } from "./components/router";
+import { type DeployState, checkSafety, parseDeployState, recordedOutputs } from "./components/safety";
+import { createHostsLayer } from "./components/targets";
 
 /** How long nginx may take to serve a new config and pass the smoke checks. */
 const VERIFY_TIMEOUT_SECONDS = 15;
 /** Address of the internal listener: loopback only, never configurable. */
 const INTERNAL_ADDRESS = "127.0.0.1";
-/** Paths that reach nginx config or scripts must stay within this alphabet (no space, quote, ;). */
-const SAFE_PATH = /^[A-Za-z0-9._\/-]+$/;
-
-/** A config path made absolute, checked again: the project's own location becomes part of it. */
-function resolvedPath(configKey: string, value: string): string {
-    const absolute = path.resolve(PROJECT_DIR, value);
-    if (!SAFE_PATH.test(absolute)) {
-        throw new pulumi.RunError(
-            `bluegreen:${configKey} resolves to ${JSON.stringify(absolute)}, which contains characters that cannot go into nginx config or a script ` +
-                `(only letters, digits, . _ / -). Fix: move the project to such a path, or set ${configKey} to an absolute path like /var/lib/bluegreen`,
-        );
-    }
-    return absolute;
-}
-
-async function createHostsLayer(config: ProgramConfig): Promise<HostsLayer> {
-    switch (config.target) {
-        case "local":
-            return new LocalHosts({
-                stateDir: resolvedPath("stateDir", config.stateDir),
-                appBasePort: config.appBasePort,
-                hostCounts: { blue: config.blueHosts, green: config.greenHosts },
-            });
-        case "ssh":
-            await checkAgentSocket();
-            return new SshHosts({
-                nginx: config.nginxSshHost,
-                pools: { blue: config.blueSshHosts, green: config.greenSshHosts },
-                defaultUser: config.sshUser,
-                privateKey: config.sshPrivateKey,
-                appPort: config.appPort,
-                remoteDir: config.remoteDir,
-                dialAttempts: config.sshDialAttempts,
-                dialTimeoutSeconds: config.sshDialTimeoutSeconds,
-                supervisor: config.supervisor,
-                switchMode: config.switchMode,
-            });
-        case "aws":
-            await checkAgentSocket();
-            // Loaded only here: @pulumi/aws takes about 0.15 s to load, on every run.
-            return (await import("./components/awsHosts")).createAwsHosts(config);
-        default: {
-            const exhaustive: never = config.target;
-            throw new Error(`unknown target ${String(exhaustive)}`);
-        }
-    }
-}
 
 /**
  * What the last successful update deployed, from this stack's own outputs. Read with the
@@ -145,8 +97,8 @@ async function main() {
 
     const recorded = deployStateOf(config, releases, hosts);
 
-    // Ask nginx what it serves (where the program runs beside it): the records may be stale.
-    const observed = hostsLayer.target === "local" ? await observeNginx(internalUrl) : undefined;
+    // Ask nginx what it serves where the program can: the records may be stale.
+    const observed = await hostsLayer.observeNginx(internalUrl);
     const problems = checkSafety(previous, recorded, observed?.live);
     if (problems.length > 0) {
         throw new pulumi.RunError(problems.length === 1 ? problems[0] : `Refused:\n  - ${problems.join("\n  - ")}`);
@@ -205,7 +157,7 @@ async function main() {
         after: pools[live].deployments,
     });
 
-    const verifyAddress = config.publicAddress === "0.0.0.0" ? hostsLayer.routerLoopback : config.publicAddress;
+    const verifyAddress = listenerAddress(config.publicAddress, hostsLayer.routerLoopback);
     const router = new Router(
         "router",
         {
@@ -217,13 +169,8 @@ async function main() {
             internalUrl,
             smokePaths: config.smokePaths,
             verifyTimeoutSeconds: VERIFY_TIMEOUT_SECONDS,
-            intervalMs: config.healthIntervalMs,
             shutdownTimeoutSeconds: config.drainTimeoutSeconds + 5,
-            gate: gate.check,
-            liveHosts: gateHostList(hosts[live]),
-            liveVersion: releases[live].version,
-            gateTimeoutSeconds: config.gateTimeoutSeconds,
-            gateHostHeader: hostsLayer.publicHost(config.publicAddress),
+            gate,
             tls: config.tls,
             reconcile,
             // The idle pool's hosts appear on the internal listener: deploy them first.

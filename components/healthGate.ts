@@ -1,10 +1,11 @@
 // The health gate: before the live config changes, every host of the pool that will be live
 // must be ready. It runs on the nginx host (what nginx will reach), checks hosts in parallel,
-// and runs again whenever the config it guards changes.
+// and runs again whenever the config it guards changes. The switch checks again right before
+// it applies, with the same inputs (`environment`).
 import * as pulumi from "@pulumi/pulumi";
 import type { Color } from "./config";
 import type { AppHost, HostsLayer } from "./hosts";
-import { loadScript } from "./templates";
+import { SCRIPTS, type ScriptInputs, hostScript } from "./scripts";
 
 /** The hosts as the gate scripts take them: space-separated name=address:port. */
 export function gateHostList(hosts: readonly AppHost[]): string {
@@ -31,26 +32,30 @@ export interface HealthGateArgs {
 export class HealthGate extends pulumi.ComponentResource {
     /** The check command: the switch depends on it. */
     readonly check: pulumi.Resource;
+    /** What the gate checks, as gate-lib.sh takes it. */
+    readonly environment: ScriptInputs<typeof SCRIPTS.healthGate>;
+    readonly timeoutSeconds: number;
 
     constructor(name: string, args: HealthGateArgs, opts?: pulumi.ComponentResourceOptions) {
         super("bluegreen:index:HealthGate", name, {}, opts);
-        const gate = loadScript("health-gate.sh", ["gate-lib.sh"]);
+        this.timeoutSeconds = args.timeoutSeconds;
+        this.environment = {
+            POOL_COLOR: args.color,
+            EXPECT_VERSION: args.version,
+            HOSTS: gateHostList(args.hosts),
+            CONFIG_ID: args.configId,
+            GATE_TIMEOUT_SECONDS: String(args.timeoutSeconds),
+            HEALTH_INTERVAL_MS: String(args.intervalMs),
+            GATE_HOST_HEADER: args.hostHeader,
+        };
         this.check = args.hostsLayer.onRouter(
             `${name}-check`,
-            {
-                create: gate,
-                update: gate,
+            hostScript({
+                create: SCRIPTS.healthGate,
+                update: true,
                 deadlineSeconds: args.timeoutSeconds + 60,
-                environment: {
-                    POOL_COLOR: args.color,
-                    EXPECT_VERSION: args.version,
-                    HOSTS: gateHostList(args.hosts),
-                    CONFIG_ID: args.configId,
-                    GATE_TIMEOUT_SECONDS: String(args.timeoutSeconds),
-                    HEALTH_INTERVAL_MS: String(args.intervalMs),
-                    GATE_HOST_HEADER: args.hostHeader,
-                },
-            },
+                environment: this.environment,
+            }),
             { parent: this, dependsOn: [...args.after, ...args.hostsLayer.reachable] },
         );
         this.registerOutputs({});

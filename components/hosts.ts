@@ -2,11 +2,9 @@
 // has and how a script reaches a pool host or the nginx host. Pools, the gate and the router
 // are written once against this interface.
 import { createHash } from "node:crypto";
-import * as os from "node:os";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import type { Color } from "./config";
+import type { ObservedNginx } from "./observe";
 import type { Script } from "./templates";
 
 export interface AppHost {
@@ -114,7 +112,6 @@ export interface ShippedArtifact {
 }
 
 export interface HostsLayer {
-    readonly target: "local" | "ssh" | "aws";
     /** How pool hosts keep their app running (templates/scripts/supervisor/). */
     readonly supervisor: "auto" | "systemd" | "process";
     poolHosts(color: Color): AppHost[];
@@ -147,69 +144,14 @@ export interface HostsLayer {
     readonly routerLoopback: string;
     /** Where clients reach the public listener: `publicAddress`, or the host's when that is 0.0.0.0. */
     publicHost(publicAddress: string): pulumi.Input<string>;
+    /**
+     * What nginx serves now, asked through its internal listener where the program can reach it
+     * (it runs on the nginx host); undefined elsewhere.
+     */
+    observeNginx(internalUrl: string): Promise<ObservedNginx | undefined>;
 }
 
-export interface LocalHostsArgs {
-    /** Absolute directory for nginx's prefix and the app processes' files. */
-    readonly stateDir: string;
-    /** Blue host i listens on appBasePort+i, green host i on appBasePort+100+i. */
-    readonly appBasePort: number;
-    readonly hostCounts: Readonly<Record<Color, number>>;
-}
-
-/** Port offset between the blue and the green pool on the local target. */
-export const LOCAL_GREEN_PORT_OFFSET = 100;
-
-/**
- * The local target: every host is an app process on a loopback port of this machine, and
- * nginx runs here too, unprivileged, under its own prefix.
- */
-export class LocalHosts implements HostsLayer {
-    readonly target = "local" as const;
-    /** App processes on this machine are never system services. */
-    readonly supervisor = "process" as const;
-    readonly nginxPrefix: string;
-    readonly routerLoopback = "127.0.0.1";
-    readonly reachable: readonly pulumi.Resource[] = [];
-
-    constructor(private readonly args: LocalHostsArgs) {
-        this.nginxPrefix = path.join(args.stateDir, "nginx");
-    }
-
-    poolHosts(color: Color): AppHost[] {
-        const offset = color === "blue" ? 0 : LOCAL_GREEN_PORT_OFFSET;
-        return Array.from({ length: this.args.hostCounts[color] }, (_, i) => ({
-            name: `${color}-${i + 1}`,
-            color,
-            index: i + 1,
-            address: "127.0.0.1",
-            port: this.args.appBasePort + offset + i + 1,
-            workDir: path.join(this.args.stateDir, "pools", color, `host-${i + 1}`),
-            user: os.userInfo().username,
-        }));
-    }
-
-    /** Nothing to check: every host is this machine. */
-    checkReachable(): void {}
-
-    /** The host is this machine: it reads the directory itself. */
-    shipArtifact(_name: string, _host: AppHost, _releaseId: string, artifactPath: string): ShippedArtifact {
-        return { path: artifactPath };
-    }
-
-    publicHost(publicAddress: string): string {
-        return publicAddress === "0.0.0.0" ? this.routerLoopback : publicAddress;
-    }
-
-    onHost(name: string, _host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {
-        return this.run(name, script, opts);
-    }
-
-    onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {
-        return this.run(name, script, opts);
-    }
-
-    private run(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): command.local.Command {
-        return new command.local.Command(name, { ...commandInputs(script), interpreter: ["/bin/sh", "-c"] }, opts);
-    }
+/** Where the nginx host reaches its own public listener: on loopback when it listens on every address. */
+export function listenerAddress(publicAddress: string, routerLoopback: string): string {
+    return publicAddress === "0.0.0.0" ? routerLoopback : publicAddress;
 }

@@ -5,7 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Color } from "./config";
 import type { AppHost, HostsLayer } from "./hosts";
 import type { Release } from "./release";
-import { loadScript, render } from "./templates";
+import { appUnitText } from "./appUnit";
+import { SCRIPTS, hostScript } from "./scripts";
 
 export interface PoolArgs {
     readonly color: Color;
@@ -20,18 +21,6 @@ export interface PoolArgs {
     readonly drainTimeoutSeconds: number;
     /** How often /health is polled while waiting. */
     readonly healthIntervalMs: number;
-}
-
-/** The systemd unit of `host`'s app (templates/systemd/bluegreen-app.service.hbs). */
-export function appUnitText(host: AppHost, startCommand: string, drainTimeoutSeconds: number): string {
-    return render("systemd/bluegreen-app.service.hbs", {
-        color: host.color,
-        hostName: host.name,
-        hostDir: host.workDir,
-        user: host.user,
-        startCommand,
-        stopTimeoutSeconds: drainTimeoutSeconds + 5,
-    });
 }
 
 export class Pool extends pulumi.ComponentResource {
@@ -56,25 +45,26 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
     const token = args.hostsLayer.onHost(
         `${poolName}-host-${host.index}-token`,
         host,
-        {
-            create: loadScript("write-token.sh"),
+        hostScript({
+            create: SCRIPTS.writeToken,
             environment: { TOKEN_FILE: tokenFile, DRAIN_TOKEN: pulumi.secret(args.drainToken) },
-        },
+        }),
         { parent: pool, dependsOn: [...args.hostsLayer.reachable] },
     );
-    const supervisor = ["supervisor/supervisor.sh", "supervisor/process.sh", "supervisor/systemd.sh"];
-    const deploy = loadScript("deploy-host.sh", supervisor);
-    const artifact = args.hostsLayer.shipArtifact(`${poolName}-host-${host.index}-artifact`, host, args.release.releaseId, args.release.artifactPath, {
-        parent: pool,
-        dependsOn: [...args.hostsLayer.reachable],
-    });
+    const artifact = args.hostsLayer.shipArtifact(
+        `${poolName}-host-${host.index}-artifact`,
+        host,
+        args.release.releaseId,
+        args.release.artifactPath,
+        { parent: pool, dependsOn: [...args.hostsLayer.reachable] },
+    );
     return args.hostsLayer.onHost(
         `${poolName}-host-${host.index}`,
         host,
-        {
-            create: deploy,
-            update: deploy,
-            delete: loadScript("stop-host.sh", supervisor),
+        hostScript({
+            create: SCRIPTS.deployHost,
+            update: true,
+            delete: SCRIPTS.stopHost,
             // A failed release is drained and the previous one started and waited for again.
             deadlineSeconds: 2 * (args.readyTimeoutSeconds + args.drainTimeoutSeconds + 10) + 60,
             environment: {
@@ -95,7 +85,7 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
                 // Used only where systemd supervises (supervisor/systemd.sh).
                 UNIT_TEXT: appUnitText(host, args.release.startCommand, args.drainTimeoutSeconds),
             },
-        },
+        }),
         // Replacing a host's deployment (`pulumi up --replace`, to redeploy a host whose app
         // stopped) must stop the old one before starting the new one: both use the same host,
         // and the old one's delete would otherwise stop the new app.

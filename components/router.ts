@@ -5,9 +5,11 @@
 // `pulumi preview --diff` shows what will change.
 import * as pulumi from "@pulumi/pulumi";
 import type { Color, SwitchMode } from "./config";
+import type { HealthGate } from "./healthGate";
 import type { HostsLayer, ScriptRun } from "./hosts";
 import type { RenderedNginxConfig } from "./nginxConfig";
-import { loadScript, render } from "./templates";
+import { SCRIPTS, hostScript } from "./scripts";
+import { render } from "./templates";
 
 export interface RouterArgs {
     readonly hostsLayer: HostsLayer;
@@ -21,19 +23,12 @@ export interface RouterArgs {
     /** Paths requested through the public listener after a switch. */
     readonly smokePaths: readonly string[];
     readonly verifyTimeoutSeconds: number;
-    readonly intervalMs: number;
     /** Bound on graceful shutdown when the router is deleted. */
     readonly shutdownTimeoutSeconds: number;
-    /** The health gate: the switch runs only after it passed. */
-    readonly gate: pulumi.Resource;
-    /** The pool going live, checked again by the switch itself right before it applies. */
-    readonly liveHosts: string;
-    readonly liveVersion: string;
-    readonly gateTimeoutSeconds: number;
+    /** The health gate: the switch runs only after it passed, and checks again with its inputs right before it applies. */
+    readonly gate: HealthGate;
     /** TLS certificate and key (secrets), written beside the config on the nginx host. */
     readonly tls?: { readonly certificate: pulumi.Output<string>; readonly key: pulumi.Output<string> };
-    /** Host header of the gate's checks (see HealthGate). */
-    readonly gateHostHeader: pulumi.Input<string>;
     /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
     readonly reconcile: string;
 }
@@ -50,17 +45,17 @@ export class Router extends pulumi.ComponentResource {
         super("bluegreen:index:Router", name, {}, opts);
         this.liveColor = args.liveColor;
         this.configId = args.config.configId;
-        const switchScript = loadScript("nginx-switch.sh", ["nginx-lib.sh", "nginx-modules.sh", "gate-lib.sh"]);
         this.nginx = args.hostsLayer.onRouter(
             `${name}-nginx`,
-            {
-                create: switchScript,
-                update: switchScript,
-                delete: loadScript("nginx-stop.sh", ["nginx-lib.sh"]),
+            hostScript({
+                create: SCRIPTS.nginxSwitch,
+                update: true,
+                delete: SCRIPTS.nginxStop,
                 // Re-check, reload, old workers' retirement (bounded by the shutdown timeout), verify.
                 deadlineSeconds:
-                    args.gateTimeoutSeconds + args.verifyTimeoutSeconds + args.shutdownTimeoutSeconds + 120,
+                    args.gate.timeoutSeconds + args.verifyTimeoutSeconds + args.shutdownTimeoutSeconds + 120,
                 environment: {
+                    ...args.gate.environment,
                     NGINX_PREFIX: args.hostsLayer.nginxPrefix,
                     NGINX_CONF: args.config.text,
                     CONFIG_ID: args.config.configId,
@@ -70,13 +65,7 @@ export class Router extends pulumi.ComponentResource {
                     INTERNAL_URL: args.internalUrl,
                     SMOKE_PATHS: args.smokePaths.join(" "),
                     VERIFY_TIMEOUT_SECONDS: String(args.verifyTimeoutSeconds),
-                    HEALTH_INTERVAL_MS: String(args.intervalMs),
                     SHUTDOWN_TIMEOUT_SECONDS: String(args.shutdownTimeoutSeconds),
-                    POOL_COLOR: args.liveColor,
-                    HOSTS: args.liveHosts,
-                    EXPECT_VERSION: args.liveVersion,
-                    GATE_TIMEOUT_SECONDS: String(args.gateTimeoutSeconds),
-                    GATE_HOST_HEADER: args.gateHostHeader,
                     RECONCILE: args.reconcile,
                     SUPERVISOR: args.hostsLayer.supervisor,
                     ...(args.tls ? { TLS_CERTIFICATE: args.tls.certificate, TLS_KEY: args.tls.key } : {}),
@@ -86,8 +75,8 @@ export class Router extends pulumi.ComponentResource {
                         stopTimeoutSeconds: args.shutdownTimeoutSeconds + 5,
                     }),
                 },
-            },
-            { parent: this, dependsOn: [args.gate, ...args.hostsLayer.reachable] },
+            }),
+            { parent: this, dependsOn: [args.gate.check, ...args.hostsLayer.reachable] },
         );
         this.lastSwitch = this.nginx.stdout.apply((out) => /^last-switch: (.*)$/m.exec(out ?? "")?.[1] ?? "unknown");
         this.registerOutputs({ lastSwitch: this.lastSwitch });

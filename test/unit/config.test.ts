@@ -35,6 +35,7 @@ describe("config validation", () => {
             greenSshHosts: JSON.stringify([{ address: "10.0.2.11" }]),
         };
         const config = parseConfig("bluegreen", ssh);
+        assert.ok(config.target === "ssh");
         assert.deepEqual(config.blueSshHosts.map((h) => h.address), ["10.0.1.11", "blue-2.internal"]);
         const shared = problemsOf({ ...ssh, greenSshHosts: JSON.stringify([{ address: "10.0.1.11" }]) });
         assert.match(shared.join("\n"), /bluegreen:greenSshHosts lists 10\.0\.1\.11, which blueSshHosts lists too/);
@@ -71,6 +72,22 @@ describe("config validation", () => {
         assert.match(same, /bluegreen:publicPort and bluegreen:internalPort are both 9000/);
         const [app] = problemsOf({ activeColor: "blue", drainToken: TOKEN, publicPort: "9101" });
         assert.match(app, /bluegreen:publicPort is 9101, which an app host also uses .* Fix: pulumi config set appBasePort 9301/);
+    });
+
+    it("refuses a key of another target, naming the targets that read it", () => {
+        const [local] = problemsOf({ activeColor: "blue", drainToken: TOKEN, sshUser: "deploy" });
+        assert.match(local, /bluegreen:sshUser is read only by the ssh target, and this stack's target is local/);
+        assert.match(local, /Fix: pulumi config rm sshUser/);
+        const [remote] = problemsOf({ activeColor: "blue", drainToken: TOKEN, appPort: "3000" });
+        assert.match(remote, /bluegreen:appPort is read only by the ssh and aws targets/);
+        const ssh = problemsOf({ activeColor: "blue", drainToken: TOKEN, target: "ssh", appBasePort: "9100" });
+        assert.ok(ssh.some((p) => /bluegreen:appBasePort is read only by the local target, and this stack's target is ssh/.test(p)), ssh.join("\n"));
+    });
+
+    it("defaults publicAddress by target: loopback locally, every address on a remote nginx host", () => {
+        assert.equal(parseConfig("bluegreen", { activeColor: "blue", drainToken: TOKEN }).publicAddress, "127.0.0.1");
+        const aws = { activeColor: "blue", drainToken: TOKEN, target: "aws", sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n", awsPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F deploy", adminCidr: "203.0.113.0/24" };
+        assert.equal(parseConfig("bluegreen", aws).publicAddress, "0.0.0.0");
     });
 
     it("flags a key that nothing reads, so a typo does not pass silently", () => {

@@ -7,10 +7,18 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { Color, SshHost, SwitchMode } from "./config";
-import { type AppHost, type HostScript, type HostsLayer, type ScriptRun, type ShippedArtifact, commandInputs } from "./hosts";
-import { TARBALL } from "./release";
-import { loadScript } from "./templates";
+import type { Color, SwitchMode } from "../../configKeys";
+import {
+    type AppHost,
+    type HostScript,
+    type HostsLayer,
+    type ScriptRun,
+    type ShippedArtifact,
+    commandInputs,
+} from "../../hosts";
+import { TARBALL } from "../../release";
+import { SCRIPTS, hostScript } from "../../scripts";
+import type { SshHost } from "./config";
 
 /**
  * The command plugin offers an SSH agent's keys beside sshPrivateKey whenever SSH_AUTH_SOCK is
@@ -48,7 +56,6 @@ export interface RemoteMachine extends SshHost {
 }
 
 export interface SshHostsArgs {
-    readonly target?: "ssh" | "aws";
     readonly nginx: RemoteMachine;
     readonly pools: Readonly<Record<Color, readonly RemoteMachine[]>>;
     /** Pool hosts are reached through this host (a jump host), when set. */
@@ -76,14 +83,12 @@ type Role = "nginx" | Color;
 const DEFAULT_DEADLINE_SECONDS = 300;
 
 export class SshHosts implements HostsLayer {
-    readonly target: "ssh" | "aws";
     readonly supervisor: "auto" | "systemd" | "process";
     readonly nginxPrefix: string;
     readonly routerLoopback = "127.0.0.1";
     private readonly checks: pulumi.Resource[] = [];
 
     constructor(private readonly args: SshHostsArgs) {
-        this.target = args.target ?? "ssh";
         this.supervisor = args.supervisor;
         this.nginxPrefix = `${args.remoteDir}/nginx`;
     }
@@ -102,14 +107,22 @@ export class SshHosts implements HostsLayer {
             ["nginx", "nginx", this.args.nginx],
             ...(["blue", "green"] as const).flatMap((color) => this.args.pools[color].map((h, i): [string, Role, RemoteMachine] => [`${color}-${i + 1}`, color, h])),
         ];
-        const script = loadScript("remote/check-host.sh", ["nginx-modules.sh"]);
         for (const [name, role, host] of roles) {
-            const environment = { HOST_NAME: name, ROLE: role, REMOTE_DIR: this.args.remoteDir, SWITCH_MODE: this.args.switchMode, CHECK_TRIGGER: trigger };
             const throughJumpHost = role !== "nginx";
             // Every other command waits for these checks, so only they wait for the machines.
             const ready = [...(host.ready ?? []), ...(throughJumpHost ? (this.args.jumpHost?.ready ?? []) : [])];
             // Unguarded: this check is what reports a host without timeout, flock or remoteDir.
-            const check = { create: script, update: script, environment };
+            const check = hostScript({
+                create: SCRIPTS.checkHost,
+                update: true,
+                environment: {
+                    HOST_NAME: name,
+                    ROLE: role,
+                    REMOTE_DIR: this.args.remoteDir,
+                    SWITCH_MODE: this.args.switchMode,
+                    CHECK_TRIGGER: trigger,
+                },
+            });
             this.checks.push(this.run(`reach-${name}`, host, throughJumpHost, check, { dependsOn: ready }, false));
         }
     }
@@ -177,6 +190,11 @@ export class SshHosts implements HostsLayer {
 
     publicHost(publicAddress: string): pulumi.Input<string> {
         return publicAddress === "0.0.0.0" ? this.args.publicHost ?? this.args.nginx.address : publicAddress;
+    }
+
+    /** The program runs elsewhere than nginx: the records are what it has. */
+    observeNginx(): Promise<undefined> {
+        return Promise.resolve(undefined);
     }
 
     private poolHost(host: AppHost): RemoteMachine {

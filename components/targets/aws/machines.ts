@@ -6,9 +6,9 @@
 // nothing a switch or a deploy changes is an input of any instance.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { Color } from "./config";
-import type { SubnetInfo } from "./awsNetwork";
-import { render } from "./templates";
+import type { Color } from "../../configKeys";
+import { render } from "../../templates";
+import type { SubnetInfo } from "./network";
 
 /** Address number `offset` inside a /24 (or larger) subnet: 10.20.11.0/24, 12 → 10.20.11.12. */
 export function hostAddress(cidr: string, offset: number): string {

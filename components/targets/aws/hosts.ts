@@ -4,12 +4,11 @@
 // private addresses only.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { type Color, HTTPS_PORT, type ProgramConfig } from "./config";
-import type { AppHost } from "./hosts";
-import { AwsMachines } from "./awsMachines";
-import { AwsNetwork, type SubnetInfo } from "./awsNetwork";
-import { appUnitText } from "./pool";
-import { SshHosts } from "./sshHosts";
+import { type Color, HTTPS_PORT, type ProgramConfigOf } from "../../config";
+import { appUnitText } from "../../appUnit";
+import { SshHosts } from "../ssh/hosts";
+import { AwsMachines } from "./machines";
+import { AwsNetwork, type SubnetInfo } from "./network";
 
 /** The user cloud-init creates on every instance: the program logs in as it, the app runs as it. */
 export const AWS_APP_USER = "bluegreen";
@@ -25,7 +24,7 @@ async function describeSubnet(id: string): Promise<SubnetInfo> {
     return { id, cidr: subnet.cidrBlock, availabilityZone: subnet.availabilityZone };
 }
 
-export async function createAwsHosts(config: ProgramConfig): Promise<SshHosts> {
+export async function createAwsHosts(config: ProgramConfigOf<"aws">): Promise<SshHosts> {
     const tags = { Project: pulumi.getProject(), Stack: pulumi.getStack(), ManagedBy: "pulumi" };
     const zones = config.awsAvailabilityZones.length > 0 ? config.awsAvailabilityZones : (await aws.getAvailabilityZones({ state: "available" })).names.slice(0, 2);
     if (zones.length < 2) throw new pulumi.RunError(`the region offers ${zones.length} availability zone(s); the pools span two. Fix: choose another region (aws:region)`);
@@ -60,7 +59,7 @@ export async function createAwsHosts(config: ProgramConfig): Promise<SshHosts> {
     });
     const workDir = `${config.remoteDir}/app`;
     const unitFor = (color: Color) => (index: number) => {
-        const host: AppHost = { name: `${color}-${index}`, color, index, address: "", port: config.appPort, workDir, user: AWS_APP_USER };
+        const host = { name: `${color}-${index}`, color, workDir, user: AWS_APP_USER };
         return appUnitText(host, config.appStartCommand, config.drainTimeoutSeconds);
     };
     const machines = new AwsMachines("machines", {
@@ -82,7 +81,6 @@ export async function createAwsHosts(config: ProgramConfig): Promise<SshHosts> {
     const nginx = { address: machines.nginxPrivateAddress, connectAddress: machines.nginxPublicIp, ready: machines.nginxReady };
     const pool = (color: Color) => machines.pools[color].map((m) => ({ address: m.privateAddress, ready: [m.instance] }));
     return new SshHosts({
-        target: "aws",
         nginx,
         pools: { blue: pool("blue"), green: pool("green") },
         jumpHost: nginx,

@@ -1,0 +1,201 @@
+// How a config key is declared: its schema, default and fix. The keys every target reads are
+// here; each target declares its own in components/targets/<target>/config.ts.
+import { z } from "zod";
+
+export const COLORS = ["blue", "green"] as const;
+export type Color = (typeof COLORS)[number];
+
+export const TARGETS = ["local", "ssh", "aws"] as const;
+export type Target = (typeof TARGETS)[number];
+
+export const SWITCH_MODES = ["no-reload", "reload"] as const;
+export type SwitchMode = (typeof SWITCH_MODES)[number];
+
+/** nginx's HTTPS listener port, when a TLS certificate is configured. */
+export const HTTPS_PORT = 443;
+
+/** The colour that is not `color`: the idle pool when `color` is live. */
+export function otherColor(color: Color): Color {
+    return color === "blue" ? "green" : "blue";
+}
+
+/**
+ * One config key: how to parse its raw string, its default, and the line of help
+ * that ends every error about it.
+ */
+export interface KeySpec<T> {
+    readonly schema: z.ZodType<T>;
+    readonly default?: T;
+    /** What to do instead, shown after the bad value. */
+    readonly fix: string;
+    /** Its value never appears in an error message. */
+    readonly secret?: boolean;
+}
+
+export type KeyTable = Readonly<Record<string, KeySpec<unknown>>>;
+
+/** The parsed values of a key table. */
+export type Parsed<K> = { readonly [N in keyof K]: K[N] extends KeySpec<infer T> ? T : never };
+
+export function key<T>(schema: z.ZodType<T>, fix: string, defaultValue?: T): KeySpec<T> {
+    return { schema, fix, default: defaultValue };
+}
+
+export function secretKey<T>(schema: z.ZodType<T>, fix: string, defaultValue?: T): KeySpec<T> {
+    return { schema, fix, default: defaultValue, secret: true };
+}
+
+// Patterns for values that land in nginx config or reach a shell: strict, so nothing a
+// value contains can end a directive, start a new one or be run as a command.
+const VERSION = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/;
+export const RELATIVE_OR_ABSOLUTE_PATH = /^(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]{1,255}$/;
+const COMMAND_LINE = /^[A-Za-z0-9 ._/=:+-]{1,200}$/;
+/** One IPv4 octet, 0 to 255, no leading zeros. */
+export const OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+export const IPV4 = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
+const URL_PATH = /^\/[A-Za-z0-9._~/-]{0,200}$/;
+const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
+const PEM_CERTIFICATE = /^(-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*)+$/;
+export const PRIVATE_KEY =
+    /^-----BEGIN ([A-Z]+ )?PRIVATE KEY-----\r?\n[A-Za-z0-9+/=:,\r\n -]+\r?\n-----END ([A-Z]+ )?PRIVATE KEY-----\s*$/;
+export const PRIVATE_KEY_HELP = "the text of a private key file (-----BEGIN ... PRIVATE KEY-----), unencrypted";
+
+export function pattern(re: RegExp, what: string) {
+    return z.string().regex(re, { message: `must be ${what}` });
+}
+
+/** A whole number in [min, max], given as config text. */
+export function integer(min: number, max: number) {
+    return z
+        .string()
+        .regex(/^\d+$/, { message: `must be a whole number from ${min} to ${max}` })
+        .transform(Number)
+        .pipe(
+            z
+                .number()
+                .min(min, { message: `must be at least ${min}` })
+                .max(max, { message: `must be at most ${max}` }),
+        );
+}
+
+export const port = () => integer(1024, 65535);
+
+/** JSON text (as Pulumi stores structured config) parsed, then checked against `schema`. */
+export function json<T>(schema: z.ZodType<T>, what: string) {
+    return z
+        .string()
+        .transform((text, ctx) => {
+            try {
+                return JSON.parse(text) as unknown;
+            } catch {
+                ctx.addIssue({ code: "custom", message: `must be ${what}` });
+                return z.NEVER;
+            }
+        })
+        .pipe(schema);
+}
+
+/** A JSON list (as `pulumi config set --path 'key[0]' …` stores it) of 1 to 20 items matching `item`. */
+export function jsonList<T>(item: z.ZodType<T>, what: string) {
+    const description = `a JSON list of ${what}`;
+    const list = z
+        .array(item, { message: `must be ${description}` })
+        .min(1, { message: "must list at least one" })
+        .max(20);
+    return json(list, description);
+}
+
+const ARTIFACT_HELP = "a directory or tarball path without '..' (letters, digits, . _ / -)";
+const VERSION_HELP = "a version such as 1.4.2 (letters, digits, . _ + -)";
+const URL_PATH_HELP = (example: string) => `a URL path such as ${example} (letters, digits, . _ ~ / -)`;
+
+/** The keys every target reads. Nothing outside the key tables reads config. */
+export const COMMON_KEYS = {
+    /** Which pool serves traffic. Required: a switch is always an explicit choice. */
+    activeColor: key(z.enum(COLORS), "pulumi config set activeColor blue   (or green)"),
+    /** Where the hosts come from. Default: local. */
+    target: key(z.enum(TARGETS), "pulumi config set target local   (or ssh, aws)", "local"),
+    /** How nginx changes pools: no-reload (Lua shared memory, closes no connection) or reload. */
+    switchMode: key(
+        z.enum(SWITCH_MODES),
+        "pulumi config set switchMode no-reload   " +
+            "(or reload: works on any nginx, but a reload closes idle keep-alive connections)",
+        "no-reload",
+    ),
+    /** Release version deployed to the blue pool. */
+    blueVersion: key(pattern(VERSION, VERSION_HELP), "pulumi config set blueVersion 1.0.1", "1.0.0"),
+    /** Release version deployed to the green pool. */
+    greenVersion: key(pattern(VERSION, VERSION_HELP), "pulumi config set greenVersion 1.0.1", "1.0.0"),
+    /** The blue release: a directory, or a tarball of one, of any app that follows the health contract. */
+    blueArtifact: key(
+        pattern(RELATIVE_OR_ABSOLUTE_PATH, ARTIFACT_HELP),
+        "pulumi config set blueArtifact path/to/app   (or path/to/app-1.4.2.tgz)",
+        "bin/app",
+    ),
+    /** The green release: a directory or a tarball. Default: bin/app, the reference app. */
+    greenArtifact: key(
+        pattern(RELATIVE_OR_ABSOLUTE_PATH, ARTIFACT_HELP),
+        "pulumi config set greenArtifact path/to/app   (or path/to/app-1.4.2.tgz)",
+        "bin/app",
+    ),
+    /** How a release starts, run in its directory with PORT and the rest in the environment. */
+    appStartCommand: key(
+        pattern(COMMAND_LINE, "a plain command line (letters, digits, space, . _ / = : + -)"),
+        "pulumi config set appStartCommand 'node server.js'",
+        "node server.js",
+    ),
+    /** Port of nginx's public listener (below 1024 needs root: the ssh and aws targets). */
+    publicPort: key(integer(1, 65535), "pulumi config set publicPort 8080", 8080),
+    /** Port of nginx's internal listener (loopback only: each pool by path, status). */
+    internalPort: key(port(), "pulumi config set internalPort 8081", 8081),
+    /** Health gate: how long every host of the pool going live may take to be ready. */
+    gateTimeoutSeconds: key(integer(1, 600), "pulumi config set gateTimeoutSeconds 30", 30),
+    /** Health gate and deploys: how often /health is polled. */
+    healthIntervalMs: key(integer(50, 5000), "pulumi config set healthIntervalMs 200", 200),
+    /** How long a draining app may take to finish requests in flight. */
+    drainTimeoutSeconds: key(integer(1, 600), "pulumi config set drainTimeoutSeconds 30", 30),
+    /** Paths requested through the public listener after a switch; each must answer 2xx from the new colour. */
+    smokePaths: key(
+        jsonList(pattern(URL_PATH, URL_PATH_HELP("/health")), "URL paths"),
+        "pulumi config set --path 'smokePaths[0]' /",
+        ["/"],
+    ),
+    /** App paths the public listener answers 404 for (status pages). */
+    privatePaths: key(
+        jsonList(pattern(URL_PATH, URL_PATH_HELP("/status")), "URL paths"),
+        "pulumi config set --path 'privatePaths[0]' /status",
+        ["/status"],
+    ),
+    /** Optional TLS: the certificate chain (PEM); with tlsKey it enables the 443 listener. */
+    tlsCertificate: secretKey(
+        pattern(PEM_CERTIFICATE, "PEM text starting with -----BEGIN CERTIFICATE-----"),
+        "pulumi config set --secret tlsCertificate < fullchain.pem",
+        "",
+    ),
+    /** Optional TLS: the certificate's private key (PEM). */
+    tlsKey: secretKey(pattern(PRIVATE_KEY, PRIVATE_KEY_HELP), "pulumi config set --secret tlsKey < privkey.pem", ""),
+    /** Token that POST /health/drain must carry. Required. */
+    drainToken: secretKey(
+        pattern(TOKEN, "16 to 128 letters, digits, _ or -"),
+        'pulumi config set --secret drainToken "$(openssl rand -hex 24)"',
+    ),
+} as const;
+
+/** Address of nginx's public listener; each target has its own default. */
+export function publicAddressKey(defaultValue: string) {
+    return key(
+        pattern(IPV4, "an IPv4 address such as 127.0.0.1"),
+        "pulumi config set publicAddress 127.0.0.1",
+        defaultValue,
+    );
+}
+
+/** How many hosts each pool has, where the program creates them (local, aws). */
+export const POOL_SIZE_KEYS = {
+    /** Hosts in the blue pool. */
+    blueHosts: key(integer(0, 50), "pulumi config set blueHosts 2", 2),
+    /** Hosts in the green pool. */
+    greenHosts: key(integer(0, 50), "pulumi config set greenHosts 2", 2),
+} as const;
+
+export type CommonConfig = Parsed<typeof COMMON_KEYS>;

@@ -1,0 +1,133 @@
+// Every template script the program runs, declared once: its file, the libraries in front of it
+// and the variables it takes. A resource's environment is typed by these declarations, so a
+// missing or misspelt variable fails to compile; test/unit/scripts.test.ts checks each
+// declaration against the `need` lines of the script and its libraries.
+import type * as pulumi from "@pulumi/pulumi";
+import type { HostScript } from "./hosts";
+import { loadScript } from "./templates";
+
+export interface ScriptDeclaration<
+    Required extends string = string,
+    Optional extends string = string,
+    Trigger extends string = string,
+> {
+    /** Under templates/scripts. */
+    readonly file: string;
+    /** Function libraries put in front of it, in this order, after lib.sh. */
+    readonly libraries: readonly string[];
+    /** Named by a `need` line of the script or a library. */
+    readonly required: readonly Required[];
+    /** Read when set (`${NAME:-…}`); named by an `# optional:` line. */
+    readonly optional: readonly Optional[];
+    /** Never read: sent only so the command runs again when they change. */
+    readonly triggers: readonly Trigger[];
+}
+
+function declare<R extends string, O extends string = never, T extends string = never>(
+    file: string,
+    libraries: readonly string[],
+    inputs: { required: readonly R[]; optional?: readonly O[]; triggers?: readonly T[] },
+): ScriptDeclaration<R, O, T> {
+    return { file, libraries, required: inputs.required, optional: inputs.optional ?? [], triggers: inputs.triggers ?? [] };
+}
+
+/** The variables a declared script takes, as a resource's environment. */
+export type ScriptInputs<D> =
+    D extends ScriptDeclaration<infer R, infer O, infer T>
+        ? { readonly [K in R | T]: pulumi.Input<string> } & { readonly [K in O]?: pulumi.Input<string> }
+        : never;
+
+const SUPERVISOR_LIBRARIES = ["supervisor/supervisor.sh", "supervisor/process.sh", "supervisor/systemd.sh"];
+const SUPERVISED = ["HOST_NAME", "HOST_DIR", "DRAIN_TIMEOUT_SECONDS", "UNIT_TEXT"] as const;
+const NGINX = ["NGINX_PREFIX"] as const;
+const GATE = ["POOL_COLOR", "EXPECT_VERSION", "GATE_TIMEOUT_SECONDS", "HEALTH_INTERVAL_MS"] as const;
+const GATE_OPTIONAL = ["HOSTS", "GATE_HOST_HEADER"] as const;
+
+export const SCRIPTS = {
+    /** Writes a host's drain token, mode 600. */
+    writeToken: declare("write-token.sh", [], { required: ["TOKEN_FILE", "DRAIN_TOKEN"] }),
+    /** Deploys a release on a pool host and waits until it is ready. */
+    deployHost: declare("deploy-host.sh", SUPERVISOR_LIBRARIES, {
+        required: [
+            ...SUPERVISED,
+            "BIND_ADDRESS",
+            "PORT",
+            "POOL_COLOR",
+            "APP_VERSION",
+            "RELEASE_ID",
+            "ARTIFACT",
+            "START_COMMAND",
+            "DRAIN_TOKEN_FILE",
+            "READY_TIMEOUT_SECONDS",
+            "HEALTH_INTERVAL_MS",
+        ],
+        optional: ["SUPERVISOR"],
+    }),
+    /** Drains and stops a pool host's app (its deployment is deleted). */
+    stopHost: declare("stop-host.sh", SUPERVISOR_LIBRARIES, { required: SUPERVISED, optional: ["SUPERVISOR"] }),
+    /** Every host of the pool going live is ready, checked in parallel. */
+    healthGate: declare("health-gate.sh", ["gate-lib.sh"], {
+        required: GATE,
+        optional: GATE_OPTIONAL,
+        triggers: ["CONFIG_ID"],
+    }),
+    /** Writes, tests and applies the nginx config and the live colour, verifies, restores on failure. */
+    nginxSwitch: declare("nginx-switch.sh", ["nginx-lib.sh", "nginx-modules.sh", "gate-lib.sh"], {
+        required: [
+            ...NGINX,
+            ...GATE,
+            "NGINX_CONF",
+            "CONFIG_ID",
+            "SWITCH_MODE",
+            "LIVE_COLOR",
+            "VERIFY_URL",
+            "INTERNAL_URL",
+            "SMOKE_PATHS",
+            "VERIFY_TIMEOUT_SECONDS",
+        ],
+        optional: [
+            ...GATE_OPTIONAL,
+            "RECONCILE",
+            "SUPERVISOR",
+            "NGINX_UNIT_TEXT",
+            "TLS_CERTIFICATE",
+            "TLS_KEY",
+        ],
+    }),
+    /** Stops nginx gracefully (the router is deleted). */
+    nginxStop: declare("nginx-stop.sh", ["nginx-lib.sh"], {
+        required: [...NGINX, "SHUTDOWN_TIMEOUT_SECONDS"],
+        optional: ["SUPERVISOR", "NGINX_UNIT_TEXT"],
+    }),
+    /** Before any change over SSH: the host answers, accepts the variables, has what its role needs. */
+    checkHost: declare("remote/check-host.sh", ["nginx-modules.sh"], {
+        required: ["HOST_NAME", "ROLE", "REMOTE_DIR", "SWITCH_MODE"],
+        triggers: ["CHECK_TRIGGER"],
+    }),
+} as const;
+
+type AnyDeclaration = ScriptDeclaration<string, string, string>;
+
+/** What both scripts of one resource take: create (and update) and delete share its environment. */
+type BothInputs<C, D> = [D] extends [never] ? ScriptInputs<C> : ScriptInputs<C> & ScriptInputs<D>;
+
+/**
+ * A host script from declarations: `create` runs on create (and on update with `update: true`),
+ * `delete` when the resource goes; `environment` must give what both take.
+ */
+export function hostScript<C extends AnyDeclaration, D extends AnyDeclaration = never>(spec: {
+    readonly create: C;
+    readonly update?: boolean;
+    readonly delete?: D;
+    readonly deadlineSeconds?: number;
+    readonly environment: BothInputs<C, D>;
+}): HostScript {
+    const create = loadScript(spec.create.file, spec.create.libraries);
+    return {
+        create,
+        update: spec.update ? create : undefined,
+        delete: spec.delete ? loadScript(spec.delete.file, spec.delete.libraries) : undefined,
+        deadlineSeconds: spec.deadlineSeconds,
+        environment: spec.environment as Record<string, pulumi.Input<string>>,
+    };
+}

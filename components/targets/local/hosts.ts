@@ -1,0 +1,78 @@
+// The local target: every host is an app process on a loopback port of this machine, and
+// nginx runs here too, unprivileged, under its own prefix.
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import type { Color } from "../../configKeys";
+import {
+    type AppHost,
+    type HostScript,
+    type HostsLayer,
+    type ScriptRun,
+    type ShippedArtifact,
+    commandInputs,
+    listenerAddress,
+} from "../../hosts";
+import { type ObservedNginx, observeNginx } from "../../observe";
+import { localAppPort } from "./config";
+
+export interface LocalHostsArgs {
+    /** Absolute directory for nginx's prefix and the app processes' files. */
+    readonly stateDir: string;
+    readonly appBasePort: number;
+    readonly hostCounts: Readonly<Record<Color, number>>;
+}
+
+export class LocalHosts implements HostsLayer {
+    /** App processes on this machine are never system services. */
+    readonly supervisor = "process" as const;
+    readonly nginxPrefix: string;
+    readonly routerLoopback = "127.0.0.1";
+    readonly reachable: readonly pulumi.Resource[] = [];
+
+    constructor(private readonly args: LocalHostsArgs) {
+        this.nginxPrefix = path.join(args.stateDir, "nginx");
+    }
+
+    poolHosts(color: Color): AppHost[] {
+        return Array.from({ length: this.args.hostCounts[color] }, (_, i) => ({
+            name: `${color}-${i + 1}`,
+            color,
+            index: i + 1,
+            address: "127.0.0.1",
+            port: localAppPort(this.args.appBasePort, color, i + 1),
+            workDir: path.join(this.args.stateDir, "pools", color, `host-${i + 1}`),
+            user: os.userInfo().username,
+        }));
+    }
+
+    /** Nothing to check: every host is this machine. */
+    checkReachable(): void {}
+
+    /** The host is this machine: it reads the directory itself. */
+    shipArtifact(_name: string, _host: AppHost, _releaseId: string, artifactPath: string): ShippedArtifact {
+        return { path: artifactPath };
+    }
+
+    publicHost(publicAddress: string): string {
+        return listenerAddress(publicAddress, this.routerLoopback);
+    }
+
+    /** The program runs beside nginx: its records may be stale, nginx's answer is not. */
+    observeNginx(internalUrl: string): Promise<ObservedNginx> {
+        return observeNginx(internalUrl);
+    }
+
+    onHost(name: string, _host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {
+        return this.run(name, script, opts);
+    }
+
+    onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {
+        return this.run(name, script, opts);
+    }
+
+    private run(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): command.local.Command {
+        return new command.local.Command(name, { ...commandInputs(script), interpreter: ["/bin/sh", "-c"] }, opts);
+    }
+}
