@@ -36,8 +36,9 @@ async function previousDeployState(): Promise<DeployState | undefined> {
     if (!state) {
         // Fail closed: without it, nothing would protect the live pool.
         throw new pulumi.RunError(
-            "the stack's deployState output (what the last update deployed) cannot be read, so the safety rules cannot be checked. " +
-                "Fix: restore it from `pulumi stack history`, or if the stack was imported, run one update with the live pool's settings unchanged.",
+            "the stack's deployState output (what the last update deployed) cannot be read, so the safety " +
+                "rules cannot be checked. Fix: restore it from `pulumi stack history`, or if the stack was " +
+                "imported, run one update with the live pool's settings unchanged.",
         );
     }
     return state;

@@ -133,9 +133,10 @@ function commonProblems(project: string, c: DeploymentConfig): string[] {
         );
     }
     if (Boolean(c.tlsCertificate) !== Boolean(c.tlsKey)) {
+        const missing = c.tlsKey ? "tlsCertificate < fullchain.pem" : "tlsKey < privkey.pem";
         problems.push(
             `${project}:tlsCertificate and ${project}:tlsKey go together: set both (HTTPS on 443) or neither. ` +
-                `Fix: pulumi config set --secret ${c.tlsKey ? "tlsCertificate < fullchain.pem" : "tlsKey < privkey.pem"}`,
+                `Fix: pulumi config set --secret ${missing}`,
         );
     }
     return problems;

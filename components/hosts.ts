@@ -1,6 +1,6 @@
-// The hosts layer: the only code that differs between targets. It says which hosts a pool
-// has and how a script reaches a pool host or the nginx host. Pools, the gate and the router
-// are written once against this interface.
+// The hosts layer: what a pool's hosts are and how a script reaches a pool host or the nginx
+// host. Each target implements it (components/targets/); pools, the gate and the router are
+// written once against it.
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { Color } from "./config";

@@ -46,7 +46,8 @@ export function reconcileReason(
     if (!unchanged) return "";
     if (!observed.running) return "nginx is not running";
     if (observed.live !== desired.liveColor || observed.configId !== desired.configId) {
-        return `nginx serves ${observed.live ?? "no colour"} with config ${observed.configId ?? "unknown"}, the stack wants ${desired.liveColor} with ${desired.configId}`;
+        return `nginx serves ${observed.live ?? "no colour"} with config ${observed.configId ?? "unknown"}, ` +
+            `the stack wants ${desired.liveColor} with ${desired.configId}`;
     }
     return "";
 }

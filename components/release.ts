@@ -43,11 +43,13 @@ export function describeRelease(version: string, artifactPath: string, startComm
     const stat = fs.statSync(artifactPath, { throwIfNoEntry: false });
     const isTarball = stat?.isFile() === true && TARBALL.test(artifactPath);
     if (!stat?.isDirectory() && !isTarball) {
+        const pointIt = `point ${configKey} at your app's directory or its tarball.`;
         throw new Error(
             stat
-                ? `${configKey}: ${artifactPath} is neither a directory nor a tarball (.tar.gz, .tgz or .tar). Point ${configKey} at your app's directory or its tarball.`
+                ? `${configKey}: ${artifactPath} is neither a directory nor a tarball (.tar.gz, .tgz or .tar). ` +
+                      pointIt.replace(/^p/, "P")
                 : `${configKey}: the artifact ${artifactPath} does not exist. ` +
-                      `For the reference app (bin/app) run 'npm run build'; otherwise point ${configKey} at your app's directory or its tarball.`,
+                      `For the reference app (bin/app) run 'npm run build'; otherwise ${pointIt}`,
         );
     }
     // The same version, artifact path and start command as the deployed release: the same

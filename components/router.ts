@@ -25,7 +25,7 @@ export interface RouterArgs {
     readonly verifyTimeoutSeconds: number;
     /** Bound on graceful shutdown when the router is deleted. */
     readonly shutdownTimeoutSeconds: number;
-    /** The health gate: the switch runs only after it passed, and checks again with its inputs right before it applies. */
+    /** The health gate: the switch runs after it passed, and checks again with its inputs right before it applies. */
     readonly gate: HealthGate;
     /** TLS certificate and key (secrets), written beside the config on the nginx host. */
     readonly tls?: { readonly certificate: pulumi.Output<string>; readonly key: pulumi.Output<string> };

@@ -73,7 +73,8 @@ export function checkSafety(previous: DeployState | undefined, next: DeployState
     const nextLive = next.liveColor;
     if (Object.keys(next.pools[nextLive].hosts).length === 0) {
         problems.push(
-            `activeColor is ${nextLive}, but the ${nextLive} pool has no hosts (${nextLive}Hosts is 0): a pool without hosts cannot take traffic. ` +
+            `activeColor is ${nextLive}, but the ${nextLive} pool has no hosts (${nextLive}Hosts is 0): ` +
+                "a pool without hosts cannot take traffic. " +
                 `Fix: pulumi config set ${nextLive}Hosts 2 && pulumi up, then switch.`,
         );
     }
@@ -87,7 +88,8 @@ export function checkSafety(previous: DeployState | undefined, next: DeployState
     if (running && before.releaseId !== after.releaseId) {
         const what =
             before.version === after.version
-                ? `${live}Artifact or appStartCommand changes the ${live} release (${before.releaseId} → ${after.releaseId})`
+                ? `${live}Artifact or appStartCommand changes the ${live} release ` +
+                  `(${before.releaseId} → ${after.releaseId})`
                 : `${live}Version changes the ${live} release from ${before.version} to ${after.version}`;
         problems.push(
             `${what}, but ${live} is the live pool: the live pool is never redeployed in place. ` +
@@ -101,7 +103,8 @@ export function checkSafety(previous: DeployState | undefined, next: DeployState
         const moved = after.hosts[host];
         if (running && moved !== undefined && moved !== address) {
             problems.push(
-                `${host} would move from ${address} to ${moved}, but ${live} is the live pool: its hosts are never moved in place. ` +
+                `${host} would move from ${address} to ${moved}, but ${live} is the live pool: ` +
+                    "its hosts are never moved in place. " +
                     `Change appBasePort (or the hosts) while ${live} is idle: switch to ${idle} first.`,
             );
         }

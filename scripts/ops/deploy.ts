@@ -21,7 +21,10 @@ async function main(): Promise<void> {
     const live: Color | undefined = lastGood?.activeColor ?? (configured === "blue" || configured === "green" ? configured : undefined);
     if (!live) throw new Error(`activeColor is ${JSON.stringify(configured)}; set it to blue or green first.`);
     if (configured !== live) {
-        console.log(`Note: the config asks for activeColor ${configured}, left by an update that did not succeed; ${live} is live. This deploy replaces that pending change.`);
+        console.log(
+            `Note: the config asks for activeColor ${configured}, left by an update that did not succeed; ` +
+                `${live} is live. This deploy replaces that pending change.`,
+        );
     }
     const idle = otherColor(live);
     // Every release key as last deployed (the idle pool's artifact included, unless given),

@@ -32,7 +32,9 @@ export function planRollback(history: readonly Deployed[], to?: number): Rollbac
         target = history.find((u) => u.update === to);
         if (!target) throw new RollbackError(`update ${to} is not in this stack's history (see npm run history).`);
         if (target.kind !== "update" || target.result !== "succeeded" || !target.activeColor) {
-            throw new RollbackError(`update ${to} is a ${target.kind} that ${target.result}: only a successful update can be rolled back to.`);
+            throw new RollbackError(
+                `update ${to} is a ${target.kind} that ${target.result}: only a successful update can be rolled back to.`,
+            );
         }
         if (target.update === now.update) throw new RollbackError(`update ${to} is what is live now (${live(now)}).`);
     } else {
@@ -49,7 +51,9 @@ export function planRollback(history: readonly Deployed[], to?: number): Rollbac
         return {
             target,
             set: { ...deployedNow, activeColor: color },
-            summary: `rollback to update ${target.update}: switch from ${live(now)} to ${color} ${version} (still deployed on ${color}, no redeploy)`,
+            summary:
+                `rollback to update ${target.update}: switch from ${live(now)} to ${color} ${version} ` +
+                `(still deployed on ${color}, no redeploy)`,
         };
     }
     // The pool no longer holds that release. Deploy it to the pool that is idle now, then switch.
@@ -57,7 +61,9 @@ export function planRollback(history: readonly Deployed[], to?: number): Rollbac
     return {
         target,
         set: { ...deployedNow, [`${idle}Version`]: version, [`${idle}Artifact`]: artifact, activeColor: idle },
-        summary: `rollback to update ${target.update}: deploy ${version} to ${idle} (idle now), then switch from ${live(now)} to ${idle} ${version}`,
+        summary:
+            `rollback to update ${target.update}: deploy ${version} to ${idle} (idle now), ` +
+            `then switch from ${live(now)} to ${idle} ${version}`,
         redeploy:
             `the ${color} pool no longer holds ${version} (it runs ${now.versions[color]} since a later update), ` +
             `so going back means deploying ${version} again, to the idle ${idle} pool, then switching. ` +
@@ -89,8 +95,9 @@ async function main(): Promise<void> {
         await up(stack, plan.summary);
     } catch (err) {
         console.error(
-            `rollback: the update failed; traffic stays where it was (the health gate or verification refused the switch). ` +
-                `The stack config now asks for the rollback; run \`pulumi preview --diff\` to see it, fix the pool, and run npm run rollback again.`,
+            "rollback: the update failed; traffic stays where it was (the health gate or verification refused " +
+                "the switch). The stack config now asks for the rollback; run `pulumi preview --diff` to see it, " +
+                "fix the pool, and run npm run rollback again.",
         );
         throw err;
     }

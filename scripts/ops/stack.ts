@@ -10,7 +10,10 @@ export type Color = (typeof COLORS)[number];
 
 export async function openStack(stackName: string): Promise<Stack> {
     if (!process.env.PULUMI_BACKEND_URL) {
-        throw new Error("PULUMI_BACKEND_URL is not set: run `source .envrc` first (npm start writes it), or log in to your backend.");
+        throw new Error(
+            "PULUMI_BACKEND_URL is not set: run `source .envrc` first (npm start writes it), " +
+                "or log in to your backend.",
+        );
     }
     const pulumiCommand = await PulumiCommand.get({ skipVersionCheck: true });
     return LocalWorkspace.selectStack({ stackName, workDir: PROJECT_DIR }, { pulumiCommand });
