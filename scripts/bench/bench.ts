@@ -8,10 +8,11 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Load, LoadResult, Sample } from "../../test/support/load";
-import { LocalStack, createLocalStack, getJson } from "../../test/support/localStack";
+import { Load, LoadResult, Sample } from "../lib/load";
+import { LocalStack, createLocalStack, getJson } from "../lib/localStack";
 import { loadScript, render, readTemplate } from "../../components/templates";
-import { median, percentile, spread, timelineSvg } from "./stats";
+import { median, percentile, spread } from "../lib/stats";
+import { timelineSvg } from "./timeline";
 
 const DOCS = path.resolve(__dirname, "..", "..", "docs");
 /** Where a full run keeps the sections it finished, until all are done. */

@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { REPO_ROOT, pulumiBinDir } from "../support/pulumi";
+import { REPO_ROOT, pulumiBinDir } from "../../scripts/lib/pulumi";
 
 const SCRIPT = path.join(REPO_ROOT, "scripts", "toolchain", "command-plugin.sh");
 const VERSION: string = JSON.parse(

@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { PROGRAM_FILES, REPO_ROOT, TestStack, createTestStack } from "../support/pulumi";
+import { PROGRAM_FILES, REPO_ROOT, TestStack, createTestStack } from "../../scripts/lib/pulumi";
 
 describe("config validation through a real pulumi preview", function () {
     let test: TestStack;

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { REPO_ROOT, TestStack, createTestStack } from "../support/pulumi";
+import { REPO_ROOT, TestStack, createTestStack } from "../../scripts/lib/pulumi";
 
 describe("the Pulumi engine on this machine (CLI + Node.js language host + command plugin)", function () {
     let test: TestStack;

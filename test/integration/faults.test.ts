@@ -9,9 +9,9 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
-import type { LoadResult } from "../support/load";
-import { LocalStack, createLocalStack, getJson } from "../support/localStack";
-import { recordOutcome } from "../support/reliability";
+import type { LoadResult } from "../../scripts/lib/load";
+import { LocalStack, createLocalStack, getJson } from "../../scripts/lib/localStack";
+import { recordOutcome } from "../../scripts/lib/reliability";
 import { measureUnderLoad } from "../support/traffic";
 
 type Color = "blue" | "green";

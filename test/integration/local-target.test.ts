@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { summary } from "../../scripts/ci/nginx-diff-summary";
 import { Measured, measureUnderLoad } from "../support/traffic";
-import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from "../support/localStack";
+import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from "../../scripts/lib/localStack";
 
 type Color = "blue" | "green";
 const HOSTS = [1, 2];

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { summary } from "../../scripts/ci/nginx-diff-summary";
-import { LocalStack, createLocalStack, getJson } from "../support/localStack";
+import { LocalStack, createLocalStack, getJson } from "../../scripts/lib/localStack";
 
 describe("operator workflow: preview, history, deploy, rollback, lock", function () {
     let stack: LocalStack;

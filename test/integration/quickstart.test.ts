@@ -8,8 +8,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { freePorts, getJson, runningFrom } from "../support/localStack";
-import { REPO_ROOT } from "../support/pulumi";
+import { freePorts, getJson, runningFrom } from "../../scripts/lib/localStack";
+import { REPO_ROOT } from "../../scripts/lib/pulumi";
 
 describe("quick start: npm start, the README's commands, npm stop, in a fresh clone", function () {
     let dir: string;

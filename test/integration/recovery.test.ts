@@ -7,8 +7,8 @@ import * as assert from "node:assert/strict";
 import { execFile, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LocalStack, createLocalStack, getJson } from "../support/localStack";
-import { recordOutcome } from "../support/reliability";
+import { LocalStack, createLocalStack, getJson } from "../../scripts/lib/localStack";
+import { recordOutcome } from "../../scripts/lib/reliability";
 import { measureUnderLoad } from "../support/traffic";
 
 type Color = "blue" | "green";

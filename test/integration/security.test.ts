@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from "../support/localStack";
-import { recordOutcome } from "../support/reliability";
+import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from "../../scripts/lib/localStack";
+import { recordOutcome } from "../../scripts/lib/reliability";
 
 /** Every file under `dir` whose text contains `needle` (relative paths). */
 function filesContaining(dir: string, needle: string): string[] {

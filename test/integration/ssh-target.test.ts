@@ -8,11 +8,11 @@ import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { LoadResult } from "../support/load";
-import { TEST_DRAIN_TOKEN, getJson, request } from "../support/localStack";
+import type { LoadResult } from "../../scripts/lib/load";
+import { TEST_DRAIN_TOKEN, getJson, request } from "../../scripts/lib/localStack";
 import { Lab, createLab, labUnavailable } from "../support/netns";
-import { REPO_ROOT } from "../support/pulumi";
-import { recordOutcome } from "../support/reliability";
+import { REPO_ROOT } from "../../scripts/lib/pulumi";
+import { recordOutcome } from "../../scripts/lib/reliability";
 import { SshStack, createSshStack } from "../support/sshStack";
 import { measureUnderLoad } from "../support/traffic";
 

@@ -6,8 +6,8 @@ import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Load, LoadResult, summarize } from "../support/load";
-import { LocalStack, createLocalStack, getJson, request } from "../support/localStack";
+import { Load, LoadResult, summarize } from "../../scripts/lib/load";
+import { LocalStack, createLocalStack, getJson, request } from "../../scripts/lib/localStack";
 import { alive } from "../support/netns";
 
 const SWITCHES = 20;

@@ -4,23 +4,14 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-
-let modules: string | undefined;
-
-/** nginx's modules directory on this machine (no-reload mode loads the Lua module from it). */
-export function nginxModulesDir(): string {
-    modules ??= /--modules-path=(\S+)/.exec(execFileSync("sh", ["-c", "nginx -V 2>&1"], { encoding: "utf8" }))?.[1] ?? "/usr/lib/nginx/modules";
-    return modules;
-}
+import { createNginxPrefix, nginxArgs } from "../../scripts/lib/nginxPrefix";
 
 /**
  * Runs `nginx -t` on `text` with `renderedPrefix` replaced by a temp prefix. Returns "" when
  * nginx accepts it, else nginx's complaint.
  */
 export function nginxTest(text: string, renderedPrefix: string, tls?: { cert: string; key: string }): string {
-    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "nginx-t-"));
-    for (const d of ["conf", "logs", "temp"]) fs.mkdirSync(path.join(prefix, d));
-    fs.symlinkSync(nginxModulesDir(), path.join(prefix, "modules"));
+    const prefix = createNginxPrefix("nginx-t");
     if (tls) {
         fs.mkdirSync(path.join(prefix, "conf", "tls"));
         fs.writeFileSync(path.join(prefix, "conf", "tls", "certificate.pem"), tls.cert);
@@ -29,7 +20,7 @@ export function nginxTest(text: string, renderedPrefix: string, tls?: { cert: st
     const conf = path.join(prefix, "conf", "nginx.conf");
     fs.writeFileSync(conf, text.replaceAll(renderedPrefix, prefix));
     try {
-        const result = spawnSync("nginx", ["-t", "-q", "-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", conf], { encoding: "utf8" });
+        const result = spawnSync("nginx", nginxArgs(prefix, "-t", "-q"), { encoding: "utf8" });
         return result.status === 0 ? "" : `${result.stdout}${result.stderr}`.trim();
     } finally {
         fs.rmSync(prefix, { recursive: true, force: true });
@@ -42,8 +33,10 @@ let certificate: { cert: string; key: string } | undefined;
 export function selfSignedCertificate(): { cert: string; key: string } {
     if (!certificate) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-"));
-        execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=bluegreen.test", "-days", "1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { stdio: "ignore" });
-        certificate = { cert: fs.readFileSync(path.join(dir, "cert.pem"), "utf8"), key: fs.readFileSync(path.join(dir, "key.pem"), "utf8") };
+        const [key, cert] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
+        const request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=bluegreen.test", "-days", "1"];
+        execFileSync("openssl", [...request, "-keyout", key, "-out", cert], { stdio: "ignore" });
+        certificate = { cert: fs.readFileSync(cert, "utf8"), key: fs.readFileSync(key, "utf8") };
         fs.rmSync(dir, { recursive: true, force: true });
     }
     return certificate;

@@ -3,9 +3,9 @@
 // stack; the lab's teardown then stops by pid whatever a failed destroy left.
 import * as fs from "node:fs";
 import type { Lab } from "./netns";
-import { PROGRAM_FILES, REPO_ROOT, TestStack, createTestStack } from "./pulumi";
-import { TEST_DRAIN_TOKEN, getJson } from "./localStack";
-import type { AppStatus } from "./localStack";
+import { PROGRAM_FILES, REPO_ROOT, TestStack, createTestStack } from "../../scripts/lib/pulumi";
+import { TEST_DRAIN_TOKEN, getJson } from "../../scripts/lib/localStack";
+import type { AppStatus } from "../../scripts/lib/localStack";
 
 export const SSH_APP_PORT = 3000;
 export const SSH_PUBLIC_PORT = 8080;

@@ -1,8 +1,8 @@
 // Load around an action, with the apps' own counters: what the integration suites measure
 // for every switch, rollback and deploy. The suites assert on the result themselves.
 import * as assert from "node:assert/strict";
-import type { AppStatus } from "./localStack";
-import { Load, LoadResult, summarize } from "./load";
+import type { AppStatus } from "../../scripts/lib/localStack";
+import { Load, LoadResult, summarize } from "../../scripts/lib/load";
 
 type Color = "blue" | "green";
 
@@ -57,8 +57,15 @@ export async function measureUnderLoad(opts: MeasureOptions, action: () => Promi
     let postsProcessed = 0;
     for (const [pid, count] of await workCompleted(opts)) postsProcessed += count - (before.get(pid) ?? 0);
     console.log(`      ${summarize(opts.name, result)}${opts.note?.(result, startedAt) ?? ""}`);
-    assert.equal(result.sent, result.ok + result.failures.length + result.closedOnReuse, "every request is accounted for");
+    assert.equal(
+        result.sent,
+        result.ok + result.failures.length + result.closedOnReuse,
+        "every request is accounted for",
+    );
     assert.ok(result.sent >= 300, `at least 300 requests were sent (sent ${result.sent})`);
-    assert.ok(result.sendRate >= 300, `the load ran at 300 req/s or more (it sent ${result.sendRate.toFixed(0)} req/s)`);
+    assert.ok(
+        result.sendRate >= 300,
+        `the load ran at 300 req/s or more (it sent ${result.sendRate.toFixed(0)} req/s)`,
+    );
     return { result, postsProcessed, startedAt };
 }

@@ -9,7 +9,7 @@ import { ALL_KEYS, ConfigError, parseConfig } from "../../components/config";
 import { renderNginxConfig } from "../../components/nginxConfig";
 import { ProgramRefused, registered, runProgram } from "../support/mocks";
 import { nginxTest, selfSignedCertificate } from "../support/nginxCheck";
-import { recordOutcome } from "../support/reliability";
+import { recordOutcome } from "../../scripts/lib/reliability";
 
 const TOKEN = "test-token-0123456789";
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";

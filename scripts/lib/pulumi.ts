@@ -1,5 +1,6 @@
-// Throwaway Pulumi stacks for integration tests: a temp dir holding a copy of the project,
-// a file backend inside it, and the toolchain that scripts/bootstrap-toolchain.sh provides.
+// Throwaway Pulumi stacks for the integration tests and the bench: a temp dir holding a copy of
+// the project, a file backend inside it, and the toolchain that scripts/bootstrap-toolchain.sh
+// provides.
 // Nothing here reads or writes the user's own Pulumi login or stacks.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";

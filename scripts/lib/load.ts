@@ -3,6 +3,7 @@
 // nginx closed (as `nginx -s reload` does) fails, and such failures are counted apart
 // (`closedOnReuse`) from real failures. No retries anywhere.
 import * as http from "node:http";
+import { percentile } from "./stats";
 
 export interface LoadOptions {
     /** Base URL, e.g. http://127.0.0.1:8080 */
@@ -107,7 +108,8 @@ export class Load {
 
     /** Starts the loop; it stops by itself at maxSeconds or maxRequests. */
     start(): this {
-        const bounded = () => this.sent < this.options.maxRequests && Date.now() - this.started < this.options.maxSeconds * 1000;
+        const bounded = () =>
+            this.sent < this.options.maxRequests && Date.now() - this.started < this.options.maxSeconds * 1000;
         if (this.options.closedLoop) {
             for (let i = 0; i < this.options.closedLoop; i++) {
                 const next = () => {
@@ -185,7 +187,8 @@ export class Load {
             this.inFlight--;
             let isReuseClose = false;
             if (failure) {
-                isReuseClose = reused && failure.error !== undefined && /ECONNRESET|socket hang up|EPIPE/.test(failure.error);
+                isReuseClose =
+                    reused && failure.error !== undefined && /ECONNRESET|socket hang up|EPIPE/.test(failure.error);
                 if (isReuseClose) this.closedOnReuse++;
                 else this.failures.push({ method, path, atMs: begun - this.started, ...failure });
             }
@@ -193,7 +196,7 @@ export class Load {
                 this.samples.push({
                     atMs: begun - this.started,
                     latencyMs: performance.now() - begunPrecise,
-                    status: failure ? failure.status ?? 0 : 200,
+                    status: failure ? (failure.status ?? 0) : 200,
                     color,
                     closedOnReuse: isReuseClose,
                 });
@@ -203,7 +206,12 @@ export class Load {
         };
         const req = http.request(
             `${this.options.url}${path}`,
-            { method, agent: this.agent, headers: { ...this.options.headers, ...(isPost ? { "Content-Length": "2" } : {}) }, timeout: 30_000 },
+            {
+                method,
+                agent: this.agent,
+                headers: { ...this.options.headers, ...(isPost ? { "Content-Length": "2" } : {}) },
+                timeout: 30_000,
+            },
             (res) => {
                 const chunks: Buffer[] = [];
                 res.on("data", (c: Buffer) => chunks.push(c));
@@ -225,19 +233,44 @@ export class Load {
             },
         );
         req.on("timeout", () => req.destroy(new Error("client timeout after 30 s")));
-        req.on("error", (err) => finish({ error: `${(err as NodeJS.ErrnoException).code ?? ""} ${err.message}`.trim() }, req.reusedSocket));
+        req.on("error", (err) =>
+            finish({ error: `${(err as NodeJS.ErrnoException).code ?? ""} ${err.message}`.trim() }, req.reusedSocket),
+        );
         req.end(isPost ? "{}" : undefined);
     }
 }
 
+/** What the bench keeps of a load: counts, send rate and the 2xx latency quantiles. */
+export interface LoadFigures {
+    readonly sent: number;
+    readonly failed: number;
+    readonly closedOnReuse: number;
+    readonly rps: number;
+    readonly p50: number;
+    readonly p99: number;
+}
+
+export function figuresOf(r: LoadResult): LoadFigures {
+    return {
+        sent: r.sent,
+        failed: r.failures.length,
+        closedOnReuse: r.closedOnReuse,
+        rps: r.sendRate,
+        p50: percentile(r.latenciesMs, 0.5),
+        p99: percentile(r.latenciesMs, 0.99),
+    };
+}
+
 /** One line for test logs: the counts every scenario reports. */
 export function summarize(name: string, r: LoadResult): string {
-    const sorted = [...r.latenciesMs].sort((a, b) => a - b);
-    const p = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-    const colors = Object.entries(r.byColor).map(([c, n]) => `${c}=${n}`).join(" ");
+    const p = (q: number) => (r.latenciesMs.length > 0 ? percentile(r.latenciesMs, q) : 0);
+    const colors = Object.entries(r.byColor)
+        .map(([c, n]) => `${c}=${n}`)
+        .join(" ");
     return (
-        `${name}: sent ${r.sent} in ${(r.durationMs / 1000).toFixed(1)} s (${r.sendRate.toFixed(0)} req/s), 2xx ${r.ok} (POST ${r.postOk}), ` +
-        `failed ${r.failures.length}, closed on reused keep-alive by nginx ${r.closedOnReuse}, ` +
+        `${name}: sent ${r.sent} in ${(r.durationMs / 1000).toFixed(1)} s (${r.sendRate.toFixed(0)} req/s), ` +
+        `2xx ${r.ok} (POST ${r.postOk}), failed ${r.failures.length}, ` +
+        `closed on reused keep-alive by nginx ${r.closedOnReuse}, ` +
         `p50 ${p(0.5).toFixed(2)} ms p99 ${p(0.99).toFixed(2)} ms, by colour ${colors}`
     );
 }

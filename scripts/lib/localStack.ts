@@ -187,7 +187,8 @@ export async function createLocalStack(
             // Deleting the pools and the router must stop every process they started.
             if (destroyed && leftovers.length > 0)
                 throw new Error(
-                    `pulumi destroy left ${leftovers.length} process(es) running (pids ${leftovers.join(", ")}); they were killed now`,
+                    `pulumi destroy left ${leftovers.length} process(es) running ` +
+                        `(pids ${leftovers.join(", ")}); they were killed now`,
                 );
         },
     };
