@@ -46,7 +46,7 @@ describe("the official command plugin", function () {
         return { status: run.status, output: `${run.stdout}${run.stderr}` };
     }
 
-    it("what pulumi loads for @pulumi/command is the official Go binary of pulumi-command, at the version it asks for", () => {
+    it("pulumi loads the official Go binary of pulumi-command for @pulumi/command, at the version it asks for", () => {
         const file = execFileSync("bash", [SCRIPT, "verify"], { env, encoding: "utf8" }).trim();
         const listed = JSON.parse(execFileSync("pulumi", ["plugin", "ls", "--json"], { env, encoding: "utf8" })) as {
             name: string;
@@ -75,7 +75,10 @@ describe("the official command plugin", function () {
         assert.notEqual(refused.status, 0);
         assert.match(
             refused.output,
-            /is not the official pulumi-command binary\. Remove it\s+\(pulumi plugin rm resource command [\d.]+\) and run npm start/,
+            new RegExp(
+                "is not the official pulumi-command binary\\. Remove it\\s+" +
+                    "\\(pulumi plugin rm resource command [\\d.]+\\) and run npm start",
+            ),
         );
         const replaced = plugin("ensure");
         assert.equal(replaced.status, 0, replaced.output);
@@ -97,7 +100,8 @@ describe("the official command plugin", function () {
         assert.match(
             run.output,
             new RegExp(
-                `holds 'pulumi-command-0\\.9\\.0', but @pulumi/command asks for plugin v${VERSION.replace(/\./g, "\\.")}`,
+                `holds 'pulumi-command-0\\.9\\.0', ` +
+                    `but @pulumi/command asks for plugin v${VERSION.replace(/\./g, "\\.")}`,
             ),
         );
     });

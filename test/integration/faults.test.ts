@@ -117,17 +117,28 @@ describe("faults under load on the local target: nothing lost, state agrees with
         return { result, lost, refused };
     }
 
-    it("an app process killed while the gate checks its pool: the update fails naming it, traffic stays; --replace redeploys it", async () => {
+    it("an app killed during the gate: the update fails naming it, traffic stays; --replace redeploys it", async () => {
         const { target, live, output, failed, sent } = await switchKillingApp("app killed during the gate", /gate-check updating/);
         assert.ok(failed, "the update failed");
         assert.match(output, new RegExp(`${target}-1 \\(127\\.0\\.0\\.1:\\d+\\) NOT ready after 10s: last /health answered 000`));
         assert.match(output, /pulumi up --replace <its deploy command's URN>/);
         assert.equal(await assertStateAgrees("after the failed gate"), live);
         await replaceHost(target);
-        recordOutcome({ area: "fault", fault: `SIGKILL ${target}-1's app while the gate checks the ${target} pool`, expected: `gate fails naming the host; traffic stays on ${live}; pulumi up --replace redeploys it and switches`, observed: `failed: "${target}-1 NOT ready … answered 000"; stayed ${live}; --replace then switched to ${target}`, sent, lost: 0 });
+        recordOutcome({
+            area: "fault",
+            fault: `SIGKILL ${target}-1's app while the gate checks the ${target} pool`,
+            expected:
+                `gate fails naming the host; traffic stays on ${live}; ` +
+                `pulumi up --replace redeploys it and switches`,
+            observed:
+                `failed: "${target}-1 NOT ready … answered 000"; stayed ${live}; ` +
+                `--replace then switched to ${target}`,
+            sent,
+            lost: 0,
+        });
     });
 
-    it("a host that turns unhealthy after the gate passed and before the switch: the switch's own re-check or nginx's retry protects every request", async () => {
+    it("a host dying between gate and switch: the switch's re-check or nginx's retry saves every request", async () => {
         const { target, output, failed, sent } = await switchKillingApp("host unhealthy after the gate", /gate-check updated/);
         const served = await assertStateAgrees("after a host died between gate and switch");
         const observed = failed
@@ -161,10 +172,19 @@ describe("faults under load on the local target: nothing lost, state agrees with
         );
         assert.match(output, /Starting nginx with prefix/);
         assert.equal(await assertStateAgrees("after starting nginx"), target);
-        recordOutcome({ area: "fault", fault: "nginx stopped (SIGQUIT), then a switch", expected: "the switch starts nginx with the new config and colour", observed: `started; ${target} live; ${refused} requests refused while nginx was down (the fault itself), none lost once it ran`, sent: result.sent, lost: 0 });
+        recordOutcome({
+            area: "fault",
+            fault: "nginx stopped (SIGQUIT), then a switch",
+            expected: "the switch starts nginx with the new config and colour",
+            observed:
+                `started; ${target} live; ${refused} requests refused while nginx was down ` +
+                `(the fault itself), none lost once it ran`,
+            sent: result.sent,
+            lost: 0,
+        });
     });
 
-    it("a reload nginx refuses (its new port is taken): fails with nginx's reason once nginx gives up, the old config keeps serving", async () => {
+    it("reload refused (port taken): fails with nginx's reason once nginx gives up; old config serves on", async () => {
         const blocker = net.createServer();
         await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
         const taken = (blocker.address() as net.AddressInfo).port;
@@ -187,14 +207,29 @@ describe("faults under load on the local target: nothing lost, state agrees with
         }
         const { result } = measured;
         assert.match(output, /nginx still serves the previous config \w+: no reload needed/);
-        assert.match(output, new RegExp(`nginx refused config \\w+ and kept serving the previous one: .*bind\\(\\) to 127\\.0\\.0\\.1:${taken} failed \\(98: Address already in use\\)`));
+        assert.match(
+            output,
+            new RegExp(
+                `nginx refused config \\w+ and kept serving the previous one: ` +
+                    `.*bind\\(\\) to 127\\.0\\.0\\.1:${taken} failed \\(98: Address already in use\\)`,
+            ),
+        );
         assert.match(output, /Restored the previous nginx config/);
         assert.equal(fs.readFileSync(conf, "utf8"), before, "the config file on disk is the previous one");
         await assertStateAgrees("after the refused reload");
         const servedBefore = (await getJson(`${stack.internalUrl}/bluegreen/config-id`)).body;
         assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded", "with the old port back, the next update converges");
         assert.equal((await getJson(`${stack.internalUrl}/bluegreen/config-id`)).body, servedBefore, "nginx serves the config it served throughout");
-        recordOutcome({ area: "fault", fault: "change publicPort to a port another process holds (reload cannot bind)", expected: "update fails with nginx's reason; previous config restored; traffic unaffected", observed: `failed after ${seconds.toFixed(1)} s with "bind() … Address already in use"; config file restored`, sent: result.sent, lost: 0 });
+        recordOutcome({
+            area: "fault",
+            fault: "change publicPort to a port another process holds (reload cannot bind)",
+            expected: "update fails with nginx's reason; previous config restored; traffic unaffected",
+            observed:
+                `failed after ${seconds.toFixed(1)} s with "bind() … Address already in use"; ` +
+                `config file restored`,
+            sent: result.sent,
+            lost: 0,
+        });
     });
 
     it("a foreign process holding an idle host's port: the deploy refuses to take it for the new release", async () => {
@@ -224,7 +259,13 @@ describe("faults under load on the local target: nothing lost, state agrees with
             const { result } = await underLoad("foreign process on an idle host's port", async () => {
                 await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
             });
-            assert.match(output, new RegExp(`${idle}-2: 127\\.0\\.0\\.1:\\d+ is still answering after the host's own process stopped: another process holds the port`));
+            assert.match(
+                output,
+                new RegExp(
+                    `${idle}-2: 127\\.0\\.0\\.1:\\d+ is still answering after the host's own process stopped: ` +
+                        `another process holds the port`,
+                ),
+            );
             assert.equal(await assertStateAgrees("after the refused deploy"), live);
             recordOutcome({ area: "fault", fault: `kill ${idle}-2's app and bind an impostor answering "ready" on its port, then deploy`, expected: "the deploy refuses (another process holds the port); traffic unaffected", observed: "refused naming the port; live pool served throughout", sent: result.sent, lost: 0 });
         } finally {

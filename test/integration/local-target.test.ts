@@ -83,7 +83,7 @@ for (const switchMode of ["no-reload", "reload"] as const)
             assert.deepEqual(run.result.byColor, { blue: run.result.ok }, "no request reached green");
         });
 
-        it("POST /health/drain through the public listener drains nothing, even with the token (under load)", async () => {
+        it("POST /health/drain via the public listener drains nothing, even with the token (under load)", async () => {
             const bluePids = await pids("blue");
             const attempts: Record<string, string>[] = [{}, { Authorization: `Bearer ${TEST_DRAIN_TOKEN}` }];
             const run = await underLoad("public POST /health/drain", async () => {
@@ -116,7 +116,7 @@ for (const switchMode of ["no-reload", "reload"] as const)
             for (const i of HOSTS) assert.equal((await stack.appStatus("blue", i)).status, "ready");
         });
 
-        it("a 6 s POST started just before the switch back completes with 200 from the old pool (rollback under load)", async () => {
+        it("a 6 s POST started just before the switch back gets 200 from the old pool (rollback)", async () => {
             await stack.stack.setConfig("activeColor", { value: "blue" });
             let slow:
                 | Promise<{ status: number; headers: Record<string, unknown>; body: string; endedAt: number }>
@@ -151,14 +151,15 @@ for (const switchMode of ["no-reload", "reload"] as const)
             );
             assert.ok(
                 slowResult.endedAt > switchedAt,
-                `the slow POST was still running when the switch had finished (it ended ${slowResult.endedAt - switchedAt} ms after)`,
+                `the slow POST was still running when the switch had finished ` +
+                    `(it ended ${slowResult.endedAt - switchedAt} ms after)`,
             );
             // The slow POST was processed by an app too, outside the load generator's count.
             assertNothingLost({ ...run, postsProcessed: run.postsProcessed - 1 });
             assert.equal(await liveColor(), "blue");
         });
 
-        it("deploying a new version to the idle pool while the live pool serves loses nothing and restarts no live process", async () => {
+        it("deploying to the idle pool while the live one serves loses nothing, restarts no live process", async () => {
             const bluePids = await pids("blue");
             const greenPids = await pids("green");
             await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
@@ -229,12 +230,13 @@ for (const switchMode of ["no-reload", "reload"] as const)
             await stack.stack.setConfig("blueVersion", { value: "1.0.0" });
         });
 
-        it("a target pool that never becomes ready fails the update naming its hosts; traffic stays on blue", async () => {
+        it("a target pool that never gets ready fails the update naming its hosts; traffic stays on blue", async () => {
             const neverReady = path.join(stack.dir, "never-ready");
             fs.mkdirSync(neverReady);
             fs.writeFileSync(
                 path.join(neverReady, "server.js"),
-                `process.env.FAIL_HEALTH = "1";\nrequire(${JSON.stringify(path.join(stack.dir, "project", "bin", "app", "server.js"))});\n`,
+                `process.env.FAIL_HEALTH = "1";\n` +
+                    `require(${JSON.stringify(path.join(stack.dir, "project", "bin", "app", "server.js"))});\n`,
             );
             await stack.stack.setConfig("greenArtifact", { value: neverReady });
             await stack.stack.setConfig("greenVersion", { value: "1.2.0" });
@@ -261,7 +263,7 @@ for (const switchMode of ["no-reload", "reload"] as const)
             for (const i of HOSTS) assert.equal((await stack.appStatus("green", i)).status, "ready");
         });
 
-        it("a smoke check failing after the switch puts the previous pool back; up fails; the change stays pending", async () => {
+        it("smoke check fails after the switch: previous pool back, up fails, the change stays pending", async () => {
             await stack.stack.setConfig("smokePaths", { value: JSON.stringify(["/", "/no-such-page"]) });
             await stack.stack.setConfig("activeColor", { value: "green" });
             let output = "";
@@ -304,7 +306,7 @@ for (const switchMode of ["no-reload", "reload"] as const)
             assert.equal((await stack.stack.outputs()).activeColor.value, "blue");
         });
 
-        it("a release shipped as a tarball (one top-level directory, as npm pack makes) deploys to the idle pool and goes live", async () => {
+        it("a tarball (one top directory, as npm pack makes) deploys to the idle pool and goes live", async () => {
             // app-1.1.5.tgz holds app-1.1.5/server.js, ...: the reference app under a top-level directory.
             const staging = path.join(stack.dir, "tarball");
             fs.cpSync(path.join(stack.dir, "project", "bin", "app"), path.join(staging, "app-1.1.5"), {

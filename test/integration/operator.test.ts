@@ -37,7 +37,7 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         await stack?.dispose();
     });
 
-    it("preview --diff after choosing the other colour shows the nginx lines that change, and replaces nothing", async () => {
+    it("preview --diff for the other colour shows the nginx lines that change, and replaces nothing", async () => {
         await stack.stack.setConfig("activeColor", { value: "green" });
         const preview = await stack.stack.preview({ diff: true, onOutput: () => undefined });
         await stack.stack.setConfig("activeColor", { value: "blue" });
@@ -81,7 +81,13 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         const bluePid = (await stack.appStatus("blue", 1)).pid;
         const result = npmRun("rollback");
         assert.equal(result.status, 0, result.output);
-        assert.match(result.output, /Plan: rollback to update 1: switch from green 1\.1\.0 to blue 1\.0\.0 \(still deployed on blue, no redeploy\)/);
+        assert.match(
+            result.output,
+            new RegExp(
+                "Plan: rollback to update 1: switch from green 1\\.1\\.0 to blue 1\\.0\\.0 " +
+                    "\\(still deployed on blue, no redeploy\\)",
+            ),
+        );
         assert.match(result.output, /Rolled back in [\d.]+ s/);
         assert.deepEqual(await live(), { color: "blue", version: "1.0.0" });
         assert.equal((await stack.appStatus("blue", 1)).pid, bluePid, "blue was not redeployed");
@@ -93,11 +99,17 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         const result = npmRun("history");
         assert.equal(result.status, 0, result.output);
         assert.match(result.output, /│ 1\s+│[^\n]*│ succeeded\s+│ blue 1\.0\.0\s+│ 1\.0\.0\s+│ 1\.0\.0\s+│ first deploy/);
-        assert.match(result.output, /│ 2\s+│[^\n]*│ succeeded\s+│ green 1\.1\.0\s+│ 1\.0\.0\s+│ 1\.1\.0\s+│ deploy 1\.1\.0 to green/);
+        assert.match(
+            result.output,
+            new RegExp(
+                "│ 2\\s+│[^\\n]*│ succeeded\\s+│ green 1\\.1\\.0\\s+│ " +
+                    "1\\.0\\.0\\s+│ 1\\.1\\.0\\s+│ deploy 1\\.1\\.0 to green",
+            ),
+        );
         assert.match(result.output, /│ 3\s+│[^\n]*│ blue 1\.0\.0/);
     });
 
-    it("rolling back to a release that was redeployed since says so, and redeploys it only with --redeploy", async () => {
+    it("rolling back to a release redeployed since says so, and redeploys it only with --redeploy", async () => {
         assert.equal(npmRun("deploy", "1.2.0").status, 0); // update 4: green 1.2.0 live
         const refused = npmRun("rollback", "--to", "2"); // green 1.1.0: green now holds 1.2.0
         assert.equal(refused.status, 2, refused.output);
@@ -115,7 +127,8 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         fs.mkdirSync(dir, { recursive: true });
         fs.writeFileSync(
             path.join(dir, "server.js"),
-            `process.env.FAIL_HEALTH = "1";\nrequire(${JSON.stringify(path.join(stack.dir, "project", "bin", "app", "server.js"))});\n`,
+            `process.env.FAIL_HEALTH = "1";\n` +
+                `require(${JSON.stringify(path.join(stack.dir, "project", "bin", "app", "server.js"))});\n`,
         );
         return dir;
     }
@@ -173,7 +186,7 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         assert.match(result.output, /│ succeeded\s+│ green 1\.3\.0\s+│[^\n]*│ deploy 1\.3\.0 to green and switch from blue/);
     });
 
-    it("update numbers stay put past ten updates (pulumi stack history pages by 10), so --to N means the same update", async () => {
+    it("update numbers stay put past ten updates (history pages by 10): --to N means the same update", async () => {
         for (const color of ["blue", "green"]) {
             await stack.stack.setConfig("activeColor", { value: color });
             assert.equal((await stack.stack.up({ ...quiet, message: `switch to ${color}` })).summary.result, "succeeded");

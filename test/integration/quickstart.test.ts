@@ -62,7 +62,9 @@ describe("quick start: npm start, the README's commands, npm stop, in a fresh cl
         const ports = await freePorts(2);
         fs.appendFileSync(
             path.join(clone, "Pulumi.local.yaml"),
-            `  bluegreen:publicPort: "${ports.publicPort}"\n  bluegreen:internalPort: "${ports.internalPort}"\n  bluegreen:appBasePort: "${ports.base}"\n`,
+            `  bluegreen:publicPort: "${ports.publicPort}"\n` +
+                `  bluegreen:internalPort: "${ports.internalPort}"\n` +
+                `  bluegreen:appBasePort: "${ports.base}"\n`,
         );
         publicUrl = `http://127.0.0.1:${ports.publicPort}`;
         const started = shell("npm start");

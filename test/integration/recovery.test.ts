@@ -33,7 +33,7 @@ function pulumiProcessesIn(dir: string): string[] {
     });
 }
 
-describe("recovery after a killed pulumi up, under load: npm run recover converges and state, nginx and preview agree", function () {
+describe("recovery from a killed pulumi up under load: recover converges; state, nginx, preview agree", function () {
     let stack: LocalStack;
     let projectDir: string;
     let env: NodeJS.ProcessEnv;
@@ -66,7 +66,10 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
         });
     }
 
-    /** `pulumi up` as a terminal runs it, SIGKILLed (the CLI alone, as a crash would) when its output matches `when`. */
+    /**
+     * `pulumi up` as a terminal runs it, SIGKILLed (the CLI alone, as a crash would) when its
+     * output matches `when`.
+     */
     function upKilledAt(when: RegExp): Promise<string> {
         return new Promise((resolve, reject) => {
             const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", "test", "--non-interactive"], {
@@ -178,7 +181,7 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
 
     for (const moment of moments) {
         for (const round of [1, 2, 3]) {
-            it(`killed ${moment.name} (${round} of 3): recover stops the leftovers, clears the lock and converges`, async () => {
+            it(`killed ${moment.name} (${round}/3): recover stops leftovers, clears the lock, converges`, async () => {
                 const live = (await nginxLive()) as Color;
                 const expected = await moment.change(live);
                 let killedAt = "";
@@ -213,7 +216,8 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
                     expected:
                         "recover stops the leftovers, clears the lock, converges; output, nginx and preview agree",
                     observed:
-                        `${left.length} processes left by the kill (${left.map((l) => path.basename(l.split(" ")[1])).join(", ")}), ` +
+                        `${left.length} processes left by the kill ` +
+                        `(${left.map((l) => path.basename(l.split(" ")[1])).join(", ")}), ` +
                         `all stopped; config on disk whole; converged to ${expected}${closed}`,
                     sent: result.sent,
                     lost: 0,
@@ -224,7 +228,7 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
 
     const backendStack = () => path.join(stack.dir, "backend", ".pulumi", "stacks", "bluegreen", "test.json");
 
-    it("an empty metadata file beside the checkpoint (what a kill mid-write leaves): the CLI fails with EOF; recover repairs it", async () => {
+    it("an empty metadata file (a write the kill cut short): the CLI fails with EOF; recover repairs it", async () => {
         const attrs = `${backendStack()}.attrs`;
         assert.ok(fs.existsSync(attrs), `the file backend keeps ${attrs}`);
         fs.truncateSync(attrs, 0);
@@ -251,7 +255,7 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
         });
     });
 
-    it("a checkpoint that is not whole JSON: recover restores the last good one from the backend's own copies, saying so", async () => {
+    it("a checkpoint not whole JSON: recover restores the backend's last good copy, saying so", async () => {
         const checkpoint = backendStack();
         const text = fs.readFileSync(checkpoint, "utf8");
         fs.writeFileSync(checkpoint, text.slice(0, Math.floor(text.length / 2)));
@@ -264,7 +268,10 @@ describe("recovery after a killed pulumi up, under load: npm run recover converg
         assert.equal(recovered.status, 0, `npm run recover:\n${recovered.output}`);
         assert.match(
             recovered.output,
-            /the checkpoint \S*test\.json was not whole JSON \(kept as \S+\); restored the last good one, \S+ \(written [\dT:.-]+Z\)/,
+            new RegExp(
+                "the checkpoint \\S*test\\.json was not whole JSON \\(kept as \\S+\\); " +
+                    "restored the last good one, \\S+ \\(written [\\dT:.-]+Z\\)",
+            ),
         );
         await assertAgree(live);
         recordOutcome({

@@ -47,7 +47,7 @@ describe("security: each attack tried against a running stack", function () {
         await stack?.dispose();
     });
 
-    it("no client-controlled routing on the public listener: header, path, query and Host all get the live pool", async () => {
+    it("no client routing on the public listener: header, path, query and Host all get the live pool", async () => {
         const attempts: [string, Record<string, string>][] = [
             ["/", { "X-Deploy-Color": "green" }],
             ["/", { "X-Deploy-Color": "pool_green" }],
@@ -64,7 +64,7 @@ describe("security: each attack tried against a running stack", function () {
         recordOutcome({ area: "security", fault: "client tries to pick the idle pool: X-Deploy-Color, /green/ path, ?color=, Host, Cookie", expected: "always the live pool", observed: `all ${attempts.length} attempts served by blue`, sent: attempts.length, lost: 0 });
     });
 
-    it("drain requires the token: without it or with a wrong one the app keeps serving; through the public listener it does not exist", async () => {
+    it("drain needs the token: without it or a wrong one the app keeps serving; public listener has none", async () => {
         const app = `http://127.0.0.1:${stack.hostPort("green", 1)}`;
         const before = await stack.appStatus("green", 1);
         const tries: Record<string, string>[] = [{}, { "X-Deploy-Token": "wrong-token-000000000000" }, { Authorization: "Bearer wrong-token-000000000000" }];
@@ -77,7 +77,16 @@ describe("security: each attack tried against a running stack", function () {
         const after = await stack.appStatus("green", 1);
         assert.equal(after.status, "ready");
         assert.equal(after.pid, before.pid);
-        recordOutcome({ area: "security", fault: "POST /health/drain without the token, with a wrong one, and through the public listener with the right one", expected: "refused (401/403, 404 in public); app keeps serving", observed: "refused every time; same pid, still ready", sent: tries.length + 1, lost: 0 });
+        recordOutcome({
+            area: "security",
+            fault:
+                "POST /health/drain without the token, with a wrong one, " +
+                "and through the public listener with the right one",
+            expected: "refused (401/403, 404 in public); app keeps serving",
+            observed: "refused every time; same pid, still ready",
+            sent: tries.length + 1,
+            lost: 0,
+        });
     });
 
     it("secrets never appear in logs, preview output, the rendered config or state in plain text", async () => {
@@ -99,10 +108,19 @@ describe("security: each attack tried against a running stack", function () {
         assert.deepEqual(leaks, [], "no log, config or pid file under the state dir holds the token (only the hosts' drain-token files)");
         const tokenFile = path.join(stack.stateDir, "pools", "blue", "host-1", "drain-token");
         assert.equal((fs.statSync(tokenFile).mode & 0o077).toString(8), "0", "the token file is readable by its owner only");
-        recordOutcome({ area: "security", fault: "look for the drain token in preview --diff, up output, exported state, nginx config, every log and pid file", expected: "only in the hosts' drain-token files (mode 600) and as ciphertext in state", observed: "not found anywhere else", sent: 0, lost: 0 });
+        recordOutcome({
+            area: "security",
+            fault:
+                "look for the drain token in preview --diff, up output, exported state, " +
+                "nginx config, every log and pid file",
+            expected: "only in the hosts' drain-token files (mode 600) and as ciphertext in state",
+            observed: "not found anywhere else",
+            sent: 0,
+            lost: 0,
+        });
     });
 
-    it("an app's environment holds the contract's variables only: no token, no script, nothing of Pulumi's", async () => {
+    it("an app's environment has the contract's variables only: no token, no script, nothing of Pulumi's", async () => {
         const pid = (await stack.appStatus("blue", 1)).pid;
         const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
         const names = environ.map((entry) => entry.split("=")[0]).sort();
@@ -148,14 +166,16 @@ describe("security: each attack tried against a running stack", function () {
         recordOutcome({ area: "security", fault: "send request headers one line per second, never finishing", expected: "nginx closes the connection after client_header_timeout (15 s)", observed: `closed after ${(closedAfter / 1000).toFixed(1)} s`, sent: 1, lost: 0 });
     }).timeout(30_000);
 
-    it("no token on any command line during switches: a local user polling /proc sees neither the control nor the drain token", async () => {
+    it("no token on any command line during switches: a local user polling /proc sees neither token", async () => {
         const controlToken = fs.readFileSync(path.join(stack.stateDir, "nginx", "conf", "control-token"), "utf8").trim();
         // The attacker: another process reading every command line on the machine, as fast as it can,
         // until told to stop. A canary proves it would have seen a token there.
         const seen = path.join(stack.dir, "cmdlines-seen");
         // The patterns go in a file: on the poller's own command line they would match themselves.
         fs.writeFileSync(`${seen}.patterns`, `X-Bluegreen-Token: [0-9a-z]+\n${controlToken}\n${TEST_DRAIN_TOKEN}\n`);
-        const poll = 'n=0; until [ -e "$1.stop" ]; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " " | grep -aoE -f "$1.patterns" >>"$1"; n=$((n + 1)); done; echo "$n" >"$1.scans"';
+        const poll =
+            'n=0; until [ -e "$1.stop" ]; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " " | ' +
+            'grep -aoE -f "$1.patterns" >>"$1"; n=$((n + 1)); done; echo "$n" >"$1.scans"';
         const poller = spawn("bash", ["-c", poll, "poller", seen], { stdio: "ignore" });
         const stopped = new Promise((resolve) => poller.on("exit", resolve));
         try {
@@ -176,7 +196,7 @@ describe("security: each attack tried against a running stack", function () {
         recordOutcome({ area: "security", fault: `poll every process's command line (${scans} scans) through 6 switches, as any local user can`, expected: "neither the control token nor the drain token is ever on a command line", observed: `only the test's canary was seen; no token in ${scans} scans`, sent: 0, lost: 0 });
     });
 
-    it("the internal listener answers on loopback only; changing the live colour there needs the control token", async () => {
+    it("the internal listener answers on loopback only; changing the live colour needs the control token", async () => {
         const internalPort = Number(new URL(stack.internalUrl).port);
         const other = externalAddress();
         for (const address of [other, "127.0.0.2"].filter(Boolean) as string[]) {
@@ -189,6 +209,15 @@ describe("security: each attack tried against a running stack", function () {
         assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], "blue");
         const publicControl = await request(`${stack.publicUrl}/bluegreen/live`, "POST", {}, "green");
         assert.equal(publicControl.headers["x-deploy-color"], "blue", "the public listener has no control endpoint: the request just goes to the live app");
-        recordOutcome({ area: "security", fault: `reach the internal listener on ${other ?? "(no external address)"} and 127.0.0.2; POST /bluegreen/live without and with a wrong token`, expected: "connection refused off loopback; 403 without the token; live colour unchanged", observed: "refused; 403, 403; still blue", sent: 5, lost: 0 });
+        recordOutcome({
+            area: "security",
+            fault:
+                `reach the internal listener on ${other ?? "(no external address)"} and 127.0.0.2; ` +
+                `POST /bluegreen/live without and with a wrong token`,
+            expected: "connection refused off loopback; 403 without the token; live colour unchanged",
+            observed: "refused; 403, 403; still blue",
+            sent: 5,
+            lost: 0,
+        });
     });
 });

@@ -20,7 +20,7 @@ type Color = "blue" | "green";
 const HOSTS = [1, 2];
 const MACHINES = ["nginx", "blue-1", "blue-2", "green-1", "green-2"];
 
-describe("ssh target across network-namespace hosts: deploy, switch, rollback and failures over SSH under load", function () {
+describe("ssh target, network-namespace hosts: deploy, switch, rollback, failures over SSH under load", function () {
     let lab: Lab | undefined;
     let stack: SshStack;
     const quiet = { onOutput: () => undefined };
@@ -80,7 +80,7 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
         return result;
     }
 
-    it("serves blue through nginx in its own namespace; each host got its release over SSH into its own directory", async () => {
+    it("serves blue via nginx in its namespace; each host got its release over SSH in its own directory", async () => {
         assert.equal(await liveColor(), "blue");
         for (const color of ["blue", "green"] as Color[]) {
             for (const i of HOSTS) {
@@ -106,7 +106,7 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
         assert.deepEqual(outputs.pools.value.green.hosts, HOSTS.map((i) => `${lab!.hosts[`green-${i}`].address}:3000`));
     });
 
-    it("the internal listener is not reachable from outside the nginx host; a client cannot pick a pool or drain one", async () => {
+    it("the internal listener is unreachable off the nginx host; a client cannot pick or drain a pool", async () => {
         await assert.rejects(getJson(`http://${lab!.hosts.nginx.address}:8081/green/`), /ECONNREFUSED/);
         const picked = await getJson<{ color: string }>(`${stack.publicUrl}/`, { "X-Deploy-Color": "green" });
         assert.equal(picked.body.color, "blue");
@@ -145,7 +145,7 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
         console.log(`      rollback: pulumi up over SSH took ${upSeconds.toFixed(1)} s`);
     });
 
-    it("deploying 1.1.0 to idle green over SSH, as a tarball: copied as one file, unpacked on each host, only green restarted, nothing lost", async () => {
+    it("1.1.0 tarball to idle green: one file copied, unpacked per host, only green restarts, none lost", async () => {
         const bluePids = await pids("blue");
         const greenPids = await pids("green");
         // The reference app as npm pack lays it out: package/server.js, ...
@@ -183,7 +183,13 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
         });
         for (const i of HOSTS) {
             const address = lab!.hosts[`green-${i}`].address.replace(/\./g, "\\.");
-            assert.match(output, new RegExp(`green-${i} \\(${address}:3000\\) not ready after 10s: last /health answered 503 .*"status":"failing"`));
+            assert.match(
+                output,
+                new RegExp(
+                    `green-${i} \\(${address}:3000\\) not ready after 10s: ` +
+                        `last /health answered 503 .*"status":"failing"`,
+                ),
+            );
         }
         assert.equal(await liveColor(), "blue");
         assert.deepEqual(await versions("green"), ["1.1.0", "1.1.0"], "each green host went back to the release it ran");
@@ -195,7 +201,7 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
         assert.equal(up.summary.result, "succeeded");
     });
 
-    it("a host that drops off the network while its deploy runs: the update fails naming it, blue keeps serving, the next up converges", async () => {
+    it("a host cut off mid-deploy: the update fails naming it, blue serves on, the next up converges", async () => {
         // A green release that warms up for 8 s, so the link can be cut while green-2's deploy
         // command is running (not while it dials or copies).
         const slowStart = appVariant("slow-start", 'process.env.WARMUP_MS = "8000";');
@@ -237,10 +243,20 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
         const up = await stack.stack.up(quiet);
         assert.equal(up.summary.result, "succeeded", "with the host back, the next update converges");
         assert.deepEqual(await versions("green"), ["1.4.0", "1.4.0"]);
-        recordOutcome({ target: "ssh", area: "fault", fault: "green-2's network link taken down while its deploy of 1.4.0 runs over SSH", expected: "update fails naming green-2; blue serves throughout; next up converges", observed: `failed ${seconds.toFixed(0)} s after the cut naming green-host-2 (TCP keepalive); blue served; converged once the link was back`, sent: result.sent, lost: 0 });
+        recordOutcome({
+            target: "ssh",
+            area: "fault",
+            fault: "green-2's network link taken down while its deploy of 1.4.0 runs over SSH",
+            expected: "update fails naming green-2; blue serves throughout; next up converges",
+            observed:
+                `failed ${seconds.toFixed(0)} s after the cut naming green-host-2 (TCP keepalive); ` +
+                `blue served; converged once the link was back`,
+            sent: result.sent,
+            lost: 0,
+        });
     });
 
-    it("rotating the SSH deploy key as the runbook says: no app restarts, no request lost, the old key no longer needed", async () => {
+    it("rotating the SSH deploy key per the runbook: no app restart, no request lost, old key not needed", async () => {
         const live = await liveColor();
         const before = { blue: await pids("blue"), green: await pids("green") };
         const keyFile = path.join(lab!.dir, "client_key_rotated");
@@ -312,18 +328,31 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
             };
             await reload(original.replace(/^AcceptEnv .*\n/m, ""));
             try {
-                await attempt(hostsConfig().green, /reach-green-1[\s\S]*Unable to set 'BLUEGREEN_\w+'[\s\S]*AcceptEnv[\s\S]*could not set environment variable "BLUEGREEN_\w+": ssh: setenv failed/, "green-1's sshd without the AcceptEnv BLUEGREEN_* line, then a deploy");
+                await attempt(
+                    hostsConfig().green,
+                    new RegExp(
+                        "reach-green-1[\\s\\S]*Unable to set 'BLUEGREEN_\\w+'[\\s\\S]*AcceptEnv[\\s\\S]*" +
+                            'could not set environment variable "BLUEGREEN_\\w+": ssh: setenv failed',
+                    ),
+                    "green-1's sshd without the AcceptEnv BLUEGREEN_* line, then a deploy",
+                );
             } finally {
                 await reload(original);
             }
         });
 
-        it("SSH_AUTH_SOCK naming an agent that is gone: refused before anything runs, saying how to fix it", async () => {
+        it("SSH_AUTH_SOCK naming an agent that is gone: refused before anything runs, saying the fix", async () => {
             const socket = path.join(lab!.dir, "agent-that-exited.sock");
             stack.stack.workspace.envVars.SSH_AUTH_SOCK = socket;
             try {
                 await assert.rejects(stack.stack.preview(quiet), (err: Error) => {
-                    assert.match(err.message, new RegExp(`SSH_AUTH_SOCK is set to ${socket.replace(/\./g, "\\.")}, but no SSH agent answers there \\(ENOENT\\)[\\s\\S]*unset SSH_AUTH_SOCK`));
+                    assert.match(
+                        err.message,
+                        new RegExp(
+                            `SSH_AUTH_SOCK is set to ${socket.replace(/\./g, "\\.")}, ` +
+                                `but no SSH agent answers there \\(ENOENT\\)[\\s\\S]*unset SSH_AUTH_SOCK`,
+                        ),
+                    );
                     return true;
                 });
             } finally {
@@ -337,7 +366,14 @@ describe("ssh target across network-namespace hosts: deploy, switch, rollback an
             green[1] = { address: `${subnet}.99` };
             const address = `${subnet.replace(/\./g, "\\.")}\\.99:22`;
             // sshDialAttempts 2: the plugin's dialErrorLimit 1, whose message counts one less.
-            await attempt(green, new RegExp(`reach-green-2[\\s\\S]*after 1 failed attempts: dial tcp ${address}: (i/o timeout|connect: no route to host)`), "green-2 listed at an address where no machine answers, then a deploy");
+            await attempt(
+                green,
+                new RegExp(
+                    `reach-green-2[\\s\\S]*after 1 failed attempts: ` +
+                        `dial tcp ${address}: (i/o timeout|connect: no route to host)`,
+                ),
+                "green-2 listed at an address where no machine answers, then a deploy",
+            );
         });
 
         it("a login the host refuses", async () => {

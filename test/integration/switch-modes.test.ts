@@ -35,7 +35,8 @@ describe("switch modes: 20 switches under load", function () {
                 await stack?.dispose();
             });
 
-            it(`${SWITCHES} switches: no failed request${switchMode === "no-reload" ? ", no closed connection" : "; reload closes counted"}`, async () => {
+            const closes = switchMode === "no-reload" ? ", no closed connection" : "; reload closes counted";
+            it(`${SWITCHES} switches: no failed request${closes}`, async () => {
                 const paced = new Load({ url: stack.publicUrl, rate: 320, maxSeconds: 600 }).start();
                 const closed = new Load({ url: stack.publicUrl, closedLoop: 4, maxSeconds: 600, maxRequests: 5_000_000 }).start();
                 let color = "blue";
@@ -60,7 +61,7 @@ describe("switch modes: 20 switches under load", function () {
             });
 
             if (switchMode === "no-reload") {
-                it("the live pool survives an nginx reload and restarts of nginx between switches; only the switch can change it", async () => {
+                it("the live pool survives nginx reloads and restarts; only a switch changes it", async () => {
                     const live = String((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"]);
                     const other = live === "blue" ? "green" : "blue";
                     const forged = await request(`${stack.internalUrl}/bluegreen/live`, "POST", { "X-Bluegreen-Token": "guess" }, other);

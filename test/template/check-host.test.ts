@@ -18,12 +18,20 @@ describe("reach check of the nginx host (ssh target)", () => {
         fs.mkdirSync(modules);
         // An nginx whose `-V` names our modules directory, as Debian's does /usr/lib/nginx/modules.
         fakeNginx = path.join(dir, "nginx");
-        fs.writeFileSync(fakeNginx, `#!/bin/sh\necho "configure arguments: --prefix=/usr/share/nginx --modules-path=${modules} --with-http_ssl_module" >&2\n`, { mode: 0o755 });
+        fs.writeFileSync(
+            fakeNginx,
+            `#!/bin/sh\necho "configure arguments: --prefix=/usr/share/nginx ` +
+                `--modules-path=${modules} --with-http_ssl_module" >&2\n`,
+            { mode: 0o755 },
+        );
     });
 
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    /** An apt-get stand-in first on PATH: `installs` puts the module files in place, or it fails as apt-get does offline. */
+    /**
+     * An apt-get stand-in first on PATH: `installs` puts the module files in place, or it fails
+     * as apt-get does offline.
+     */
     function fakeAptGet(installs: boolean): string {
         const bin = path.join(dir, "bin");
         fs.mkdirSync(bin, { recursive: true });
@@ -64,10 +72,16 @@ describe("reach check of the nginx host (ssh target)", () => {
         assert.match(run.output, /reachable as/);
     });
 
-    it("fails before any deploy when no-reload is chosen and the Lua module is missing and cannot be installed, naming the package and the fallback", () => {
+    it("no-reload, Lua module missing and uninstallable: fails before any deploy, naming package and fallback", () => {
         const run = check("no-reload");
         assert.equal(run.code, 1, run.output);
-        assert.match(run.output, new RegExp(`${modules.replace(/[/.]/g, "\\$&")}/ngx_http_lua_module\\.so \\(or ndk_http_module\\.so\\) is missing on nginx`));
+        assert.match(
+            run.output,
+            new RegExp(
+                `${modules.replace(/[/.]/g, "\\$&")}/ngx_http_lua_module\\.so ` +
+                    `\\(or ndk_http_module\\.so\\) is missing on nginx`,
+            ),
+        );
         assert.match(run.output, /apt-get install libnginx-mod-http-lua/);
         assert.match(run.output, /pulumi config set switchMode reload/);
         assert.doesNotMatch(run.output, /reachable as/);

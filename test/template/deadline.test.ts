@@ -82,7 +82,7 @@ for (const shell of ["/bin/sh", "/bin/bash"]) {
             assert.match(run.stderr, /slow\.sh did not finish within its 1 s deadline/);
         });
 
-        it("a second script on the host waits for the first, and gives up at its own deadline naming the lock", async () => {
+        it("a second script waits for the first and gives up at its own deadline, naming the lock", async () => {
             const first = runRemoteAsync(
                 `echo first >>${dir}/order; sleep 3; echo first-done >>${dir}/order`,
                 10,

@@ -68,7 +68,7 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
         green = (await runProgram({ ...AWS, activeColor: "green" })).resources;
     });
 
-    it("declares a VPC with a public and a private subnet in each of two zones, a NAT gateway, and the nginx host with an Elastic IP", () => {
+    it("a VPC with a public and a private subnet in each of two zones, a NAT gateway, nginx with an Elastic IP", () => {
         assert.equal(ofType(blue, "aws:ec2/vpc:Vpc").length, 1);
         const subnets = ofType(blue, "aws:ec2/subnet:Subnet");
         assert.equal(subnets.length, 4);
@@ -79,7 +79,7 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
         assert.equal(eips[0].inputs.instance, "nginx-id");
     });
 
-    it("one instance per pool host, in private subnets on alternating zones, sized per colour; the AMI comes from a filter", async () => {
+    it("an instance per pool host, private subnets on alternating zones, sized per colour; AMI by filter", async () => {
         const instances = ofType(blue, "aws:ec2/instance:Instance");
         assert.deepEqual(instances.map((i) => i.name).sort(), ["blue-1", "blue-2", "green-1", "green-2", "nginx"]);
         const bySize = await runProgram({ ...AWS, blueHosts: "3", greenHosts: "1", blueInstanceType: "t3.medium", greenInstanceType: "t3.large" });
@@ -146,7 +146,7 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
         assert.equal(connectionOf(router).host, "203.0.113.10", "the router is reached at the Elastic IP");
     });
 
-    it("every artifact copy sends a FileAsset (a tarball) or a FileArchive (a directory), as the official command plugin requires", async () => {
+    it("each artifact copy sends a FileAsset (tarball) or FileArchive (dir), as the plugin requires", async () => {
         // Mocks do not run the plugin's own checks: it refuses any other source (an AssetArchive, say).
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-aws-"));
         const tarball = path.join(dir, "app-2.0.0.tgz");
@@ -169,7 +169,7 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
         });
     });
 
-    it("a colour switch replaces or updates no instance, subnet, security group or address: only the router's commands change", () => {
+    it("a colour switch changes no instance, subnet, security group or address: only the router's commands", () => {
         const awsTypes = (rs: RecordedResource[]) => rs.filter((r) => r.type.startsWith("aws:"));
         assert.deepEqual(
             awsTypes(green).map((r) => [r.type, r.name, r.inputs]),
@@ -183,7 +183,7 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
         assert.deepEqual(changed.map((r) => r.name).sort(), ["gate-check", "router-nginx"]);
     });
 
-    it("user-data is rendered from templates/cloud-init and passes cloud-init's schema (when cloud-init is installed)", () => {
+    it("user-data comes from templates/cloud-init and passes cloud-init's schema (if cloud-init is installed)", () => {
         const instances = ofType(blue, "aws:ec2/instance:Instance");
         for (const i of instances) {
             const data = String(i.inputs.userData);
@@ -191,7 +191,14 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
             assert.match(data, /AcceptEnv BLUEGREEN_\*/, `${i.name} accepts the program's variables over SSH`);
             assert.match(data, new RegExp(PUBLIC_KEY.split(" ")[1].replace(/[+/]/g, "\\$&")), `${i.name} lets the app user log in with the configured key`);
             if (i.name === "nginx") assert.match(data, /libnginx-mod-http-lua/);
-            else assert.match(data, /path: \/etc\/systemd\/system\/bluegreen-app\.service[\s\S]*ExecStart=\/bin\/sh -c 'exec node server\.js'/);
+            else
+                assert.match(
+                    data,
+                    new RegExp(
+                        "path: /etc/systemd/system/bluegreen-app\\.service[\\s\\S]*" +
+                            "ExecStart=/bin/sh -c 'exec node server\\.js'",
+                    ),
+                );
         }
         const cloudInit = spawnSync("cloud-init", ["--version"], { encoding: "utf8" });
         if (cloudInit.status !== 0 && process.env.BLUEGREEN_REQUIRE_VALIDATORS) assert.fail("cloud-init must be installed here (BLUEGREEN_REQUIRE_VALIDATORS is set): apt-get install cloud-init");
@@ -214,7 +221,7 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it("the rendered nginx config passes a real nginx -t, without TLS and with it; no ssl listener without a certificate", () => {
+    it("the rendered nginx config passes a real nginx -t with and without TLS; no ssl listener without a cert", () => {
         const router = blue.find((r) => r.name === "router-nginx")!;
         const plain = envOf(router).NGINX_CONF;
         assert.doesNotMatch(plain, /\bssl\b/, "no ssl listener is rendered without a certificate");
@@ -227,7 +234,7 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
 });
 
 describe("aws target: existing VPC and config checks", () => {
-    it("an existing VPC by id: no VPC or subnet is created, hosts get fixed addresses in the given subnets", async () => {
+    it("an existing VPC by id: no VPC or subnet created, hosts get fixed addresses in the given subnets", async () => {
         const run = await runProgram({
             ...AWS,
             awsVpcId: "vpc-0123456789abcdef0",

@@ -136,7 +136,16 @@ describe("bad config: every key, every kind of bad value, is refused naming the 
                 if (SECRET.has(key)) assert.ok(!mine.includes(value), `${key}: a secret's value never appears in the message`);
                 tried++;
             }
-            recordOutcome({ area: "bad config", fault: `${key}: ${tried} bad values (wrong type, range, empty, ; } newline $(…) backticks quotes non-ASCII)`, expected: "refused at preview naming the key and the fix; nothing registered", observed: `all ${tried} refused with the key and a fix`, sent: 0, lost: 0 });
+            recordOutcome({
+                area: "bad config",
+                fault:
+                    `${key}: ${tried} bad values ` +
+                    `(wrong type, range, empty, ; } newline $(…) backticks quotes non-ASCII)`,
+                expected: "refused at preview naming the key and the fix; nothing registered",
+                observed: `all ${tried} refused with the key and a fix`,
+                sent: 0,
+                lost: 0,
+            });
         });
     }
 

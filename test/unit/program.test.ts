@@ -166,7 +166,10 @@ describe("safety rules through the program (mocks)", () => {
         );
         assert.match(
             message,
-            /pulumi config set greenVersion 1\.1\.0 && pulumi up; then switch: pulumi config set activeColor green && pulumi up/,
+            new RegExp(
+                "pulumi config set greenVersion 1\\.1\\.0 && pulumi up; " +
+                    "then switch: pulumi config set activeColor green && pulumi up",
+            ),
         );
         assert.deepEqual(registered, [], "nothing is registered, so nothing changes");
     });
@@ -226,7 +229,10 @@ describe("safety rules through the program (mocks)", () => {
             const message = await refusal(BASE, { deployState: garbage });
             assert.match(
                 message,
-                /the stack's deployState output \(what the last update deployed\) cannot be read, so the safety rules cannot be checked\. Fix: /,
+                new RegExp(
+                    "the stack's deployState output \\(what the last update deployed\\) cannot be read, " +
+                        "so the safety rules cannot be checked\\. Fix: ",
+                ),
             );
         }
     });

@@ -88,7 +88,8 @@ describe("npm run recover", () => {
             fs.writeFileSync(path.join(stacks, "local.json.attrs"), "");
             const done = repairFileBackend(backend, "bluegreen", "local", new Date("2026-12-02T03:00:00Z"));
             assert.deepEqual(done, [
-                'removed the empty metadata file .pulumi/stacks/bluegreen/local.json.attrs (a write the kill cut short; the CLI read it as "EOF")',
+                "removed the empty metadata file .pulumi/stacks/bluegreen/local.json.attrs " +
+                    '(a write the kill cut short; the CLI read it as "EOF")',
             ]);
             assert.ok(!fs.existsSync(path.join(stacks, "local.json.attrs")));
             assert.ok(
@@ -116,7 +117,11 @@ describe("npm run recover", () => {
             const [line] = repairFileBackend(backend, "bluegreen", "local");
             assert.match(
                 line,
-                /the checkpoint \.pulumi\/stacks\/bluegreen\/local\.json was not whole JSON \(kept as \.pulumi\/recovered\/\S+\); restored the last good one, \.pulumi\/backups\/bluegreen\/local\/local\.1800000000000000000\.json/,
+                new RegExp(
+                    "the checkpoint \\.pulumi/stacks/bluegreen/local\\.json was not whole JSON " +
+                        "\\(kept as \\.pulumi/recovered/\\S+\\); restored the last good one, " +
+                        "\\.pulumi/backups/bluegreen/local/local\\.1800000000000000000\\.json",
+                ),
             );
             assert.equal(
                 fs.readFileSync(path.join(stacks, "local.json"), "utf8"),
@@ -135,9 +140,10 @@ describe("npm run recover", () => {
                 () => repairFileBackend(backend, "bluegreen", "local"),
                 (err: Error) =>
                     err instanceof RecoverError &&
-                    /neither \S+local\.json\.bak nor any file in \S+ holds a whole one\. Restore one from your own backup/.test(
-                        err.message,
-                    ),
+                    new RegExp(
+                        "neither \\S+local\\.json\\.bak nor any file in \\S+ holds a whole one\\. " +
+                            "Restore one from your own backup",
+                    ).test(err.message),
             );
         });
     });

@@ -21,7 +21,11 @@ describe("GitHub Actions workflows", function () {
     it("actionlint really reports a broken workflow (the check can fail)", () => {
         const broken = path.join(ROOT, ".state", "broken-workflow.yml");
         fs.mkdirSync(path.dirname(broken), { recursive: true });
-        fs.writeFileSync(broken, "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ secrets }}\n        uses: actions/checkout@v4\n");
+        fs.writeFileSync(
+            broken,
+            "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n" +
+                "      - run: echo ${{ secrets }}\n        uses: actions/checkout@v4\n",
+        );
         try {
             const result = spawnSync(actionlint, ["-color=false", broken], { cwd: ROOT, encoding: "utf8" });
             assert.notEqual(result.status, 0);
