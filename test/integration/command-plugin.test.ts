@@ -1,5 +1,5 @@
 // The `command` plugin every suite runs with is the official pulumi-command binary, and
-// scripts/toolchain/command-plugin.sh gets it, or refuses, as the README says: any other
+// scripts/toolchain/command-plugin.sh gets it, or refuses, as docs/setup.md says: any other
 // plugin under that name is refused and replaced, a source tarball of another version is
 // refused, and with no way to get it the error names all three.
 import { strict as assert } from "node:assert";

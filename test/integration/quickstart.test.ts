@@ -43,7 +43,7 @@ describe("quick start: npm start, the README's commands, npm stop, in a fresh cl
         fs.rmSync(path.join(clone, "node_modules", ".package-lock.json"));
         fs.copyFileSync(path.join(REPO_ROOT, "node_modules", ".package-lock.json"), path.join(clone, "node_modules", ".package-lock.json"));
         env = { ...process.env, PULUMI_HOME: path.join(dir, "pulumi-home") };
-        // The clone has no ../shared beside it: name the command plugin's source as the README says.
+        // The clone has no ../shared beside it: name the command plugin's source as docs/setup.md says.
         env.BLUEGREEN_COMMAND_PLUGIN_SOURCE ??= path.resolve(REPO_ROOT, "..", "shared", "vendor", "pulumi-command-1.2.1-src.tar.gz");
         delete env.PULUMI_BACKEND_URL;
         delete env.PULUMI_CONFIG_PASSPHRASE;

@@ -118,7 +118,7 @@ describe("recovery from a killed pulumi up under load: recover converges; state,
     /**
      * Runs `action` under load: nothing may fail or be closed under a client. `reloads`: the
      * action changes the nginx config, so nginx reloads, and the idle keep-alive connections a
-     * reload closes under a client are counted apart (the measured cost of any reload, README
+     * reload closes under a client are counted apart (the measured cost of any reload, docs/switching.md
      * "Switch modes"), not as lost.
      */
     async function underLoad(name: string, action: () => Promise<void>, reloads = false) {
