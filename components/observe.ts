@@ -1,7 +1,6 @@
-// What nginx really serves, asked through its internal listener (loopback only), so that the
-// program never trusts its own records alone: a switch interrupted half-way, or a colour set
-// by hand, is seen before anything is decided. Only where the program runs on the nginx host
-// (the local target).
+// What nginx really serves, asked through its internal listener: the program never trusts its
+// own records alone (a switch interrupted half-way, a colour set by hand). Only where the
+// program runs beside nginx (the local target).
 import * as http from "node:http";
 import type { Color } from "./config";
 

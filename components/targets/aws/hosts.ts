@@ -1,7 +1,6 @@
-// The aws target's hosts layer: it declares the machines (AwsNetwork, AwsMachines) and then
-// reaches them exactly as the ssh target does (SshHosts), with the nginx host's Elastic IP as
-// the SSH address of the nginx host and as the jump host for every pool host, which have
-// private addresses only.
+// The aws target: it declares the machines (network.ts, machines.ts) and reaches them as the
+// ssh target does; the pool hosts have private addresses only, so the nginx host's Elastic IP
+// is also their jump host.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { type Color, HTTPS_PORT, type ProgramConfigOf } from "../../config";

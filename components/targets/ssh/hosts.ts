@@ -1,8 +1,6 @@
-// The ssh target's hosts layer: existing machines reached over SSH. Scripts run with
-// `command.remote.Command`, artifacts travel with `remote.CopyToRemote`; pools, the gate and
-// the router are the same code as on the local target. Before any host is changed, every
-// host is checked (reachable, accepts the variables, has what its role needs), so a host that
-// cannot be reached fails the update with its name and the cause, and nothing else changes.
+// The ssh target: existing machines, scripts through command.remote.Command, artifacts through
+// CopyToRemote. Every host is checked before any is changed, so an unreachable one fails the
+// update naming it and the cause, and nothing else changes.
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
