@@ -24,6 +24,7 @@ had_previous=false      # there was a config file before, kept as $previous
 previous_id=""          # its config id
 retiring_workers=""     # the workers a reload asked to stop
 error_log_mark=0        # the error log's size before the last start or reload
+nginx_action=unchanged  # what nginx was made to do: started, reloaded or live-set
 
 # write_atomic FILE TEXT [FILE TEXT]...: every FILE.new first, then each renamed into place, so
 # that nginx never reads half a file.
@@ -72,8 +73,10 @@ start_or_reload() {
     if pid=$(master_pid); then
         log "Reloading nginx (master pid $pid)"
         retiring_workers=$(worker_pids "$pid" | tr '\n' ' ')
+        nginx_action=reloaded
         run_nginx -c "$conf" -s reload
     else
+        nginx_action=started
         if use_systemd; then
             # Started through its unit, enabled: it comes back at boot with the last config.
             log "Starting nginx with prefix $NGINX_PREFIX (systemd unit $nginx_unit)"
@@ -298,11 +301,12 @@ apply_live_color() {
         [ "$(cat "$body")" != "$LIVE_COLOR" ]; then
         log "Switching to $LIVE_COLOR without a reload"
         problem=$(set_live "$LIVE_COLOR") || restore "$problem"
+        [ "$nginx_action" != unchanged ] || nginx_action=live-set
     fi
 }
 
 # report_switched STARTED CONFIG_DONE LIVE_DONE (times in ms): records the live colour, and when
-# it changed, then logs the outcome.
+# it changed, then logs the outcome; the last line is the result Router parses (switchResult.ts).
 report_switched() {
     local last_switch
     # Both modes keep the file current, so that a change of switch mode starts from the truth.
@@ -316,5 +320,18 @@ report_switched() {
     log "timing: config $(($2 - $1)) ms (changed: $config_changed), live colour $(($3 - $2)) ms," \
         "verify $(( $(now_ms) - $3 )) ms"
     log "last-switch: $last_switch"
+    printf 'bluegreen-result {"lastSwitch":%s,"liveColor":%s,"configId":%s,"nginx":%s}\n' \
+        "$(json_string "$last_switch")" "$(json_string "$LIVE_COLOR")" "$(json_string "$CONFIG_ID")" \
+        "$(json_string "$nginx_action")"
 }
 
+# json_string TEXT: TEXT as a JSON string.
+json_string() {
+    local s=$1
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    s=${s//$'\n'/\\n}
+    s=${s//$'\r'/\\r}
+    s=${s//$'\t'/\\t}
+    printf '"%s"' "$s"
+}
