@@ -15,9 +15,10 @@ for tool in nginx:nginx curl:curl "$lua_module:libnginx-mod-http-lua"; do
     [ -f "${tool%%:*}" ] && continue
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing ${tool#*:} (apt-get)"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tool#*:}" >/dev/null
+        apt-get update -qq &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tool#*:}" >/dev/null
         # Debian starts its own nginx on port 80; this project runs its own instance.
-        [ -f /run/nginx.pid ] && nginx -s quit 2>/dev/null || true
+        if [ -f /run/nginx.pid ]; then nginx -s quit 2>/dev/null || true; fi
     else
         if [ "${tool%%:*}" = "$lua_module" ]; then
             say "error: the default switch mode (no-reload) needs nginx's Lua module. Install it"
