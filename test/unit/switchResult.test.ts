@@ -29,7 +29,10 @@ describe("the switch's result line", () => {
     });
 
     it("fails naming what is missing or wrong", () => {
-        assert.throws(() => parseSwitchResult("last-switch: 2026-11-26T08:21:55Z green\n"), /no 'bluegreen-result' line/);
+        assert.throws(
+            () => parseSwitchResult("last-switch: 2026-11-26T08:21:55Z green\n"),
+            /no 'bluegreen-result' line/,
+        );
         assert.throws(() => parseSwitchResult("bluegreen-result {lastSwitch}"), /not JSON/);
         const withoutConfigId: Partial<typeof RESULT> = { ...RESULT };
         delete withoutConfigId.configId;
