@@ -32,7 +32,7 @@ for tool in nginx:nginx curl:curl "$lua_module:libnginx-mod-http-lua"; do
 done
 
 bash scripts/local-env.sh "$pulumi_dir"
-# shellcheck disable=SC1091
+# shellcheck disable=SC1091 # .envrc is written by scripts/local-env.sh, not in the repository
 source .envrc
 
 if ! pulumi stack select local 2>/dev/null; then
