@@ -9,6 +9,7 @@ import type { HealthGate } from "./healthGate";
 import type { HostsLayer, ScriptRun } from "./hosts";
 import type { RenderedNginxConfig } from "./nginxConfig";
 import { SCRIPTS, hostScript } from "./scripts";
+import { parseSwitchResult } from "./switchResult";
 import { render } from "./templates";
 
 export interface RouterArgs {
@@ -78,7 +79,8 @@ export class Router extends pulumi.ComponentResource {
             }),
             { parent: this, dependsOn: [args.gate.check, ...args.hostsLayer.reachable] },
         );
-        this.lastSwitch = this.nginx.stdout.apply((out) => /^last-switch: (.*)$/m.exec(out ?? "")?.[1] ?? "unknown");
+        // No output at all only where nothing ran (the unit tests' mocks); any other output must carry the result.
+        this.lastSwitch = this.nginx.stdout.apply((out) => (out ? parseSwitchResult(out).lastSwitch : "unknown"));
         this.registerOutputs({ lastSwitch: this.lastSwitch });
     }
 }

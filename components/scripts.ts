@@ -72,7 +72,7 @@ export const SCRIPTS = {
         triggers: ["CONFIG_ID"],
     }),
     /** Writes, tests and applies the nginx config and the live colour, verifies, restores on failure. */
-    nginxSwitch: declare("nginx-switch.sh", ["nginx-lib.sh", "nginx-modules.sh", "gate-lib.sh"], {
+    nginxSwitch: declare("nginx-switch.sh", ["nginx-lib.sh", "nginx-modules.sh", "gate-lib.sh", "switch-lib.sh"], {
         required: [
             ...NGINX,
             ...GATE,

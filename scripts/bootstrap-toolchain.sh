@@ -47,7 +47,7 @@ require_go() {
 find_pulumi() {
     local candidate version
     for candidate in "$(command -v pulumi 2>/dev/null || true)" "$install_dir/pulumi"; do
-        [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+        if [ -z "$candidate" ] || [ ! -x "$candidate" ]; then continue; fi
         version=$("$candidate" version 2>/dev/null || true)
         if [ -n "$version" ] && version_at_least "$version" "$PULUMI_MIN_VERSION"; then
             echo "$candidate"
@@ -77,7 +77,8 @@ if [ -x "$pulumi_dir/pulumi-language-nodejs" ] || command -v pulumi-language-nod
     say "using the Node.js language host at $(command -v pulumi-language-nodejs)"
 else
     require_go
-    [ -w "$pulumi_dir" ] || die "$pulumi_dir has pulumi but no pulumi-language-nodejs, and is not writable; reinstall Pulumi."
+    [ -w "$pulumi_dir" ] ||
+        die "$pulumi_dir has pulumi but no pulumi-language-nodejs, and is not writable; reinstall Pulumi."
     say "building the Node.js language host (v$LANGUAGE_HOST_VERSION) from Go modules into $pulumi_dir"
     say "  (the first build takes up to 2 minutes)"
     with_heartbeat "building the Node.js language host" \

@@ -15,9 +15,10 @@ for tool in nginx:nginx curl:curl "$lua_module:libnginx-mod-http-lua"; do
     [ -f "${tool%%:*}" ] && continue
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing ${tool#*:} (apt-get)"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tool#*:}" >/dev/null
+        apt-get update -qq &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tool#*:}" >/dev/null
         # Debian starts its own nginx on port 80; this project runs its own instance.
-        [ -f /run/nginx.pid ] && nginx -s quit 2>/dev/null || true
+        if [ -f /run/nginx.pid ]; then nginx -s quit 2>/dev/null || true; fi
     else
         if [ "${tool%%:*}" = "$lua_module" ]; then
             say "error: the default switch mode (no-reload) needs nginx's Lua module. Install it"
@@ -31,7 +32,7 @@ for tool in nginx:nginx curl:curl "$lua_module:libnginx-mod-http-lua"; do
 done
 
 bash scripts/local-env.sh "$pulumi_dir"
-# shellcheck disable=SC1091
+# shellcheck disable=SC1091 # .envrc is written by scripts/local-env.sh, not in the repository
 source .envrc
 
 if ! pulumi stack select local 2>/dev/null; then

@@ -7,7 +7,7 @@ cd "$root"
 say() { printf '[stop] %s\n' "$*" >&2; }
 
 [ -f .envrc ] || { say "nothing to stop: no .envrc (npm start writes it)"; exit 0; }
-# shellcheck disable=SC1091
+# shellcheck disable=SC1091 # .envrc is written by scripts/local-env.sh, not in the repository
 source .envrc
 # After a killed `pulumi up` the stack is locked, and rarely unreadable: recover says what it fixes.
 recover_hint="If a pulumi up was killed, run npm run recover first (docs/runbook.md, 'An interrupted update')."

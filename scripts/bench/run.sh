@@ -13,9 +13,11 @@ command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "[bench] installing ${missing[*]} (apt-get)" >&2
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        apt-get update -qq &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
-        echo "[bench] not installed: ${missing[*]}; the figures that need them will say so (sudo apt-get install ${missing[*]})" >&2
+        echo "[bench] not installed: ${missing[*]}; the figures that need them will say so" \
+            "(sudo apt-get install ${missing[*]})" >&2
     fi
 fi
 exec node -r ts-node/register/transpile-only scripts/bench/bench.ts "$@"

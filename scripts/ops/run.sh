@@ -4,7 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 if [ -z "${PULUMI_BACKEND_URL:-}" ] && [ -f "$root/.envrc" ]; then
-    # shellcheck disable=SC1091
+    # shellcheck disable=SC1091 # .envrc is written by scripts/local-env.sh, not in the repository
     source "$root/.envrc"
 fi
 # Offline, whichever backend: no update check, no plugin downloads (as every Pulumi call here).

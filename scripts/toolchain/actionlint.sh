@@ -7,7 +7,10 @@ version=v1.7.12
 tools="$root/.state/tools"
 bin="$tools/actionlint-$version"
 if [ ! -x "$bin" ]; then
-    command -v go >/dev/null 2>&1 || { echo "actionlint: Go is needed to build it (go install github.com/rhysd/actionlint/cmd/actionlint@$version)" >&2; exit 1; }
+    if ! command -v go >/dev/null 2>&1; then
+        echo "actionlint: Go is needed to build it (go install github.com/rhysd/actionlint/cmd/actionlint@$version)" >&2
+        exit 1
+    fi
     mkdir -p "$tools/gobin"
     echo "[actionlint] building $version from Go modules (about 15 s)" >&2
     GOBIN="$tools/gobin" go install "github.com/rhysd/actionlint/cmd/actionlint@$version" >&2

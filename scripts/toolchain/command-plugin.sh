@@ -27,7 +27,8 @@ is_official() {
 listed() {
     pulumi plugin ls --json 2>/dev/null | node -e '
         const plugins = JSON.parse(require("fs").readFileSync(0, "utf8") || "[]");
-        process.exit(plugins.some((p) => p.name === "command" && p.kind === "resource" && p.version === process.argv[1]) ? 0 : 1);
+        const wanted = (p) => p.name === "command" && p.kind === "resource" && p.version === process.argv[1];
+        process.exit(plugins.some(wanted) ? 0 : 1);
     ' "$version"
 }
 
@@ -50,6 +51,7 @@ build_from_source() { # <tarball>
         die "$tarball has no provider/cmd/pulumi-resource-command: not pulumi-command's source."
     say "building the official command plugin v$version from $tarball"
     say "  (the first build takes about 2 minutes on 2 cores; later ones reuse Go's cache)"
+    # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
     with_heartbeat "building the command plugin" bash -c 'cd "$1/provider" && go build -trimpath -o "$2" \
         -ldflags "-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=v$3" ./cmd/pulumi-resource-command' \
         _ "$work/$top" "$work/pulumi-resource-command" "$version"
@@ -82,7 +84,8 @@ ensure() {
 
 verify() {
     listed ||
-        die "'pulumi plugin ls' does not list the command plugin v$version: run npm start (or scripts/bootstrap-toolchain.sh)."
+        die "'pulumi plugin ls' does not list the command plugin v$version:" \
+            "run npm start (or scripts/bootstrap-toolchain.sh)."
     is_official "$plugin_file" ||
         die "$plugin_file is not the official pulumi-command binary. Remove it
   (pulumi plugin rm resource command $version) and run npm start to get the official one."

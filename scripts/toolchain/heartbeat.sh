@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the toolchain scripts, which define say and die.
 # with_heartbeat LABEL COMMAND...: runs COMMAND with its output kept back (shown only if it fails)
 # and prints a line every 30 s, so a long first build does not look hung.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The source article's switch, reimplemented faithfully minus its bugs: health-check each
 # new host one after another with curl and fixed 2-second sleeps, rewrite the active pool
 # with sed, `nginx -t`, `nginx -s reload`. (Its bugs left out: PATH assigned inside the loop,
@@ -12,7 +13,8 @@ for port in $NEW_PORTS; do
     done
     sleep 2 # the article waits between hosts
 done
-sed -i "s/app_[a-z]*;/app_$NEW_COLOR;/; s/\(active_color { default \)[a-z]*;/\1$NEW_COLOR;/" "$PREFIX/conf/active-pool.conf"
+sed -i "s/app_[a-z]*;/app_$NEW_COLOR;/; s/\(active_color { default \)[a-z]*;/\1$NEW_COLOR;/" \
+    "$PREFIX/conf/active-pool.conf"
 nginx -p "$PREFIX/" -e "$PREFIX/logs/error.log" -c "$PREFIX/conf/nginx.conf" -t -q
 nginx -p "$PREFIX/" -e "$PREFIX/logs/error.log" -c "$PREFIX/conf/nginx.conf" -s reload
 log "switched to $NEW_COLOR"

@@ -1,6 +1,8 @@
+# shellcheck shell=bash
 # Deploys one release to one pool host: put the artifact in place, drain the running process,
-# start the new one under the host's supervisor (supervisor.sh), wait until /health says ready. Runs as create and update of the host's
-# command resource, so a changed release redeploys the host and nothing else.
+# start the new one under the host's supervisor (supervisor.sh), wait until /health says ready.
+# Runs as create and update of the host's command resource, so a changed release redeploys the
+# host and nothing else.
 # Idempotent: when the host already runs this release it is never restarted (a changed setting
 # or script must not touch a process that may be serving); it is only waited for, and the
 # command fails if it does not become ready.
@@ -15,6 +17,7 @@ body=$(mktemp)
 trap 'rm -f "$body"' EXIT
 
 # wait_ready PID VERSION: polls /health; prints why not on failure.
+# shellcheck disable=SC2154 # log_file: set by supervisor.sh, in front of this file at run time
 wait_ready() {
     local pid=$1 version=$2 started deadline status=000
     started=$(now_ms)
@@ -22,11 +25,13 @@ wait_ready() {
     while :; do
         status=$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")
         if ! alive "$pid"; then
-            echo "the process (pid ${pid:-none}) exited before it was ready; last lines of $log_file: $(tail -n 5 "$log_file" 2>/dev/null | tr '\n' ' ')"
+            echo "the process (pid ${pid:-none}) exited before it was ready; last lines of $log_file:" \
+                "$(tail -n 5 "$log_file" 2>/dev/null | tr '\n' ' ')"
             return 1
         fi
         # Ready, and it is this process answering (an app that reports its pid is checked).
-        if [ "$status" = 200 ] && is_ready "$body" "$version" && { ! grep -q '"pid"' "$body" || grep -Eq "\"pid\" *: *$pid[,}]" "$body"; }; then
+        if [ "$status" = 200 ] && is_ready "$body" "$version" &&
+            { ! grep -q '"pid"' "$body" || grep -Eq "\"pid\" *: *${pid}[,}]" "$body"; }; then
             echo "ready after $(( $(now_ms) - started )) ms"
             return 0
         fi
@@ -44,7 +49,8 @@ if old_pid=$(owned_pid) && [ "$(readlink "/proc/$old_pid/cwd")" = "$release_dir"
         log "$HOST_NAME already runs $APP_VERSION ($RELEASE_ID, pid $old_pid), $outcome; nothing to do"
         exit 0
     fi
-    fail "$HOST_NAME ($BIND_ADDRESS:$PORT) runs $APP_VERSION already (pid $old_pid) but $outcome. It was left running; check $log_file"
+    fail "$HOST_NAME ($BIND_ADDRESS:$PORT) runs $APP_VERSION already (pid $old_pid) but $outcome." \
+        "It was left running; check $log_file"
 fi
 
 log "Deploying $APP_VERSION ($RELEASE_ID) to $HOST_NAME at $BIND_ADDRESS:$PORT"
@@ -87,7 +93,8 @@ fi
 stop_running
 # Nothing else may hold the port: a foreign process answering /health would pass for the new one.
 if [ "$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")" != 000 ]; then
-    fail "$HOST_NAME: $BIND_ADDRESS:$PORT is still answering after the host's own process stopped: another process holds the port (not started by this host's pid file). Stop it, then run pulumi up again."
+    fail "$HOST_NAME: $BIND_ADDRESS:$PORT is still answering after the host's own process stopped: another" \
+        "process holds the port (not started by this host's pid file). Stop it, then run pulumi up again."
 fi
 
 # 3. Start the new release and wait until it is ready.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The health gate as a function, shared by health-gate.sh and nginx-switch.sh (which checks
 # again right before it changes what is live, so a retried switch is never ungated).
 # Every host of POOL_COLOR in HOSTS (space-separated name=address:port) must answer GET /health
@@ -9,7 +10,8 @@
 # run_gate: returns when every host is ready; otherwise fails the script naming the hosts.
 run_gate() {
     need POOL_COLOR EXPECT_VERSION GATE_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
-    local hosts=${HOSTS:-} count started elapsed deadline entry name target status url dir
+    # optional: HOSTS GATE_HOST_HEADER
+    local hosts=${HOSTS:-} count started elapsed deadline entry name status url dir
     local -A target_of=() status_of=() name_of_url=()
     local -a pending=() args=()
     [ -n "$hosts" ] || fail "the $POOL_COLOR pool has no hosts: refusing to send traffic to it"
@@ -25,7 +27,8 @@ run_gate() {
     # While hosts are still pending: a line per pending host every 2 s, saying what it answers.
     local progress_every_ms=2000 next_progress
     next_progress=$((started + progress_every_ms))
-    log "Gate: waiting for $count $POOL_COLOR host(s) to be ready with $EXPECT_VERSION (budget ${GATE_TIMEOUT_SECONDS}s, in parallel)"
+    log "Gate: waiting for $count $POOL_COLOR host(s) to be ready with $EXPECT_VERSION" \
+        "(budget ${GATE_TIMEOUT_SECONDS}s, in parallel)"
     while [ ${#pending[@]} -gt 0 ]; do
         args=()
         for name in "${pending[@]}"; do
@@ -36,7 +39,8 @@ run_gate() {
         while read -r status url; do
             if [ -n "$url" ] && [ -n "${name_of_url[$url]:-}" ]; then status_of[${name_of_url[$url]}]=$status; fi
         done < <(curl --silent --parallel --parallel-immediate --parallel-max 64 --max-time 2 \
-            ${GATE_HOST_HEADER:+--header "Host: $GATE_HOST_HEADER"} --write-out '%{http_code} %{url_effective}\n' "${args[@]}" 2>/dev/null || true)
+            ${GATE_HOST_HEADER:+--header "Host: $GATE_HOST_HEADER"} --write-out '%{http_code} %{url_effective}\n' \
+            "${args[@]}" 2>/dev/null || true)
         local -a still=()
         elapsed=$(( $(now_ms) - started ))
         for name in "${pending[@]}"; do
@@ -50,16 +54,20 @@ run_gate() {
         [ ${#pending[@]} -gt 0 ] || break
         if [ "$elapsed" -ge $((next_progress - started)) ] && [ "$(now_ms)" -lt "$deadline" ]; then
             for name in "${pending[@]}"; do
-                log "  $name (${target_of[$name]}) not ready yet after $elapsed ms: /health answered ${status_of[$name]:-000} $(one_line "$dir/$name" | cut -c1-120)"
+                log "  $name (${target_of[$name]}) not ready yet after $elapsed ms:" \
+                    "/health answered ${status_of[$name]:-000} $(one_line "$dir/$name" | cut -c1-120)"
             done
             next_progress=$((next_progress + progress_every_ms))
         fi
         if [ "$(now_ms)" -ge "$deadline" ]; then
             for name in "${pending[@]}"; do
-                log "  $name (${target_of[$name]}) NOT ready after ${GATE_TIMEOUT_SECONDS}s: last /health answered ${status_of[$name]:-000} $(one_line "$dir/$name")"
+                log "  $name (${target_of[$name]}) NOT ready after ${GATE_TIMEOUT_SECONDS}s:" \
+                    "last /health answered ${status_of[$name]:-000} $(one_line "$dir/$name")"
             done
             rm -rf "$dir"
-            fail "gate failed: ${#pending[@]} of $count $POOL_COLOR host(s) not ready (details above); traffic was not switched. A host whose app stopped (answered 000) is redeployed with: pulumi up --replace <its deploy command's URN> (pulumi stack --show-urns lists them)"
+            fail "gate failed: ${#pending[@]} of $count $POOL_COLOR host(s) not ready (details above);" \
+                "traffic was not switched. A host whose app stopped (answered 000) is redeployed with:" \
+                "pulumi up --replace <its deploy command's URN> (pulumi stack --show-urns lists them)"
         fi
         sleep_ms "$HEALTH_INTERVAL_MS"
     done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Prepended to every script in templates/scripts before it runs (see components/templates.ts).
 # Values arrive only through environment variables set by the Pulumi program.
 set -euo pipefail
@@ -5,7 +6,10 @@ set -euo pipefail
 # Every value arrives as BLUEGREEN_<NAME> (the one prefix an SSH server must accept, see
 # components/hosts.ts); scripts use the plain names.
 for bluegreen_var in $(compgen -e); do
-    case $bluegreen_var in BLUEGREEN_ON_*) ;; BLUEGREEN_?*) export "${bluegreen_var#BLUEGREEN_}=${!bluegreen_var}" ;; esac
+    case $bluegreen_var in
+        BLUEGREEN_ON_*) ;;
+        BLUEGREEN_?*) export "${bluegreen_var#BLUEGREEN_}=${!bluegreen_var}" ;;
+    esac
 done
 unset bluegreen_var
 
@@ -63,7 +67,8 @@ as_root() {
     if [ "$(id -u)" = 0 ]; then
         "$@"
     else
-        sudo -n "$@" || fail "'$*' needs root, and sudo -n refused: give the SSH user passwordless sudo for systemctl and tee /etc/systemd/system/bluegreen-*.service, or log in as root"
+        sudo -n "$@" || fail "'$*' needs root, and sudo -n refused: give the SSH user passwordless sudo for" \
+            "systemctl and tee /etc/systemd/system/bluegreen-*.service, or log in as root"
     fi
 }
 

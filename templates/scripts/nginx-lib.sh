@@ -1,11 +1,14 @@
+# shellcheck shell=bash
 # The router's nginx instance, shared by nginx-switch.sh and nginx-stop.sh: where it lives, how
 # it is run (under its systemd unit where systemd runs, as root; on its own elsewhere) and how
 # its master is found.
 need NGINX_PREFIX
+# optional: NGINX_BIN NGINX_UNIT_TEXT SUPERVISOR
 nginx_bin=${NGINX_BIN:-nginx}
 command -v "$nginx_bin" >/dev/null 2>&1 ||
     fail "nginx is not installed on the router host (looked for '$nginx_bin'). Install it: apt-get install nginx"
 pid_file="$NGINX_PREFIX/logs/nginx.pid"
+# shellcheck disable=SC2034 # used by nginx-stop.sh and switch-lib.sh, which come after this file
 nginx_unit=bluegreen-nginx.service
 
 # use_systemd: the router's nginx runs under its systemd unit (where systemd is the init system

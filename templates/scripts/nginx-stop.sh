@@ -1,7 +1,9 @@
+# shellcheck shell=bash
 # Stops the router's nginx gracefully (requests in flight finish, bounded by
 # worker_shutdown_timeout); runs when the router is deleted. Under systemd the unit stops it
 # (its ExecStop is the same graceful quit) and is removed.
-need SHUTDOWN_TIMEOUT_SECONDS
+need NGINX_PREFIX SHUTDOWN_TIMEOUT_SECONDS
+# shellcheck disable=SC2154 # nginx_unit: set by nginx-lib.sh, in front of this file at run time
 if use_systemd && [ -f "/etc/systemd/system/$nginx_unit" ]; then
     log "Stopping nginx (systemd unit $nginx_unit) gracefully"
     as_root systemctl disable --now --quiet "$nginx_unit"

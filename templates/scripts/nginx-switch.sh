@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Applies the rendered nginx config and the live colour, then verifies through the listeners.
 #  1. Config: when it differs from the running one (or nginx is not running), write it beside
 #     the live file, `nginx -t` it, rename it into place (atomic), reload (or start nginx if it
@@ -8,277 +9,26 @@
 #  3. Verify: /health and every smoke path answer 2xx from LIVE_COLOR on the public listener.
 # Before any of it, the pool going live is gated again (gate-lib.sh): a retried switch whose
 # separate gate step passed earlier is never applied ungated.
-# On failure the previous config and colour are put back and the command fails, so Pulumi
-# keeps the previous state and the change stays pending.
-need NGINX_PREFIX NGINX_CONF CONFIG_ID SWITCH_MODE LIVE_COLOR VERIFY_URL INTERNAL_URL SMOKE_PATHS \
-    VERIFY_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
-conf_dir="$NGINX_PREFIX/conf"
-conf="$conf_dir/nginx.conf"
-previous="$conf_dir/nginx.conf.previous"
-candidate="$conf_dir/nginx.conf.candidate.$$"
-live_file="$conf_dir/live-color"
-control_token_file="$conf_dir/control-token"
-mkdir -p "$conf_dir" "$NGINX_PREFIX/logs" "$NGINX_PREFIX/temp"
-# nginx workers may run as another user (nobody, when the master is root): they must reach temp/.
-chmod 755 "$NGINX_PREFIX" "$NGINX_PREFIX/temp"
+# On failure the previous config and colour are put back (restore) and the command fails, so
+# Pulumi keeps the previous state and the change stays pending.
+# The steps and the state they share are in switch-lib.sh.
+need SWITCH_MODE
+# optional: RECONCILE
 
-body=$(mktemp)
-headers=$(mktemp)
-trap 'rm -f "$body" "$headers" "$candidate"' EXIT
-
-# worker_pids MASTER: the master's worker processes (from /proc: no procps needed).
-worker_pids() {
-    local stat pid
-    for stat in /proc/[0-9]*/stat; do
-        pid=${stat#/proc/}; pid=${pid%/stat}
-        [ "$(awk '{print $4}' "$stat" 2>/dev/null)" = "$1" ] &&
-            grep -q 'worker process' "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
-    done
-    return 0
-}
-
-# wait_retired PID...: a reload starts new workers, then asks the old ones to stop; until they
-# close their listening sockets, a new connection may still reach the old config. Waits until
-# each old worker has exited or says it is shutting down (its title changes right before it
-# stops accepting), so that verification never reads the previous config.
-wait_retired() {
-    local deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 )) pid busy
-    while :; do
-        busy=""
-        for pid in "$@"; do
-            grep -q 'shutting down' "/proc/$pid/cmdline" 2>/dev/null || [ ! -d "/proc/$pid" ] || busy="$busy $pid"
-        done
-        [ -n "$busy" ] || return 0
-        [ "$(now_ms)" -lt "$deadline" ] || { log "old nginx workers still accepting after ${VERIFY_TIMEOUT_SECONDS}s:$busy" >&2; return 1; }
-        sleep_ms 5
-    done
-}
-
-retiring_workers=""
-error_log_mark=0
-start_or_reload() {
-    local pid
-    error_log_mark=$(stat -c %s "$NGINX_PREFIX/logs/error.log" 2>/dev/null || echo 0)
-    if pid=$(master_pid); then
-        log "Reloading nginx (master pid $pid)"
-        retiring_workers=$(worker_pids "$pid" | tr '\n' ' ')
-        run_nginx -c "$conf" -s reload
-    else
-        if use_systemd; then
-            # Started through its unit, enabled: it comes back at boot with the last config.
-            log "Starting nginx with prefix $NGINX_PREFIX (systemd unit $nginx_unit)"
-            install_unit "$nginx_unit" "$NGINX_UNIT_TEXT"
-            as_root systemctl start "$nginx_unit"
-        else
-            log "Starting nginx with prefix $NGINX_PREFIX"
-            run_nginx -c "$conf"
-        fi
-    fi
-}
-
-# new_emergency: the first [emerg] line nginx logged since the last start_or_reload (a reload
-# that cannot bind its ports, for example, keeps the old config and says so only there).
-new_emergency() {
-    tail -c +$((error_log_mark + 1)) "$NGINX_PREFIX/logs/error.log" 2>/dev/null | grep -m 1 '\[emerg\]' || true
-}
-
-# wait_config_id ID: polls the internal listener until nginx serves config ID. When nginx logs
-# an [emerg] for the reload, it may still be retrying (a bind() is tried 5 times, 500 ms apart):
-# the reload has failed for good once the error log has been quiet for a second.
-wait_config_id() {
-    local deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 )) status emergency size quiet_since=0 last_size=-1
-    while :; do
-        emergency=$(new_emergency)
-        if [ -n "$emergency" ]; then
-            size=$(stat -c %s "$NGINX_PREFIX/logs/error.log" 2>/dev/null || echo 0)
-            if [ "$size" != "$last_size" ]; then
-                last_size=$size
-                quiet_since=$(now_ms)
-            elif [ $(( $(now_ms) - quiet_since )) -ge 1000 ]; then
-                log "nginx refused config $1: $emergency" >&2
-                return 1
-            fi
-        fi
-        status=$(fetch "$INTERNAL_URL/bluegreen/config-id" "$body")
-        if [ "$status" = 200 ] && [ "$(cat "$body")" = "$1" ]; then
-            # shellcheck disable=SC2086 # a list of pids
-            wait_retired $retiring_workers
-            return
-        fi
-        [ "$(now_ms)" -lt "$deadline" ] || return 1
-        sleep_ms "$HEALTH_INTERVAL_MS"
-    done
-}
-
-config_problem() {
-    local emergency
-    emergency=$(new_emergency)
-    if [ -n "$emergency" ]; then
-        echo "nginx refused config $1 and kept serving the previous one: $emergency"
-    else
-        echo "nginx did not start serving config $1 within ${VERIFY_TIMEOUT_SECONDS}s (see $NGINX_PREFIX/logs/error.log: $(tail -n 3 "$NGINX_PREFIX/logs/error.log" 2>/dev/null | tr '\n' ' '))"
-    fi
-}
-
-# set_live COLOR (no-reload mode): persist, then set in shared memory for every worker.
-set_live() {
-    printf '%s\n' "$1" >"$live_file.new"
-    mv -f "$live_file.new" "$live_file"
-    local status
-    # The token reaches curl on its standard input, never its command line (any local user reads those).
-    status=$(fetch "$INTERNAL_URL/bluegreen/live" "$body" -X POST --data-binary "$1" -H @- \
-        <<<"X-Bluegreen-Token: $(<"$control_token_file")")
-    [ "$status" = 200 ] && [ "$(cat "$body")" = "$1" ] || {
-        echo "setting the live colour to $1 through $INTERNAL_URL/bluegreen/live answered $status $(one_line "$body")"
-        return 1
-    }
-}
-
-# verify: the public listener serves LIVE_COLOR, health first, then every smoke path.
-verify() {
-    local path status color deadline
-    # The first check may race the switch by a moment (a reload starts new workers): poll it.
-    deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 ))
-    for path in /health $SMOKE_PATHS; do
-        while :; do
-            status=$(fetch "$VERIFY_URL$path" "$body" --dump-header "$headers")
-            color=$(grep -i '^x-deploy-color:' "$headers" | tr -d '\r' | awk '{print $2}' | tail -n 1)
-            [ "$path" != /health ] || [ "$color" = "$LIVE_COLOR" ] || [ "$(now_ms)" -ge "$deadline" ] || { sleep_ms "$HEALTH_INTERVAL_MS"; continue; }
-            break
-        done
-        if [ "${status:0:1}" != 2 ] || [ "$color" != "$LIVE_COLOR" ]; then
-            echo "GET $path through the public listener answered $status from '${color:-no colour}', expected 2xx from $LIVE_COLOR: $(one_line "$body")"
-            return 1
-        fi
-        log "  verified GET $path: $status from $color" >&2
-    done
-}
-
+prepare_prefix
 [ -z "${RECONCILE:-}" ] || log "Reconciling: $RECONCILE"
 run_gate
+if [ "$SWITCH_MODE" = no-reload ]; then prepare_no_reload; fi
+observe_served
 
-if [ "$SWITCH_MODE" = no-reload ]; then
-    modules_dir=$(lua_modules_dir "$nginx_bin")
-    ln -sfn "$modules_dir" "$NGINX_PREFIX/modules"
-    # The token that lets this script (and only what can read this file) change the live
-    # colour; made once per nginx host, read by nginx when it starts or reloads.
-    if [ ! -s "$control_token_file" ]; then
-        (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$control_token_file")
-        new_control_token=true # a running nginx learns it only by reloading
-    fi
-fi
-
-# What nginx serves now (asked, not assumed), to record switches and to go back to on failure.
-previous_live=""
-served_id=""
-if master_pid >/dev/null; then
-    [ "$(fetch "$INTERNAL_URL/bluegreen/live" "$body")" = 200 ] && previous_live=$(cat "$body")
-    [ "$(fetch "$INTERNAL_URL/bluegreen/config-id" "$body")" = 200 ] && served_id=$(cat "$body")
-fi
-case "$previous_live" in blue | green) ;; *) previous_live="" ;; esac
-
-switch_started=$(now_ms)
-
-# restore WHY: put back the previous config, then the previous colour, and fail with WHY.
-restore() {
-    local why=$1 pid colour_note=""
-    if [ "$config_changed" = true ] && [ "$had_previous" = true ]; then
-        mv -f "$previous" "$conf"
-        [ "$SWITCH_MODE" != no-reload ] || [ -z "$previous_live" ] || { printf '%s\n' "$previous_live" >"$live_file.new" && mv -f "$live_file.new" "$live_file"; }
-        # When nginx refused the new config it never stopped serving the previous one: putting
-        # the file back is enough, and a reload would only close idle client connections.
-        if [ -n "$(new_emergency)" ] && [ "$(fetch "$INTERNAL_URL/bluegreen/config-id" "$body")" = 200 ] && [ "$(cat "$body")" = "$previous_id" ]; then
-            log "nginx still serves the previous config $previous_id: no reload needed" >&2
-            retiring_workers="" # its workers are the ones serving: none retires
-        else
-            start_or_reload || true
-        fi
-        if ! { [ -n "$previous_id" ] && wait_config_id "$previous_id"; }; then
-            fail "$why. Restored the previous nginx config file, but nginx did not confirm serving it: check $NGINX_PREFIX/logs/error.log"
-        fi
-    elif [ "$config_changed" = true ]; then
-        # First start: there is nothing to go back to, so stop nginx rather than serve a broken config.
-        if use_systemd; then as_root systemctl stop "$nginx_unit" || true; elif pid=$(master_pid); then run_nginx -c "$conf" -s quit || true; fi
-        rm -f "$conf" "$live_file"
-        fail "$why. nginx was not serving before, so it was stopped again."
-    fi
-    if [ "$SWITCH_MODE" = no-reload ] && [ -n "$previous_live" ] && [ "$previous_live" != "$LIVE_COLOR" ]; then
-        if set_live "$previous_live" >/dev/null; then
-            colour_note=" and the previous live colour ($previous_live)"
-        else
-            fail "$why. Putting the previous live colour ($previous_live) back failed too: nginx may still serve $LIVE_COLOR. Check $INTERNAL_URL/bluegreen/live and run pulumi up again."
-        fi
-    fi
-    if [ "$config_changed" = true ]; then
-        fail "$why. Restored the previous nginx config ($previous_id)$colour_note; traffic stays where it was${previous_live:+ ($previous_live)}."
-    fi
-    fail "$why. Restored the previous live colour${previous_live:+ ($previous_live)}; the nginx config was not changed."
-}
-
-# 1. The config. Its TLS certificate and key (secrets) go beside it first, readable only here;
-# the running nginx reads them at its next reload, which a new certificate causes (its
-# fingerprint is part of the config).
-if [ -n "${TLS_CERTIFICATE:-}" ]; then
-    mkdir -p "$conf_dir/tls"
-    (
-        umask 077
-        printf '%s\n' "$TLS_CERTIFICATE" >"$conf_dir/tls/certificate.pem.new"
-        printf '%s\n' "$TLS_KEY" >"$conf_dir/tls/key.pem.new"
-    )
-    mv -f "$conf_dir/tls/certificate.pem.new" "$conf_dir/tls/certificate.pem"
-    mv -f "$conf_dir/tls/key.pem.new" "$conf_dir/tls/key.pem"
-fi
-printf '%s\n' "$NGINX_CONF" >"$candidate"
-config_changed=false
-had_previous=false
-previous_id=""
-if ! cmp -s "$candidate" "$conf" || [ "$served_id" != "$CONFIG_ID" ] || [ "${new_control_token:-}" = true ]; then
-    config_changed=true
-    if ! test_output=$(run_nginx -t -q -c "$candidate" 2>&1); then
-        fail "the rendered nginx config fails 'nginx -t'; nothing was changed: $test_output"
-    fi
-    if [ -f "$conf" ]; then
-        cp -p "$conf" "$previous"
-        had_previous=true
-        previous_id=$(sed -n 's/^# config-id: //p' "$previous" | head -n 1)
-    fi
-    # In no-reload mode nginx reads the colour from this file when it starts or reloads: the
-    # gate has passed, so the new config comes up with the new colour (never a stale one, nor a
-    # pool this config may no longer have).
-    if [ "$SWITCH_MODE" = no-reload ]; then
-        printf '%s\n' "$LIVE_COLOR" >"$live_file.new"
-        mv -f "$live_file.new" "$live_file"
-    fi
-    mv -f "$candidate" "$conf"
-    log "Applying nginx config $CONFIG_ID"
-    start_or_reload || restore "nginx refused to $(master_pid >/dev/null && echo reload || echo start) with config $CONFIG_ID (see $NGINX_PREFIX/logs/error.log)"
-fi
-
-if [ "$config_changed" = true ] && ! wait_config_id "$CONFIG_ID"; then
-    restore "$(config_problem "$CONFIG_ID")"
-fi
-
+started=$(now_ms)
+write_tls
+apply_config
 config_done=$(now_ms)
-
-# 2. The live colour (no-reload mode).
-if [ "$SWITCH_MODE" = no-reload ] && [ "$(fetch "$INTERNAL_URL/bluegreen/live" "$body")" = 200 ] && [ "$(cat "$body")" != "$LIVE_COLOR" ]; then
-    log "Switching to $LIVE_COLOR without a reload"
-    problem=$(set_live "$LIVE_COLOR") || restore "$problem"
-fi
-
-# 3. Verify.
+apply_live_color
 live_done=$(now_ms)
 if problem=$(verify); then
-    # Both modes keep the file current, so that a change of switch mode starts from the truth.
-    printf '%s\n' "$LIVE_COLOR" >"$live_file.new"
-    mv -f "$live_file.new" "$live_file"
-    # When the live colour changed, remember when: the stack's lastSwitch output.
-    if [ "$previous_live" != "$LIVE_COLOR" ] || [ ! -s "$NGINX_PREFIX/last-switch" ]; then
-        printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LIVE_COLOR" >"$NGINX_PREFIX/last-switch"
-    fi
-    log "Switched: $LIVE_COLOR is live (config $CONFIG_ID, $SWITCH_MODE mode)"
-    log "timing: config $((config_done - switch_started)) ms (changed: $config_changed), live colour $((live_done - config_done)) ms, verify $(( $(now_ms) - live_done )) ms"
-    log "last-switch: $(cat "$NGINX_PREFIX/last-switch")"
+    report_switched "$started" "$config_done" "$live_done"
     exit 0
 fi
 log "Verification failed: $problem"

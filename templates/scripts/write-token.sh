@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Writes the drain token where the apps read it on each POST /health/drain, readable only by
 # this user. Rotating the token rewrites the file; no app needs a restart.
 need TOKEN_FILE DRAIN_TOKEN

@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # Runs on every host of the ssh target before anything changes on any of them: the SSH login
 # works (the connection itself), the variables arrive (AcceptEnv), and the host has what its
 # role needs (on the nginx host, the Lua module when switchMode is no-reload). Fails naming the
 # host and the fix.
 need HOST_NAME ROLE REMOTE_DIR SWITCH_MODE
+# optional: NGINX_BIN
 # A new cloud instance may still be installing packages (cloud-init): wait for it to finish.
 if command -v cloud-init >/dev/null 2>&1 && [ -d /var/lib/cloud/instance ]; then
     log "$HOST_NAME: waiting for cloud-init to finish"
@@ -16,7 +18,8 @@ case $ROLE in
     nginx) command -v "${NGINX_BIN:-nginx}" >/dev/null 2>&1 || missing+=(nginx) ;;
     *)
         command -v tar >/dev/null 2>&1 || missing+=(tar) # releases may come as tarballs
-        command -v node >/dev/null 2>&1 || log "$HOST_NAME: note: node is not on PATH (fine if the app's start command does not need it)"
+        command -v node >/dev/null 2>&1 ||
+            log "$HOST_NAME: note: node is not on PATH (fine if the app's start command does not need it)"
         ;;
 esac
 if [ ${#missing[@]} -gt 0 ]; then
@@ -32,6 +35,8 @@ if [ "$ROLE" = nginx ] && [ "$SWITCH_MODE" = no-reload ]; then
     has_lua_module "${NGINX_BIN:-nginx}" || install_lua_module || true
     lua_modules_dir "${NGINX_BIN:-nginx}" >/dev/null
 fi
-mkdir -p "$REMOTE_DIR" 2>/dev/null && [ -w "$REMOTE_DIR" ] ||
-    fail "$HOST_NAME: $REMOTE_DIR cannot be created or written by $(id -un). Create it for that user: sudo install -d -o $(id -un) $REMOTE_DIR"
+if ! { mkdir -p "$REMOTE_DIR" 2>/dev/null && [ -w "$REMOTE_DIR" ]; }; then
+    fail "$HOST_NAME: $REMOTE_DIR cannot be created or written by $(id -un). Create it for that user:" \
+        "sudo install -d -o $(id -un) $REMOTE_DIR"
+fi
 log "$HOST_NAME ($ROLE): reachable as $(id -un)@$(hostname), tools present, $REMOTE_DIR writable"

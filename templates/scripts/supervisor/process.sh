@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # The process supervisor: the app runs detached in its own session, tracked by a pid file.
 # Used on the local target and on hosts without systemd (containers, the test hosts). It starts
 # and drains the app; it does not restart an app that crashes (systemd does: supervisor.sh).
-# Needs HOST_NAME, HOST_DIR, DRAIN_TIMEOUT_SECONDS; the functions it defines are the
-# supervisor interface: process_owned_pid, process_start_release, process_stop_running.
+# The functions it defines are the supervisor interface: process_owned_pid,
+# process_start_release, process_stop_running.
+need HOST_NAME HOST_DIR DRAIN_TIMEOUT_SECONDS START_COMMAND
 pid_file="$HOST_DIR/app.pid"
 
 # A pid is ours only if that process runs from one of this host's release dirs.
@@ -15,9 +17,10 @@ process_owned_pid() {
 
 # process_start_release DIR VERSION: start detached (new session, all three streams
 # redirected, so nothing holds this command's output open and the process outlives it).
+# shellcheck disable=SC2154 # log_file: set by supervisor.sh, in front of this file at run time
 process_start_release() {
     (
-        cd "$1"
+        cd "$1" || exit
         exec_app "$2" setsid sh -c "exec $START_COMMAND" </dev/null >>"$log_file" 2>&1 &
         echo "$!" >"$pid_file"
     )

@@ -1,14 +1,18 @@
+# shellcheck shell=bash
 # How a pool host keeps its app running, shared by deploy-host.sh and stop-host.sh.
 # SUPERVISOR chooses: systemd (a unit, systemd.sh), process (a detached process with a pid
 # file, process.sh) or auto (systemd where it runs as the init system, process elsewhere).
 # Both provide: owned_pid (the running app's pid, if it is ours), start_release DIR VERSION
 # (prints the new pid) and stop_running (drain through SIGTERM, bounded).
-need HOST_NAME HOST_DIR DRAIN_TIMEOUT_SECONDS
+need HOST_NAME HOST_DIR DRAIN_TIMEOUT_SECONDS PORT BIND_ADDRESS POOL_COLOR DRAIN_TOKEN_FILE
+# optional: SUPERVISOR
+# shellcheck disable=SC2034 # read by process.sh and deploy-host.sh, which come after this file
 log_file="$HOST_DIR/app.log"
 
 case ${SUPERVISOR:-process} in
     systemd)
-        systemd_runs || fail "$HOST_NAME: supervisor is systemd, but systemd is not the init system on this host. Fix: pulumi config set supervisor auto (the process supervisor is then used where systemd does not run)"
+        systemd_runs || fail "$HOST_NAME: supervisor is systemd, but systemd is not the init system on this host." \
+            "Fix: pulumi config set supervisor auto (the process supervisor is then used where systemd does not run)"
         supervisor=systemd ;;
     auto) if systemd_runs; then supervisor=systemd; else supervisor=process; fi ;;
     process) supervisor=process ;;
@@ -21,7 +25,8 @@ stop_running() { "${supervisor}_stop_running"; }
 
 # alive PID: running, not a zombie waiting to be reaped.
 alive() {
-    [ -n "$1" ] && [ "$1" != 0 ] && kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+    [ -n "$1" ] && [ "$1" != 0 ] && kill -0 "$1" 2>/dev/null &&
+        [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
 
 wait_gone() { # pid seconds

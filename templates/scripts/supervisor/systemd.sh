@@ -1,7 +1,9 @@
+# shellcheck shell=bash
 # The systemd supervisor: one unit per host (rendered from templates/systemd/ and passed in
 # UNIT_TEXT), whose WorkingDirectory is HOST_DIR/current, a link to the release that runs.
 # Stopping the unit sends SIGTERM, which starts the contract's drain; TimeoutStopSec bounds it.
 # systemd restarts an app that crashes (Restart=on-failure).
+need HOST_NAME HOST_DIR DRAIN_TIMEOUT_SECONDS
 unit_name=bluegreen-app.service
 unit_file=/etc/systemd/system/$unit_name
 
