@@ -38,7 +38,20 @@ export type ScriptInputs<D> =
         : never;
 
 const SUPERVISOR_LIBRARIES = ["supervisor/supervisor.sh", "supervisor/process.sh", "supervisor/systemd.sh"];
-const SUPERVISED = ["HOST_NAME", "HOST_DIR", "DRAIN_TIMEOUT_SECONDS", "UNIT_TEXT"] as const;
+/** What the supervisor libraries read, to start or stop an app. */
+const SUPERVISED = [
+    "HOST_NAME",
+    "HOST_DIR",
+    "DRAIN_TIMEOUT_SECONDS",
+    "UNIT_TEXT",
+    "PORT",
+    "BIND_ADDRESS",
+    "POOL_COLOR",
+    "DRAIN_TOKEN_FILE",
+    "START_COMMAND",
+] as const;
+/** Tests point the nginx scripts at another nginx binary; the program never does. */
+const NGINX_BIN = "NGINX_BIN";
 const NGINX = ["NGINX_PREFIX"] as const;
 const GATE = ["POOL_COLOR", "EXPECT_VERSION", "GATE_TIMEOUT_SECONDS", "HEALTH_INTERVAL_MS"] as const;
 const GATE_OPTIONAL = ["HOSTS", "GATE_HOST_HEADER"] as const;
@@ -50,14 +63,9 @@ export const SCRIPTS = {
     deployHost: declare("deploy-host.sh", SUPERVISOR_LIBRARIES, {
         required: [
             ...SUPERVISED,
-            "BIND_ADDRESS",
-            "PORT",
-            "POOL_COLOR",
             "APP_VERSION",
             "RELEASE_ID",
             "ARTIFACT",
-            "START_COMMAND",
-            "DRAIN_TOKEN_FILE",
             "READY_TIMEOUT_SECONDS",
             "HEALTH_INTERVAL_MS",
         ],
@@ -87,6 +95,9 @@ export const SCRIPTS = {
         ],
         optional: [
             ...GATE_OPTIONAL,
+            NGINX_BIN,
+            // Only named in messages.
+            "HOST_NAME",
             "RECONCILE",
             "SUPERVISOR",
             "NGINX_UNIT_TEXT",
@@ -97,11 +108,12 @@ export const SCRIPTS = {
     /** Stops nginx gracefully (the router is deleted). */
     nginxStop: declare("nginx-stop.sh", ["nginx-lib.sh"], {
         required: [...NGINX, "SHUTDOWN_TIMEOUT_SECONDS"],
-        optional: ["SUPERVISOR", "NGINX_UNIT_TEXT"],
+        optional: [NGINX_BIN, "SUPERVISOR", "NGINX_UNIT_TEXT"],
     }),
     /** Before any change over SSH: the host answers, accepts the variables, has what its role needs. */
     checkHost: declare("remote/check-host.sh", ["nginx-modules.sh"], {
         required: ["HOST_NAME", "ROLE", "REMOTE_DIR", "SWITCH_MODE"],
+        optional: [NGINX_BIN],
         triggers: ["CHECK_TRIGGER"],
     }),
 } as const;
