@@ -10,6 +10,8 @@ export default defineConfig(
         files: ["**/*.ts"],
         extends: [js.configs.recommended, tseslint.configs.recommended],
         rules: {
+            // prettier wraps code at 120 columns but never a comment, string or regex: this catches those.
+            "max-len": ["error", { code: 120, tabWidth: 4 }],
             // A leading underscore marks a name left unused on purpose (keys dropped by destructuring).
             "@typescript-eslint/no-unused-vars": [
                 "error",

@@ -65,7 +65,13 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
         req.on("end", () => {
             setTimeout(() => {
                 counters.workCompleted++;
-                json(res, 200, { color: routedColor(req) ?? poolColor, version, pid: process.pid, tookMs: ms, completed: counters.workCompleted });
+                json(res, 200, {
+                    color: routedColor(req) ?? poolColor,
+                    version,
+                    pid: process.pid,
+                    tookMs: ms,
+                    completed: counters.workCompleted,
+                });
             }, ms);
         });
         return;

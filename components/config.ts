@@ -45,9 +45,7 @@ export function keysOf(target: Target): KeyTable {
 export class ConfigError extends Error {
     constructor(readonly problems: readonly string[]) {
         super(
-            problems.length === 1
-                ? problems[0]
-                : `${problems.length} config problems:\n  - ${problems.join("\n  - ")}`,
+            problems.length === 1 ? problems[0] : `${problems.length} config problems:\n  - ${problems.join("\n  - ")}`,
         );
         this.name = "ConfigError";
     }
@@ -157,7 +155,9 @@ export type ProgramConfig = DeploymentConfig extends infer C
         ? Omit<C, SecretKeys> & {
               readonly drainToken: pulumi.Output<string>;
               readonly tls?: TlsConfig;
-          } & (C extends { readonly sshPrivateKey: string } ? { readonly sshPrivateKey: pulumi.Output<string> } : object)
+          } & (C extends { readonly sshPrivateKey: string }
+                  ? { readonly sshPrivateKey: pulumi.Output<string> }
+                  : object)
         : never
     : never;
 

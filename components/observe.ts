@@ -16,7 +16,9 @@ function get(url: string, timeoutMs: number): Promise<string | undefined> {
         const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () => resolve(res.statusCode === 200 ? Buffer.concat(chunks).toString("utf8").trim() : undefined));
+            res.on("end", () =>
+                resolve(res.statusCode === 200 ? Buffer.concat(chunks).toString("utf8").trim() : undefined),
+            );
             res.on("error", () => resolve(undefined));
         });
         req.on("timeout", () => req.destroy());
@@ -25,7 +27,10 @@ function get(url: string, timeoutMs: number): Promise<string | undefined> {
 }
 
 export async function observeNginx(internalUrl: string, timeoutMs = 1000): Promise<ObservedNginx> {
-    const [live, configId] = await Promise.all([get(`${internalUrl}/bluegreen/live`, timeoutMs), get(`${internalUrl}/bluegreen/config-id`, timeoutMs)]);
+    const [live, configId] = await Promise.all([
+        get(`${internalUrl}/bluegreen/live`, timeoutMs),
+        get(`${internalUrl}/bluegreen/config-id`, timeoutMs),
+    ]);
     if (live === undefined && configId === undefined) return { running: false };
     return { running: true, live: live === "blue" || live === "green" ? live : undefined, configId };
 }
@@ -45,8 +50,10 @@ export function reconcileReason(
     if (!unchanged) return "";
     if (!observed.running) return "nginx is not running";
     if (observed.live !== desired.liveColor || observed.configId !== desired.configId) {
-        return `nginx serves ${observed.live ?? "no colour"} with config ${observed.configId ?? "unknown"}, ` +
-            `the stack wants ${desired.liveColor} with ${desired.configId}`;
+        return (
+            `nginx serves ${observed.live ?? "no colour"} with config ${observed.configId ?? "unknown"}, ` +
+            `the stack wants ${desired.liveColor} with ${desired.configId}`
+        );
     }
     return "";
 }

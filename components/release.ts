@@ -20,7 +20,9 @@ export const TARBALL = /\.(tar\.gz|tgz|tar)$/;
 /** Hashes every file under `dir` (paths and bytes, in a stable order). */
 function hashDirectory(dir: string, hash: ReturnType<typeof createHash>): void {
     const walk = (relative: string) => {
-        const entries = fs.readdirSync(path.join(dir, relative), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+        const entries = fs
+            .readdirSync(path.join(dir, relative), { withFileTypes: true })
+            .sort((a, b) => a.name.localeCompare(b.name));
         for (const entry of entries) {
             const child = path.join(relative, entry.name);
             if (entry.isDirectory()) {
@@ -39,7 +41,13 @@ function hashDirectory(dir: string, hash: ReturnType<typeof createHash>): void {
  * Describes a release. `configKey` names the config key that chose the artifact, for the
  * error when the directory is missing. `knownId` is the id recorded for these same settings.
  */
-export function describeRelease(version: string, artifactPath: string, startCommand: string, configKey: string, knownId?: string): Release {
+export function describeRelease(
+    version: string,
+    artifactPath: string,
+    startCommand: string,
+    configKey: string,
+    knownId?: string,
+): Release {
     const stat = fs.statSync(artifactPath, { throwIfNoEntry: false });
     const isTarball = stat?.isFile() === true && TARBALL.test(artifactPath);
     if (!stat?.isDirectory() && !isTarball) {

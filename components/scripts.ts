@@ -28,7 +28,13 @@ function declare<R extends string, O extends string = never, T extends string = 
     libraries: readonly string[],
     inputs: { required: readonly R[]; optional?: readonly O[]; triggers?: readonly T[] },
 ): ScriptDeclaration<R, O, T> {
-    return { file, libraries, required: inputs.required, optional: inputs.optional ?? [], triggers: inputs.triggers ?? [] };
+    return {
+        file,
+        libraries,
+        required: inputs.required,
+        optional: inputs.optional ?? [],
+        triggers: inputs.triggers ?? [],
+    };
 }
 
 /** The variables a declared script takes, as a resource's environment. */

@@ -2,9 +2,13 @@
 // lines that would change as Markdown, for a CI job summary.
 import * as fs from "node:fs";
 
+// The CLI colours its output; the escape character is what it writes, so it is matched here.
+// eslint-disable-next-line no-control-regex
+const ANSI_COLOUR = /\x1b\[[0-9;]*m/g;
+
 /** The changed lines of the NGINX_CONF input in a preview diff, with a little context. */
 export function nginxDiff(previewOutput: string): string[] {
-    const lines = previewOutput.replace(/\x1b\[[0-9;]*m/g, "").split("\n");
+    const lines = previewOutput.replace(ANSI_COLOUR, "").split("\n");
     const start = lines.findIndex((l) => /~ (BLUEGREEN_)?NGINX_CONF\s*:/.test(l));
     if (start < 0) return [];
     const block: string[] = [];
@@ -21,13 +25,13 @@ export function nginxDiff(previewOutput: string): string[] {
 
 /** The live colour change in a preview diff (`LIVE_COLOR: "blue" => "green"`), if any. */
 export function liveColorChange(previewOutput: string): string | undefined {
-    const m = /~ (?:BLUEGREEN_)?LIVE_COLOR\s*:\s*"(\w+)" => "(\w+)"/.exec(previewOutput.replace(/\x1b\[[0-9;]*m/g, ""));
+    const m = /~ (?:BLUEGREEN_)?LIVE_COLOR\s*:\s*"(\w+)" => "(\w+)"/.exec(previewOutput.replace(ANSI_COLOUR, ""));
     return m ? `${m[1]} → ${m[2]}` : undefined;
 }
 
 /** The program's one-line plan (components/plan.ts), if the preview printed it. */
 export function planLine(previewOutput: string): string | undefined {
-    return /^\s*(Plan: .*)$/m.exec(previewOutput.replace(/\x1b\[[0-9;]*m/g, ""))?.[1];
+    return /^\s*(Plan: .*)$/m.exec(previewOutput.replace(ANSI_COLOUR, ""))?.[1];
 }
 
 export function summary(previewOutput: string): string {

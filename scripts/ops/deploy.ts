@@ -18,7 +18,8 @@ async function main(): Promise<void> {
     // update the config still asks for the colour that never went live.
     const configured = (await stack.getConfig("bluegreen:activeColor")).value;
     const lastGood = lastSuccessful(await updates(stack));
-    const live: Color | undefined = lastGood?.activeColor ?? (configured === "blue" || configured === "green" ? configured : undefined);
+    const live: Color | undefined =
+        lastGood?.activeColor ?? (configured === "blue" || configured === "green" ? configured : undefined);
     if (!live) throw new Error(`activeColor is ${JSON.stringify(configured)}; set it to blue or green first.`);
     if (configured !== live) {
         console.log(
@@ -36,7 +37,9 @@ async function main(): Promise<void> {
         activeColor: idle,
     });
     const message = opts.message ?? `deploy ${version} to ${idle} and switch from ${live}`;
-    console.log(`Deploying ${version} to ${idle} (idle), then switching from ${live} if every ${idle} host is healthy.`);
+    console.log(
+        `Deploying ${version} to ${idle} (idle), then switching from ${live} if every ${idle} host is healthy.`,
+    );
     try {
         await up(stack, message);
     } catch (err) {

@@ -31,10 +31,17 @@ async function main(): Promise<void> {
     const stack = await openStack(opts.stack);
     let rows = historyRows(await updates(stack));
     if (opts.limit) rows = rows.slice(-opts.limit);
-    const table = new Table({ style: { head: [], border: [] }, head: ["update", "time (UTC)", "result", "live", "blue", "green", "message"], wordWrap: true, colWidths: [null, null, null, null, null, null, 48] }); // only the message wraps
+    const table = new Table({
+        style: { head: [], border: [] },
+        head: ["update", "time (UTC)", "result", "live", "blue", "green", "message"],
+        wordWrap: true,
+        colWidths: [null, null, null, null, null, null, 48],
+    }); // only the message wraps
     table.push(...rows);
     console.log(table.toString());
-    console.log("Roll back with `npm run rollback` (to the last update that differs) or `npm run rollback -- --to <update>`.");
+    console.log(
+        "Roll back with `npm run rollback` (to the last update that differs) or `npm run rollback -- --to <update>`.",
+    );
 }
 
 if (require.main === module) {

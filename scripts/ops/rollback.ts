@@ -33,13 +33,17 @@ export function planRollback(history: readonly Deployed[], to?: number): Rollbac
         if (!target) throw new RollbackError(`update ${to} is not in this stack's history (see npm run history).`);
         if (target.kind !== "update" || target.result !== "succeeded" || !target.activeColor) {
             throw new RollbackError(
-                `update ${to} is a ${target.kind} that ${target.result}: only a successful update can be rolled back to.`,
+                `update ${to} is a ${target.kind} that ${target.result}: ` +
+                    "only a successful update can be rolled back to.",
             );
         }
         if (target.update === now.update) throw new RollbackError(`update ${to} is what is live now (${live(now)}).`);
     } else {
         target = [...succeeded].reverse().find((u) => u.update < now.update && live(u) !== live(now));
-        if (!target) throw new RollbackError(`no earlier successful update had a different live colour or version than now (${live(now)}).`);
+        if (!target)
+            throw new RollbackError(
+                `no earlier successful update had a different live colour or version than now (${live(now)}).`,
+            );
     }
     const color = target.activeColor as Color;
     const version = target.versions[color];

@@ -26,12 +26,18 @@ export async function openStack(stackName: string): Promise<Stack> {
  */
 export function up(stack: Stack, message: string): Promise<void> {
     return new Promise((resolve, reject) => {
-        const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.name, "--message", message], {
-            cwd: PROJECT_DIR,
-            stdio: ["ignore", "inherit", "inherit"],
-        });
+        const child = spawn(
+            "pulumi",
+            ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.name, "--message", message],
+            {
+                cwd: PROJECT_DIR,
+                stdio: ["ignore", "inherit", "inherit"],
+            },
+        );
         child.on("error", reject);
-        child.on("exit", (code, signal) => (code === 0 ? resolve() : reject(new Error(`pulumi up exited with ${signal ?? `status ${code}`}`))));
+        child.on("exit", (code, signal) =>
+            code === 0 ? resolve() : reject(new Error(`pulumi up exited with ${signal ?? `status ${code}`}`)),
+        );
     });
 }
 
@@ -62,8 +68,14 @@ export function deployedBy(update: UpdateSummary, position: number): Deployed {
         result: update.result,
         message: update.message,
         activeColor: color === "blue" || color === "green" ? color : undefined,
-        versions: { blue: configValue(update, "blueVersion") ?? "1.0.0", green: configValue(update, "greenVersion") ?? "1.0.0" },
-        artifacts: { blue: configValue(update, "blueArtifact") ?? "bin/app", green: configValue(update, "greenArtifact") ?? "bin/app" },
+        versions: {
+            blue: configValue(update, "blueVersion") ?? "1.0.0",
+            green: configValue(update, "greenVersion") ?? "1.0.0",
+        },
+        artifacts: {
+            blue: configValue(update, "blueArtifact") ?? "bin/app",
+            green: configValue(update, "greenArtifact") ?? "bin/app",
+        },
     };
 }
 
@@ -74,12 +86,19 @@ export function lastSuccessful(history: readonly Deployed[]): Deployed | undefin
 
 /** Every release key as `u` deployed it, so config a failed update left behind cannot ride along. */
 export function releaseConfig(u: Deployed): Record<string, string> {
-    return { blueVersion: u.versions.blue, greenVersion: u.versions.green, blueArtifact: u.artifacts.blue, greenArtifact: u.artifacts.green };
+    return {
+        blueVersion: u.versions.blue,
+        greenVersion: u.versions.green,
+        blueArtifact: u.artifacts.blue,
+        greenArtifact: u.artifacts.green,
+    };
 }
 
 /** Sets these project config keys in one `pulumi config set-all` (each CLI run costs a few hundred ms). */
 export function setConfig(stack: Stack, values: Record<string, string>): Promise<void> {
-    return stack.setAllConfig(Object.fromEntries(Object.entries(values).map(([key, value]) => [`bluegreen:${key}`, { value }])));
+    return stack.setAllConfig(
+        Object.fromEntries(Object.entries(values).map(([key, value]) => [`bluegreen:${key}`, { value }])),
+    );
 }
 
 /** Entries asked for per `pulumi stack history` call (the CLI returns 10 unless told). */

@@ -31,7 +31,10 @@ describe("config validation through a real pulumi preview", function () {
         let output = "";
         await assert.rejects(test.stack.preview({ onOutput: (text) => (output += text) }));
         assert.match(output, /config problems/);
-        assert.match(output, /bluegreen:publicPort has the invalid value "80;": must be a whole number from 1 to 65535/);
+        assert.match(
+            output,
+            /bluegreen:publicPort has the invalid value "80;": must be a whole number from 1 to 65535/,
+        );
         assert.match(output, /bluegreen:drainToken has the invalid value \(secret, not shown\)/);
         assert.doesNotMatch(output, /short\$\(id\)/);
     });

@@ -64,7 +64,10 @@ describe("faults under load on the local target: nothing lost, state agrees with
      * Switches to the idle pool under load and SIGKILLs that pool's first app as soon as the
      * update's output matches `when`. Returns what the update printed and whether it failed.
      */
-    async function switchKillingApp(name: string, when: RegExp): Promise<{ target: Color; live: Color; output: string; failed: boolean; sent: number }> {
+    async function switchKillingApp(
+        name: string,
+        when: RegExp,
+    ): Promise<{ target: Color; live: Color; output: string; failed: boolean; sent: number }> {
         const live = (await nginxLive()) as Color;
         const target = other(live);
         const victim = await pidOf(target, 1);
@@ -101,7 +104,11 @@ describe("faults under load on the local target: nothing lost, state agrees with
     /**
      * Runs `action` under load; failures refused before `refusedUntil()` are the fault's own.
      */
-    async function underLoad(name: string, action: () => Promise<void>, refusedUntil?: () => number): Promise<{ result: LoadResult; lost: number; refused: number }> {
+    async function underLoad(
+        name: string,
+        action: () => Promise<void>,
+        refusedUntil?: () => number,
+    ): Promise<{ result: LoadResult; lost: number; refused: number }> {
         const refusedOf = (result: LoadResult, startedAt: number) => {
             const cutoff = refusedUntil ? refusedUntil() - startedAt : -1;
             return result.failures.filter((f) => /ECONNREFUSED/.test(f.error ?? "") && f.atMs <= cutoff).length;
@@ -110,7 +117,10 @@ describe("faults under load on the local target: nothing lost, state agrees with
             const refused = refusedOf(result, startedAt);
             return refused ? ` (${refused} refused while nginx was down: the injected fault)` : "";
         };
-        const { result, startedAt } = await measureUnderLoad({ url: stack.publicUrl, name, hostsPerPool: 2, note }, action);
+        const { result, startedAt } = await measureUnderLoad(
+            { url: stack.publicUrl, name, hostsPerPool: 2, note },
+            action,
+        );
         const refused = refusedOf(result, startedAt);
         const lost = result.failures.length - refused + result.closedOnReuse;
         assert.equal(lost, 0, `no request lost: ${JSON.stringify(result.failures.slice(0, 5))}`);
@@ -118,9 +128,15 @@ describe("faults under load on the local target: nothing lost, state agrees with
     }
 
     it("an app killed during the gate: the update fails naming it, traffic stays; --replace redeploys it", async () => {
-        const { target, live, output, failed, sent } = await switchKillingApp("app killed during the gate", /gate-check updating/);
+        const { target, live, output, failed, sent } = await switchKillingApp(
+            "app killed during the gate",
+            /gate-check updating/,
+        );
         assert.ok(failed, "the update failed");
-        assert.match(output, new RegExp(`${target}-1 \\(127\\.0\\.0\\.1:\\d+\\) NOT ready after 10s: last /health answered 000`));
+        assert.match(
+            output,
+            new RegExp(`${target}-1 \\(127\\.0\\.0\\.1:\\d+\\) NOT ready after 10s: last /health answered 000`),
+        );
         assert.match(output, /pulumi up --replace <its deploy command's URN>/);
         assert.equal(await assertStateAgrees("after the failed gate"), live);
         await replaceHost(target);
@@ -139,7 +155,10 @@ describe("faults under load on the local target: nothing lost, state agrees with
     });
 
     it("a host dying between gate and switch: the switch's re-check or nginx's retry saves every request", async () => {
-        const { target, output, failed, sent } = await switchKillingApp("host unhealthy after the gate", /gate-check updated/);
+        const { target, output, failed, sent } = await switchKillingApp(
+            "host unhealthy after the gate",
+            /gate-check updated/,
+        );
         const served = await assertStateAgrees("after a host died between gate and switch");
         const observed = failed
             ? `the switch's re-check caught it ("${target}-1 NOT ready"); stayed ${served}`
@@ -147,7 +166,14 @@ describe("faults under load on the local target: nothing lost, state agrees with
         if (failed) assert.match(output, new RegExp(`${target}-1 \\(127\\.0\\.0\\.1:\\d+\\) NOT ready`));
         console.log(`      ${observed}`);
         await replaceHost(target);
-        recordOutcome({ area: "fault", fault: `SIGKILL ${target}-1's app right after the gate passed, before the switch`, expected: "no request lost; nginx and state agree", observed, sent, lost: 0 });
+        recordOutcome({
+            area: "fault",
+            fault: `SIGKILL ${target}-1's app right after the gate passed, before the switch`,
+            expected: "no request lost; nginx and state agree",
+            observed,
+            sent,
+            lost: 0,
+        });
     });
 
     it("nginx not running when a switch starts: the switch starts it with the new config and colour", async () => {
@@ -218,8 +244,16 @@ describe("faults under load on the local target: nothing lost, state agrees with
         assert.equal(fs.readFileSync(conf, "utf8"), before, "the config file on disk is the previous one");
         await assertStateAgrees("after the refused reload");
         const servedBefore = (await getJson(`${stack.internalUrl}/bluegreen/config-id`)).body;
-        assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded", "with the old port back, the next update converges");
-        assert.equal((await getJson(`${stack.internalUrl}/bluegreen/config-id`)).body, servedBefore, "nginx serves the config it served throughout");
+        assert.equal(
+            (await stack.stack.up(quiet)).summary.result,
+            "succeeded",
+            "with the old port back, the next update converges",
+        );
+        assert.equal(
+            (await getJson(`${stack.internalUrl}/bluegreen/config-id`)).body,
+            servedBefore,
+            "nginx serves the config it served throughout",
+        );
         recordOutcome({
             area: "fault",
             fault: "change publicPort to a port another process holds (reload cannot bind)",
@@ -267,7 +301,14 @@ describe("faults under load on the local target: nothing lost, state agrees with
                 ),
             );
             assert.equal(await assertStateAgrees("after the refused deploy"), live);
-            recordOutcome({ area: "fault", fault: `kill ${idle}-2's app and bind an impostor answering "ready" on its port, then deploy`, expected: "the deploy refuses (another process holds the port); traffic unaffected", observed: "refused naming the port; live pool served throughout", sent: result.sent, lost: 0 });
+            recordOutcome({
+                area: "fault",
+                fault: `kill ${idle}-2's app and bind an impostor answering "ready" on its port, then deploy`,
+                expected: "the deploy refuses (another process holds the port); traffic unaffected",
+                observed: "refused naming the port; live pool served throughout",
+                sent: result.sent,
+                lost: 0,
+            });
         } finally {
             await new Promise<void>((resolve) => impostor.close(() => resolve()));
             await stack.stack.setConfig(`${idle}Version`, { value: version });
@@ -289,6 +330,13 @@ describe("faults under load on the local target: nothing lost, state agrees with
         assert.equal(rejected.length, 1, "exactly one of the two was refused");
         assert.match(String(rejected[0].reason), /locked|currently being updated|conflict/i);
         assert.equal(await assertStateAgrees("after two concurrent updates"), target);
-        recordOutcome({ area: "fault", fault: "two pulumi up of the same switch at once", expected: "one runs, the other is refused by the stack lock", observed: "one succeeded, one refused (stack locked)", sent: result.sent, lost: 0 });
+        recordOutcome({
+            area: "fault",
+            fault: "two pulumi up of the same switch at once",
+            expected: "one runs, the other is refused by the stack lock",
+            observed: "one succeeded, one refused (stack locked)",
+            sent: result.sent,
+            lost: 0,
+        });
     });
 });

@@ -13,11 +13,15 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
 
     /** Runs `npm run <script> -- args` as an operator would (scripts/ops/run.sh). */
     function npmRun(script: string, ...args: string[]): { status: number; output: string } {
-        const result = spawnSync("bash", [path.join(stack.dir, "project", "scripts", "ops", "run.sh"), script, "--stack", "test", ...args], {
-            env: { ...process.env, ...stack.env },
-            encoding: "utf8",
-            timeout: 180_000,
-        });
+        const result = spawnSync(
+            "bash",
+            [path.join(stack.dir, "project", "scripts", "ops", "run.sh"), script, "--stack", "test", ...args],
+            {
+                env: { ...process.env, ...stack.env },
+                encoding: "utf8",
+                timeout: 180_000,
+            },
+        );
         return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
     }
 
@@ -42,7 +46,11 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         const preview = await stack.stack.preview({ diff: true, onOutput: () => undefined });
         await stack.stack.setConfig("activeColor", { value: "blue" });
         const { update, create, replace, delete: deleted } = preview.changeSummary;
-        assert.deepEqual({ update, create, replace, deleted }, { update: 2, create: undefined, replace: undefined, deleted: undefined }, "only the gate and the router change");
+        assert.deepEqual(
+            { update, create, replace, deleted },
+            { update: 2, create: undefined, replace: undefined, deleted: undefined },
+            "only the gate and the router change",
+        );
         assert.match(preview.stdout, /-\s+proxy_pass http:\/\/pool_blue;\n\s+\+\s+proxy_pass http:\/\/pool_green;/);
         assert.match(preview.stdout, /-\s+set \$deploy_color blue;\n\s+\+\s+set \$deploy_color green;/);
         assert.doesNotMatch(preview.stdout, /(blue|green)-host-\d+\]/, "no pool host appears in the diff");
@@ -92,13 +100,20 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         assert.deepEqual(await live(), { color: "blue", version: "1.0.0" });
         assert.equal((await stack.appStatus("blue", 1)).pid, bluePid, "blue was not redeployed");
         const [latest] = await stack.stack.history(1);
-        assert.equal(latest.message, "rollback to update 1: switch from green 1.1.0 to blue 1.0.0 (still deployed on blue, no redeploy)", "the rollback is recorded with what it did");
+        assert.equal(
+            latest.message,
+            "rollback to update 1: switch from green 1.1.0 to blue 1.0.0 (still deployed on blue, no redeploy)",
+            "the rollback is recorded with what it did",
+        );
     });
 
     it("npm run history shows every update with its live colour and versions", async () => {
         const result = npmRun("history");
         assert.equal(result.status, 0, result.output);
-        assert.match(result.output, /│ 1\s+│[^\n]*│ succeeded\s+│ blue 1\.0\.0\s+│ 1\.0\.0\s+│ 1\.0\.0\s+│ first deploy/);
+        assert.match(
+            result.output,
+            /│ 1\s+│[^\n]*│ succeeded\s+│ blue 1\.0\.0\s+│ 1\.0\.0\s+│ 1\.0\.0\s+│ first deploy/,
+        );
         assert.match(
             result.output,
             new RegExp(
@@ -118,7 +133,11 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
 
         const done = npmRun("rollback", "--to", "2", "--redeploy");
         assert.equal(done.status, 0, done.output);
-        assert.deepEqual(await live(), { color: "blue", version: "1.1.0" }, "1.1.0 was deployed to the idle blue pool, then switched to");
+        assert.deepEqual(
+            await live(),
+            { color: "blue", version: "1.1.0" },
+            "1.1.0 was deployed to the idle blue pool, then switched to",
+        );
     });
 
     /** A release directory whose app never becomes ready (its /health keeps answering 503). */
@@ -167,11 +186,18 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         assert.equal(failed.status, 1, failed.output);
         assert.match(failed.output, /the update failed and traffic stays on blue/);
         assert.deepEqual(await live(), { color: "blue", version: "1.1.0" });
-        assert.equal((await stack.stack.getConfig("activeColor")).value, "green", "the failed deploy's config is still pending");
+        assert.equal(
+            (await stack.stack.getConfig("activeColor")).value,
+            "green",
+            "the failed deploy's config is still pending",
+        );
 
         const next = npmRun("deploy", "1.3.0", "--artifact", "bin/app");
         assert.equal(next.status, 0, next.output);
-        assert.match(next.output, /the config asks for activeColor green, left by an update that did not succeed; blue is live/);
+        assert.match(
+            next.output,
+            /the config asks for activeColor green, left by an update that did not succeed; blue is live/,
+        );
         assert.match(next.output, /Deploying 1\.3\.0 to green \(idle\)/);
         assert.deepEqual(await live(), { color: "green", version: "1.3.0" });
     });
@@ -182,19 +208,32 @@ describe("operator workflow: preview, history, deploy, rollback, lock", function
         const failedRows = result.output.split("\n").filter((line) => /│ failed: /.test(line));
         assert.equal(failedRows.length, 2, `the lock test's update and the failed deploy:\n${result.output}`);
         for (const row of failedRows) assert.match(row, /failed: blue 1\.1\.0 stayed live/);
-        assert.match(result.output, /│ failed: blue 1\.1\.0 stayed live\s+│[^\n]*│ deploy 9\.1\.0 to green and switch from blue/);
-        assert.match(result.output, /│ succeeded\s+│ green 1\.3\.0\s+│[^\n]*│ deploy 1\.3\.0 to green and switch from blue/);
+        assert.match(
+            result.output,
+            /│ failed: blue 1\.1\.0 stayed live\s+│[^\n]*│ deploy 9\.1\.0 to green and switch from blue/,
+        );
+        assert.match(
+            result.output,
+            /│ succeeded\s+│ green 1\.3\.0\s+│[^\n]*│ deploy 1\.3\.0 to green and switch from blue/,
+        );
     });
 
     it("update numbers stay put past ten updates (history pages by 10): --to N means the same update", async () => {
         for (const color of ["blue", "green"]) {
             await stack.stack.setConfig("activeColor", { value: color });
-            assert.equal((await stack.stack.up({ ...quiet, message: `switch to ${color}` })).summary.result, "succeeded");
+            assert.equal(
+                (await stack.stack.up({ ...quiet, message: `switch to ${color}` })).summary.result,
+                "succeeded",
+            );
         }
         const result = npmRun("history");
         assert.equal(result.status, 0, result.output);
         const numbers = [...result.output.matchAll(/^│ (\d+)\s+│/gm)].map((m) => Number(m[1]));
-        assert.deepEqual(numbers, Array.from({ length: 11 }, (_, i) => i + 1), `every update, numbered from the first:\n${result.output}`);
+        assert.deepEqual(
+            numbers,
+            Array.from({ length: 11 }, (_, i) => i + 1),
+            `every update, numbered from the first:\n${result.output}`,
+        );
         assert.match(result.output, /│ 1\s+│[^\n]*│ first deploy/);
         assert.match(result.output, /│ 11\s+│[^\n]*│ green 1\.3\.0[^\n]*│ switch to green/);
         const plan = npmRun("rollback", "--to", "10", "--dry-run");

@@ -19,7 +19,13 @@ describe("quick start: npm start, the README's commands, npm stop, in a fresh cl
 
     /** Runs a command line in the clone as a user's shell would; returns its status and output. */
     function shell(commandLine: string, timeoutMs = 300_000): { status: number; output: string } {
-        const result = spawnSync("bash", ["-c", commandLine], { cwd: clone, env, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+        const result = spawnSync("bash", ["-c", commandLine], {
+            cwd: clone,
+            env,
+            encoding: "utf8",
+            timeout: timeoutMs,
+            maxBuffer: 64 * 1024 * 1024,
+        });
         return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
     }
 
@@ -41,10 +47,19 @@ describe("quick start: npm start, the README's commands, npm stop, in a fresh cl
         // download; npm's own marker file is copied so the clone's setup sees them as current.
         spawnSync("cp", ["-al", path.join(REPO_ROOT, "node_modules"), path.join(clone, "node_modules")]);
         fs.rmSync(path.join(clone, "node_modules", ".package-lock.json"));
-        fs.copyFileSync(path.join(REPO_ROOT, "node_modules", ".package-lock.json"), path.join(clone, "node_modules", ".package-lock.json"));
+        fs.copyFileSync(
+            path.join(REPO_ROOT, "node_modules", ".package-lock.json"),
+            path.join(clone, "node_modules", ".package-lock.json"),
+        );
         env = { ...process.env, PULUMI_HOME: path.join(dir, "pulumi-home") };
         // The clone has no ../shared beside it: name the command plugin's source as docs/setup.md says.
-        env.BLUEGREEN_COMMAND_PLUGIN_SOURCE ??= path.resolve(REPO_ROOT, "..", "shared", "vendor", "pulumi-command-1.2.1-src.tar.gz");
+        env.BLUEGREEN_COMMAND_PLUGIN_SOURCE ??= path.resolve(
+            REPO_ROOT,
+            "..",
+            "shared",
+            "vendor",
+            "pulumi-command-1.2.1-src.tar.gz",
+        );
         delete env.PULUMI_BACKEND_URL;
         delete env.PULUMI_CONFIG_PASSPHRASE;
     });
@@ -69,18 +84,39 @@ describe("quick start: npm start, the README's commands, npm stop, in a fresh cl
         publicUrl = `http://127.0.0.1:${ports.publicPort}`;
         const started = shell("npm start");
         assert.equal(started.status, 0, started.output.slice(-4000));
-        assert.match(started.output, new RegExp(`The local blue-green stack is serving: ${publicUrl.replace(/[.:/]/g, "\\$&")}  \\(live: blue\\)`));
+        assert.match(
+            started.output,
+            new RegExp(
+                `The local blue-green stack is serving: ${publicUrl.replace(/[.:/]/g, "\\$&")}  \\(live: blue\\)`,
+            ),
+        );
         assert.match(started.output, /pulumi config set activeColor green/, "it prints the next commands");
         assert.equal(await liveColor(), "blue");
         const envrc = fs.readFileSync(path.join(clone, ".envrc"), "utf8");
-        assert.match(envrc, new RegExp(`PULUMI_BACKEND_URL="file://${clone.replace(/[.:/]/g, "\\$&")}/\\.state/backend"`), "the backend is inside the project");
+        assert.match(
+            envrc,
+            new RegExp(`PULUMI_BACKEND_URL="file://${clone.replace(/[.:/]/g, "\\$&")}/\\.state/backend"`),
+            "the backend is inside the project",
+        );
         assert.match(envrc, /PULUMI_SKIP_UPDATE_CHECK=true/);
-        assert.match(envrc, new RegExp(`PULUMI_HOME="${dir.replace(/[.:/]/g, "\\$&")}/pulumi-home"`), "the plain commands use the same Pulumi home");
+        assert.match(
+            envrc,
+            new RegExp(`PULUMI_HOME="${dir.replace(/[.:/]/g, "\\$&")}/pulumi-home"`),
+            "the plain commands use the same Pulumi home",
+        );
         const plugin = shell("bash scripts/toolchain/command-plugin.sh verify");
         assert.equal(plugin.status, 0, plugin.output);
-        assert.equal(plugin.output.trim().split("\n").pop(), path.join(dir, "pulumi-home", "plugins", "resource-command-v1.2.1", "pulumi-resource-command"), "the official plugin, in this PULUMI_HOME");
+        assert.equal(
+            plugin.output.trim().split("\n").pop(),
+            path.join(dir, "pulumi-home", "plugins", "resource-command-v1.2.1", "pulumi-resource-command"),
+            "the official plugin, in this PULUMI_HOME",
+        );
         const status = shell("git status --porcelain");
-        assert.equal(status.output.trim(), "", "npm start leaves nothing for git to commit (Pulumi.local.yaml's salt and secret are skipped)");
+        assert.equal(
+            status.output.trim(),
+            "",
+            "npm start leaves nothing for git to commit (Pulumi.local.yaml's salt and secret are skipped)",
+        );
     });
 
     it("the README's switch, preview, rollback and history commands work as written", async function () {
@@ -105,7 +141,11 @@ describe("quick start: npm start, the README's commands, npm stop, in a fresh cl
 
         const history = shell("source .envrc && pulumi stack history");
         assert.equal(history.status, 0, history.output);
-        assert.equal((history.output.match(/UpdateKind: update/g) ?? []).length, 4, `npm start, the deploy, the switch and the rollback:\n${history.output}`);
+        assert.equal(
+            (history.output.match(/UpdateKind: update/g) ?? []).length,
+            4,
+            `npm start, the deploy, the switch and the rollback:\n${history.output}`,
+        );
         assert.equal((history.output.match(/Status: succeeded/g) ?? []).length, 4);
         assert.match(history.output, /Message: npm start/);
     });

@@ -18,7 +18,8 @@ function filesContaining(dir: string, needle: string): string[] {
         for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
             const p = path.join(d, entry.name);
             if (entry.isDirectory()) walk(p);
-            else if (entry.isFile() && entry.name !== "drain-token" && fs.readFileSync(p).includes(needle)) found.push(path.relative(dir, p));
+            else if (entry.isFile() && entry.name !== "drain-token" && fs.readFileSync(p).includes(needle))
+                found.push(path.relative(dir, p));
         }
     };
     walk(dir);
@@ -61,18 +62,31 @@ describe("security: each attack tried against a running stack", function () {
             assert.equal(res.headers["x-deploy-color"], "blue", `${url} ${JSON.stringify(headers)}: served by blue`);
             if (res.status === 200) assert.equal(res.body.color, "blue", "the app saw blue, not what the client sent");
         }
-        recordOutcome({ area: "security", fault: "client tries to pick the idle pool: X-Deploy-Color, /green/ path, ?color=, Host, Cookie", expected: "always the live pool", observed: `all ${attempts.length} attempts served by blue`, sent: attempts.length, lost: 0 });
+        recordOutcome({
+            area: "security",
+            fault: "client tries to pick the idle pool: X-Deploy-Color, /green/ path, ?color=, Host, Cookie",
+            expected: "always the live pool",
+            observed: `all ${attempts.length} attempts served by blue`,
+            sent: attempts.length,
+            lost: 0,
+        });
     });
 
     it("drain needs the token: without it or a wrong one the app keeps serving; public listener has none", async () => {
         const app = `http://127.0.0.1:${stack.hostPort("green", 1)}`;
         const before = await stack.appStatus("green", 1);
-        const tries: Record<string, string>[] = [{}, { "X-Deploy-Token": "wrong-token-000000000000" }, { Authorization: "Bearer wrong-token-000000000000" }];
+        const tries: Record<string, string>[] = [
+            {},
+            { "X-Deploy-Token": "wrong-token-000000000000" },
+            { Authorization: "Bearer wrong-token-000000000000" },
+        ];
         for (const headers of tries) {
             const res = await request(`${app}/health/drain`, "POST", headers);
             assert.ok([401, 403].includes(res.status), `drain without the right token answered ${res.status}`);
         }
-        const publicDrain = await request(`${stack.publicUrl}/health/drain`, "POST", { Authorization: `Bearer ${TEST_DRAIN_TOKEN}` });
+        const publicDrain = await request(`${stack.publicUrl}/health/drain`, "POST", {
+            Authorization: `Bearer ${TEST_DRAIN_TOKEN}`,
+        });
         assert.equal(publicDrain.status, 404);
         const after = await stack.appStatus("green", 1);
         assert.equal(after.status, "ready");
@@ -99,15 +113,33 @@ describe("security: each attack tried against a running stack", function () {
         assert.ok(!upOutput.includes(TEST_DRAIN_TOKEN), "pulumi up output does not show the drain token");
         // The state as the backend stores it (the Automation API's export decrypts secrets).
         const backend = path.join(stack.dir, "backend");
-        assert.deepEqual(filesContaining(backend, TEST_DRAIN_TOKEN), [], "the backend's state files hold the token only encrypted");
-        const stateFiles = fs.readdirSync(path.join(backend, ".pulumi", "stacks", "bluegreen")).filter((f) => f.endsWith(".json"));
-        assert.match(fs.readFileSync(path.join(backend, ".pulumi", "stacks", "bluegreen", stateFiles[0]), "utf8"), /"ciphertext"/, "secret values are stored as ciphertext");
+        assert.deepEqual(
+            filesContaining(backend, TEST_DRAIN_TOKEN),
+            [],
+            "the backend's state files hold the token only encrypted",
+        );
+        const stateFiles = fs
+            .readdirSync(path.join(backend, ".pulumi", "stacks", "bluegreen"))
+            .filter((f) => f.endsWith(".json"));
+        assert.match(
+            fs.readFileSync(path.join(backend, ".pulumi", "stacks", "bluegreen", stateFiles[0]), "utf8"),
+            /"ciphertext"/,
+            "secret values are stored as ciphertext",
+        );
         const conf = fs.readFileSync(path.join(stack.stateDir, "nginx", "conf", "nginx.conf"), "utf8");
         assert.ok(!conf.includes(TEST_DRAIN_TOKEN), "the rendered nginx config does not contain the token");
         const leaks = filesContaining(stack.stateDir, TEST_DRAIN_TOKEN);
-        assert.deepEqual(leaks, [], "no log, config or pid file under the state dir holds the token (only the hosts' drain-token files)");
+        assert.deepEqual(
+            leaks,
+            [],
+            "no log, config or pid file under the state dir holds the token (only the hosts' drain-token files)",
+        );
         const tokenFile = path.join(stack.stateDir, "pools", "blue", "host-1", "drain-token");
-        assert.equal((fs.statSync(tokenFile).mode & 0o077).toString(8), "0", "the token file is readable by its owner only");
+        assert.equal(
+            (fs.statSync(tokenFile).mode & 0o077).toString(8),
+            "0",
+            "the token file is readable by its owner only",
+        );
         recordOutcome({
             area: "security",
             fault:
@@ -124,9 +156,30 @@ describe("security: each attack tried against a running stack", function () {
         const pid = (await stack.appStatus("blue", 1)).pid;
         const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
         const names = environ.map((entry) => entry.split("=")[0]).sort();
-        assert.deepEqual(names, ["APP_VERSION", "BIND_ADDRESS", "DRAIN_TIMEOUT_MS", "DRAIN_TOKEN_FILE", "HOME", "LANG", "PATH", "POOL_COLOR", "PORT", "PWD"]);
-        assert.ok(!environ.some((entry) => entry.includes(TEST_DRAIN_TOKEN)), "the token is read from its file, never passed in the environment");
-        recordOutcome({ area: "security", fault: "read a running app's environment (/proc/<pid>/environ)", expected: "the contract's variables only", observed: names.join(", "), sent: 0, lost: 0 });
+        assert.deepEqual(names, [
+            "APP_VERSION",
+            "BIND_ADDRESS",
+            "DRAIN_TIMEOUT_MS",
+            "DRAIN_TOKEN_FILE",
+            "HOME",
+            "LANG",
+            "PATH",
+            "POOL_COLOR",
+            "PORT",
+            "PWD",
+        ]);
+        assert.ok(
+            !environ.some((entry) => entry.includes(TEST_DRAIN_TOKEN)),
+            "the token is read from its file, never passed in the environment",
+        );
+        recordOutcome({
+            area: "security",
+            fault: "read a running app's environment (/proc/<pid>/environ)",
+            expected: "the contract's variables only",
+            observed: names.join(", "),
+            sent: 0,
+            lost: 0,
+        });
     });
 
     it("server_tokens off: no nginx version in headers or error pages", async () => {
@@ -135,14 +188,28 @@ describe("security: each attack tried against a running stack", function () {
         const notFound = await request(`${stack.publicUrl}/health/drain`, "GET");
         assert.equal(notFound.headers.server, "nginx");
         assert.doesNotMatch(notFound.body, /nginx\/\d/);
-        recordOutcome({ area: "security", fault: "read the Server header and an error page", expected: "no version", observed: `Server: ${String(ok.headers.server)}; error page without version`, sent: 2, lost: 0 });
+        recordOutcome({
+            area: "security",
+            fault: "read the Server header and an error page",
+            expected: "no version",
+            observed: `Server: ${String(ok.headers.server)}; error page without version`,
+            sent: 2,
+            lost: 0,
+        });
     });
 
     it("request bodies are bounded: 11 MB is refused with 413 before it reaches an app", async () => {
         const body = "x".repeat(11 * 1024 * 1024);
         const res = await request(`${stack.publicUrl}/work?ms=1`, "POST", { "Content-Type": "text/plain" }, body);
         assert.equal(res.status, 413);
-        recordOutcome({ area: "security", fault: "POST an 11 MB body", expected: "413 from nginx (client_max_body_size 10m)", observed: `${res.status}`, sent: 1, lost: 0 });
+        recordOutcome({
+            area: "security",
+            fault: "POST an 11 MB body",
+            expected: "413 from nginx (client_max_body_size 10m)",
+            observed: `${res.status}`,
+            sent: 1,
+            lost: 0,
+        });
     });
 
     it("a client that sends its headers slowly is cut off by nginx's header timeout (slowloris)", async () => {
@@ -162,12 +229,24 @@ describe("security: each attack tried against a running stack", function () {
                 reject(new Error("nginx kept a slow client open for more than 25 s"));
             }, 25_000);
         });
-        assert.ok(closedAfter >= 14_000 && closedAfter <= 20_000, `closed after ${closedAfter} ms (client_header_timeout 15s)`);
-        recordOutcome({ area: "security", fault: "send request headers one line per second, never finishing", expected: "nginx closes the connection after client_header_timeout (15 s)", observed: `closed after ${(closedAfter / 1000).toFixed(1)} s`, sent: 1, lost: 0 });
+        assert.ok(
+            closedAfter >= 14_000 && closedAfter <= 20_000,
+            `closed after ${closedAfter} ms (client_header_timeout 15s)`,
+        );
+        recordOutcome({
+            area: "security",
+            fault: "send request headers one line per second, never finishing",
+            expected: "nginx closes the connection after client_header_timeout (15 s)",
+            observed: `closed after ${(closedAfter / 1000).toFixed(1)} s`,
+            sent: 1,
+            lost: 0,
+        });
     }).timeout(30_000);
 
     it("no token on any command line during switches: a local user polling /proc sees neither token", async () => {
-        const controlToken = fs.readFileSync(path.join(stack.stateDir, "nginx", "conf", "control-token"), "utf8").trim();
+        const controlToken = fs
+            .readFileSync(path.join(stack.stateDir, "nginx", "conf", "control-token"), "utf8")
+            .trim();
         // The attacker: another process reading every command line on the machine, as fast as it can,
         // until told to stop. A canary proves it would have seen a token there.
         const seen = path.join(stack.dir, "cmdlines-seen");
@@ -191,24 +270,51 @@ describe("security: each attack tried against a running stack", function () {
         }
         const found = fs.readFileSync(seen, "utf8").split("\n").filter(Boolean);
         const scans = Number(fs.readFileSync(`${seen}.scans`, "utf8"));
-        assert.ok(found.includes("X-Bluegreen-Token: canary"), "the poller sees a token-like command line when there is one");
-        assert.deepEqual(found.filter((f) => f !== "X-Bluegreen-Token: canary"), [], "nothing else it saw held a token");
-        recordOutcome({ area: "security", fault: `poll every process's command line (${scans} scans) through 6 switches, as any local user can`, expected: "neither the control token nor the drain token is ever on a command line", observed: `only the test's canary was seen; no token in ${scans} scans`, sent: 0, lost: 0 });
+        assert.ok(
+            found.includes("X-Bluegreen-Token: canary"),
+            "the poller sees a token-like command line when there is one",
+        );
+        assert.deepEqual(
+            found.filter((f) => f !== "X-Bluegreen-Token: canary"),
+            [],
+            "nothing else it saw held a token",
+        );
+        recordOutcome({
+            area: "security",
+            fault: `poll every process's command line (${scans} scans) through 6 switches, as any local user can`,
+            expected: "neither the control token nor the drain token is ever on a command line",
+            observed: `only the test's canary was seen; no token in ${scans} scans`,
+            sent: 0,
+            lost: 0,
+        });
     });
 
     it("the internal listener answers on loopback only; changing the live colour needs the control token", async () => {
         const internalPort = Number(new URL(stack.internalUrl).port);
         const other = externalAddress();
         for (const address of [other, "127.0.0.2"].filter(Boolean) as string[]) {
-            await assert.rejects(getJson(`http://${address}:${internalPort}/green/`), /ECONNREFUSED/, `the internal listener is not bound on ${address}`);
+            await assert.rejects(
+                getJson(`http://${address}:${internalPort}/green/`),
+                /ECONNREFUSED/,
+                `the internal listener is not bound on ${address}`,
+            );
         }
         const steal = await request(`${stack.internalUrl}/bluegreen/live`, "POST", {}, "green");
         assert.equal(steal.status, 403);
-        const wrong = await request(`${stack.internalUrl}/bluegreen/live`, "POST", { "X-Bluegreen-Token": "guess" }, "green");
+        const wrong = await request(
+            `${stack.internalUrl}/bluegreen/live`,
+            "POST",
+            { "X-Bluegreen-Token": "guess" },
+            "green",
+        );
         assert.equal(wrong.status, 403);
         assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], "blue");
         const publicControl = await request(`${stack.publicUrl}/bluegreen/live`, "POST", {}, "green");
-        assert.equal(publicControl.headers["x-deploy-color"], "blue", "the public listener has no control endpoint: the request just goes to the live app");
+        assert.equal(
+            publicControl.headers["x-deploy-color"],
+            "blue",
+            "the public listener has no control endpoint: the request just goes to the live app",
+        );
         recordOutcome({
             area: "security",
             fault:

@@ -28,7 +28,10 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
     before(async function () {
         const unavailable = labUnavailable();
         if (unavailable) {
-            if (process.env.BLUEGREEN_REQUIRE_NETNS) throw new Error(`the ssh target suite must run here (BLUEGREEN_REQUIRE_NETNS is set) but cannot: ${unavailable}`);
+            if (process.env.BLUEGREEN_REQUIRE_NETNS)
+                throw new Error(
+                    `the ssh target suite must run here (BLUEGREEN_REQUIRE_NETNS is set) but cannot: ${unavailable}`,
+                );
             console.log(`      skipped: ${unavailable}`);
             this.skip();
         }
@@ -73,10 +76,22 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
      * that were answered. `extraPosts`: POSTs the test sent itself, outside the load.
      */
     async function underLoad(name: string, action: () => Promise<void>, extraPosts = 0): Promise<LoadResult> {
-        const { result, postsProcessed } = await measureUnderLoad({ url: stack.publicUrl, name: `${name} (ssh)`, hostsPerPool: HOSTS.length, appStatus: (c, i) => stack.appStatus(c, i) }, action);
+        const { result, postsProcessed } = await measureUnderLoad(
+            {
+                url: stack.publicUrl,
+                name: `${name} (ssh)`,
+                hostsPerPool: HOSTS.length,
+                appStatus: (c, i) => stack.appStatus(c, i),
+            },
+            action,
+        );
         assert.deepEqual(result.failures, [], "every request nginx accepted got a complete 2xx");
         assert.equal(result.closedOnReuse, 0, "no keep-alive connection was closed under a client");
-        assert.equal(postsProcessed - extraPosts, result.postOk, "every POST the apps completed was answered once, and every answered POST was processed once");
+        assert.equal(
+            postsProcessed - extraPosts,
+            result.postOk,
+            "every POST the apps completed was answered once, and every answered POST was processed once",
+        );
         return result;
     }
 
@@ -93,24 +108,44 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
             const releases = fs.readdirSync(path.join(lab!.hosts[name].root, "app", "releases"));
             assert.equal(releases.length, 1, `${name} holds exactly its one release in its own directory`);
         }
-        assert.ok(fs.existsSync(path.join(lab!.hosts.nginx.root, "nginx", "conf", "nginx.conf")), "nginx's config lives on the nginx host only");
-        assert.deepEqual(fs.readdirSync(lab!.remoteDir), [], "nothing was written to the root namespace's copy of the directory");
+        assert.ok(
+            fs.existsSync(path.join(lab!.hosts.nginx.root, "nginx", "conf", "nginx.conf")),
+            "nginx's config lives on the nginx host only",
+        );
+        assert.deepEqual(
+            fs.readdirSync(lab!.remoteDir),
+            [],
+            "nothing was written to the root namespace's copy of the directory",
+        );
         const outputs = await stack.stack.outputs();
         assert.equal(outputs.publicUrl.value, stack.publicUrl);
         // The private key is a secret: the backend's files hold it only encrypted.
         const keyLine = lab!.privateKey.split("\n")[1];
         const backend = path.join(stack.dir, "backend");
         const leaking = (dir: string): string[] =>
-            fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? leaking(path.join(dir, e.name)) : fs.readFileSync(path.join(dir, e.name)).includes(keyLine) ? [e.name] : []));
+            fs
+                .readdirSync(dir, { withFileTypes: true })
+                .flatMap((e) =>
+                    e.isDirectory()
+                        ? leaking(path.join(dir, e.name))
+                        : fs.readFileSync(path.join(dir, e.name)).includes(keyLine)
+                          ? [e.name]
+                          : [],
+                );
         assert.deepEqual(leaking(backend), [], "no state file holds the SSH private key in plain text");
-        assert.deepEqual(outputs.pools.value.green.hosts, HOSTS.map((i) => `${lab!.hosts[`green-${i}`].address}:3000`));
+        assert.deepEqual(
+            outputs.pools.value.green.hosts,
+            HOSTS.map((i) => `${lab!.hosts[`green-${i}`].address}:3000`),
+        );
     });
 
     it("the internal listener is unreachable off the nginx host; a client cannot pick or drain a pool", async () => {
         await assert.rejects(getJson(`http://${lab!.hosts.nginx.address}:8081/green/`), /ECONNREFUSED/);
         const picked = await getJson<{ color: string }>(`${stack.publicUrl}/`, { "X-Deploy-Color": "green" });
         assert.equal(picked.body.color, "blue");
-        const drain = await request(`${stack.publicUrl}/health/drain`, "POST", { Authorization: `Bearer ${TEST_DRAIN_TOKEN}` });
+        const drain = await request(`${stack.publicUrl}/health/drain`, "POST", {
+            Authorization: `Bearer ${TEST_DRAIN_TOKEN}`,
+        });
         assert.equal(drain.status, 404);
     });
 
@@ -121,7 +156,10 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
             const up = await stack.stack.up(quiet);
             assert.equal(up.summary.result, "succeeded");
         });
-        assert.ok((result.byColor.blue ?? 0) > 0 && (result.byColor.green ?? 0) > 0, "traffic moved from blue to green");
+        assert.ok(
+            (result.byColor.blue ?? 0) > 0 && (result.byColor.green ?? 0) > 0,
+            "traffic moved from blue to green",
+        );
         assert.equal(await liveColor(), "green");
         assert.deepEqual(await pids("blue"), bluePids, "the old pool keeps running (standby)");
     });
@@ -130,14 +168,18 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         await stack.stack.setConfig("activeColor", { value: "blue" });
         let slow: Promise<{ status: number; headers: Record<string, unknown> }> | undefined;
         let upSeconds = 0;
-        await underLoad("rollback green→blue", async () => {
-            slow = request(`${stack.publicUrl}/work?ms=3000`, "POST");
-            await new Promise((r) => setTimeout(r, 100));
-            const started = Date.now();
-            const up = await stack.stack.up(quiet);
-            upSeconds = (Date.now() - started) / 1000;
-            assert.equal(up.summary.result, "succeeded");
-        }, 1);
+        await underLoad(
+            "rollback green→blue",
+            async () => {
+                slow = request(`${stack.publicUrl}/work?ms=3000`, "POST");
+                await new Promise((r) => setTimeout(r, 100));
+                const started = Date.now();
+                const up = await stack.stack.up(quiet);
+                upSeconds = (Date.now() - started) / 1000;
+                assert.equal(up.summary.result, "succeeded");
+            },
+            1,
+        );
         const slowResult = await slow!;
         assert.equal(slowResult.status, 200);
         assert.equal(slowResult.headers["x-deploy-color"], "green");
@@ -161,14 +203,25 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         });
         assert.deepEqual(result.byColor, { blue: result.ok }, "all traffic stayed on blue");
         assert.deepEqual(await pids("blue"), bluePids, "live pool processes unchanged");
-        assert.ok((await pids("green")).every((pid) => !greenPids.includes(pid)), "every green host runs a new process");
+        assert.ok(
+            (await pids("green")).every((pid) => !greenPids.includes(pid)),
+            "every green host runs a new process",
+        );
         assert.deepEqual(await versions("green"), ["1.1.0", "1.1.0"]);
         for (const i of HOSTS) {
             const root = path.join(lab!.hosts[`green-${i}`].root, "app");
-            const incoming = fs.readdirSync(path.join(root, "incoming")).map((release) => fs.readdirSync(path.join(root, "incoming", release)));
-            assert.ok(incoming.some((entries) => entries.join() === "artifact.tgz"), `green-${i} received the tarball as one file`);
+            const incoming = fs
+                .readdirSync(path.join(root, "incoming"))
+                .map((release) => fs.readdirSync(path.join(root, "incoming", release)));
+            assert.ok(
+                incoming.some((entries) => entries.join() === "artifact.tgz"),
+                `green-${i} received the tarball as one file`,
+            );
             const release = fs.readdirSync(path.join(root, "releases")).find((r) => r.startsWith("1.1.0-"));
-            assert.ok(release && fs.existsSync(path.join(root, "releases", release, "server.js")), `green-${i}'s release root is the tarball's package/ directory`);
+            assert.ok(
+                release && fs.existsSync(path.join(root, "releases", release, "server.js")),
+                `green-${i}'s release root is the tarball's package/ directory`,
+            );
         }
     });
 
@@ -192,7 +245,11 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
             );
         }
         assert.equal(await liveColor(), "blue");
-        assert.deepEqual(await versions("green"), ["1.1.0", "1.1.0"], "each green host went back to the release it ran");
+        assert.deepEqual(
+            await versions("green"),
+            ["1.1.0", "1.1.0"],
+            "each green host went back to the release it ran",
+        );
 
         await stack.stack.setConfig("greenArtifact", { value: "bin/app" });
         await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
@@ -221,7 +278,10 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
                 execFileSync("ip", ["-n", namespace, "link", "set", "eth0", "down"]);
             }, 50);
             // Bounded: a lost peer is noticed by TCP keepalive (about 2.5 min); past 5 min the link comes back.
-            const restore = setTimeout(() => execFileSync("ip", ["-n", namespace, "link", "set", "eth0", "up"]), 300_000);
+            const restore = setTimeout(
+                () => execFileSync("ip", ["-n", namespace, "link", "set", "eth0", "up"]),
+                300_000,
+            );
             try {
                 await assert.rejects(stack.stack.up({ onOutput: (text) => (output += text) }));
                 failedAt = Date.now();
@@ -233,7 +293,10 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         });
         assert.ok(cutAt, "the link went down while green-2's deploy ran");
         const seconds = (failedAt - cutAt) / 1000;
-        assert.ok(seconds < 290, `the update failed by itself ${seconds.toFixed(0)} s after the link went down, before the test restored it`);
+        assert.ok(
+            seconds < 290,
+            `the update failed by itself ${seconds.toFixed(0)} s after the link went down, before the test restored it`,
+        );
         const address = lab!.hosts["green-2"].address.replace(/\./g, "\\.");
         assert.match(output, new RegExp(`green-host-2[^\\n]*(error|failed)`), "the failure names green-2's resource");
         assert.match(output, new RegExp(`Deploying 1\\.4\\.0 \\S+ to green-2 at ${address}:3000`), "and its address");
@@ -272,7 +335,11 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
             const result = await stack.stack.up(quiet);
             assert.equal(result.summary.result, "succeeded");
         });
-        assert.deepEqual({ blue: await pids("blue"), green: await pids("green") }, before, "no app process was restarted");
+        assert.deepEqual(
+            { blue: await pids("blue"), green: await pids("green") },
+            before,
+            "no app process was restarted",
+        );
         // 3. The old public key is removed: a switch still works, so the old key is no longer used.
         for (const file of authorizedKeys) fs.writeFileSync(file, newPublic, { mode: 0o600 });
         assert.ok(!fs.readFileSync(authorizedKeys[0], "utf8").includes(oldPublic.trim()));
@@ -289,7 +356,15 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
     });
 
     describe("connection problems fail naming the host and the cause, and change nothing on any host", () => {
-        const hostsConfig = () => JSON.parse(JSON.stringify({ green: HOSTS.map((i) => ({ address: lab!.hosts[`green-${i}`].address, hostKey: lab!.hosts[`green-${i}`].hostKey })) }));
+        const hostsConfig = () =>
+            JSON.parse(
+                JSON.stringify({
+                    green: HOSTS.map((i) => ({
+                        address: lab!.hosts[`green-${i}`].address,
+                        hostKey: lab!.hosts[`green-${i}`].hostKey,
+                    })),
+                }),
+            );
 
         async function attempt(broken: object[], expected: RegExp, fault: string): Promise<void> {
             const before = { blue: await pids("blue"), green: await pids("green"), versions: await versions("green") };
@@ -298,13 +373,28 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
             let output = "";
             await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
             assert.match(output, expected);
-            assert.deepEqual({ blue: await pids("blue"), green: await pids("green"), versions: before.versions }, before, "no app process was restarted anywhere");
+            assert.deepEqual(
+                { blue: await pids("blue"), green: await pids("green"), versions: before.versions },
+                before,
+                "no app process was restarted anywhere",
+            );
             assert.deepEqual(await versions("green"), before.versions, "no host got the new release");
             assert.equal(await liveColor(), "blue");
             const match = expected.exec(output)?.[0] ?? "";
             const named = /reach-(green-\d)/.exec(match)?.[1] ?? "?";
-            const message = match.replace(/[\s\S]*\n/, "").replace(/^\s*error: /, "").slice(0, 140);
-            recordOutcome({ target: "ssh", area: "fault", fault, expected: "the update fails naming the host and the cause before any host changes", observed: `failed at reach-${named}: "${message}"; no app restarted anywhere`, sent: 0, lost: 0 });
+            const message = match
+                .replace(/[\s\S]*\n/, "")
+                .replace(/^\s*error: /, "")
+                .slice(0, 140);
+            recordOutcome({
+                target: "ssh",
+                area: "fault",
+                fault,
+                expected: "the update fails naming the host and the cause before any host changes",
+                observed: `failed at reach-${named}: "${message}"; no app restarted anywhere`,
+                sent: 0,
+                lost: 0,
+            });
         }
 
         afterEach(async () => {
@@ -317,12 +407,17 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
             const configFile = path.join(hostDir, "sshd_config");
             const original = fs.readFileSync(configFile, "utf8");
             // sshd re-executes itself on SIGHUP; it is back once its log says it listens again.
-            const listening = () => (fs.readFileSync(path.join(hostDir, "sshd.log"), "utf8").match(/Server listening on/g) ?? []).length;
+            const listening = () =>
+                (fs.readFileSync(path.join(hostDir, "sshd.log"), "utf8").match(/Server listening on/g) ?? []).length;
             const reload = async (text: string) => {
                 const before = listening();
                 fs.writeFileSync(configFile, text);
                 process.kill(Number(fs.readFileSync(path.join(hostDir, "sshd.pid"), "utf8")), "SIGHUP");
-                for (const deadline = Date.now() + 10_000; listening() === before; await new Promise((r) => setTimeout(r, 50))) {
+                for (
+                    const deadline = Date.now() + 10_000;
+                    listening() === before;
+                    await new Promise((r) => setTimeout(r, 50))
+                ) {
                     assert.ok(Date.now() < deadline, "sshd listens again within 10 s of SIGHUP");
                 }
             };
@@ -379,13 +474,21 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         it("a login the host refuses", async () => {
             const green = hostsConfig().green;
             green[0] = { ...green[0], user: "no-such-user" };
-            await attempt(green, /reach-green-1[\s\S]*ssh: unable to authenticate/, "green-1's login refused (a user the host does not have), then a deploy");
+            await attempt(
+                green,
+                /reach-green-1[\s\S]*ssh: unable to authenticate/,
+                "green-1's login refused (a user the host does not have), then a deploy",
+            );
         });
 
         it("a host key that does not match the pinned one", async () => {
             const green = hostsConfig().green;
             green[0] = { ...green[0], hostKey: lab!.hosts["blue-1"].hostKey };
-            await attempt(green, /reach-green-1[\s\S]*ssh: host key mismatch/, "green-1 pinned to another host's key (a man in the middle), then a deploy");
+            await attempt(
+                green,
+                /reach-green-1[\s\S]*ssh: host key mismatch/,
+                "green-1 pinned to another host's key (a man in the middle), then a deploy",
+            );
         });
     });
 });

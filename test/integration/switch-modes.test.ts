@@ -38,7 +38,12 @@ describe("switch modes: 20 switches under load", function () {
             const closes = switchMode === "no-reload" ? ", no closed connection" : "; reload closes counted";
             it(`${SWITCHES} switches: no failed request${closes}`, async () => {
                 const paced = new Load({ url: stack.publicUrl, rate: 320, maxSeconds: 600 }).start();
-                const closed = new Load({ url: stack.publicUrl, closedLoop: 4, maxSeconds: 600, maxRequests: 5_000_000 }).start();
+                const closed = new Load({
+                    url: stack.publicUrl,
+                    closedLoop: 4,
+                    maxSeconds: 600,
+                    maxRequests: 5_000_000,
+                }).start();
                 let color = "blue";
                 for (let i = 0; i < SWITCHES; i++) {
                     color = color === "blue" ? "green" : "blue";
@@ -49,10 +54,20 @@ describe("switch modes: 20 switches under load", function () {
                 const r = { paced: await paced.stop(), closed: await closed.stop() };
                 results[switchMode] = r;
                 for (const [name, load] of Object.entries(r)) {
-                    assert.equal(load.sent, load.ok + load.failures.length + load.closedOnReuse, `${name}: every request accounted for`);
+                    assert.equal(
+                        load.sent,
+                        load.ok + load.failures.length + load.closedOnReuse,
+                        `${name}: every request accounted for`,
+                    );
                     assert.deepEqual(load.failures, [], `${name}: no failed request`);
-                    assert.ok((load.byColor.blue ?? 0) > 0 && (load.byColor.green ?? 0) > 0, `${name}: both colours served`);
-                    assert.ok(load.sendRate >= 300, `${name}: at least 300 req/s (sent ${load.sendRate.toFixed(0)} req/s)`);
+                    assert.ok(
+                        (load.byColor.blue ?? 0) > 0 && (load.byColor.green ?? 0) > 0,
+                        `${name}: both colours served`,
+                    );
+                    assert.ok(
+                        load.sendRate >= 300,
+                        `${name}: at least 300 req/s (sent ${load.sendRate.toFixed(0)} req/s)`,
+                    );
                     if (switchMode === "no-reload") {
                         assert.equal(load.closedOnReuse, 0, `${name}: a switch without reload closes no connection`);
                     }
@@ -64,12 +79,25 @@ describe("switch modes: 20 switches under load", function () {
                 it("the live pool survives nginx reloads and restarts; only a switch changes it", async () => {
                     const live = String((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"]);
                     const other = live === "blue" ? "green" : "blue";
-                    const forged = await request(`${stack.internalUrl}/bluegreen/live`, "POST", { "X-Bluegreen-Token": "guess" }, other);
+                    const forged = await request(
+                        `${stack.internalUrl}/bluegreen/live`,
+                        "POST",
+                        { "X-Bluegreen-Token": "guess" },
+                        other,
+                    );
                     assert.equal(forged.status, 403, "a local process without the control token cannot switch");
                     assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], live);
                     const prefix = path.join(stack.stateDir, "nginx");
                     const nginx = (...args: string[]) =>
-                        execFileSync("nginx", ["-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", path.join(prefix, "conf", "nginx.conf"), ...args]);
+                        execFileSync("nginx", [
+                            "-p",
+                            `${prefix}/`,
+                            "-e",
+                            path.join(prefix, "logs", "error.log"),
+                            "-c",
+                            path.join(prefix, "conf", "nginx.conf"),
+                            ...args,
+                        ]);
                     nginx("-s", "reload");
                     await waitFor(async () => (await getJson(`${stack.internalUrl}/bluegreen/live`)).body === live);
                     assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], live);
@@ -88,7 +116,11 @@ describe("switch modes: 20 switches under load", function () {
                                 return false;
                             }
                         });
-                        assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], expected, `after restart ${round + 1} nginx serves the live pool`);
+                        assert.equal(
+                            (await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"],
+                            expected,
+                            `after restart ${round + 1} nginx serves the live pool`,
+                        );
                         const preview = await stack.stack.preview({ onOutput: () => undefined });
                         assert.equal(preview.changeSummary.update ?? 0, 0, "state and nginx still agree");
                         if (round === 2) break;
@@ -103,7 +135,6 @@ describe("switch modes: 20 switches under load", function () {
         });
     }
 });
-
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

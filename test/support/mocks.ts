@@ -105,6 +105,8 @@ export async function runProgram(
         throw new ProgramRefused(logged, code ?? 0);
     }) as typeof process.exit;
     try {
+        // A require, not an import: the program is loaded again for every run, after its mocks are set.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const program = require(PROGRAM) as () => Promise<Record<string, unknown>>;
         const exported = await program();
         const outputs: Record<string, unknown> = {};

@@ -183,7 +183,17 @@ export async function createLab(names: readonly string[]): Promise<Lab> {
         teardown: () => destroyLab(dir),
     };
     try {
-        run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `bluegreen-lab-${id}`, "-f", path.join(dir, "client_key")]);
+        run("ssh-keygen", [
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            `bluegreen-lab-${id}`,
+            "-f",
+            path.join(dir, "client_key"),
+        ]);
         const privateKey = fs.readFileSync(path.join(dir, "client_key"), "utf8");
         const clientPublic = fs.readFileSync(path.join(dir, "client_key.pub"), "utf8");
         run("ip", ["link", "add", bridge, "type", "bridge"]);
@@ -238,13 +248,30 @@ export async function createLab(names: readonly string[]): Promise<Lab> {
             // private directory is mounted over remoteDir; sshd and everything it starts see it.
             const sshd = spawn(
                 "ip",
-                ["netns", "exec", ns, "sh", "-c", 'mount --bind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3"', "sh", root, remoteDir, configFile],
+                [
+                    "netns",
+                    "exec",
+                    ns,
+                    "sh",
+                    "-c",
+                    'mount --bind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3"',
+                    "sh",
+                    root,
+                    remoteDir,
+                    configFile,
+                ],
                 { detached: true, stdio: ["ignore", logFd, logFd] },
             );
             fs.closeSync(logFd);
             sshd.unref();
             fs.writeFileSync(path.join(hostDir, "sshd-main.pid"), String(sshd.pid));
-            hosts[name] = { name, namespace: ns, address, hostKey: fs.readFileSync(`${hostKeyFile}.pub`, "utf8").trim(), root };
+            hosts[name] = {
+                name,
+                namespace: ns,
+                address,
+                hostKey: fs.readFileSync(`${hostKeyFile}.pub`, "utf8").trim(),
+                root,
+            };
             started.push(waitForSsh(address, sshd.pid!, logFile));
         });
         await Promise.all(started);

@@ -40,17 +40,23 @@ export function sshConfig(lab: Lab, hostsPerPool: number): Record<string, string
     };
 }
 
-export async function createSshStack(lab: Lab, hostsPerPool: number, config: Record<string, string> = {}): Promise<SshStack> {
+export async function createSshStack(
+    lab: Lab,
+    hostsPerPool: number,
+    config: Record<string, string> = {},
+): Promise<SshStack> {
     const base = await createTestStack({ sourceDir: REPO_ROOT, copy: [...PROGRAM_FILES] });
     fs.chmodSync(base.dir, 0o755);
-    for (const [key, value] of Object.entries({ ...sshConfig(lab, hostsPerPool), ...config })) await base.stack.setConfig(key, { value });
+    for (const [key, value] of Object.entries({ ...sshConfig(lab, hostsPerPool), ...config }))
+        await base.stack.setConfig(key, { value });
     await base.stack.setConfig("drainToken", { value: TEST_DRAIN_TOKEN, secret: true });
     await base.stack.setConfig("sshPrivateKey", { value: lab.privateKey, secret: true });
     return {
         ...base,
         publicUrl: `http://${lab.hosts.nginx.address}:${SSH_PUBLIC_PORT}`,
         async appStatus(color, index) {
-            return (await getJson<AppStatus>(`http://${lab.hosts[`${color}-${index}`].address}:${SSH_APP_PORT}/status`)).body;
+            return (await getJson<AppStatus>(`http://${lab.hosts[`${color}-${index}`].address}:${SSH_APP_PORT}/status`))
+                .body;
         },
         async dispose() {
             try {

@@ -35,12 +35,21 @@ describe("reach check of the nginx host (ssh target)", () => {
     function fakeAptGet(installs: boolean): string {
         const bin = path.join(dir, "bin");
         fs.mkdirSync(bin, { recursive: true });
-        const install = installs ? `touch "${modules}/ngx_http_lua_module.so" "${modules}/ndk_http_module.so"` : `echo "E: Unable to locate package $7" >&2; exit 100`;
-        fs.writeFileSync(path.join(bin, "apt-get"), `#!/bin/sh\necho "$*" >>"${dir}/apt-get.log"\n[ "$1" = update ] && exit 0\n${install}\n`, { mode: 0o755 });
+        const install = installs
+            ? `touch "${modules}/ngx_http_lua_module.so" "${modules}/ndk_http_module.so"`
+            : `echo "E: Unable to locate package $7" >&2; exit 100`;
+        fs.writeFileSync(
+            path.join(bin, "apt-get"),
+            `#!/bin/sh\necho "$*" >>"${dir}/apt-get.log"\n[ "$1" = update ] && exit 0\n${install}\n`,
+            { mode: 0o755 },
+        );
         return bin;
     }
 
-    function check(switchMode: string, aptGet: "installs" | "fails" = "fails"): { code: number | null; output: string } {
+    function check(
+        switchMode: string,
+        aptGet: "installs" | "fails" = "fails",
+    ): { code: number | null; output: string } {
         const script = loadScript("remote/check-host.sh", ["nginx-modules.sh"]);
         const result = spawnSync("bash", ["-c", script.text, script.name], {
             encoding: "utf8",
@@ -60,14 +69,21 @@ describe("reach check of the nginx host (ssh target)", () => {
         // Installing needs root (or passwordless sudo). CI runs as root and sets
         // BLUEGREEN_REQUIRE_NETNS, so there this can never be skipped.
         if (process.getuid?.() !== 0) {
-            if (process.env.BLUEGREEN_REQUIRE_NETNS) throw new Error("this test must run as root here (BLUEGREEN_REQUIRE_NETNS is set)");
+            if (process.env.BLUEGREEN_REQUIRE_NETNS)
+                throw new Error("this test must run as root here (BLUEGREEN_REQUIRE_NETNS is set)");
             console.log("      skipped: installing a package needs root");
             this.skip();
         }
         const run = check("no-reload", "installs");
         assert.equal(run.code, 0, run.output);
-        assert.match(run.output, /nginx: installing nginx's Lua module for switchMode no-reload \(apt-get install libnginx-mod-http-lua\)/);
-        assert.match(fs.readFileSync(path.join(dir, "apt-get.log"), "utf8"), /install -y -qq --no-install-recommends libnginx-mod-http-lua/);
+        assert.match(
+            run.output,
+            /nginx: installing nginx's Lua module for switchMode no-reload \(apt-get install libnginx-mod-http-lua\)/,
+        );
+        assert.match(
+            fs.readFileSync(path.join(dir, "apt-get.log"), "utf8"),
+            /install -y -qq --no-install-recommends libnginx-mod-http-lua/,
+        );
         assert.ok(fs.existsSync(path.join(modules, "ngx_http_lua_module.so")));
         assert.match(run.output, /reachable as/);
     });

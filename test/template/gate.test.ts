@@ -37,13 +37,19 @@ function runGate(hosts: string, expectVersion: string, timeoutSeconds = 1): Prom
 type BecomesReady = { afterRequests: number } | { afterMs: number };
 
 /** A /health endpoint answering with the given status and body, until it becomes ready (if ever). */
-async function healthServer(status: number, body: object, becomes?: BecomesReady): Promise<{ address: string; close: () => Promise<void> }> {
+async function healthServer(
+    status: number,
+    body: object,
+    becomes?: BecomesReady,
+): Promise<{ address: string; close: () => Promise<void> }> {
     let requests = 0;
     let firstAt = 0;
     const server = http.createServer((_req, res) => {
         requests++;
         firstAt ||= Date.now();
-        const ready = becomes !== undefined && ("afterRequests" in becomes ? requests > becomes.afterRequests : Date.now() - firstAt >= becomes.afterMs);
+        const ready =
+            becomes !== undefined &&
+            ("afterRequests" in becomes ? requests > becomes.afterRequests : Date.now() - firstAt >= becomes.afterMs);
         res.writeHead(ready ? 200 : status, { "content-type": "application/json" });
         res.end(JSON.stringify(ready ? { ...body, status: "ready" } : body));
     });
@@ -98,7 +104,11 @@ describe("health gate script", function () {
         assert.equal(run.code, 0, run.stderr);
         const progress = run.stdout.split("\n").filter((line) => line.includes("not ready yet"));
         assert.equal(progress.length, 2, `progress at about 2 s and 4 s:\n${run.stdout}`);
-        for (const line of progress) assert.match(line, /green-0 \(127\.0\.0\.1:\d+\) not ready yet after \d+ ms: \/health answered 503 \{"status":"starting"/);
+        for (const line of progress)
+            assert.match(
+                line,
+                /green-0 \(127\.0\.0\.1:\d+\) not ready yet after \d+ ms: \/health answered 503 \{"status":"starting"/,
+            );
         assert.match(run.stdout, /green-0 .* ready after \d+ ms/);
     });
 

@@ -23,10 +23,14 @@ function nginxTest(text: string): { ok: boolean; output: string } {
     const conf = path.join(prefix, "conf", "nginx.conf");
     fs.writeFileSync(conf, text.replaceAll("/PREFIX", prefix));
     try {
-        const output = execFileSync("nginx", ["-t", "-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", conf], {
-            encoding: "utf8",
-            stdio: ["ignore", "pipe", "pipe"],
-        });
+        const output = execFileSync(
+            "nginx",
+            ["-t", "-p", `${prefix}/`, "-e", path.join(prefix, "logs", "error.log"), "-c", conf],
+            {
+                encoding: "utf8",
+                stdio: ["ignore", "pipe", "pipe"],
+            },
+        );
         return { ok: true, output };
     } catch (err) {
         const e = err as { stderr?: string; stdout?: string };
@@ -70,8 +74,14 @@ describe("nginx config template", function () {
         ["public on all addresses", { ...BASE, publicAddress: "0.0.0.0", publicPort: 65535, internalPort: 1024 }],
         ["one worker, short shutdown", { ...BASE, workerProcesses: 1, workerShutdownTimeoutSeconds: 1 }],
         ["no-reload mode", { ...BASE, switchMode: "no-reload" }],
-        ["no-reload mode, idle pool scaled to 0", { ...BASE, switchMode: "no-reload", pools: { blue: hosts(2, 9101), green: [] } }],
-        ["no-reload mode, 50 hosts per pool", { ...BASE, switchMode: "no-reload", pools: { blue: hosts(50, 10000), green: hosts(50, 11000) } }],
+        [
+            "no-reload mode, idle pool scaled to 0",
+            { ...BASE, switchMode: "no-reload", pools: { blue: hosts(2, 9101), green: [] } },
+        ],
+        [
+            "no-reload mode, 50 hosts per pool",
+            { ...BASE, switchMode: "no-reload", pools: { blue: hosts(50, 10000), green: hosts(50, 11000) } },
+        ],
     ];
     for (const [name, input] of cases) {
         it(`passes nginx -t: ${name}`, () => {
@@ -94,7 +104,11 @@ describe("nginx config template", function () {
         assert.match(publicServer, /proxy_pass http:\/\/pool_green;/);
         assert.doesNotMatch(publicServer, /pool_blue|\$http_x_deploy_color/, "no client input selects a pool");
         assert.match(text, /proxy_set_header X-Deploy-Color \$deploy_color;/);
-        assert.match(publicServer, /location \^~ \/health\/ \{\s*return 404;/, "drain and other operational paths are not public");
+        assert.match(
+            publicServer,
+            /location \^~ \/health\/ \{\s*return 404;/,
+            "drain and other operational paths are not public",
+        );
     });
 
     it("keeps upstream keep-alive: Connection is upgrade only for upgrades, never retries POSTs", () => {
@@ -144,16 +158,34 @@ describe("nginx config template", function () {
         const { text } = renderNginxConfig({ ...BASE, switchMode: "no-reload" });
         const publicServer = text.slice(text.indexOf("# Public listener"), text.indexOf("# Internal listener"));
         const internal = text.slice(text.indexOf("# Internal listener"));
-        assert.match(publicServer, /set_by_lua_block \$deploy_color \{ return ngx\.shared\.bluegreen:get\("live"\) or "" \}/);
+        assert.match(
+            publicServer,
+            /set_by_lua_block \$deploy_color \{ return ngx\.shared\.bluegreen:get\("live"\) or "" \}/,
+        );
         assert.match(publicServer, /proxy_pass http:\/\/pool_\$deploy_color;/);
-        assert.doesNotMatch(publicServer, /content_by_lua|\/bluegreen\/live|\$http_/, "the public listener cannot set the colour");
-        assert.match(internal, /location = \/bluegreen\/live \{[\s\S]*ngx\.req\.get_headers\(\)\["x-bluegreen-token"\] ~= token/, "changing the colour needs the control token");
-        assert.match(internal, /local pools = \{ \["blue"\] = true, \["green"\] = true, +\}/, "only pools of this config can go live");
+        assert.doesNotMatch(
+            publicServer,
+            /content_by_lua|\/bluegreen\/live|\$http_/,
+            "the public listener cannot set the colour",
+        );
+        assert.match(
+            internal,
+            /location = \/bluegreen\/live \{[\s\S]*ngx\.req\.get_headers\(\)\["x-bluegreen-token"\] ~= token/,
+            "changing the colour needs the control token",
+        );
+        assert.match(
+            internal,
+            /local pools = \{ \["blue"\] = true, \["green"\] = true, +\}/,
+            "only pools of this config can go live",
+        );
         assert.match(text, /io\.open\("\/PREFIX\/conf\/" \.\. name, "r"\)/);
         assert.match(text, /local color = first_line\("live-color"\)/, "the colour survives restarts and reloads");
     });
 
     it("refuses to render a live pool without hosts", () => {
-        assert.throws(() => renderNginxConfig({ ...BASE, pools: { blue: [], green: hosts(2, 9201) } }), /the live pool blue has no hosts/);
+        assert.throws(
+            () => renderNginxConfig({ ...BASE, pools: { blue: [], green: hosts(2, 9201) } }),
+            /the live pool blue has no hosts/,
+        );
     });
 });

@@ -13,7 +13,8 @@ import { RecordedResource, runProgram } from "../support/mocks";
 import { nginxTest as nginxCheck, selfSignedCertificate as selfSigned } from "../support/nginxCheck";
 
 const TOKEN = "test-token-0123456789";
-const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+const PRIVATE_KEY =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F deploy@example";
 
 const AWS: Record<string, string> = {
@@ -36,14 +37,25 @@ function ofType(resources: RecordedResource[], type: string): RecordedResource[]
     return resources.filter((r) => r.type === type);
 }
 
-type Rule = { description?: string; protocol: string; fromPort: number; toPort: number; cidrBlocks?: string[]; securityGroups?: string[] };
+type Rule = {
+    description?: string;
+    protocol: string;
+    fromPort: number;
+    toPort: number;
+    cidrBlocks?: string[];
+    securityGroups?: string[];
+};
 
 function ingress(r: RecordedResource): Rule[] {
     return (r.inputs.ingress as Rule[] | undefined) ?? [];
 }
 
 /** Fails naming the URN of every resource `offends` picks. */
-function policy(resources: RecordedResource[], rule: string, offends: (r: RecordedResource) => string | undefined): void {
+function policy(
+    resources: RecordedResource[],
+    rule: string,
+    offends: (r: RecordedResource) => string | undefined,
+): void {
     const offenders = resources.flatMap((r) => {
         const why = offends(r);
         return why ? [`${urn(r)}: ${why}`] : [];
@@ -53,7 +65,9 @@ function policy(resources: RecordedResource[], rule: string, offends: (r: Record
 
 function connectionOf(r: RecordedResource): Record<string, unknown> {
     const c = r.inputs.connection as Record<string, unknown>;
-    return (c && "value" in c && Object.keys(c).length <= 2 ? (c as { value: Record<string, unknown> }).value : c) ?? {};
+    return (
+        (c && "value" in c && Object.keys(c).length <= 2 ? (c as { value: Record<string, unknown> }).value : c) ?? {}
+    );
 }
 
 describe("aws target (Pulumi mocks and real validators; no AWS account is reachable from here)", () => {
@@ -82,22 +96,42 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
     it("an instance per pool host, private subnets on alternating zones, sized per colour; AMI by filter", async () => {
         const instances = ofType(blue, "aws:ec2/instance:Instance");
         assert.deepEqual(instances.map((i) => i.name).sort(), ["blue-1", "blue-2", "green-1", "green-2", "nginx"]);
-        const bySize = await runProgram({ ...AWS, blueHosts: "3", greenHosts: "1", blueInstanceType: "t3.medium", greenInstanceType: "t3.large" });
+        const bySize = await runProgram({
+            ...AWS,
+            blueHosts: "3",
+            greenHosts: "1",
+            blueInstanceType: "t3.medium",
+            greenInstanceType: "t3.large",
+        });
         const sized = ofType(bySize.resources, "aws:ec2/instance:Instance");
-        assert.deepEqual(sized.filter((i) => i.name.startsWith("blue-")).map((i) => i.inputs.instanceType), ["t3.medium", "t3.medium", "t3.medium"]);
-        assert.deepEqual(sized.filter((i) => i.name.startsWith("green-")).map((i) => i.inputs.instanceType), ["t3.large"]);
+        assert.deepEqual(
+            sized.filter((i) => i.name.startsWith("blue-")).map((i) => i.inputs.instanceType),
+            ["t3.medium", "t3.medium", "t3.medium"],
+        );
+        assert.deepEqual(
+            sized.filter((i) => i.name.startsWith("green-")).map((i) => i.inputs.instanceType),
+            ["t3.large"],
+        );
         for (const i of instances.filter((x) => x.name !== "nginx")) {
             assert.equal(i.inputs.associatePublicIpAddress, false, `${i.name} has no public address`);
             assert.match(String(i.inputs.subnetId), /private/, `${i.name} is in a private subnet`);
         }
-        assert.notEqual(instances.find((i) => i.name === "blue-1")?.inputs.subnetId, instances.find((i) => i.name === "blue-2")?.inputs.subnetId, "a pool spans both zones");
-        for (const i of instances) assert.equal(i.inputs.ami, "ami-0debian12", `${i.name} uses the AMI the filter found`);
+        assert.notEqual(
+            instances.find((i) => i.name === "blue-1")?.inputs.subnetId,
+            instances.find((i) => i.name === "blue-2")?.inputs.subnetId,
+            "a pool spans both zones",
+        );
+        for (const i of instances)
+            assert.equal(i.inputs.ami, "ami-0debian12", `${i.name} uses the AMI the filter found`);
     });
 
     it("security groups: nginx takes HTTP(S) from the client CIDRs and SSH from the admin CIDR only", () => {
         const nginx = ofType(blue, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name.endsWith("-nginx"))!;
         const ssh = ingress(nginx).filter((r) => r.fromPort <= 22 && r.toPort >= 22);
-        assert.deepEqual(ssh.map((r) => r.cidrBlocks), [["203.0.113.0/24"]]);
+        assert.deepEqual(
+            ssh.map((r) => r.cidrBlocks),
+            [["203.0.113.0/24"]],
+        );
         const http = ingress(nginx).filter((r) => r.fromPort === 80);
         assert.equal(http.length, 1);
     });
@@ -105,26 +139,42 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
     it("security groups: the pool app port and SSH are open to the nginx security group only", () => {
         const pools = ofType(blue, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name.endsWith("-pools"))!;
         const rules = ingress(pools);
-        assert.deepEqual(rules.map((r) => [r.fromPort, r.securityGroups, r.cidrBlocks]), [
-            [3000, ["network-nginx-id"], undefined],
-            [22, ["network-nginx-id"], undefined],
-        ]);
+        assert.deepEqual(
+            rules.map((r) => [r.fromPort, r.securityGroups, r.cidrBlocks]),
+            [
+                [3000, ["network-nginx-id"], undefined],
+                [22, ["network-nginx-id"], undefined],
+            ],
+        );
     });
 
     it("policy: nothing is open to 0.0.0.0/0 except the public HTTP(S) listener", async () => {
         const withTls = await runProgram({ ...AWS, tlsCertificate: selfSigned().cert, tlsKey: selfSigned().key });
         for (const resources of [blue, withTls.resources]) {
             policy(resources, "ingress from 0.0.0.0/0 only to HTTP(S)", (r) => {
-                const open = ingress(r).filter((rule) => (rule.cidrBlocks ?? []).includes("0.0.0.0/0") && ![80, 443].includes(rule.fromPort));
-                return open.length ? `opens ${open.map((o) => `${o.protocol}/${o.fromPort}-${o.toPort}`).join(", ")} to 0.0.0.0/0` : undefined;
+                const open = ingress(r).filter(
+                    (rule) => (rule.cidrBlocks ?? []).includes("0.0.0.0/0") && ![80, 443].includes(rule.fromPort),
+                );
+                return open.length
+                    ? `opens ${open.map((o) => `${o.protocol}/${o.fromPort}-${o.toPort}`).join(", ")} to 0.0.0.0/0`
+                    : undefined;
             });
         }
     });
 
     it("policy: the policy check itself fails, naming the URN, when a rule breaks it", () => {
-        const bad: RecordedResource = { type: "aws:ec2/securityGroup:SecurityGroup", name: "bad", inputs: { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }] } };
+        const bad: RecordedResource = {
+            type: "aws:ec2/securityGroup:SecurityGroup",
+            name: "bad",
+            inputs: { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }] },
+        };
         assert.throws(
-            () => policy([bad], "ingress from 0.0.0.0/0 only to HTTP(S)", (r) => (ingress(r).some((x) => x.cidrBlocks?.includes("0.0.0.0/0") && x.fromPort === 22) ? "opens SSH" : undefined)),
+            () =>
+                policy([bad], "ingress from 0.0.0.0/0 only to HTTP(S)", (r) =>
+                    ingress(r).some((x) => x.cidrBlocks?.includes("0.0.0.0/0") && x.fromPort === 22)
+                        ? "opens SSH"
+                        : undefined,
+                ),
             /urn:pulumi:unit::bluegreen::aws:ec2\/securityGroup:SecurityGroup::bad: opens SSH/,
         );
     });
@@ -139,7 +189,8 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
             const proxy = c.proxy as Record<string, unknown> | undefined;
             if (!proxy) return "connects without a proxy";
             if (proxy.host !== "203.0.113.10") return `proxy is ${String(proxy.host)}, not the nginx host's Elastic IP`;
-            if (!/^10\.20\.1[12]\.\d+$/.test(String(c.host))) return `connects to ${String(c.host)}, not a private address`;
+            if (!/^10\.20\.1[12]\.\d+$/.test(String(c.host)))
+                return `connects to ${String(c.host)}, not a private address`;
             return undefined;
         });
         const router = remote.find((r) => r.name === "router-nginx")!;
@@ -155,17 +206,26 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
         fs.rmSync(dir, { recursive: true, force: true });
         const copies = withTarball.filter((r) => r.type === "command:remote:CopyToRemote");
         assert.equal(copies.length, 4, "one copy per pool host");
-        const expected = (r: RecordedResource) => (r.name.startsWith("green-") ? pulumi.asset.FileAsset : pulumi.asset.FileArchive);
+        const expected = (r: RecordedResource) =>
+            r.name.startsWith("green-") ? pulumi.asset.FileAsset : pulumi.asset.FileArchive;
         // The asset's path is a promise under mocks.
-        const paths = new Map(await Promise.all(copies.map(async (r) => [r, String(await (r.inputs.source as { path?: unknown }).path)] as const)));
+        const paths = new Map(
+            await Promise.all(
+                copies.map(async (r) => [r, String(await (r.inputs.source as { path?: unknown }).path)] as const),
+            ),
+        );
         policy(copies, "artifact copies send a file or a directory", (r) => {
             const source = r.inputs.source;
-            if (!(source instanceof expected(r))) return `source is ${JSON.stringify(source)}, not a ${expected(r).name}`;
+            if (!(source instanceof expected(r)))
+                return `source is ${JSON.stringify(source)}, not a ${expected(r).name}`;
             const sourcePath = paths.get(r) ?? "";
             const remotePath = String(r.inputs.remotePath);
-            if (source instanceof pulumi.asset.FileAsset) return /\/artifact\.tgz$/.test(remotePath) ? undefined : `the tarball goes to ${remotePath}`;
+            if (source instanceof pulumi.asset.FileAsset)
+                return /\/artifact\.tgz$/.test(remotePath) ? undefined : `the tarball goes to ${remotePath}`;
             // A directory with a trailing slash lands as remotePath itself (the plugin's rule).
-            return sourcePath.endsWith("/") && remotePath.endsWith("/artifact") ? undefined : `${sourcePath} goes to ${remotePath}`;
+            return sourcePath.endsWith("/") && remotePath.endsWith("/artifact")
+                ? undefined
+                : `${sourcePath} goes to ${remotePath}`;
         });
     });
 
@@ -189,7 +249,11 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
             const data = String(i.inputs.userData);
             assert.match(data, /^#cloud-config\n/);
             assert.match(data, /AcceptEnv BLUEGREEN_\*/, `${i.name} accepts the program's variables over SSH`);
-            assert.match(data, new RegExp(PUBLIC_KEY.split(" ")[1].replace(/[+/]/g, "\\$&")), `${i.name} lets the app user log in with the configured key`);
+            assert.match(
+                data,
+                new RegExp(PUBLIC_KEY.split(" ")[1].replace(/[+/]/g, "\\$&")),
+                `${i.name} lets the app user log in with the configured key`,
+            );
             if (i.name === "nginx") assert.match(data, /libnginx-mod-http-lua/);
             else
                 assert.match(
@@ -201,7 +265,10 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
                 );
         }
         const cloudInit = spawnSync("cloud-init", ["--version"], { encoding: "utf8" });
-        if (cloudInit.status !== 0 && process.env.BLUEGREEN_REQUIRE_VALIDATORS) assert.fail("cloud-init must be installed here (BLUEGREEN_REQUIRE_VALIDATORS is set): apt-get install cloud-init");
+        if (cloudInit.status !== 0 && process.env.BLUEGREEN_REQUIRE_VALIDATORS)
+            assert.fail(
+                "cloud-init must be installed here (BLUEGREEN_REQUIRE_VALIDATORS is set): apt-get install cloud-init",
+            );
         if (cloudInit.status !== 0) {
             console.log("      (cloud-init is not installed: its schema check did not run)");
             return;
@@ -211,7 +278,11 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
             const file = path.join(dir, `${i.name}.yaml`);
             fs.writeFileSync(file, String(i.inputs.userData));
             const result = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
-            assert.equal(result.status, 0, `${i.name} user-data fails cloud-init schema: ${result.stdout}${result.stderr}`);
+            assert.equal(
+                result.status,
+                0,
+                `${i.name} user-data fails cloud-init schema: ${result.stdout}${result.stderr}`,
+            );
         }
         // The check can fail: a user-data with a wrong type is reported.
         const broken = path.join(dir, "broken.yaml");
@@ -244,11 +315,19 @@ describe("aws target: existing VPC and config checks", () => {
         assert.equal(ofType(run.resources, "aws:ec2/vpc:Vpc").length, 0);
         assert.equal(ofType(run.resources, "aws:ec2/subnet:Subnet").length, 0);
         const groups = ofType(run.resources, "aws:ec2/securityGroup:SecurityGroup");
-        assert.ok(groups.every((g) => g.inputs.vpcId === "vpc-0123456789abcdef0"), "security groups are made in the given VPC");
-        const instances = Object.fromEntries(ofType(run.resources, "aws:ec2/instance:Instance").map((i) => [i.name, i.inputs]));
+        assert.ok(
+            groups.every((g) => g.inputs.vpcId === "vpc-0123456789abcdef0"),
+            "security groups are made in the given VPC",
+        );
+        const instances = Object.fromEntries(
+            ofType(run.resources, "aws:ec2/instance:Instance").map((i) => [i.name, i.inputs]),
+        );
         assert.equal(instances.nginx.privateIp, "10.50.1.10");
         // Private subnets ...11 (0x11 = 17, zone a) and ...12 (18, zone b).
-        assert.deepEqual([instances["blue-1"].privateIp, instances["blue-2"].privateIp, instances["green-1"].privateIp], ["10.50.17.11", "10.50.18.12", "10.50.17.111"]);
+        assert.deepEqual(
+            [instances["blue-1"].privateIp, instances["blue-2"].privateIp, instances["green-1"].privateIp],
+            ["10.50.17.11", "10.50.18.12", "10.50.17.111"],
+        );
         assert.equal(instances["blue-2"].subnetId, "subnet-00000000000000012");
     });
 
@@ -260,8 +339,14 @@ describe("aws target: existing VPC and config checks", () => {
         );
         assert.match(refused, /bluegreen:awsPublicKey is not set\. Fix: pulumi config set awsPublicKey/);
         assert.match(refused, /bluegreen:adminCidr is not set\. Fix: pulumi config set adminCidr 203\.0\.113\.0\/24/);
-        await assert.rejects(runProgram({ ...AWS, adminCidr: "0.0.0.0/0; curl evil" }), /bluegreen:adminCidr has the invalid value/);
-        await assert.rejects(runProgram({ ...AWS, awsPrivateSubnetIds: JSON.stringify(["subnet-00000000000000011"]) }), /awsPublicSubnetIds\/awsPrivateSubnetIds are set without awsVpcId/);
+        await assert.rejects(
+            runProgram({ ...AWS, adminCidr: "0.0.0.0/0; curl evil" }),
+            /bluegreen:adminCidr has the invalid value/,
+        );
+        await assert.rejects(
+            runProgram({ ...AWS, awsPrivateSubnetIds: JSON.stringify(["subnet-00000000000000011"]) }),
+            /awsPublicSubnetIds\/awsPrivateSubnetIds are set without awsVpcId/,
+        );
     });
 });
 
@@ -273,23 +358,40 @@ describe("aws target with TLS", () => {
         const env = envOf(router);
         assert.match(env.NGINX_CONF, /listen 0\.0\.0\.0:443 ssl default_server;/);
         assert.equal(env.TLS_CERTIFICATE, cert);
-        const group = ofType(run.resources, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name.endsWith("-nginx"))!;
-        assert.ok(ingress(group).some((r) => r.fromPort === 443), "443 is open to clients");
+        const group = ofType(run.resources, "aws:ec2/securityGroup:SecurityGroup").find((g) =>
+            g.name.endsWith("-nginx"),
+        )!;
+        assert.ok(
+            ingress(group).some((r) => r.fromPort === 443),
+            "443 is open to clients",
+        );
         assert.equal(nginxTest(env.NGINX_CONF, { cert, key }), "");
     });
 
     it("a certificate without its key is refused at preview, naming both keys", async () => {
-        await assert.rejects(runProgram({ ...AWS, tlsCertificate: selfSigned().cert }), /bluegreen:tlsCertificate and bluegreen:tlsKey go together/);
+        await assert.rejects(
+            runProgram({ ...AWS, tlsCertificate: selfSigned().cert }),
+            /bluegreen:tlsCertificate and bluegreen:tlsKey go together/,
+        );
     });
 });
 
 function envOf(r: RecordedResource): Record<string, string> {
     const env = r.inputs.environment as Record<string, unknown>;
-    const sent = (env && "value" in env && Object.keys(env).length <= 2 ? (env as { value: Record<string, string> }).value : env) as Record<string, string>;
+    const sent = (
+        env && "value" in env && Object.keys(env).length <= 2 ? (env as { value: Record<string, string> }).value : env
+    ) as Record<string, string>;
     return Object.fromEntries(Object.entries(sent).map(([k, v]) => [k.replace(/^BLUEGREEN_/, ""), v]));
 }
 
 /** `nginx -t` of a config rendered for the aws host, on free ports (80/443 need root and may be taken). */
 function nginxTest(text: string, tls?: { cert: string; key: string }): string {
-    return nginxCheck(text.replace(/:80 /g, ":18080 ").replace(/:80;/g, ":18080;").replace(/:443 ssl /g, ":18443 ssl "), "/srv/bluegreen/nginx", tls);
+    return nginxCheck(
+        text
+            .replace(/:80 /g, ":18080 ")
+            .replace(/:80;/g, ":18080;")
+            .replace(/:443 ssl /g, ":18443 ssl "),
+        "/srv/bluegreen/nginx",
+        tls,
+    );
 }

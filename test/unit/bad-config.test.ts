@@ -22,7 +22,17 @@ const INJECTIONS = [";", "}", "\n", "$(id)", "`id`", "'", '"', "é", " ; rm -rf 
 type Kind = "enum" | "integer" | "string" | "json";
 
 /** A valid value for each key, the kind of value it is, and (for numbers) its range. */
-const VALID: Record<string, { value: string; kind: Kind; range?: [number, number]; inject?: (bad: string) => string; pem?: true; emptyAllowed?: true }> = {
+const VALID: Record<
+    string,
+    {
+        value: string;
+        kind: Kind;
+        range?: [number, number];
+        inject?: (bad: string) => string;
+        pem?: true;
+        emptyAllowed?: true;
+    }
+> = {
     activeColor: { value: "blue", kind: "enum" },
     target: { value: "local", kind: "enum" },
     switchMode: { value: "reload", kind: "enum" },
@@ -43,9 +53,27 @@ const VALID: Record<string, { value: string; kind: Kind; range?: [number, number
     drainTimeoutSeconds: { value: "30", kind: "integer", range: [1, 600] },
     smokePaths: { value: '["/"]', kind: "json", inject: (bad) => JSON.stringify([`/${bad}`]) },
     privatePaths: { value: '["/status"]', kind: "json", inject: (bad) => JSON.stringify([`/status${bad}`]) },
-    blueSshHosts: { value: '[{"address":"10.0.1.11"}]', kind: "json", emptyAllowed: true, inject: (bad) => JSON.stringify([{ address: `10.0.1.11${bad}` }]) },
-    greenSshHosts: { value: '[{"address":"10.0.2.11"}]', kind: "json", emptyAllowed: true, inject: (bad) => JSON.stringify([{ address: "10.0.2.11", user: `deploy${bad}` }]) },
-    nginxSshHost: { value: '{"address":"10.0.0.10"}', kind: "json", inject: (bad) => JSON.stringify({ address: "10.0.0.10", hostKey: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F${bad}` }) },
+    blueSshHosts: {
+        value: '[{"address":"10.0.1.11"}]',
+        kind: "json",
+        emptyAllowed: true,
+        inject: (bad) => JSON.stringify([{ address: `10.0.1.11${bad}` }]),
+    },
+    greenSshHosts: {
+        value: '[{"address":"10.0.2.11"}]',
+        kind: "json",
+        emptyAllowed: true,
+        inject: (bad) => JSON.stringify([{ address: "10.0.2.11", user: `deploy${bad}` }]),
+    },
+    nginxSshHost: {
+        value: '{"address":"10.0.0.10"}',
+        kind: "json",
+        inject: (bad) =>
+            JSON.stringify({
+                address: "10.0.0.10",
+                hostKey: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F${bad}`,
+            }),
+    },
     sshUser: { value: "deploy", kind: "string" },
     sshPrivateKey: { value: KEY, kind: "string", pem: true, inject: (bad) => KEY.replace("AAAAA", `AA${bad}AAA`) },
     sshDialAttempts: { value: "3", kind: "integer", range: [1, 20] },
@@ -58,9 +86,21 @@ const VALID: Record<string, { value: string; kind: Kind; range?: [number, number
     publicCidrs: { value: '["0.0.0.0/0"]', kind: "json", inject: (bad) => JSON.stringify([`0.0.0.0/0${bad}`]) },
     awsVpcCidr: { value: "10.20.0.0/16", kind: "string" },
     awsVpcId: { value: "vpc-0123456789abcdef0", kind: "string" },
-    awsPublicSubnetIds: { value: '["subnet-00000000000000001"]', kind: "json", inject: (bad) => JSON.stringify([`subnet-00000000000000001${bad}`]) },
-    awsPrivateSubnetIds: { value: '["subnet-00000000000000011"]', kind: "json", inject: (bad) => JSON.stringify([`subnet-00000000000000011${bad}`]) },
-    awsAvailabilityZones: { value: '["eu-west-1a","eu-west-1b"]', kind: "json", inject: (bad) => JSON.stringify(["eu-west-1a", `eu-west-1b${bad}`]) },
+    awsPublicSubnetIds: {
+        value: '["subnet-00000000000000001"]',
+        kind: "json",
+        inject: (bad) => JSON.stringify([`subnet-00000000000000001${bad}`]),
+    },
+    awsPrivateSubnetIds: {
+        value: '["subnet-00000000000000011"]',
+        kind: "json",
+        inject: (bad) => JSON.stringify([`subnet-00000000000000011${bad}`]),
+    },
+    awsAvailabilityZones: {
+        value: '["eu-west-1a","eu-west-1b"]',
+        kind: "json",
+        inject: (bad) => JSON.stringify(["eu-west-1a", `eu-west-1b${bad}`]),
+    },
     awsAmiNameFilter: { value: "debian-12-amd64-*", kind: "string" },
     awsAmiOwner: { value: "136693071363", kind: "string" },
     nginxInstanceType: { value: "t3.micro", kind: "string" },
@@ -76,8 +116,22 @@ const SECRET = new Set(["drainToken", "sshPrivateKey", "tlsKey", "tlsCertificate
 /** A valid stack of each target, for a key to be tried on a target that reads it. */
 const BASE: Record<string, Record<string, string>> = {
     local: { activeColor: "blue", drainToken: TOKEN },
-    ssh: { activeColor: "blue", drainToken: TOKEN, target: "ssh", sshPrivateKey: KEY, nginxSshHost: '{"address":"10.0.0.10"}', blueSshHosts: '[{"address":"10.0.1.11"}]' },
-    aws: { activeColor: "blue", drainToken: TOKEN, target: "aws", sshPrivateKey: KEY, awsPublicKey: PUBLIC_KEY, adminCidr: "203.0.113.0/24" },
+    ssh: {
+        activeColor: "blue",
+        drainToken: TOKEN,
+        target: "ssh",
+        sshPrivateKey: KEY,
+        nginxSshHost: '{"address":"10.0.0.10"}',
+        blueSshHosts: '[{"address":"10.0.1.11"}]',
+    },
+    aws: {
+        activeColor: "blue",
+        drainToken: TOKEN,
+        target: "aws",
+        sshPrivateKey: KEY,
+        awsPublicKey: PUBLIC_KEY,
+        adminCidr: "203.0.113.0/24",
+    },
 };
 
 function problemsFor(key: string, value: string): string[] {
@@ -96,7 +150,12 @@ function badValues(key: string): { what: string; value: string }[] {
     const bad: { what: string; value: string }[] = [];
     if (spec.kind === "integer") {
         const [min, max] = spec.range!;
-        bad.push({ what: "wrong type", value: "eighty" }, { what: "below range", value: String(min - 1) }, { what: "above range", value: String(max + 1) }, { what: "fraction", value: `${min}.5` });
+        bad.push(
+            { what: "wrong type", value: "eighty" },
+            { what: "below range", value: String(min - 1) },
+            { what: "above range", value: String(max + 1) },
+            { what: "fraction", value: `${min}.5` },
+        );
     } else if (spec.kind === "enum") {
         bad.push({ what: "not one of the choices", value: "purple" });
     } else if (spec.kind === "json") {
@@ -108,7 +167,10 @@ function badValues(key: string): { what: string; value: string }[] {
     }
     // A PEM text is lines by nature: a newline in it is not an injection.
     for (const injection of INJECTIONS.filter((i) => !(spec.pem && i === "\n"))) {
-        bad.push({ what: `injection ${JSON.stringify(injection)}`, value: spec.inject ? spec.inject(injection) : `${spec.value}${injection}` });
+        bad.push({
+            what: `injection ${JSON.stringify(injection)}`,
+            value: spec.inject ? spec.inject(injection) : `${spec.value}${injection}`,
+        });
     }
     return bad;
 }
@@ -120,7 +182,21 @@ describe("bad config: every key, every kind of bad value, is refused naming the 
 
     it("each valid sample is accepted on its own", () => {
         for (const [key, spec] of Object.entries(VALID)) {
-            if (["target", "blueSshHosts", "greenSshHosts", "nginxSshHost", "awsVpcId", "awsPublicSubnetIds", "awsPrivateSubnetIds", "tlsCertificate", "tlsKey", "publicPort"].includes(key)) continue; // need companions (checked below)
+            if (
+                [
+                    "target",
+                    "blueSshHosts",
+                    "greenSshHosts",
+                    "nginxSshHost",
+                    "awsVpcId",
+                    "awsPublicSubnetIds",
+                    "awsPrivateSubnetIds",
+                    "tlsCertificate",
+                    "tlsKey",
+                    "publicPort",
+                ].includes(key)
+            )
+                continue; // need companions (checked below)
             assert.deepEqual(problemsFor(key, spec.value), [], `${key}=${JSON.stringify(spec.value)} is valid`);
         }
     });
@@ -131,9 +207,13 @@ describe("bad config: every key, every kind of bad value, is refused naming the 
             for (const { what, value } of badValues(key)) {
                 const problems = problemsFor(key, value);
                 const mine = problems.find((p) => p.startsWith(`bluegreen:${key} has the invalid value`));
-                assert.ok(mine, `${key} ${what} (${JSON.stringify(value)}) was accepted; problems: ${problems.join(" | ")}`);
+                assert.ok(
+                    mine,
+                    `${key} ${what} (${JSON.stringify(value)}) was accepted; problems: ${problems.join(" | ")}`,
+                );
                 assert.match(mine, /Fix: /, `${key} ${what}: the message says what to do`);
-                if (SECRET.has(key)) assert.ok(!mine.includes(value), `${key}: a secret's value never appears in the message`);
+                if (SECRET.has(key))
+                    assert.ok(!mine.includes(value), `${key}: a secret's value never appears in the message`);
                 tried++;
             }
             recordOutcome({
@@ -150,21 +230,40 @@ describe("bad config: every key, every kind of bad value, is refused naming the 
     }
 
     it("the program registers nothing when a value is bad: nothing renders and nothing runs", async () => {
-        for (const [key, value] of [["publicPort", "80;"], ["smokePaths", '["/$(id)"]'], ["appStartCommand", "node server.js; curl evil"], ["blueVersion", "1.0`id`"]] as const) {
-            await assert.rejects(runProgram({ activeColor: "blue", drainToken: TOKEN, [key]: value }), (err: unknown) => {
-                assert.ok(err instanceof ProgramRefused, `${key}: refused`);
-                assert.match(err.message, new RegExp(`bluegreen:${key} has the invalid value`));
-                return true;
-            });
-            assert.deepEqual(registered.filter((r) => !r.type.startsWith("pulumi:")), [], `${key}: no resource was registered`);
+        for (const [key, value] of [
+            ["publicPort", "80;"],
+            ["smokePaths", '["/$(id)"]'],
+            ["appStartCommand", "node server.js; curl evil"],
+            ["blueVersion", "1.0`id`"],
+        ] as const) {
+            await assert.rejects(
+                runProgram({ activeColor: "blue", drainToken: TOKEN, [key]: value }),
+                (err: unknown) => {
+                    assert.ok(err instanceof ProgramRefused, `${key}: refused`);
+                    assert.match(err.message, new RegExp(`bluegreen:${key} has the invalid value`));
+                    return true;
+                },
+            );
+            assert.deepEqual(
+                registered.filter((r) => !r.type.startsWith("pulumi:")),
+                [],
+                `${key}: no resource was registered`,
+            );
         }
     });
 });
 
 describe("property: random valid configs render into nginx configs that a real nginx -t accepts", function () {
     const port = fc.integer({ min: 1024, max: 60000 });
-    const urlPath = fc.stringMatching(/^\/[A-Za-z0-9._~\/-]{0,30}$/);
-    const ipv4 = fc.tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 254 })).map((p) => p.join("."));
+    const urlPath = fc.stringMatching(/^\/[A-Za-z0-9._~/-]{0,30}$/);
+    const ipv4 = fc
+        .tuple(
+            fc.integer({ min: 1, max: 254 }),
+            fc.integer({ min: 0, max: 255 }),
+            fc.integer({ min: 0, max: 255 }),
+            fc.integer({ min: 1, max: 254 }),
+        )
+        .map((p) => p.join("."));
 
     it("parseConfig accepts them; the rendered config passes nginx -t; no client header picks a pool", () => {
         let runs = 0;
@@ -200,7 +299,10 @@ describe("property: random valid configs render into nginx configs that a real n
                     };
                     const config = parseConfig("bluegreen", raw);
                     assert.ok(config.target === "local");
-                    const hostsOf = (count: number, offset: number) => input.upstreamHosts.slice(offset, offset + count).map((address, i) => ({ address, port: 61001 + offset + i }));
+                    const hostsOf = (count: number, offset: number) =>
+                        input.upstreamHosts
+                            .slice(offset, offset + count)
+                            .map((address, i) => ({ address, port: 61001 + offset + i }));
                     const rendered = renderNginxConfig({
                         prefix: "/PREFIX",
                         switchMode: config.switchMode,
@@ -214,7 +316,11 @@ describe("property: random valid configs render into nginx configs that a real n
                         privatePaths: config.privatePaths,
                         tls: input.tls ? { port: 443, fingerprint: "0123456789abcdef" } : undefined,
                     });
-                    const complaint = nginxTest(rendered.text.replace(/:443 ssl /, `:${input.ports[0] === 60001 ? 60002 : 60001} ssl `), "/PREFIX", input.tls ? selfSignedCertificate() : undefined);
+                    const complaint = nginxTest(
+                        rendered.text.replace(/:443 ssl /, `:${input.ports[0] === 60001 ? 60002 : 60001} ssl `),
+                        "/PREFIX",
+                        input.tls ? selfSignedCertificate() : undefined,
+                    );
                     assert.equal(complaint, "", `nginx -t refused a valid config: ${complaint}`);
                     assert.doesNotMatch(rendered.text, /\$http_x_deploy_color/i, "no client header selects a pool");
                     runs++;
@@ -222,6 +328,13 @@ describe("property: random valid configs render into nginx configs that a real n
             ),
             { numRuns: 60 },
         );
-        recordOutcome({ area: "bad config", fault: `${runs} random valid configs (property test, fast-check)`, expected: "accepted, rendered, pass a real nginx -t", observed: `all ${runs} passed nginx -t`, sent: 0, lost: 0 });
+        recordOutcome({
+            area: "bad config",
+            fault: `${runs} random valid configs (property test, fast-check)`,
+            expected: "accepted, rendered, pass a real nginx -t",
+            observed: `all ${runs} passed nginx -t`,
+            sent: 0,
+            lost: 0,
+        });
     });
 });

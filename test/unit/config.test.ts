@@ -22,25 +22,48 @@ describe("config validation", () => {
 
     it("the ssh target needs its machines and key, each machine in one role", () => {
         const missing = problemsOf({ activeColor: "blue", target: "ssh", drainToken: TOKEN });
-        assert.ok(missing.some((p) => /bluegreen:nginxSshHost is not set\. Fix: pulumi config set --path 'nginxSshHost.address'/.test(p)), missing.join("\n"));
-        assert.ok(missing.some((p) => /bluegreen:sshPrivateKey is not set\. Fix: pulumi config set --secret sshPrivateKey/.test(p)), missing.join("\n"));
-        const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+        assert.ok(
+            missing.some((p) =>
+                /bluegreen:nginxSshHost is not set\. Fix: pulumi config set --path 'nginxSshHost.address'/.test(p),
+            ),
+            missing.join("\n"),
+        );
+        assert.ok(
+            missing.some((p) =>
+                /bluegreen:sshPrivateKey is not set\. Fix: pulumi config set --secret sshPrivateKey/.test(p),
+            ),
+            missing.join("\n"),
+        );
+        const key =
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
         const ssh = {
             activeColor: "blue",
             target: "ssh",
             drainToken: TOKEN,
             sshPrivateKey: key,
-            nginxSshHost: JSON.stringify({ address: "10.0.0.10", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F" }),
-            blueSshHosts: JSON.stringify([{ address: "10.0.1.11" }, { address: "blue-2.internal", port: 2222, user: "deploy" }]),
+            nginxSshHost: JSON.stringify({
+                address: "10.0.0.10",
+                hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F",
+            }),
+            blueSshHosts: JSON.stringify([
+                { address: "10.0.1.11" },
+                { address: "blue-2.internal", port: 2222, user: "deploy" },
+            ]),
             greenSshHosts: JSON.stringify([{ address: "10.0.2.11" }]),
         };
         const config = parseConfig("bluegreen", ssh);
         assert.ok(config.target === "ssh");
-        assert.deepEqual(config.blueSshHosts.map((h) => h.address), ["10.0.1.11", "blue-2.internal"]);
+        assert.deepEqual(
+            config.blueSshHosts.map((h) => h.address),
+            ["10.0.1.11", "blue-2.internal"],
+        );
         const shared = problemsOf({ ...ssh, greenSshHosts: JSON.stringify([{ address: "10.0.1.11" }]) });
         assert.match(shared.join("\n"), /bluegreen:greenSshHosts lists 10\.0\.1\.11, which blueSshHosts lists too/);
         const injected = problemsOf({ ...ssh, blueSshHosts: JSON.stringify([{ address: "10.0.1.11; rm -rf /" }]) });
-        assert.match(injected.join("\n"), /bluegreen:blueSshHosts has the invalid value .*address must be an IPv4 address or a host name/);
+        assert.match(
+            injected.join("\n"),
+            /bluegreen:blueSshHosts has the invalid value .*address must be an IPv4 address or a host name/,
+        );
         const typo = problemsOf({ ...ssh, nginxSshHost: JSON.stringify({ adress: "10.0.0.10" }) });
         assert.match(typo.join("\n"), /bluegreen:nginxSshHost has the invalid value/);
         const badKey = problemsOf({ ...ssh, sshPrivateKey: "not a key" });
@@ -71,7 +94,10 @@ describe("config validation", () => {
         const [same] = problemsOf({ activeColor: "blue", drainToken: TOKEN, publicPort: "9000", internalPort: "9000" });
         assert.match(same, /bluegreen:publicPort and bluegreen:internalPort are both 9000/);
         const [app] = problemsOf({ activeColor: "blue", drainToken: TOKEN, publicPort: "9101" });
-        assert.match(app, /bluegreen:publicPort is 9101, which an app host also uses .* Fix: pulumi config set appBasePort 9301/);
+        assert.match(
+            app,
+            /bluegreen:publicPort is 9101, which an app host also uses .* Fix: pulumi config set appBasePort 9301/,
+        );
     });
 
     it("refuses a key of another target, naming the targets that read it", () => {
@@ -81,12 +107,25 @@ describe("config validation", () => {
         const [remote] = problemsOf({ activeColor: "blue", drainToken: TOKEN, appPort: "3000" });
         assert.match(remote, /bluegreen:appPort is read only by the ssh and aws targets/);
         const ssh = problemsOf({ activeColor: "blue", drainToken: TOKEN, target: "ssh", appBasePort: "9100" });
-        assert.ok(ssh.some((p) => /bluegreen:appBasePort is read only by the local target, and this stack's target is ssh/.test(p)), ssh.join("\n"));
+        assert.ok(
+            ssh.some((p) =>
+                /bluegreen:appBasePort is read only by the local target, and this stack's target is ssh/.test(p),
+            ),
+            ssh.join("\n"),
+        );
     });
 
     it("defaults publicAddress by target: loopback locally, every address on a remote nginx host", () => {
         assert.equal(parseConfig("bluegreen", { activeColor: "blue", drainToken: TOKEN }).publicAddress, "127.0.0.1");
-        const aws = { activeColor: "blue", drainToken: TOKEN, target: "aws", sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n", awsPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F deploy", adminCidr: "203.0.113.0/24" };
+        const aws = {
+            activeColor: "blue",
+            drainToken: TOKEN,
+            target: "aws",
+            sshPrivateKey:
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+            awsPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F deploy",
+            adminCidr: "203.0.113.0/24",
+        };
         assert.equal(parseConfig("bluegreen", aws).publicAddress, "0.0.0.0");
     });
 

@@ -4,14 +4,23 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { HealthContract } from "../../app/health";
 
-function call(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }> {
+function call(
+    port: number,
+    method: string,
+    path: string,
+    headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: http.IncomingHttpHeaders }> {
     return new Promise((resolve, reject) => {
         const req = http.request({ host: "127.0.0.1", port, method, path, headers, agent: false }, (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
             res.on("end", () => {
                 const text = Buffer.concat(chunks).toString("utf8");
-                resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined, headers: res.headers });
+                resolve({
+                    status: res.statusCode ?? 0,
+                    body: text ? JSON.parse(text) : undefined,
+                    headers: res.headers,
+                });
             });
         });
         req.on("error", reject);
@@ -29,7 +38,13 @@ describe("health contract (app/health.ts)", () => {
 
     beforeEach(async () => {
         drainedPromise = new Promise((resolve) => (drained = resolve));
-        health = new HealthContract({ version: "1.2.3", color: "green", drainToken: () => token, drainTimeoutMs: 2000, onDrained: () => drained() });
+        health = new HealthContract({
+            version: "1.2.3",
+            color: "green",
+            drainToken: () => token,
+            drainTimeoutMs: 2000,
+            onDrained: () => drained(),
+        });
         server = http.createServer();
         health.attach(server, (req, res) => {
             const ms = Number(new URL(req.url ?? "/", "http://x").searchParams.get("ms") ?? "0");
@@ -58,15 +73,24 @@ describe("health contract (app/health.ts)", () => {
     it("refuses to drain without the right token", async () => {
         health.ready();
         assert.equal((await call(port, "POST", "/health/drain")).status, 403);
-        assert.equal((await call(port, "POST", "/health/drain", { Authorization: "Bearer wrong-token-00000" })).status, 403);
+        assert.equal(
+            (await call(port, "POST", "/health/drain", { Authorization: "Bearer wrong-token-00000" })).status,
+            403,
+        );
         assert.equal(health.current, "ready");
     });
 
     it("reads a rotated token at each drain request", async () => {
         health.ready();
         token = "rotated-token-654321";
-        assert.equal((await call(port, "POST", "/health/drain", { Authorization: "Bearer secret-token-123456" })).status, 403);
-        assert.equal((await call(port, "POST", "/health/drain", { Authorization: "Bearer rotated-token-654321" })).status, 202);
+        assert.equal(
+            (await call(port, "POST", "/health/drain", { Authorization: "Bearer secret-token-123456" })).status,
+            403,
+        );
+        assert.equal(
+            (await call(port, "POST", "/health/drain", { Authorization: "Bearer rotated-token-654321" })).status,
+            202,
+        );
         await drainedPromise;
         token = "secret-token-123456";
     });

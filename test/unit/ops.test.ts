@@ -17,12 +17,22 @@ function update(n: number, activeColor: "blue" | "green", blue: string, green: s
 }
 
 describe("rollback planning", () => {
-    const history = [update(1, "blue", "1.0.0", "1.0.0"), update(2, "green", "1.0.0", "1.1.0"), update(3, "green", "1.0.0", "1.1.0")];
+    const history = [
+        update(1, "blue", "1.0.0", "1.0.0"),
+        update(2, "green", "1.0.0", "1.1.0"),
+        update(3, "green", "1.0.0", "1.1.0"),
+    ];
 
     it("goes back to the last successful update whose live colour or version differs, as a switch only", () => {
         const plan = planRollback(history);
         assert.equal(plan.target.update, 1);
-        assert.deepEqual(plan.set, { blueVersion: "1.0.0", greenVersion: "1.1.0", blueArtifact: "bin/app", greenArtifact: "bin/app", activeColor: "blue" });
+        assert.deepEqual(plan.set, {
+            blueVersion: "1.0.0",
+            greenVersion: "1.1.0",
+            blueArtifact: "bin/app",
+            greenArtifact: "bin/app",
+            activeColor: "blue",
+        });
         assert.equal(plan.redeploy, undefined);
         assert.match(plan.summary, /switch from green 1\.1\.0 to blue 1\.0\.0 \(still deployed on blue, no redeploy\)/);
     });
@@ -43,22 +53,47 @@ describe("rollback planning", () => {
         const later = [...history, update(4, "blue", "1.2.0", "1.1.0")];
         assert.equal(planRollback(later).set.activeColor, "green");
         const plan = planRollback(later, 1);
-        assert.deepEqual(plan.set, { blueVersion: "1.2.0", greenVersion: "1.0.0", blueArtifact: "bin/app", greenArtifact: "bin/app", activeColor: "green" });
-        assert.match(plan.redeploy ?? "", /the blue pool no longer holds 1\.0\.0 \(it runs 1\.2\.0 since a later update\)/);
+        assert.deepEqual(plan.set, {
+            blueVersion: "1.2.0",
+            greenVersion: "1.0.0",
+            blueArtifact: "bin/app",
+            greenArtifact: "bin/app",
+            activeColor: "green",
+        });
+        assert.match(
+            plan.redeploy ?? "",
+            /the blue pool no longer holds 1\.0\.0 \(it runs 1\.2\.0 since a later update\)/,
+        );
         assert.match(plan.redeploy ?? "", /--redeploy/);
     });
 
     it("refuses targets that cannot be rolled back to, saying why", () => {
-        assert.throws(() => planRollback(history, 9), (e: unknown) => e instanceof RollbackError && /update 9 is not in this stack's history/.test(e.message));
-        assert.throws(() => planRollback([...history, update(4, "blue", "1.0.0", "1.1.0", "failed")], 4), /only a successful update can be rolled back to/);
-        assert.throws(() => planRollback([update(1, "blue", "1.0.0", "1.0.0")]), /no earlier successful update had a different live colour or version/);
+        assert.throws(
+            () => planRollback(history, 9),
+            (e: unknown) => e instanceof RollbackError && /update 9 is not in this stack's history/.test(e.message),
+        );
+        assert.throws(
+            () => planRollback([...history, update(4, "blue", "1.0.0", "1.1.0", "failed")], 4),
+            /only a successful update can be rolled back to/,
+        );
+        assert.throws(
+            () => planRollback([update(1, "blue", "1.0.0", "1.0.0")]),
+            /no earlier successful update had a different live colour or version/,
+        );
     });
 });
 
 describe("history table", () => {
     it("shows failed updates as failed, with what stayed live", () => {
         const rows = historyRows([update(1, "blue", "1.0.0", "1.0.0"), update(2, "green", "1.0.0", "1.1.0", "failed")]);
-        assert.deepEqual(rows[0].slice(0, 6), ["1", "2026-11-26 09:01:00", "succeeded", "blue 1.0.0", "1.0.0", "1.0.0"]);
+        assert.deepEqual(rows[0].slice(0, 6), [
+            "1",
+            "2026-11-26 09:01:00",
+            "succeeded",
+            "blue 1.0.0",
+            "1.0.0",
+            "1.0.0",
+        ]);
         assert.equal(rows[1][2], "failed: blue 1.0.0 stayed live");
         assert.equal(rows[1][3], "(wanted green 1.1.0)");
     });

@@ -31,16 +31,20 @@ describe("script declarations match the scripts' need lines", () => {
         it(`${name} (${declaration.file}, after ${["lib.sh", ...declaration.libraries].join(", ")})`, () => {
             const text = ["lib.sh", ...declaration.libraries, declaration.file].map(textOf).join("\n");
             const required = namesAfter(text, /^\s*need /);
-            assert.deepEqual(required, [...declaration.required].sort(), "required = the need lines");
             // A variable one file needs and another reads only when set is required.
             const optional = namesAfter(text, /^\s*# optional: /).filter((name) => !required.includes(name));
+            assert.deepEqual(required, [...declaration.required].sort(), "required = the need lines");
             assert.deepEqual(optional, [...declaration.optional].sort(), "optional = the # optional: lines");
             const code = text.replace(/\\\n\s*/g, " ").replace(/^\s*(need |# optional: ).*$/gm, "");
             for (const variable of [...declaration.required, ...declaration.optional]) {
                 assert.match(code, new RegExp(`\\b${variable}\\b`), `${variable} is declared but never read`);
             }
             for (const trigger of declaration.triggers) {
-                assert.doesNotMatch(code, new RegExp(`\\b${trigger}\\b`), `${trigger} is a trigger: no script reads it`);
+                assert.doesNotMatch(
+                    code,
+                    new RegExp(`\\b${trigger}\\b`),
+                    `${trigger} is a trigger: no script reads it`,
+                );
             }
         });
     }

@@ -10,7 +10,9 @@ describe("GitHub Actions workflows", function () {
     let actionlint: string;
 
     before(() => {
-        actionlint = execFileSync("bash", [path.join(ROOT, "scripts", "toolchain", "actionlint.sh")], { encoding: "utf8" }).trim();
+        actionlint = execFileSync("bash", [path.join(ROOT, "scripts", "toolchain", "actionlint.sh")], {
+            encoding: "utf8",
+        }).trim();
     });
 
     it("pass actionlint", () => {
@@ -37,7 +39,11 @@ describe("GitHub Actions workflows", function () {
     it("hold no secret values, only references to repository secrets", () => {
         const text = fs.readFileSync(path.join(ROOT, ".github", "workflows", "deploy.yml"), "utf8");
         for (const line of text.split("\n").filter((l) => /(TOKEN|PASSPHRASE|SECRET|WEBHOOK_URL)\s*:/.test(l))) {
-            assert.match(line, /\$\{\{ (secrets|vars)\.[A-Z_]+ \}\}|\$\{\{ github\./, `a secret must come from secrets.*: ${line.trim()}`);
+            assert.match(
+                line,
+                /\$\{\{ (secrets|vars)\.[A-Z_]+ \}\}|\$\{\{ github\./,
+                `a secret must come from secrets.*: ${line.trim()}`,
+            );
         }
     });
 });

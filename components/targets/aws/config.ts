@@ -1,14 +1,6 @@
 // The aws target's keys: both pools and the nginx host as EC2 instances, reached over SSH
 // like the ssh target's machines (REMOTE_KEYS).
-import {
-    type CommonConfig,
-    OCTET,
-    type Parsed,
-    POOL_SIZE_KEYS,
-    jsonList,
-    key,
-    pattern,
-} from "../../configKeys";
+import { type CommonConfig, OCTET, type Parsed, POOL_SIZE_KEYS, jsonList, key, pattern } from "../../configKeys";
 import { HOST_KEY, REMOTE_KEYS } from "../ssh/config";
 
 const CIDR = new RegExp(`^${OCTET}(\\.${OCTET}){3}/(3[0-2]|[12]?\\d)$`);

@@ -18,17 +18,25 @@ async function describeSubnet(id: string): Promise<SubnetInfo> {
     const subnet = await aws.ec2.getSubnet({ id });
     const prefix = Number(subnet.cidrBlock.split("/")[1]);
     if (prefix > 24) {
-        throw new pulumi.RunError(`subnet ${id} is ${subnet.cidrBlock}; the aws target places hosts at fixed addresses in a /24 or ` +
-                "larger subnet. Fix: list larger subnets in awsPublicSubnetIds/awsPrivateSubnetIds");
+        throw new pulumi.RunError(
+            `subnet ${id} is ${subnet.cidrBlock}; the aws target places hosts at fixed addresses in a /24 or ` +
+                "larger subnet. Fix: list larger subnets in awsPublicSubnetIds/awsPrivateSubnetIds",
+        );
     }
     return { id, cidr: subnet.cidrBlock, availabilityZone: subnet.availabilityZone };
 }
 
 export async function createAwsHosts(config: ProgramConfigOf<"aws">): Promise<SshHosts> {
     const tags = { Project: pulumi.getProject(), Stack: pulumi.getStack(), ManagedBy: "pulumi" };
-    const zones = config.awsAvailabilityZones.length > 0 ? config.awsAvailabilityZones : (await aws.getAvailabilityZones({ state: "available" })).names.slice(0, 2);
-    if (zones.length < 2) throw new pulumi.RunError(`the region offers ${zones.length} availability zone(s); the pools span two. ` +
-                "Fix: choose another region (aws:region)");
+    const zones =
+        config.awsAvailabilityZones.length > 0
+            ? config.awsAvailabilityZones
+            : (await aws.getAvailabilityZones({ state: "available" })).names.slice(0, 2);
+    if (zones.length < 2)
+        throw new pulumi.RunError(
+            `the region offers ${zones.length} availability zone(s); the pools span two. ` +
+                "Fix: choose another region (aws:region)",
+        );
     const existing = config.awsVpcId
         ? {
               vpcId: config.awsVpcId,
@@ -79,8 +87,13 @@ export async function createAwsHosts(config: ProgramConfigOf<"aws">): Promise<Ss
         tags,
     });
 
-    const nginx = { address: machines.nginxPrivateAddress, connectAddress: machines.nginxPublicIp, ready: machines.nginxReady };
-    const pool = (color: Color) => machines.pools[color].map((m) => ({ address: m.privateAddress, ready: [m.instance] }));
+    const nginx = {
+        address: machines.nginxPrivateAddress,
+        connectAddress: machines.nginxPublicIp,
+        ready: machines.nginxReady,
+    };
+    const pool = (color: Color) =>
+        machines.pools[color].map((m) => ({ address: m.privateAddress, ready: [m.instance] }));
     return new SshHosts({
         nginx,
         pools: { blue: pool("blue"), green: pool("green") },

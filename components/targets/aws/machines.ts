@@ -17,7 +17,11 @@ export function hostAddress(cidr: string, offset: number): string {
 }
 
 /** Where host `index` (1-based) of a pool lives: zones alternate; blue from .11, green from .111. */
-export function poolPlacement(color: Color, index: number, subnets: readonly SubnetInfo[]): { subnet: SubnetInfo; address: string } {
+export function poolPlacement(
+    color: Color,
+    index: number,
+    subnets: readonly SubnetInfo[],
+): { subnet: SubnetInfo; address: string } {
     const subnet = subnets[(index - 1) % subnets.length];
     return { subnet, address: hostAddress(subnet.cidr, (color === "blue" ? 10 : 110) + index) };
 }
@@ -53,7 +57,12 @@ function userData(role: string, args: AwsMachinesArgs, nginx: boolean, unitText?
         user: args.user,
         publicKey: args.publicKey,
         remoteDir: args.remoteDir,
-        unitText: unitText ? unitText.split("\n").map((line) => (line ? `      ${line}` : "")).join("\n") : "",
+        unitText: unitText
+            ? unitText
+                  .split("\n")
+                  .map((line) => (line ? `      ${line}` : ""))
+                  .join("\n")
+            : "",
     });
 }
 
@@ -87,7 +96,11 @@ export class AwsMachines extends pulumi.ComponentResource {
             },
             { parent: this, ignoreChanges: ["userData"] },
         );
-        const address = new aws.ec2.Eip("nginx", { domain: "vpc", instance: this.nginxInstance.id, tags: { ...args.tags, Name: "bluegreen-nginx" } }, parent);
+        const address = new aws.ec2.Eip(
+            "nginx",
+            { domain: "vpc", instance: this.nginxInstance.id, tags: { ...args.tags, Name: "bluegreen-nginx" } },
+            parent,
+        );
         this.nginxPublicIp = address.publicIp;
         this.nginxReady = [this.nginxInstance, address];
 

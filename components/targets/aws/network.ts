@@ -15,7 +15,11 @@ export interface SubnetInfo {
 
 export interface AwsNetworkArgs {
     /** An existing VPC, with its subnets; when absent a VPC is created from `vpcCidr`. */
-    readonly existing?: { readonly vpcId: string; readonly publicSubnets: readonly SubnetInfo[]; readonly privateSubnets: readonly SubnetInfo[] };
+    readonly existing?: {
+        readonly vpcId: string;
+        readonly publicSubnets: readonly SubnetInfo[];
+        readonly privateSubnets: readonly SubnetInfo[];
+    };
     readonly vpcCidr: string;
     readonly availabilityZones: readonly string[];
     readonly publicCidrs: readonly string[];
@@ -50,40 +54,96 @@ export class AwsNetwork extends pulumi.ComponentResource {
             this.publicSubnets = args.existing.publicSubnets;
             this.privateSubnets = args.existing.privateSubnets;
         } else {
-            const vpc = new aws.ec2.Vpc(`${name}-vpc`, { cidrBlock: args.vpcCidr, enableDnsHostnames: true, enableDnsSupport: true, tags: tags("vpc") }, parent);
+            const vpc = new aws.ec2.Vpc(
+                `${name}-vpc`,
+                { cidrBlock: args.vpcCidr, enableDnsHostnames: true, enableDnsSupport: true, tags: tags("vpc") },
+                parent,
+            );
             this.vpcId = vpc.id;
             const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: tags("igw") }, parent);
-            const publicRoutes = new aws.ec2.RouteTable(`${name}-public`, { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }], tags: tags("public") }, parent);
+            const publicRoutes = new aws.ec2.RouteTable(
+                `${name}-public`,
+                { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }], tags: tags("public") },
+                parent,
+            );
             const makeSubnets = (kind: "public" | "private", firstThird: number): SubnetInfo[] =>
                 args.availabilityZones.map((zone, i) => {
                     const cidr = subnetCidr(args.vpcCidr, firstThird + i);
                     const subnet = new aws.ec2.Subnet(
                         `${name}-${kind}-${i + 1}`,
-                        { vpcId: vpc.id, cidrBlock: cidr, availabilityZone: zone, mapPublicIpOnLaunch: false, tags: tags(`${kind}-${zone}`) },
+                        {
+                            vpcId: vpc.id,
+                            cidrBlock: cidr,
+                            availabilityZone: zone,
+                            mapPublicIpOnLaunch: false,
+                            tags: tags(`${kind}-${zone}`),
+                        },
                         parent,
                     );
                     return { id: subnet.id, cidr, availabilityZone: zone };
                 });
             this.publicSubnets = makeSubnets("public", 1);
             this.privateSubnets = makeSubnets("private", 11);
-            this.publicSubnets.forEach((subnet, i) => new aws.ec2.RouteTableAssociation(`${name}-public-${i + 1}`, { subnetId: subnet.id, routeTableId: publicRoutes.id }, parent));
+            this.publicSubnets.forEach(
+                (subnet, i) =>
+                    new aws.ec2.RouteTableAssociation(
+                        `${name}-public-${i + 1}`,
+                        { subnetId: subnet.id, routeTableId: publicRoutes.id },
+                        parent,
+                    ),
+            );
             // Pool hosts have no public address: they reach package mirrors through one NAT gateway.
             const natAddress = new aws.ec2.Eip(`${name}-nat`, { domain: "vpc", tags: tags("nat") }, parent);
-            const nat = new aws.ec2.NatGateway(`${name}-nat`, { subnetId: this.publicSubnets[0].id, allocationId: natAddress.id, tags: tags("nat") }, { parent: this, dependsOn: [gateway] });
-            const privateRoutes = new aws.ec2.RouteTable(`${name}-private`, { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.id }], tags: tags("private") }, parent);
-            this.privateSubnets.forEach((subnet, i) => new aws.ec2.RouteTableAssociation(`${name}-private-${i + 1}`, { subnetId: subnet.id, routeTableId: privateRoutes.id }, parent));
+            const nat = new aws.ec2.NatGateway(
+                `${name}-nat`,
+                { subnetId: this.publicSubnets[0].id, allocationId: natAddress.id, tags: tags("nat") },
+                { parent: this, dependsOn: [gateway] },
+            );
+            const privateRoutes = new aws.ec2.RouteTable(
+                `${name}-private`,
+                { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.id }], tags: tags("private") },
+                parent,
+            );
+            this.privateSubnets.forEach(
+                (subnet, i) =>
+                    new aws.ec2.RouteTableAssociation(
+                        `${name}-private-${i + 1}`,
+                        { subnetId: subnet.id, routeTableId: privateRoutes.id },
+                        parent,
+                    ),
+            );
         }
 
         const publicPorts = [args.publicPort, ...(args.tlsPort ? [args.tlsPort] : [])];
-        const everywhereOut = [{ description: "outbound: package mirrors, time, DNS", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }];
+        const everywhereOut = [
+            {
+                description: "outbound: package mirrors, time, DNS",
+                protocol: "-1",
+                fromPort: 0,
+                toPort: 0,
+                cidrBlocks: ["0.0.0.0/0"],
+            },
+        ];
         this.nginxSecurityGroup = new aws.ec2.SecurityGroup(
             `${name}-nginx`,
             {
                 vpcId: this.vpcId,
                 description: "bluegreen nginx host: HTTP(S) from clients, SSH from the admin network",
                 ingress: [
-                    ...publicPorts.map((port) => ({ description: `clients to nginx :${port}`, protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: [...args.publicCidrs] })),
-                    { description: "SSH from the admin network", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [args.adminCidr] },
+                    ...publicPorts.map((port) => ({
+                        description: `clients to nginx :${port}`,
+                        protocol: "tcp",
+                        fromPort: port,
+                        toPort: port,
+                        cidrBlocks: [...args.publicCidrs],
+                    })),
+                    {
+                        description: "SSH from the admin network",
+                        protocol: "tcp",
+                        fromPort: 22,
+                        toPort: 22,
+                        cidrBlocks: [args.adminCidr],
+                    },
                 ],
                 egress: everywhereOut,
                 tags: tags("nginx"),
@@ -96,8 +156,20 @@ export class AwsNetwork extends pulumi.ComponentResource {
                 vpcId: this.vpcId,
                 description: "bluegreen pool hosts: the app port and SSH from the nginx host only",
                 ingress: [
-                    { description: "app port from nginx (and its health gate)", protocol: "tcp", fromPort: args.appPort, toPort: args.appPort, securityGroups: [this.nginxSecurityGroup.id] },
-                    { description: "SSH through the nginx host (jump host)", protocol: "tcp", fromPort: 22, toPort: 22, securityGroups: [this.nginxSecurityGroup.id] },
+                    {
+                        description: "app port from nginx (and its health gate)",
+                        protocol: "tcp",
+                        fromPort: args.appPort,
+                        toPort: args.appPort,
+                        securityGroups: [this.nginxSecurityGroup.id],
+                    },
+                    {
+                        description: "SSH through the nginx host (jump host)",
+                        protocol: "tcp",
+                        fromPort: 22,
+                        toPort: 22,
+                        securityGroups: [this.nginxSecurityGroup.id],
+                    },
                 ],
                 egress: everywhereOut,
                 tags: tags("pools"),

@@ -103,7 +103,9 @@ export class SshHosts implements HostsLayer {
     checkReachable(trigger: string): void {
         const roles: [string, Role, RemoteMachine][] = [
             ["nginx", "nginx", this.args.nginx],
-            ...(["blue", "green"] as const).flatMap((color) => this.args.pools[color].map((h, i): [string, Role, RemoteMachine] => [`${color}-${i + 1}`, color, h])),
+            ...(["blue", "green"] as const).flatMap((color) =>
+                this.args.pools[color].map((h, i): [string, Role, RemoteMachine] => [`${color}-${i + 1}`, color, h]),
+            ),
         ];
         for (const [name, role, host] of roles) {
             const throughJumpHost = role !== "nginx";
@@ -137,7 +139,13 @@ export class SshHosts implements HostsLayer {
         }));
     }
 
-    shipArtifact(name: string, host: AppHost, releaseId: string, artifactPath: string, opts: pulumi.CustomResourceOptions): ShippedArtifact {
+    shipArtifact(
+        name: string,
+        host: AppHost,
+        releaseId: string,
+        artifactPath: string,
+        opts: pulumi.CustomResourceOptions,
+    ): ShippedArtifact {
         // A tarball travels as one file (the deploy unpacks it on the host), a directory as its
         // files. The plugin creates the missing parents of remotePath; a directory given with a
         // trailing slash lands as remotePath itself, not as remotePath/<its name>.
@@ -187,7 +195,7 @@ export class SshHosts implements HostsLayer {
     }
 
     publicHost(publicAddress: string): pulumi.Input<string> {
-        return publicAddress === "0.0.0.0" ? this.args.publicHost ?? this.args.nginx.address : publicAddress;
+        return publicAddress === "0.0.0.0" ? (this.args.publicHost ?? this.args.nginx.address) : publicAddress;
     }
 
     /** The program runs elsewhere than nginx: the records are what it has. */
