@@ -3,83 +3,22 @@
 // Ordering inside one update comes from the graph: deploy → gate → switch → verify.
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { COLORS, type Color, HTTPS_PORT, type ProgramConfig, loadConfig, otherColor } from "./components/config";
+import { COLORS, type Color, loadConfig, otherColor, shutdownTimeoutSeconds } from "./components/config";
+import { deployStateOf, previousDeployState, releasesOf } from "./components/deployState";
 import { HealthGate } from "./components/healthGate";
-import { type AppHost, listenerAddress } from "./components/hosts";
-import { type NginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
+import type { AppHost } from "./components/hosts";
+import { nginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
 import { reconcileReason } from "./components/observe";
 import { describePlan } from "./components/plan";
 import { Pool } from "./components/pool";
-import { resolvedPath } from "./components/projectPath";
-import { type Release, describeRelease } from "./components/release";
 import { Router } from "./components/router";
-import { type DeployState, checkSafety, parseDeployState, recordedOutputs } from "./components/safety";
+import { type DeployState, checkSafety, recordedOutputs } from "./components/safety";
 import { createHostsLayer } from "./components/targets";
 
 /** How long nginx may take to serve a new config and pass the smoke checks. */
 const VERIFY_TIMEOUT_SECONDS = 15;
 /** Address of the internal listener: loopback only, never configurable. */
 const INTERNAL_ADDRESS = "127.0.0.1";
-
-/**
- * What the last successful update deployed, from this stack's own outputs. Read with the
- * engine's own function rather than a StackReference: that would be a resource whose every
- * output `pulumi preview --diff` prints, and one more step for every update.
- */
-async function previousDeployState(): Promise<DeployState | undefined> {
-    const read = await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", {
-        name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
-    });
-    const outputs = (read?.outputs ?? {}) as Record<string, unknown>;
-    if (outputs.deployState === undefined) return undefined;
-    const state = parseDeployState(outputs);
-    if (!state) {
-        // Fail closed: without it, nothing would protect the live pool.
-        throw new pulumi.RunError(
-            "the stack's deployState output (what the last update deployed) cannot be read, so the safety " +
-                "rules cannot be checked. Fix: restore it from `pulumi stack history`, or if the stack was " +
-                "imported, run one update with the live pool's settings unchanged.",
-        );
-    }
-    return state;
-}
-
-function releaseOf(config: ProgramConfig, color: Color, previous: DeployState | undefined): Release {
-    const [version, artifact] =
-        color === "blue" ? [config.blueVersion, config.blueArtifact] : [config.greenVersion, config.greenArtifact];
-    const before = previous?.pools[color];
-    const same =
-        before &&
-        before.version === version &&
-        before.artifact === artifact &&
-        before.startCommand === config.appStartCommand;
-    try {
-        return describeRelease(
-            version,
-            resolvedPath(`${color}Artifact`, artifact),
-            config.appStartCommand,
-            `bluegreen:${color}Artifact`,
-            same ? before.releaseId : undefined,
-        );
-    } catch (err) {
-        throw pulumi.RunError.isInstance(err) ? err : new pulumi.RunError((err as Error).message);
-    }
-}
-
-function deployStateOf(
-    config: ProgramConfig,
-    releases: Record<Color, Release>,
-    hosts: Record<Color, AppHost[]>,
-): DeployState {
-    const pool = (color: Color) => ({
-        version: releases[color].version,
-        releaseId: releases[color].releaseId,
-        artifact: color === "blue" ? config.blueArtifact : config.greenArtifact,
-        startCommand: config.appStartCommand,
-        hosts: Object.fromEntries(hosts[color].map((h) => [h.name, `${h.address}:${h.port}`])),
-    });
-    return { liveColor: config.activeColor, pools: { blue: pool("blue"), green: pool("green") } };
-}
 
 async function main() {
     const config = loadConfig();
@@ -90,10 +29,7 @@ async function main() {
         green: hostsLayer.poolHosts("green"),
     };
     const previous = await previousDeployState();
-    const releases: Record<Color, Release> = {
-        blue: releaseOf(config, "blue", previous),
-        green: releaseOf(config, "green", previous),
-    };
+    const releases = releasesOf(config, previous);
     const internalUrl = `http://${INTERNAL_ADDRESS}:${config.internalPort}`;
 
     const recorded = deployStateOf(config, releases, hosts);
@@ -105,19 +41,7 @@ async function main() {
         throw new pulumi.RunError(problems.length === 1 ? problems[0] : `Refused:\n  - ${problems.join("\n  - ")}`);
     }
 
-    const nginxInput: NginxConfigInput = {
-        prefix: hostsLayer.nginxPrefix,
-        switchMode: config.switchMode,
-        liveColor: live,
-        pools: hosts,
-        publicAddress: config.publicAddress,
-        publicPort: config.publicPort,
-        internalAddress: INTERNAL_ADDRESS,
-        internalPort: config.internalPort,
-        workerShutdownTimeoutSeconds: config.drainTimeoutSeconds + 5,
-        privatePaths: config.privatePaths,
-        tls: config.tls ? { port: HTTPS_PORT, fingerprint: config.tls.fingerprint } : undefined,
-    };
+    const nginxInput = nginxConfigInput(config, hostsLayer.nginxPrefix, hosts, INTERNAL_ADDRESS);
     const nginxConfig = renderNginxConfig(nginxInput);
     const nginxSettings = renderedSettings(nginxInput);
     const deployState: DeployState = { ...recorded, configId: nginxConfig.configId, nginx: nginxSettings };
@@ -158,7 +82,7 @@ async function main() {
         after: pools[live].deployments,
     });
 
-    const verifyAddress = listenerAddress(config.publicAddress, hostsLayer.routerLoopback);
+    // The idle pool's hosts appear on the internal listener: the router waits for their deploys.
     const router = new Router(
         "router",
         {
@@ -166,15 +90,14 @@ async function main() {
             config: nginxConfig,
             switchMode: config.switchMode,
             liveColor: live,
-            verifyUrl: `http://${verifyAddress}:${config.publicPort}`,
+            verifyUrl: `http://${hostsLayer.routerPublicAddress(config.publicAddress)}:${config.publicPort}`,
             internalUrl,
             smokePaths: config.smokePaths,
             verifyTimeoutSeconds: VERIFY_TIMEOUT_SECONDS,
-            shutdownTimeoutSeconds: config.drainTimeoutSeconds + 5,
+            shutdownTimeoutSeconds: shutdownTimeoutSeconds(config),
             gate,
             tls: config.tls,
             reconcile,
-            // The idle pool's hosts appear on the internal listener: deploy them first.
         },
         { dependsOn: pools[otherColor(live)].deployments },
     );

@@ -1,5 +1,6 @@
 // The systemd unit of one host's app (templates/systemd/bluegreen-app.service.hbs): sent with
 // every deploy, and on aws also written at boot by cloud-init, so both render it here.
+import { shutdownTimeoutSeconds } from "./config";
 import type { AppHost } from "./hosts";
 import { render } from "./templates";
 
@@ -14,6 +15,6 @@ export function appUnitText(
         hostDir: host.workDir,
         user: host.user,
         startCommand,
-        stopTimeoutSeconds: drainTimeoutSeconds + 5,
+        stopTimeoutSeconds: shutdownTimeoutSeconds({ drainTimeoutSeconds }),
     });
 }

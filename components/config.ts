@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
-import { COMMON_KEYS, type KeySpec, type KeyTable, TARGETS, type Target } from "./configKeys";
+import { type Color, COMMON_KEYS, type KeySpec, type KeyTable, TARGETS, type Target } from "./configKeys";
 import { AWS_KEYS, type AwsConfig, awsConfigProblems } from "./targets/aws/config";
 import { LOCAL_KEYS, type LocalConfig, localConfigProblems } from "./targets/local/config";
 import { SSH_KEYS, type SshConfig, sshConfigProblems } from "./targets/ssh/config";
@@ -162,6 +162,21 @@ export type ProgramConfig = DeploymentConfig extends infer C
     : never;
 
 export type ProgramConfigOf<T extends Target> = Extract<ProgramConfig, { target: T }>;
+
+/** The release a pool is configured with (`<color>Version`, `<color>Artifact`). */
+export function poolRelease(config: DeploymentConfig | ProgramConfig, color: Color) {
+    return color === "blue"
+        ? { version: config.blueVersion, artifact: config.blueArtifact }
+        : { version: config.greenVersion, artifact: config.greenArtifact };
+}
+
+/**
+ * How long a stopping app (its unit's stop timeout) and nginx's old workers after a reload may
+ * take: the drain, plus a margin for the process to exit once drained.
+ */
+export function shutdownTimeoutSeconds(config: { readonly drainTimeoutSeconds: number }): number {
+    return config.drainTimeoutSeconds + 5;
+}
 
 /**
  * Reads every key of the current stack once and validates it. A bad value becomes a

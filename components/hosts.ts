@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { Color } from "./config";
 import type { ObservedNginx } from "./observe";
+import type { Supervisor } from "./targets/ssh/config";
 import type { Script } from "./templates";
 
 export interface AppHost {
@@ -113,7 +114,7 @@ export interface ShippedArtifact {
 
 export interface HostsLayer {
     /** How pool hosts keep their app running (templates/scripts/supervisor/). */
-    readonly supervisor: "auto" | "systemd" | "process";
+    readonly supervisor: Supervisor;
     poolHosts(color: Color): AppHost[];
     /** Makes `artifactPath` (on this machine: a directory or a tarball) available to `host` as release `releaseId`. */
     shipArtifact(
@@ -142,6 +143,8 @@ export interface HostsLayer {
     readonly nginxPrefix: string;
     /** Address the nginx host itself uses to reach its own listeners. */
     readonly routerLoopback: string;
+    /** Where the nginx host reaches its own public listener (to verify a switch). */
+    routerPublicAddress(publicAddress: string): string;
     /** Where clients reach the public listener: `publicAddress`, or the host's when that is 0.0.0.0. */
     publicHost(publicAddress: string): pulumi.Input<string>;
     /**

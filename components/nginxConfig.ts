@@ -1,7 +1,7 @@
 // The nginx config as a pure function of the deployment: both pools' upstreams, the live
 // pool on the public listener, each pool by path on the internal listener.
 import { createHash } from "node:crypto";
-import type { Color, SwitchMode } from "./config";
+import { type Color, HTTPS_PORT, type ProgramConfig, type SwitchMode, shutdownTimeoutSeconds } from "./config";
 import { render } from "./templates";
 
 export interface UpstreamHost {
@@ -60,6 +60,28 @@ export function renderedSettings(input: NginxConfigInput): Record<string, string
               ? Object.values(value).join(" ")
               : String(value);
     return Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, text(value)]));
+}
+
+/** The config's input from the stack config, the nginx host's prefix and both pools' hosts. */
+export function nginxConfigInput(
+    config: ProgramConfig,
+    prefix: string,
+    pools: Readonly<Record<Color, readonly UpstreamHost[]>>,
+    internalAddress: string,
+): NginxConfigInput {
+    return {
+        prefix,
+        switchMode: config.switchMode,
+        liveColor: config.activeColor,
+        pools,
+        publicAddress: config.publicAddress,
+        publicPort: config.publicPort,
+        internalAddress,
+        internalPort: config.internalPort,
+        workerShutdownTimeoutSeconds: shutdownTimeoutSeconds(config),
+        privatePaths: config.privatePaths,
+        tls: config.tls ? { port: HTTPS_PORT, fingerprint: config.tls.fingerprint } : undefined,
+    };
 }
 
 export function upstreamName(color: Color): string {

@@ -56,6 +56,7 @@ export class Router extends pulumi.ComponentResource {
                 deadlineSeconds:
                     args.gate.timeoutSeconds + args.verifyTimeoutSeconds + args.shutdownTimeoutSeconds + 120,
                 environment: {
+                    // The gate's inputs: the switch checks the pool again with them right before it applies.
                     ...args.gate.environment,
                     NGINX_PREFIX: args.hostsLayer.nginxPrefix,
                     NGINX_CONF: args.config.text,
@@ -73,6 +74,7 @@ export class Router extends pulumi.ComponentResource {
                     // Where systemd runs, nginx is started through this unit (enabled at boot).
                     NGINX_UNIT_TEXT: render("systemd/bluegreen-nginx.service.hbs", {
                         prefix: args.hostsLayer.nginxPrefix,
+                        // systemd's own margin over nginx's graceful quit.
                         stopTimeoutSeconds: args.shutdownTimeoutSeconds + 5,
                     }),
                 },

@@ -3,7 +3,8 @@
 // missing or misspelt variable fails to compile; test/unit/scripts.test.ts checks each
 // declaration against the `need` lines of the script and its libraries.
 import type * as pulumi from "@pulumi/pulumi";
-import type { HostScript } from "./hosts";
+import { ENV_PREFIX, type HostScript } from "./hosts";
+import type { Script } from "./templates";
 import { loadScript } from "./templates";
 
 export interface ScriptDeclaration<
@@ -37,10 +38,10 @@ function declare<R extends string, O extends string = never, T extends string = 
     };
 }
 
-/** The variables a declared script takes, as a resource's environment. */
-export type ScriptInputs<D> =
+/** The variables a declared script takes, as a resource's environment (or, `V = string`, a process's). */
+export type ScriptInputs<D, V = pulumi.Input<string>> =
     D extends ScriptDeclaration<infer R, infer O, infer T>
-        ? { readonly [K in R | T]: pulumi.Input<string> } & { readonly [K in O]?: pulumi.Input<string> }
+        ? { readonly [K in R | T]: V } & { readonly [K in O]?: V }
         : never;
 
 const SUPERVISOR_LIBRARIES = ["supervisor/supervisor.sh", "supervisor/process.sh", "supervisor/systemd.sh"];
@@ -148,4 +149,19 @@ export function hostScript<C extends AnyDeclaration, D extends AnyDeclaration = 
         deadlineSeconds: spec.deadlineSeconds,
         environment: spec.environment as Record<string, pulumi.Input<string>>,
     };
+}
+
+/** A declared script's text, its libraries in front: to run it directly (tests, the bench). */
+export function declaredScript(declaration: AnyDeclaration): Script {
+    return loadScript(declaration.file, declaration.libraries);
+}
+
+/** Plain inputs of a declared script as the environment it reads (BLUEGREEN_<NAME>). */
+export function declaredEnvironment<D extends AnyDeclaration>(
+    _declaration: D,
+    inputs: ScriptInputs<D, string>,
+): Record<string, string> {
+    return Object.fromEntries(
+        Object.entries(inputs as Record<string, string>).map(([name, value]) => [ENV_PREFIX + name, value]),
+    );
 }

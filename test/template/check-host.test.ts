@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { loadScript } from "../../components/templates";
+import { SCRIPTS, declaredEnvironment, declaredScript } from "../../components/scripts";
 
 describe("reach check of the nginx host (ssh target)", () => {
     let dir: string;
@@ -50,16 +50,19 @@ describe("reach check of the nginx host (ssh target)", () => {
         switchMode: string,
         aptGet: "installs" | "fails" = "fails",
     ): { code: number | null; output: string } {
-        const script = loadScript("remote/check-host.sh", ["nginx-modules.sh"]);
+        const script = declaredScript(SCRIPTS.checkHost);
         const result = spawnSync("bash", ["-c", script.text, script.name], {
             encoding: "utf8",
             env: {
                 PATH: `${fakeAptGet(aptGet === "installs")}:${process.env.PATH}`,
-                BLUEGREEN_HOST_NAME: "nginx",
-                BLUEGREEN_ROLE: "nginx",
-                BLUEGREEN_REMOTE_DIR: path.join(dir, "srv"),
-                BLUEGREEN_SWITCH_MODE: switchMode,
-                BLUEGREEN_NGINX_BIN: fakeNginx,
+                ...declaredEnvironment(SCRIPTS.checkHost, {
+                    HOST_NAME: "nginx",
+                    ROLE: "nginx",
+                    REMOTE_DIR: path.join(dir, "srv"),
+                    SWITCH_MODE: switchMode,
+                    NGINX_BIN: fakeNginx,
+                    CHECK_TRIGGER: "test",
+                }),
             },
         });
         return { code: result.status, output: `${result.stdout}${result.stderr}` };

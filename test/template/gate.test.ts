@@ -4,7 +4,7 @@ import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import { loadScript } from "../../components/templates";
+import { SCRIPTS, declaredEnvironment, declaredScript } from "../../components/scripts";
 
 interface GateRun {
     readonly code: number | null;
@@ -13,14 +13,17 @@ interface GateRun {
 }
 
 function runGate(hosts: string, expectVersion: string, timeoutSeconds = 1): Promise<GateRun> {
-    const script = loadScript("health-gate.sh", ["gate-lib.sh"]);
+    const script = declaredScript(SCRIPTS.healthGate);
     const env = {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
-        BLUEGREEN_HOSTS: hosts,
-        BLUEGREEN_POOL_COLOR: "green",
-        BLUEGREEN_EXPECT_VERSION: expectVersion,
-        BLUEGREEN_GATE_TIMEOUT_SECONDS: String(timeoutSeconds),
-        BLUEGREEN_HEALTH_INTERVAL_MS: "50",
+        ...declaredEnvironment(SCRIPTS.healthGate, {
+            HOSTS: hosts,
+            POOL_COLOR: "green",
+            EXPECT_VERSION: expectVersion,
+            GATE_TIMEOUT_SECONDS: String(timeoutSeconds),
+            HEALTH_INTERVAL_MS: "50",
+            CONFIG_ID: "test",
+        }),
     };
     return new Promise((resolve, reject) => {
         const child = spawn("bash", ["-c", script.text, script.name], { env });

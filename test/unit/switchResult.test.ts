@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseSwitchResult } from "../../components/switchResult";
+import { SCRIPTS, declaredEnvironment } from "../../components/scripts";
 import { loadScript } from "../../components/templates";
 
 const RESULT = {
@@ -46,7 +47,7 @@ describe("the switch's result line", () => {
         const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-result-"));
         try {
             fs.mkdirSync(path.join(prefix, "conf"));
-            const vars = {
+            const vars = declaredEnvironment(SCRIPTS.nginxSwitch, {
                 NGINX_PREFIX: prefix,
                 NGINX_CONF: "events {}",
                 CONFIG_ID: "3f9a0c1d2e4b",
@@ -57,13 +58,16 @@ describe("the switch's result line", () => {
                 SMOKE_PATHS: "/",
                 VERIFY_TIMEOUT_SECONDS: "1",
                 HEALTH_INTERVAL_MS: "50",
-            };
+                POOL_COLOR: "blue",
+                EXPECT_VERSION: "1.0.0",
+                GATE_TIMEOUT_SECONDS: "1",
+            });
             const script = loadScript("switch-lib.sh");
             const run = spawnSync("bash", ["-c", `${script.text}\nreport_switched 0 0 0`, script.name], {
                 encoding: "utf8",
                 env: {
                     PATH: process.env.PATH ?? "/usr/bin:/bin",
-                    ...Object.fromEntries(Object.entries(vars).map(([k, v]) => [`BLUEGREEN_${k}`, v])),
+                    ...vars,
                 },
             });
             assert.equal(run.status, 0, run.stderr);

@@ -59,6 +59,10 @@ export class LocalHosts implements HostsLayer {
         return listenerAddress(publicAddress, this.routerLoopback);
     }
 
+    routerPublicAddress(publicAddress: string): string {
+        return listenerAddress(publicAddress, this.routerLoopback);
+    }
+
     /** The program runs beside nginx: its records may be stale, nginx's answer is not. */
     observeNginx(internalUrl: string): Promise<ObservedNginx> {
         return observeNginx(internalUrl);

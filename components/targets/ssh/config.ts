@@ -50,6 +50,10 @@ const SSH_HOST_HELP =
     'an object {"address": "10.0.1.11", "port": 22, "user": "deploy", "hostKey": "ssh-ed25519 AAAA..."} ' +
     "(only address is required)";
 
+export const SUPERVISORS = ["auto", "systemd", "process"] as const;
+/** How apps are kept running on a host (templates/scripts/supervisor/). */
+export type Supervisor = (typeof SUPERVISORS)[number];
+
 /** Keys of every target whose hosts are reached over SSH (ssh, aws). */
 export const REMOTE_KEYS = {
     /** Address of nginx's public listener: every address of the nginx host unless told otherwise. */
@@ -78,11 +82,7 @@ export const REMOTE_KEYS = {
      * How apps are kept running: systemd (a unit per host), process (a detached process with a
      * pid file, for hosts without systemd), or auto (systemd where it runs).
      */
-    supervisor: key(
-        z.enum(["auto", "systemd", "process"]),
-        "pulumi config set supervisor auto   (or systemd, process)",
-        "auto",
-    ),
+    supervisor: key(z.enum(SUPERVISORS), "pulumi config set supervisor auto   (or systemd, process)", "auto"),
 } as const;
 
 export type RemoteConfig = Parsed<typeof REMOTE_KEYS>;

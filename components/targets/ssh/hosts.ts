@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { Color, SwitchMode } from "../../configKeys";
+import { COLORS, type Color, type SwitchMode } from "../../configKeys";
 import {
     type AppHost,
     type HostScript,
@@ -13,10 +13,11 @@ import {
     type ScriptRun,
     type ShippedArtifact,
     commandInputs,
+    listenerAddress,
 } from "../../hosts";
 import { TARBALL } from "../../release";
 import { SCRIPTS, hostScript } from "../../scripts";
-import type { SshHost } from "./config";
+import type { SshHost, Supervisor } from "./config";
 
 /**
  * The command plugin offers an SSH agent's keys beside sshPrivateKey whenever SSH_AUTH_SOCK is
@@ -70,7 +71,7 @@ export interface SshHostsArgs {
     readonly remoteDir: string;
     readonly dialAttempts: number;
     readonly dialTimeoutSeconds: number;
-    readonly supervisor: "auto" | "systemd" | "process";
+    readonly supervisor: Supervisor;
     /** The no-reload switch needs nginx's Lua module: the nginx host's check looks for it. */
     readonly switchMode: SwitchMode;
 }
@@ -81,7 +82,7 @@ type Role = "nginx" | Color;
 const DEFAULT_DEADLINE_SECONDS = 300;
 
 export class SshHosts implements HostsLayer {
-    readonly supervisor: "auto" | "systemd" | "process";
+    readonly supervisor: Supervisor;
     readonly nginxPrefix: string;
     readonly routerLoopback = "127.0.0.1";
     private readonly checks: pulumi.Resource[] = [];
@@ -103,7 +104,7 @@ export class SshHosts implements HostsLayer {
     checkReachable(trigger: string): void {
         const roles: [string, Role, RemoteMachine][] = [
             ["nginx", "nginx", this.args.nginx],
-            ...(["blue", "green"] as const).flatMap((color) =>
+            ...COLORS.flatMap((color) =>
                 this.args.pools[color].map((h, i): [string, Role, RemoteMachine] => [`${color}-${i + 1}`, color, h]),
             ),
         ];
@@ -196,6 +197,10 @@ export class SshHosts implements HostsLayer {
 
     publicHost(publicAddress: string): pulumi.Input<string> {
         return publicAddress === "0.0.0.0" ? (this.args.publicHost ?? this.args.nginx.address) : publicAddress;
+    }
+
+    routerPublicAddress(publicAddress: string): string {
+        return listenerAddress(publicAddress, this.routerLoopback);
     }
 
     /** The program runs elsewhere than nginx: the records are what it has. */

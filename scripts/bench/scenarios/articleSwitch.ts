@@ -1,7 +1,7 @@
 // 4b. Baseline: the source article's switch (curl loops with 2 s sleeps, host after host, sed,
 // reload), under the paced load.
 import { spawnSync } from "node:child_process";
-import { readTemplate } from "../../../components/templates";
+import { loadScript } from "../../../components/templates";
 import { Load } from "../../lib/load";
 import { startBaseline, stopBaseline } from "../baseline";
 import { say, sleep } from "../common";
@@ -16,7 +16,8 @@ export interface ArticleSwitchRun {
 export async function articleSwitch(runs: number): Promise<ArticleSwitchRun[]> {
     say("baseline: the source article's switch (sed + reload + curl loops with 2 s sleeps)");
     const rows: ArticleSwitchRun[] = [];
-    const script = `${readTemplate("scripts/lib.sh")}\n${readTemplate("bench/article-deploy.sh")}`;
+    // The article's script with this project's lib.sh in front, as every template script gets it.
+    const script = loadScript("../bench/article-deploy.sh").text;
     for (let i = 0; i < runs; i++) {
         const base = 31100 + i * 10;
         const b = await startBaseline("article", true, { blue: [base + 1, base + 2], green: [base + 5, base + 6] });

@@ -3,9 +3,7 @@
 import { spawn } from "node:child_process";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { ENV_PREFIX } from "../../../components/hosts";
-import { SCRIPTS, type ScriptInputs } from "../../../components/scripts";
-import { loadScript } from "../../../components/templates";
+import { SCRIPTS, declaredEnvironment, declaredScript } from "../../../components/scripts";
 import { say } from "../common";
 
 export interface GateAloneRow {
@@ -26,22 +24,21 @@ export async function gateAlone(sizes: readonly number[], rounds: number): Promi
         }),
     );
     const gate = SCRIPTS.healthGate;
-    const script = loadScript(gate.file, gate.libraries);
+    const script = declaredScript(gate);
     const runGate = (hosts: number) =>
         new Promise<number>((resolve, reject) => {
             const list = servers
                 .slice(0, hosts)
                 .map((server, i) => `green-${i + 1}=127.0.0.1:${(server.address() as AddressInfo).port}`);
             // Typed by the script's declaration, as the program's gate is: a renamed input fails to compile.
-            const inputs: ScriptInputs<typeof gate> = {
+            const env = declaredEnvironment(gate, {
                 HOSTS: list.join(" "),
                 POOL_COLOR: "green",
                 EXPECT_VERSION: "1.0.0",
                 GATE_TIMEOUT_SECONDS: "10",
                 HEALTH_INTERVAL_MS: "100",
                 CONFIG_ID: "bench", // a trigger only: the script never reads it
-            };
-            const env = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [ENV_PREFIX + k, String(v)]));
+            });
             const child = spawn("bash", ["-c", script.text, script.name], { env: { PATH: process.env.PATH, ...env } });
             let out = "";
             child.stdout.on("data", (chunk) => (out += chunk));
