@@ -1,8 +1,5 @@
-// The router (the nginx host): applies one nginx config rendered from templates/ with both
-// pools, and the live colour, with nginx-switch.sh (atomic write, nginx -t, reload only when
-// the config changed, the colour set without a reload in no-reload mode, verify, restore on
-// failure). The rendered config and the live colour are inputs of the switch command, so
-// `pulumi preview --diff` shows what will change.
+// The router (the nginx host): one switch command per update, so the rendered config and the
+// live colour are its inputs and `pulumi preview --diff` shows what will change.
 import * as pulumi from "@pulumi/pulumi";
 import type { Color, SwitchMode } from "./config";
 import type { HealthGate } from "./healthGate";

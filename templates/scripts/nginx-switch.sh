@@ -1,17 +1,8 @@
 # shellcheck shell=bash
-# Applies the rendered nginx config and the live colour, then verifies through the listeners.
-#  1. Config: when it differs from the running one (or nginx is not running), write it beside
-#     the live file, `nginx -t` it, rename it into place (atomic), reload (or start nginx if it
-#     is not running; never restart) and wait until nginx serves the new config id.
-#  2. Live colour: in reload mode it is part of the config. In no-reload mode it is written to
-#     conf/live-color (read when nginx starts or reloads) and set in nginx's shared memory
-#     through the internal listener: no reload, no connection closed.
-#  3. Verify: /health and every smoke path answer 2xx from LIVE_COLOR on the public listener.
-# Before any of it, the pool going live is gated again (gate-lib.sh): a retried switch whose
-# separate gate step passed earlier is never applied ungated.
-# On failure the previous config and colour are put back (restore) and the command fails, so
-# Pulumi keeps the previous state and the change stays pending.
-# The steps and the state they share are in switch-lib.sh.
+# Applies the nginx config and the live colour, then verifies through the public listener.
+# The pool is gated again first: a retried switch whose gate step passed earlier is never
+# applied ungated. Any failure puts the previous config and colour back and fails the command,
+# so Pulumi keeps the previous state and the change stays pending. Steps: switch-lib.sh.
 need SWITCH_MODE
 # optional: RECONCILE
 
