@@ -116,6 +116,8 @@ async function main() {
         internalPort: config.internalPort,
         workerShutdownTimeoutSeconds: config.drainTimeoutSeconds + 5,
         privatePaths: config.privatePaths,
+        clientConnectionLimit: config.clientConnectionLimit,
+        clientRequestRate: config.clientRequestRate,
         tls: config.tls ? { port: HTTPS_PORT, fingerprint: config.tls.fingerprint } : undefined,
     };
     const nginxConfig = renderNginxConfig(nginxInput);
