@@ -166,6 +166,13 @@ export const COMMON_KEYS = {
         "pulumi config set --path 'privatePaths[0]' /status",
         ["/status"],
     ),
+    /** Connections one client address may hold on the public listener (past it: 429); 0 = no limit. */
+    clientConnectionLimit: key(integer(0, 100000), "pulumi config set clientConnectionLimit 256", 256),
+    /**
+     * Requests per second one client address may make on the public listener, with bursts of twice
+     * as many (past it: 429); 0 = no limit. Off by default: clients behind one NAT share an address.
+     */
+    clientRequestRate: key(integer(0, 100000), "pulumi config set clientRequestRate 100", 0),
     /** Optional TLS: the certificate chain (PEM); with tlsKey it enables the 443 listener. */
     tlsCertificate: secretKey(
         pattern(PEM_CERTIFICATE, "PEM text starting with -----BEGIN CERTIFICATE-----"),

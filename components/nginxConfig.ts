@@ -31,8 +31,12 @@ export interface NginxConfigInput {
     readonly workerProcesses?: number | "auto";
     /** Default: 10m. */
     readonly clientMaxBodySize?: string;
-    /** App paths the public listener answers 404 for (status pages). Default: none. */
+    /** App paths (and everything under them) the public listener answers 404 for. Default: none. */
     readonly privatePaths?: readonly string[];
+    /** Connections one client address may hold on the public listener; 0 = no limit. Default: 0. */
+    readonly clientConnectionLimit?: number;
+    /** Requests per second one client address may make (bursts of twice as many); 0 = no limit. Default: 0. */
+    readonly clientRequestRate?: number;
     /**
      * HTTPS on `port` with the certificate and key that nginx-switch.sh writes to conf/tls/.
      * `fingerprint` identifies them, so a new certificate is a new config (and a reload).
@@ -80,8 +84,20 @@ export function nginxConfigInput(
         internalPort: config.internalPort,
         workerShutdownTimeoutSeconds: shutdownTimeoutSeconds(config),
         privatePaths: config.privatePaths,
+        clientConnectionLimit: config.clientConnectionLimit,
+        clientRequestRate: config.clientRequestRate,
         tls: config.tls ? { port: HTTPS_PORT, fingerprint: config.tls.fingerprint } : undefined,
     };
+}
+
+/**
+ * The nginx regex for a private path: the path itself and everything under it, matched
+ * case-insensitively (`location ~*`) on nginx's normalised URI. Paths were validated against
+ * [A-Za-z0-9._~/-]: only the dot needs escaping.
+ */
+export function privatePathPattern(path: string): string {
+    const trimmed = path.replace(/\/+$/, "");
+    return `"^${trimmed.replace(/\./g, "\\.")}(/|$)"`;
 }
 
 export function upstreamName(color: Color): string {
@@ -110,7 +126,10 @@ export function renderNginxConfig(input: NginxConfigInput): RenderedNginxConfig 
         workerShutdownTimeoutSeconds: input.workerShutdownTimeoutSeconds,
         workerProcesses: input.workerProcesses ?? "auto",
         clientMaxBodySize: input.clientMaxBodySize ?? "10m",
-        privatePaths: [...new Set(input.privatePaths ?? [])],
+        privatePathPatterns: [...new Set(input.privatePaths ?? [])].map(privatePathPattern),
+        clientConnectionLimit: input.clientConnectionLimit ?? 0,
+        clientRequestRate: input.clientRequestRate ?? 0,
+        clientRequestBurst: 2 * (input.clientRequestRate ?? 0),
         tls: input.tls ?? false,
     };
     const configId = createHash("sha256").update(JSON.stringify(context)).digest("hex").slice(0, 16);

@@ -74,6 +74,8 @@ describe("nginx config template", function () {
         ["public on all addresses", { ...BASE, publicAddress: "0.0.0.0", publicPort: 65535, internalPort: 1024 }],
         ["one worker, short shutdown", { ...BASE, workerProcesses: 1, workerShutdownTimeoutSeconds: 1 }],
         ["no-reload mode", { ...BASE, switchMode: "no-reload" }],
+        ["per-client limits", { ...BASE, clientConnectionLimit: 256, clientRequestRate: 100 }],
+        ["per-client limits, no-reload", { ...BASE, switchMode: "no-reload", clientConnectionLimit: 1 }],
         [
             "no-reload mode, idle pool scaled to 0",
             { ...BASE, switchMode: "no-reload", pools: { blue: hosts(2, 9101), green: [] } },
@@ -106,7 +108,7 @@ describe("nginx config template", function () {
         assert.match(text, /proxy_set_header X-Deploy-Color \$deploy_color;/);
         assert.match(
             publicServer,
-            /location \^~ \/health\/ \{\s*return 404;/,
+            /location ~\* \^\/health\/ \{\s*return 404;/,
             "drain and other operational paths are not public",
         );
     });
@@ -124,8 +126,8 @@ describe("nginx config template", function () {
     it("status pages listed in privatePaths are not public", () => {
         const { text } = renderNginxConfig({ ...BASE, privatePaths: ["/status", "/metrics", "/status"] });
         const publicServer = text.slice(text.indexOf("# Public listener"), text.indexOf("# Internal listener"));
-        assert.match(publicServer, /location = \/status \{\s*return 404;/);
-        assert.match(publicServer, /location = \/metrics \{\s*return 404;/);
+        assert.match(publicServer, /location ~\* "\^\/status\(\/\|\$\)" \{\s*return 404;/);
+        assert.match(publicServer, /location ~\* "\^\/metrics\(\/\|\$\)" \{\s*return 404;/);
         assert.ok(nginxTest(text).ok, "duplicates are dropped, so nginx -t passes");
     });
 

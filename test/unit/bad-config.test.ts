@@ -106,6 +106,8 @@ const VALID: Record<
     nginxInstanceType: { value: "t3.micro", kind: "string" },
     blueInstanceType: { value: "t3.small", kind: "string" },
     greenInstanceType: { value: "t3.small", kind: "string" },
+    clientConnectionLimit: { value: "256", kind: "integer", range: [0, 100000] },
+    clientRequestRate: { value: "100", kind: "integer", range: [0, 100000] },
     tlsCertificate: { value: CERT, kind: "string", pem: true, inject: (bad) => CERT.replace("MIIB", `MI${bad}IB`) },
     tlsKey: { value: KEY, kind: "string", pem: true, inject: (bad) => KEY.replace("AAAAA", `AA${bad}AAA`) },
     drainToken: { value: TOKEN, kind: "string" },
