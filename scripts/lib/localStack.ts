@@ -6,6 +6,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { PROGRAM_FILES, REPO_ROOT, TestStack, createTestStack } from "./pulumi";
+import { localAppPort } from "../../components/targets/local/config";
 
 export const TEST_DRAIN_TOKEN = "test-drain-token-0123456789";
 
@@ -36,7 +37,8 @@ function portIsFree(port: number): Promise<boolean> {
 }
 
 /**
- * A base port with base+1..+hostsPerPool and base+101.. free, plus two more free ports. Below
+ * A base port under which every app port of the local target (localAppPort) is free, plus two
+ * more free ports. Below
  * Linux's ephemeral range (32768+), so outgoing connections cannot take them meanwhile.
  */
 export async function freePorts(
@@ -45,7 +47,9 @@ export async function freePorts(
     for (let attempt = 0; attempt < 50; attempt++) {
         const base = 10000 + Math.floor(Math.random() * 220) * 100;
         const wanted = [base - 2, base - 1];
-        for (let i = 1; i <= hostsPerPool; i++) wanted.push(base + i, base + 100 + i);
+        for (let i = 1; i <= hostsPerPool; i++) {
+            wanted.push(localAppPort(base, "blue", i), localAppPort(base, "green", i));
+        }
         const free = await Promise.all(wanted.map(portIsFree));
         if (free.every(Boolean)) return { base, publicPort: base - 2, internalPort: base - 1 };
     }
@@ -163,7 +167,7 @@ export async function createLocalStack(
     for (const [key, value] of Object.entries(settings)) await base.stack.setConfig(key, { value });
     await base.stack.setConfig("drainToken", { value: TEST_DRAIN_TOKEN, secret: true });
 
-    const hostPort = (color: "blue" | "green", index: number) => ports.base + (color === "green" ? 100 : 0) + index;
+    const hostPort = (color: "blue" | "green", index: number) => localAppPort(ports.base, color, index);
     return {
         ...base,
         publicUrl: `http://127.0.0.1:${ports.publicPort}`,

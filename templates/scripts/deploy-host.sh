@@ -1,13 +1,8 @@
 # shellcheck shell=bash
-# Deploys one release to one pool host: put the artifact in place, drain the running process,
-# start the new one under the host's supervisor (supervisor.sh), wait until /health says ready.
-# Runs as create and update of the host's command resource, so a changed release redeploys the
-# host and nothing else.
-# Idempotent: when the host already runs this release it is never restarted (a changed setting
-# or script must not touch a process that may be serving); it is only waited for, and the
-# command fails if it does not become ready.
-# If the new release does not become ready, it is stopped and the previous release started
-# again, so the host keeps running what Pulumi's state (unchanged by the failed update) says.
+# Deploys one release to one pool host and waits until /health says ready. A host already
+# running this release is never restarted (a changed setting or script must not touch a process
+# that may be serving). A release that never gets ready is stopped and the previous one started
+# again, so the host runs what Pulumi's state (unchanged by the failed update) says.
 need HOST_NAME HOST_DIR BIND_ADDRESS PORT POOL_COLOR APP_VERSION RELEASE_ID ARTIFACT \
     START_COMMAND DRAIN_TOKEN_FILE READY_TIMEOUT_SECONDS DRAIN_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
 
@@ -55,18 +50,36 @@ fi
 
 log "Deploying $APP_VERSION ($RELEASE_ID) to $HOST_NAME at $BIND_ADDRESS:$PORT"
 
+# refuse_special_files DIR: a release holds plain files, directories and links. Unpacked as root, a
+# setuid file would run as root for anyone, and a device would open the host's hardware: refused
+# (naming the entry) and removed before anything could use it. Nothing stays writable by others.
+refuse_special_files() {
+    local special
+    special=$(find "$1" \( -perm /6000 -o -type b -o -type c -o -type p -o -type s \) -print -quit)
+    if [ -n "$special" ]; then
+        rm -rf "$1"
+        fail "$HOST_NAME: the artifact $ARTIFACT holds ${special#"$1"/}, a setuid or setgid file, a device," \
+            "a fifo or a socket; a release holds plain files and directories only. Remove it from the artifact."
+    fi
+    chmod -R go-w "$1"
+    chmod 755 "$1"
+}
+
 # 1. Put the release in place: copy (or unpack) beside, then rename, so a release dir is never
 # half-written. A tarball whose entries all sit under one top-level directory (npm pack's
 # package/, a `tar czf app-1.4.2.tar.gz app-1.4.2/`) has that directory as its release root.
 if [ ! -d "$release_dir" ]; then
     staging="$release_dir.partial.$$"
     rm -rf "$staging" "$staging.root"
-    mkdir -p "$staging"
+    # Private until checked: nobody else may run what the artifact holds before then.
+    mkdir -p "$(dirname "$staging")"
+    mkdir -m 700 "$staging"
     if [ -d "$ARTIFACT" ]; then
         cp -a "$ARTIFACT/." "$staging/"
     elif [ -f "$ARTIFACT" ]; then
         tar -xf "$ARTIFACT" -C "$staging" --no-same-owner ||
             { rm -rf "$staging"; fail "$HOST_NAME: the artifact $ARTIFACT is not a tarball tar can unpack"; }
+        refuse_special_files "$staging"
         shopt -s dotglob nullglob
         top=("$staging"/*)
         if [ ${#top[@]} -eq 1 ] && [ -d "${top[0]}" ] && [ ! -L "${top[0]}" ]; then

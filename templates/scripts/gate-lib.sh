@@ -1,11 +1,8 @@
 # shellcheck shell=bash
-# The health gate as a function, shared by health-gate.sh and nginx-switch.sh (which checks
-# again right before it changes what is live, so a retried switch is never ungated).
-# Every host of POOL_COLOR in HOSTS (space-separated name=address:port) must answer GET /health
-# with 200, status "ready" and EXPECT_VERSION within GATE_TIMEOUT_SECONDS. Each round asks every
-# host that is not ready yet at once, with one `curl --parallel` (one process, however many
-# hosts), then polls again after HEALTH_INTERVAL_MS; a progress line per host. It runs on the
-# nginx host and sends the Host header nginx would (GATE_HOST_HEADER): it sees what nginx will.
+# The health gate, shared by health-gate.sh and nginx-switch.sh (which checks again right before
+# it changes what is live, so a retried switch is never ungated). It runs on the nginx host and
+# sends the Host header nginx would: it sees what nginx will. One `curl --parallel` per round asks
+# every host not ready yet at once, however many there are.
 
 # run_gate: returns when every host is ready; otherwise fails the script naming the hosts.
 run_gate() {
