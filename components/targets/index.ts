@@ -1,18 +1,31 @@
 // Where the hosts come from: the one place that chooses a target's hosts layer.
+import * as os from "node:os";
+import * as pulumi from "@pulumi/pulumi";
 import type { ProgramConfig } from "../config";
 import type { HostsLayer } from "../hosts";
+import { privateDirProblem } from "../privateDir";
 import { resolvedPath } from "../projectPath";
 import { LocalHosts } from "./local/hosts";
 import { SshHosts, checkAgentSocket } from "./ssh/hosts";
 
 export async function createHostsLayer(config: ProgramConfig): Promise<HostsLayer> {
     switch (config.target) {
-        case "local":
+        case "local": {
+            const stateDir = resolvedPath("stateDir", config.stateDir);
+            const problem = privateDirProblem(stateDir, os.userInfo().uid);
+            if (problem) {
+                throw new pulumi.RunError(
+                    `bluegreen:stateDir is ${stateDir}, but ${problem}: another local user could plant files ` +
+                        "there that the stack would trust. Fix: pulumi config set stateDir .state/local " +
+                        "(in the project), or any directory only you can write.",
+                );
+            }
             return new LocalHosts({
-                stateDir: resolvedPath("stateDir", config.stateDir),
+                stateDir,
                 appBasePort: config.appBasePort,
                 hostCounts: { blue: config.blueHosts, green: config.greenHosts },
             });
+        }
         case "ssh":
             await checkAgentSocket();
             return new SshHosts({

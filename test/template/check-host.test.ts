@@ -49,6 +49,7 @@ describe("reach check of the nginx host (ssh target)", () => {
     function check(
         switchMode: string,
         aptGet: "installs" | "fails" = "fails",
+        remoteDir = path.join(dir, "srv"),
     ): { code: number | null; output: string } {
         const script = declaredScript(SCRIPTS.checkHost);
         const result = spawnSync("bash", ["-c", script.text, script.name], {
@@ -58,7 +59,7 @@ describe("reach check of the nginx host (ssh target)", () => {
                 ...declaredEnvironment(SCRIPTS.checkHost, {
                     HOST_NAME: "nginx",
                     ROLE: "nginx",
-                    REMOTE_DIR: path.join(dir, "srv"),
+                    REMOTE_DIR: remoteDir,
                     SWITCH_MODE: switchMode,
                     NGINX_BIN: fakeNginx,
                     CHECK_TRIGGER: "test",
@@ -113,6 +114,26 @@ describe("reach check of the nginx host (ssh target)", () => {
         assert.equal(run.code, 0, run.output);
         assert.match(run.output, /nginx \(nginx\): reachable as .*, tools present, .* writable/);
         assert.ok(!fs.existsSync(path.join(dir, "apt-get.log")), "nothing was installed");
+    });
+
+    it("refuses a remoteDir that others can write, or under a directory they can, naming it", () => {
+        const shared = path.join(dir, "shared");
+        fs.mkdirSync(shared);
+        fs.chmodSync(shared, 0o777);
+        const under = check("reload", "fails", path.join(shared, "bluegreen"));
+        assert.notEqual(under.code, 0);
+        assert.match(
+            under.output,
+            /remoteDir \S+\/shared\/bluegreen is not private: \S+\/shared is writable by others \(mode 777\)/,
+        );
+        fs.chmodSync(shared, 0o755);
+        fs.mkdirSync(path.join(shared, "open"));
+        fs.chmodSync(path.join(shared, "open"), 0o757);
+        const open = check("reload", "fails", path.join(shared, "open"));
+        assert.match(open.output, /\S+\/shared\/open is writable by others \(mode 757\)/);
+        // Sticky, as /tmp is: others cannot touch what is ours there.
+        fs.chmodSync(shared, 0o1777);
+        assert.equal(check("reload", "fails", path.join(shared, "bluegreen")).code, 0);
     });
 
     it("does not ask for the module in reload mode", () => {

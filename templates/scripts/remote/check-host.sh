@@ -39,4 +39,29 @@ if ! { mkdir -p "$REMOTE_DIR" 2>/dev/null && [ -w "$REMOTE_DIR" ]; }; then
     fail "$HOST_NAME: $REMOTE_DIR cannot be created or written by $(id -un). Create it for that user:" \
         "sudo install -d -o $(id -un) $REMOTE_DIR"
 fi
+# remoteDir must be this user's alone (as stateDir locally, components/privateDir.ts): in a
+# directory others can write, a release, token or symlink planted first would be trusted.
+private_dir_problem() {
+    local dir=$1 owner mode
+    read -r owner mode < <(stat -c '%u %a' "$dir")
+    if [ "$owner" != "$(id -u)" ]; then echo "$dir belongs to user $owner, not to $(id -un)"; return; fi
+    if (( 8#$mode & 8#022 )); then echo "$dir is writable by others (mode $mode)"; return; fi
+    while [ "$dir" != / ]; do
+        dir=$(dirname "$dir")
+        read -r owner mode < <(stat -c '%u %a' "$dir")
+        if [ "$owner" != "$(id -u)" ] && [ "$owner" != 0 ]; then
+            echo "$dir belongs to user $owner, who could replace what is under it"
+            return
+        fi
+        if (( 8#$mode & 8#022 )) && ! (( 8#$mode & 8#1000 )); then
+            echo "$dir is writable by others (mode $mode), who could replace what is under it"
+            return
+        fi
+    done
+}
+problem=$(private_dir_problem "$REMOTE_DIR")
+if [ -n "$problem" ]; then
+    fail "$HOST_NAME: remoteDir $REMOTE_DIR is not private: $problem. Fix: a directory only $(id -un) can" \
+        "write (sudo install -d -m 755 -o $(id -un) /srv/bluegreen), or chmod go-w the one named"
+fi
 log "$HOST_NAME ($ROLE): reachable as $(id -un)@$(hostname), tools present, $REMOTE_DIR writable"
