@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { COLORS, type Color, loadConfig, otherColor, shutdownTimeoutSeconds } from "./components/config";
 import { deployStateOf, previousDeployState, releasesOf } from "./components/deployState";
 import { HealthGate } from "./components/healthGate";
-import type { AppHost } from "./components/hosts";
+import { type AppHost, LOOPBACK, listenerAddress } from "./components/hosts";
 import { nginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
 import { reconcileReason } from "./components/observe";
 import { describePlan } from "./components/plan";
@@ -18,7 +18,7 @@ import { createHostsLayer } from "./components/targets";
 /** How long nginx may take to serve a new config and pass the smoke checks. */
 const VERIFY_TIMEOUT_SECONDS = 15;
 /** Address of the internal listener: loopback only, never configurable. */
-const INTERNAL_ADDRESS = "127.0.0.1";
+const INTERNAL_ADDRESS = LOOPBACK;
 
 async function main() {
     const config = loadConfig();
@@ -90,7 +90,7 @@ async function main() {
             config: nginxConfig,
             switchMode: config.switchMode,
             liveColor: live,
-            verifyUrl: `http://${hostsLayer.routerPublicAddress(config.publicAddress)}:${config.publicPort}`,
+            verifyUrl: `http://${listenerAddress(config.publicAddress)}:${config.publicPort}`,
             internalUrl,
             smokePaths: config.smokePaths,
             verifyTimeoutSeconds: VERIFY_TIMEOUT_SECONDS,

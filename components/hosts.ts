@@ -141,10 +141,6 @@ export interface HostsLayer {
     checkReachable(trigger: string): void;
     /** nginx's prefix directory on the nginx host. */
     readonly nginxPrefix: string;
-    /** Address the nginx host itself uses to reach its own listeners. */
-    readonly routerLoopback: string;
-    /** Where the nginx host reaches its own public listener (to verify a switch). */
-    routerPublicAddress(publicAddress: string): string;
     /** Where clients reach the public listener: `publicAddress`, or the host's when that is 0.0.0.0. */
     publicHost(publicAddress: string): pulumi.Input<string>;
     /**
@@ -154,7 +150,10 @@ export interface HostsLayer {
     observeNginx(internalUrl: string): Promise<ObservedNginx | undefined>;
 }
 
+/** How the nginx host reaches itself, on every target. */
+export const LOOPBACK = "127.0.0.1";
+
 /** Where the nginx host reaches its own public listener: on loopback when it listens on every address. */
-export function listenerAddress(publicAddress: string, routerLoopback: string): string {
-    return publicAddress === "0.0.0.0" ? routerLoopback : publicAddress;
+export function listenerAddress(publicAddress: string): string {
+    return publicAddress === "0.0.0.0" ? LOOPBACK : publicAddress;
 }

@@ -141,11 +141,11 @@ export function hostScript<C extends AnyDeclaration, D extends AnyDeclaration = 
     readonly deadlineSeconds?: number;
     readonly environment: BothInputs<C, D>;
 }): HostScript {
-    const create = loadScript(spec.create.file, spec.create.libraries);
+    const create = declaredScript(spec.create);
     return {
         create,
         update: spec.update ? create : undefined,
-        delete: spec.delete ? loadScript(spec.delete.file, spec.delete.libraries) : undefined,
+        delete: spec.delete ? declaredScript(spec.delete) : undefined,
         deadlineSeconds: spec.deadlineSeconds,
         environment: spec.environment as Record<string, pulumi.Input<string>>,
     };

@@ -11,6 +11,7 @@ import {
     type HostsLayer,
     type ScriptRun,
     type ShippedArtifact,
+    LOOPBACK,
     commandInputs,
     listenerAddress,
 } from "../../hosts";
@@ -28,7 +29,6 @@ export class LocalHosts implements HostsLayer {
     /** App processes on this machine are never system services. */
     readonly supervisor = "process" as const;
     readonly nginxPrefix: string;
-    readonly routerLoopback = "127.0.0.1";
     readonly reachable: readonly pulumi.Resource[] = [];
 
     constructor(private readonly args: LocalHostsArgs) {
@@ -40,7 +40,7 @@ export class LocalHosts implements HostsLayer {
             name: `${color}-${i + 1}`,
             color,
             index: i + 1,
-            address: "127.0.0.1",
+            address: LOOPBACK,
             port: localAppPort(this.args.appBasePort, color, i + 1),
             workDir: path.join(this.args.stateDir, "pools", color, `host-${i + 1}`),
             user: os.userInfo().username,
@@ -56,11 +56,7 @@ export class LocalHosts implements HostsLayer {
     }
 
     publicHost(publicAddress: string): string {
-        return listenerAddress(publicAddress, this.routerLoopback);
-    }
-
-    routerPublicAddress(publicAddress: string): string {
-        return listenerAddress(publicAddress, this.routerLoopback);
+        return listenerAddress(publicAddress);
     }
 
     /** The program runs beside nginx: its records may be stale, nginx's answer is not. */

@@ -13,7 +13,6 @@ import {
     type ScriptRun,
     type ShippedArtifact,
     commandInputs,
-    listenerAddress,
 } from "../../hosts";
 import { TARBALL } from "../../release";
 import { SCRIPTS, hostScript } from "../../scripts";
@@ -84,7 +83,6 @@ const DEFAULT_DEADLINE_SECONDS = 300;
 export class SshHosts implements HostsLayer {
     readonly supervisor: Supervisor;
     readonly nginxPrefix: string;
-    readonly routerLoopback = "127.0.0.1";
     private readonly checks: pulumi.Resource[] = [];
 
     constructor(private readonly args: SshHostsArgs) {
@@ -197,10 +195,6 @@ export class SshHosts implements HostsLayer {
 
     publicHost(publicAddress: string): pulumi.Input<string> {
         return publicAddress === "0.0.0.0" ? (this.args.publicHost ?? this.args.nginx.address) : publicAddress;
-    }
-
-    routerPublicAddress(publicAddress: string): string {
-        return listenerAddress(publicAddress, this.routerLoopback);
     }
 
     /** The program runs elsewhere than nginx: the records are what it has. */
