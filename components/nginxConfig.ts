@@ -127,6 +127,7 @@ export function renderNginxConfig(input: NginxConfigInput): RenderedNginxConfig 
         workerProcesses: input.workerProcesses ?? "auto",
         clientMaxBodySize: input.clientMaxBodySize ?? "10m",
         privatePathPatterns: [...new Set(input.privatePaths ?? [])].map(privatePathPattern),
+        clientLimits: Boolean(input.clientConnectionLimit || input.clientRequestRate),
         clientConnectionLimit: input.clientConnectionLimit ?? 0,
         clientRequestRate: input.clientRequestRate ?? 0,
         clientRequestBurst: 2 * (input.clientRequestRate ?? 0),

@@ -55,14 +55,14 @@ log "Deploying $APP_VERSION ($RELEASE_ID) to $HOST_NAME at $BIND_ADDRESS:$PORT"
 # (naming the entry) and removed before anything could use it. Nothing stays writable by others.
 refuse_special_files() {
     local special
-    special=$(find "$1" \( -perm /6000 -o -type b -o -type c -o -type p -o -type s \) -print -quit)
+    special=$(find "$1" \( -type f -perm /6000 -o -type b -o -type c -o -type p -o -type s \) -print -quit) ||
+        { rm -rf "$1"; fail "$HOST_NAME: could not read everything the artifact $ARTIFACT unpacked"; }
     if [ -n "$special" ]; then
         rm -rf "$1"
         fail "$HOST_NAME: the artifact $ARTIFACT holds ${special#"$1"/}, a setuid or setgid file, a device," \
             "a fifo or a socket; a release holds plain files and directories only. Remove it from the artifact."
     fi
     chmod -R go-w "$1"
-    chmod 755 "$1"
 }
 
 # 1. Put the release in place: copy (or unpack) beside, then rename, so a release dir is never
@@ -76,6 +76,7 @@ if [ ! -d "$release_dir" ]; then
     mkdir -m 700 "$staging"
     if [ -d "$ARTIFACT" ]; then
         cp -a "$ARTIFACT/." "$staging/"
+        refuse_special_files "$staging"
     elif [ -f "$ARTIFACT" ]; then
         tar -xf "$ARTIFACT" -C "$staging" --no-same-owner ||
             { rm -rf "$staging"; fail "$HOST_NAME: the artifact $ARTIFACT is not a tarball tar can unpack"; }
@@ -91,6 +92,7 @@ if [ ! -d "$release_dir" ]; then
     else
         fail "$HOST_NAME: the artifact $ARTIFACT does not exist on this host"
     fi
+    chmod 755 "$staging"
     mv "$staging" "$release_dir"
 fi
 

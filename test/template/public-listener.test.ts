@@ -101,8 +101,11 @@ describe("the public listener in front of an app that answers every path (real n
         "/Health/",
     ];
     const refused = ["/x/..\\status", "/x/..%5cstatus", "/x/..%5Cstatus", "/public\\..\\status"];
+    // A backslash in the query is the app's business: a search for a Windows path, say.
+    const queries = ["/search?q=a%5Cb", "/search?path=C:\\x"];
 
     it("every spelling of a private path, and any path with a backslash: 404, never the app", async () => {
+        reachedApp.length = 0;
         for (const target of [...hidden, ...refused]) {
             assert.equal(await rawStatus(publicPort, target), 404, `GET ${target}`);
         }
@@ -110,29 +113,40 @@ describe("the public listener in front of an app that answers every path (real n
         assert.equal(await rawStatus(publicPort, "\\status"), 400, "GET \\status");
         assert.deepEqual(reachedApp, [], "the app saw none of them");
         // Only the paths themselves: a neighbour is the app's.
-        for (const target of ["/statusboard", "/admin/stats.jsonp", "/healthz", "/"]) {
-            assert.equal(await rawStatus(publicPort, target), 200, `GET ${target}`);
-        }
-        assert.deepEqual(reachedApp, ["/statusboard", "/admin/stats.jsonp", "/healthz", "/"]);
+        const neighbours = ["/statusboard", "/admin/stats.jsonp", "/healthz", "/", ...queries];
+        for (const target of neighbours) assert.equal(await rawStatus(publicPort, target), 200, `GET ${target}`);
+        assert.deepEqual(reachedApp, neighbours);
         recordOutcome({
             area: "security",
             fault:
                 `private paths in ${hidden.length + refused.length} spellings (case, trailing slash, dot segments, ` +
                 "percent-encoding, backslashes raw and encoded)",
-            expected: "404; the app never sees them; neighbouring paths still served",
-            observed: `${hidden.length + refused.length} × 404, app saw none; 4 neighbours served`,
-            sent: hidden.length + refused.length + 5,
+            expected: "404; the app never sees them; neighbouring paths (and backslashes in a query) still served",
+            observed: `${hidden.length + refused.length} × 404, app saw none; ${neighbours.length} neighbours served`,
+            sent: hidden.length + refused.length + 7,
             lost: 0,
         });
     });
 
-    it("one client holds at most its connection limit; past it 429 at once, while others are served", async () => {
+    /** Lines nginx logged since `from` (a byte offset of its error log). */
+    function errorLogSince(from: number): string {
+        return fs
+            .readFileSync(path.join(prefix, "logs", "error.log"))
+            .subarray(from)
+            .toString("utf8");
+    }
+
+    it("one client holds at most its connection limit (4); past it 429 at once, while others are served", async () => {
+        const logFrom = fs.statSync(path.join(prefix, "logs", "error.log")).size;
         // Loopback is 127.0.0.0/8: 127.0.0.2 is another client to nginx.
-        const held = await Promise.all(Array.from({ length: 4 }, () => slowBody(publicPort, "127.0.0.2")));
+        const held = await Promise.all(Array.from({ length: 3 }, () => slowBody(publicPort, "127.0.0.2")));
+        let attempts = 1;
         try {
-            // Each slow POST is counted once nginx has its headers: give it a moment to read them.
+            assert.equal(await rawStatus(publicPort, "/", "127.0.0.2"), 200, "a fourth connection is within the limit");
+            held.push(await slowBody(publicPort, "127.0.0.2"));
+            // A slow POST counts once nginx has read its headers: poll until the fifth is refused.
             let status = 0;
-            for (let attempt = 0; attempt < 50 && status !== 429; attempt++) {
+            for (; attempts <= 50 && status !== 429; attempts++) {
                 status = await rawStatus(publicPort, "/", "127.0.0.2");
                 if (status !== 429) await new Promise((resolve) => setTimeout(resolve, 20));
             }
@@ -141,31 +155,42 @@ describe("the public listener in front of an app that answers every path (real n
         } finally {
             for (const socket of held) socket.destroy();
         }
+        assert.match(errorLogSince(logFrom), /limiting connections by zone "bluegreen_client_connections"/);
         recordOutcome({
             area: "security",
-            fault: "one client opens slow-body connections up to its limit (4 here; clientConnectionLimit), then more",
-            expected: "past the limit 429 at once; other clients served",
-            observed: "fifth connection 429; another client 200",
-            sent: 6,
+            fault: "one client holds 4 slow-body connections (clientConnectionLimit 4 here), then opens more",
+            expected: "within the limit served; past it 429 at once (the connection limit); other clients served",
+            observed: "fourth connection 200; fifth 429 by the connection limit; another client 200",
+            sent: 4 + attempts + 1,
             lost: 0,
         });
     });
 
     it("one client past its request rate (and burst) gets 429; another client is still served", async () => {
+        const logFrom = fs.statSync(path.join(prefix, "logs", "error.log")).size;
+        // Batches in parallel (within the connection limit, 4), so the client outpaces the rate (50/s).
         const statuses: number[] = [];
-        for (let i = 0; i < 150; i++) statuses.push(await rawStatus(publicPort, "/", "127.0.0.4"));
+        const started = Date.now();
+        for (let batch = 0; batch < 500 && !statuses.includes(429); batch++) {
+            const sent = Array.from({ length: 4 }, () => rawStatus(publicPort, "/", "127.0.0.4"));
+            statuses.push(...(await Promise.all(sent)));
+        }
+        const seconds = (Date.now() - started) / 1000;
         const ok = statuses.filter((s) => s === 200).length;
         const limited = statuses.filter((s) => s === 429).length;
-        assert.equal(ok + limited, 150, `only 200 and 429: ${[...new Set(statuses)].join(", ")}`);
-        assert.ok(ok >= 100, `the burst (twice the rate: 100) is served: ${ok} were`);
+        assert.equal(ok + limited, statuses.length, `only 200 and 429: ${[...new Set(statuses)].join(", ")}`);
         assert.ok(limited > 0, "past the burst, requests are refused");
+        assert.ok(ok >= 100, `the burst (twice the rate: 100) is served: ${ok} were`);
+        // The burst plus what the rate refilled meanwhile, and no more.
+        assert.ok(ok <= 101 + Math.ceil(50 * seconds) + 1, `${ok} served in ${seconds.toFixed(2)} s`);
+        assert.match(errorLogSince(logFrom), /limiting requests, excess: [\d.]+ by zone "bluegreen_client_requests"/);
         assert.equal(await rawStatus(publicPort, "/", "127.0.0.1"), 200, "another client is served");
         recordOutcome({
             area: "security",
-            fault: "one client sends 150 requests back to back (clientRequestRate 50 here, burst 100)",
-            expected: "the burst served, the rest 429 at once; other clients served",
-            observed: `${ok} × 200, ${limited} × 429; another client 200`,
-            sent: 151,
+            fault: `one client sends ${statuses.length} requests, 4 at a time (clientRequestRate 50 here, burst 100)`,
+            expected: "the burst and the rate served, the rest 429 at once; other clients served",
+            observed: `${ok} × 200 in ${seconds.toFixed(1)} s, ${limited} × 429; another client 200`,
+            sent: statuses.length + 1,
             lost: 0,
         });
     });
@@ -174,8 +199,11 @@ describe("the public listener in front of an app that answers every path (real n
         const socket = await slowBody(publicPort, "127.0.0.3");
         const started = Date.now();
         const closedAfter = await new Promise<number>((resolve, reject) => {
-            socket.on("close", () => resolve(Date.now() - started));
-            setTimeout(() => reject(new Error("a silent body held its connection for 25 s")), 25_000);
+            const giveUp = setTimeout(() => reject(new Error("a silent body held its connection for 25 s")), 25_000);
+            socket.on("close", () => {
+                clearTimeout(giveUp);
+                resolve(Date.now() - started);
+            });
         });
         assert.ok(closedAfter >= 13_000 && closedAfter <= 20_000, `closed after ${closedAfter} ms`);
         recordOutcome({

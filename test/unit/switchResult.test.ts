@@ -37,10 +37,11 @@ describe("the switch's result line", () => {
         assert.throws(() => parseSwitchResult("bluegreen-result {lastSwitch}"), /not JSON/);
         const withoutConfigId: Partial<typeof RESULT> = { ...RESULT };
         delete withoutConfigId.configId;
-        assert.throws(() => parseSwitchResult(line(withoutConfigId)), /configId/);
-        assert.throws(() => parseSwitchResult(line({ ...RESULT, nginx: "restarted" })), /nginx/);
-        assert.throws(() => parseSwitchResult(line({ ...RESULT, lastSwitch: "green" })), /lastSwitch/);
-        assert.throws(() => parseSwitchResult(line({ ...RESULT, liveColor: "red" })), /liveColor/);
+        // The message quotes the whole line, which holds every key: match what it says is wrong.
+        assert.throws(() => parseSwitchResult(line(withoutConfigId)), /lacks configId:/);
+        assert.throws(() => parseSwitchResult(line({ ...RESULT, nginx: "restarted" })), /misstates nginx/);
+        assert.throws(() => parseSwitchResult(line({ ...RESULT, lastSwitch: "green" })), /misstates lastSwitch/);
+        assert.throws(() => parseSwitchResult(line({ ...RESULT, liveColor: "red" })), /misstates liveColor/);
     });
 
     it("is what switch-lib.sh prints when a switch succeeds", () => {

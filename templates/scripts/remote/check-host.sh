@@ -35,7 +35,8 @@ if [ "$ROLE" = nginx ] && [ "$SWITCH_MODE" = no-reload ]; then
     has_lua_module "${NGINX_BIN:-nginx}" || install_lua_module || true
     lua_modules_dir "${NGINX_BIN:-nginx}" >/dev/null
 fi
-if ! { mkdir -p "$REMOTE_DIR" 2>/dev/null && [ -w "$REMOTE_DIR" ]; }; then
+# Made private whatever the login's umask (002 with a per-user group): the check below asks it.
+if ! { (umask 022 && mkdir -p "$REMOTE_DIR") 2>/dev/null && [ -w "$REMOTE_DIR" ]; }; then
     fail "$HOST_NAME: $REMOTE_DIR cannot be created or written by $(id -un). Create it for that user:" \
         "sudo install -d -o $(id -un) $REMOTE_DIR"
 fi
@@ -43,12 +44,12 @@ fi
 # directory others can write, a release, token or symlink planted first would be trusted.
 private_dir_problem() {
     local dir=$1 owner mode
-    read -r owner mode < <(stat -c '%u %a' "$dir")
+    read -r owner mode < <(stat -L -c '%u %a' "$dir")
     if [ "$owner" != "$(id -u)" ]; then echo "$dir belongs to user $owner, not to $(id -un)"; return; fi
     if (( 8#$mode & 8#022 )); then echo "$dir is writable by others (mode $mode)"; return; fi
     while [ "$dir" != / ]; do
         dir=$(dirname "$dir")
-        read -r owner mode < <(stat -c '%u %a' "$dir")
+        read -r owner mode < <(stat -L -c '%u %a' "$dir")
         if [ "$owner" != "$(id -u)" ] && [ "$owner" != 0 ]; then
             echo "$dir belongs to user $owner, who could replace what is under it"
             return
@@ -62,6 +63,6 @@ private_dir_problem() {
 problem=$(private_dir_problem "$REMOTE_DIR")
 if [ -n "$problem" ]; then
     fail "$HOST_NAME: remoteDir $REMOTE_DIR is not private: $problem. Fix: a directory only $(id -un) can" \
-        "write (sudo install -d -m 755 -o $(id -un) /srv/bluegreen), or chmod go-w the one named"
+        "write (sudo install -d -m 755 -o $(id -un) $REMOTE_DIR), or chmod go-w the one named"
 fi
 log "$HOST_NAME ($ROLE): reachable as $(id -un)@$(hostname), tools present, $REMOTE_DIR writable"
