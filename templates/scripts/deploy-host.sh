@@ -7,7 +7,21 @@ need HOST_NAME HOST_DIR BIND_ADDRESS PORT POOL_COLOR APP_VERSION RELEASE_ID ARTI
     START_COMMAND DRAIN_TOKEN_FILE READY_TIMEOUT_SECONDS DRAIN_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
 
 release_dir="$HOST_DIR/releases/$RELEASE_ID"
-mkdir -p "$HOST_DIR/releases"
+(umask 022 && mkdir -p "$HOST_DIR/releases")
+
+# refuse_untrusted DIR: what this host runs sits in directories only the deploying user made and
+# can write. A release id can be computed from outside: a directory planted under that name
+# (through a directory others could write once) must never be run.
+refuse_untrusted() {
+    local dir=$1
+    if [ -L "$dir" ] || [ -n "$(find "$dir" -maxdepth 0 \( ! -user "$(id -u)" -o -perm /022 \) -print)" ]; then
+        fail "$HOST_NAME: $dir is a symlink, is not owned by $(id -un), or others can write it: this script" \
+            "did not make it, so it is not run. Remove it (and check who could write $(dirname "$dir")), then" \
+            "run pulumi up again."
+    fi
+}
+refuse_untrusted "$HOST_DIR/releases"
+[ ! -e "$release_dir" ] && [ ! -L "$release_dir" ] || refuse_untrusted "$release_dir"
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT
 

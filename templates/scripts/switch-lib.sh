@@ -135,17 +135,47 @@ config_problem() {
     fi
 }
 
-# set_live COLOR (no-reload mode): persist, then set in shared memory for every worker.
+# new_token: 48 random hex digits.
+new_token() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# post_live COLOR HELD NEXT: asks nginx to make COLOR live, proving HELD and handing it NEXT.
+# The tokens reach curl on its standard input, never its command line (any local user reads those).
+post_live() {
+    fetch "$INTERNAL_URL/bluegreen/live" "$body" -X POST --data-binary "$1" -H @- \
+        <<<"X-Bluegreen-Token: $2"$'\n'"X-Bluegreen-Next-Token: $3"
+}
+
+# set_live COLOR (no-reload mode): persist, then set in shared memory for every worker. nginx
+# takes each token once, with its successor; the successor waits in control-token.next until
+# nginx has it, so a switch that dies in between leaves both for the next one to try.
 set_live() {
     write_atomic "$live_file" "$1"
-    local status
-    # The token reaches curl on its standard input, never its command line (any local user reads those).
-    status=$(fetch "$INTERNAL_URL/bluegreen/live" "$body" -X POST --data-binary "$1" -H @- \
-        <<<"X-Bluegreen-Token: $(<"$control_token_file")")
+    local status token next pending="$control_token_file.next" deadline
+    local -a held=("$(<"$control_token_file")")
+    [ ! -s "$pending" ] || held+=("$(<"$pending")")
+    next=$(new_token)
+    (umask 077 && printf '%s\n' "$next" >"$pending")
+    for token in "${held[@]}"; do
+        status=$(post_live "$1" "$token" "$next")
+        [ "$status" = 403 ] || break
+    done
+    if [ "$status" = 403 ]; then
+        # Someone else used the token (by hand, with a copy): a reload makes nginx read
+        # conf/control-token again, and the colour from conf/live-color, which is COLOR already.
+        log "nginx refused this host's control token (used by someone else since the last switch?):" \
+            "reloading nginx so that it reads conf/control-token again" >&2
+        run_nginx -c "$conf" -s reload || log "nginx -s reload failed (see $NGINX_PREFIX/logs/error.log)" >&2
+        deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 ))
+        while status=$(post_live "$1" "${held[0]}" "$next") && [ "$status" = 403 ] &&
+            [ "$(now_ms)" -lt "$deadline" ]; do
+            sleep_ms "$HEALTH_INTERVAL_MS"
+        done
+    fi
     if ! { [ "$status" = 200 ] && [ "$(cat "$body")" = "$1" ]; }; then
         echo "setting the live colour to $1 through $INTERNAL_URL/bluegreen/live answered $status $(one_line "$body")"
         return 1
     fi
+    mv -f "$pending" "$control_token_file"
 }
 
 # verify: the public listener serves LIVE_COLOR, health first, then every smoke path.
@@ -233,9 +263,9 @@ prepare_no_reload() {
     modules_dir=$(lua_modules_dir "$nginx_bin")
     ln -sfn "$modules_dir" "$NGINX_PREFIX/modules"
     # The token that lets this script (and only what can read this file) change the live
-    # colour; made once per nginx host, read by nginx when it starts or reloads.
+    # colour; nginx reads it when it starts or reloads, and each colour change replaces it.
     if [ ! -s "$control_token_file" ]; then
-        (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$control_token_file")
+        (umask 077 && new_token >"$control_token_file")
         new_control_token=true
     fi
 }

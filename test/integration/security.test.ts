@@ -4,6 +4,7 @@
 // the internal listener from another address.
 import * as assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -244,14 +245,19 @@ describe("security: each attack tried against a running stack", function () {
     }).timeout(30_000);
 
     it("no token on any command line during switches: a local user polling /proc sees neither token", async () => {
-        const controlToken = fs
-            .readFileSync(path.join(stack.stateDir, "nginx", "conf", "control-token"), "utf8")
-            .trim();
+        const SWITCHES = 20;
+        const tokenFile = path.join(stack.stateDir, "nginx", "conf", "control-token");
+        // Every control token of the run (each switch makes the next one), and the drain token.
+        const tokens = new Set([fs.readFileSync(tokenFile, "utf8").trim(), TEST_DRAIN_TOKEN]);
         // The attacker: another process reading every command line on the machine, as fast as it can,
-        // until told to stop. A canary proves it would have seen a token there.
+        // until told to stop: it keeps any token header and any 48-hex-digit word (a control token's
+        // shape). A canary proves it would have seen a token there.
         const seen = path.join(stack.dir, "cmdlines-seen");
         // The patterns go in a file: on the poller's own command line they would match themselves.
-        fs.writeFileSync(`${seen}.patterns`, `X-Bluegreen-Token: [0-9a-z]+\n${controlToken}\n${TEST_DRAIN_TOKEN}\n`);
+        fs.writeFileSync(
+            `${seen}.patterns`,
+            `X-Bluegreen-[A-Za-z-]*Token: [0-9a-z]+\n[0-9a-f]{48}\n${TEST_DRAIN_TOKEN}\n`,
+        );
         const poll =
             'n=0; until [ -e "$1.stop" ]; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " " | ' +
             'grep -aoE -f "$1.patterns" >>"$1"; n=$((n + 1)); done; echo "$n" >"$1.scans"';
@@ -259,10 +265,11 @@ describe("security: each attack tried against a running stack", function () {
         const stopped = new Promise((resolve) => poller.on("exit", resolve));
         try {
             spawnSync("bash", ["-c", 'exec -a "X-Bluegreen-Token: canary" sleep 1']);
-            for (const color of ["green", "blue", "green", "blue", "green", "blue"]) {
+            for (const color of Array.from({ length: SWITCHES }, (_, i) => (i % 2 === 0 ? "green" : "blue"))) {
                 await stack.stack.setConfig("activeColor", { value: color });
                 assert.equal((await stack.stack.up({ onOutput: () => undefined })).summary.result, "succeeded");
                 assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], color);
+                tokens.add(fs.readFileSync(tokenFile, "utf8").trim());
             }
         } finally {
             fs.writeFileSync(`${seen}.stop`, "");
@@ -270,24 +277,105 @@ describe("security: each attack tried against a running stack", function () {
         }
         const found = fs.readFileSync(seen, "utf8").split("\n").filter(Boolean);
         const scans = Number(fs.readFileSync(`${seen}.scans`, "utf8"));
+        assert.equal(tokens.size, SWITCHES + 2, "every switch made a new control token");
         assert.ok(
             found.includes("X-Bluegreen-Token: canary"),
             "the poller sees a token-like command line when there is one",
         );
         assert.deepEqual(
-            found.filter((f) => f !== "X-Bluegreen-Token: canary"),
+            found.filter((f) => f.startsWith("X-Bluegreen-") && f !== "X-Bluegreen-Token: canary"),
             [],
-            "nothing else it saw held a token",
+            "no other token header was on a command line",
+        );
+        assert.deepEqual(
+            found.filter((f) => tokens.has(f)),
+            [],
+            "none of the run's tokens was on a command line",
         );
         recordOutcome({
             area: "security",
-            fault: `poll every process's command line (${scans} scans) through 6 switches, as any local user can`,
-            expected: "neither the control token nor the drain token is ever on a command line",
-            observed: `only the test's canary was seen; no token in ${scans} scans`,
+            fault: `poll every process's command line (${scans} scans) through ${SWITCHES} switches, as any local user can`,
+            expected: "no control token (a new one per switch) nor the drain token is ever on a command line",
+            observed: `only the test's canary was seen; none of ${tokens.size} tokens in ${scans} scans`,
             sent: 0,
             lost: 0,
         });
-    });
+    }).timeout(300_000);
+
+    it("a copied control token moves traffic once at most: the next up reports it, gates and puts it back", async () => {
+        const tokenFile = path.join(stack.stateDir, "nginx", "conf", "control-token");
+        const liveUrl = `${stack.internalUrl}/bluegreen/live`;
+        const live = String((await getJson(liveUrl)).body);
+        const idle = live === "blue" ? "green" : "blue";
+        const beforeSwitch = fs.readFileSync(tokenFile, "utf8").trim();
+        // A copy taken before a switch (from the file, or a worker's memory) is dead after it.
+        await stack.stack.setConfig("activeColor", { value: idle });
+        assert.equal((await stack.stack.up({ onOutput: () => undefined })).summary.result, "succeeded");
+        const stale = await request(
+            liveUrl,
+            "POST",
+            { "X-Bluegreen-Token": beforeSwitch, "X-Bluegreen-Next-Token": randomBytes(24).toString("hex") },
+            live,
+        );
+        assert.equal(stale.status, 403, "a token from before the last switch is refused");
+        await stack.stack.setConfig("activeColor", { value: live });
+        assert.equal((await stack.stack.up({ onOutput: () => undefined })).summary.result, "succeeded");
+
+        // A copy taken since the last switch works once, as the switch's own would.
+        const copied = fs.readFileSync(tokenFile, "utf8").trim();
+        assert.notEqual(copied, beforeSwitch, "each switch replaced the token");
+        const attackersNext = randomBytes(24).toString("hex");
+        const hijack = await request(
+            liveUrl,
+            "POST",
+            { "X-Bluegreen-Token": copied, "X-Bluegreen-Next-Token": attackersNext },
+            idle,
+        );
+        assert.equal(hijack.status, 200);
+        assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], idle);
+        const replay = await request(
+            liveUrl,
+            "POST",
+            { "X-Bluegreen-Token": copied, "X-Bluegreen-Next-Token": randomBytes(24).toString("hex") },
+            live,
+        );
+        assert.equal(replay.status, 403, "the copy worked once");
+
+        let previewOutput = "";
+        await stack.stack.preview({ onOutput: (t) => (previewOutput += t) });
+        const drift = new RegExp(`nginx serves ${idle} with config \\w+, the stack wants ${live} with`);
+        assert.match(previewOutput, drift, "the preview reports the hand-set colour as drift");
+        let upOutput = "";
+        const up = await stack.stack.up({ onOutput: (t) => (upOutput += t) });
+        assert.equal(up.summary.result, "succeeded");
+        assert.match(upOutput, new RegExp(`Reconciling: ${drift.source}`));
+        assert.ok(
+            upOutput.indexOf(`Gate passed: all 2 ${live} host(s) ready`) <
+                upOutput.indexOf(`Switched: ${live} is live`),
+            "the colour went back through the gate",
+        );
+        assert.match(upOutput, /nginx refused this host's control token/);
+        assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], live);
+        const attackerAgain = await request(
+            liveUrl,
+            "POST",
+            { "X-Bluegreen-Token": attackersNext, "X-Bluegreen-Next-Token": randomBytes(24).toString("hex") },
+            idle,
+        );
+        assert.equal(attackerAgain.status, 403, "the token the attacker handed nginx is dead too");
+        recordOutcome({
+            area: "security",
+            fault:
+                "POST /bluegreen/live with a control token copied before a switch, " +
+                "then with one copied after it (twice), then pulumi preview and up",
+            expected:
+                "old copy refused; a fresh copy works once; preview and up report the drift; " +
+                "up gates and puts the colour back; the attacker's token dead",
+            observed: `403; 200 then 403; drift reported; ${live} live again after the gate; 403`,
+            sent: 4,
+            lost: 0,
+        });
+    }).timeout(180_000);
 
     it("the internal listener answers on loopback only; changing the live colour needs the control token", async () => {
         const internalPort = Number(new URL(stack.internalUrl).port);

@@ -172,8 +172,13 @@ describe("nginx config template", function () {
         );
         assert.match(
             internal,
-            /location = \/bluegreen\/live \{[\s\S]*ngx\.req\.get_headers\(\)\["x-bluegreen-token"\] ~= token/,
+            /location = \/bluegreen\/live \{[\s\S]*headers\["x-bluegreen-token"\] ~= token/,
             "changing the colour needs the control token",
+        );
+        assert.match(
+            internal,
+            /ngx\.shared\.bluegreen:set\("control-token", next_token\)/,
+            "each token works once: a change of colour replaces it",
         );
         assert.match(
             internal,
