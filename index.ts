@@ -79,6 +79,7 @@ async function main() {
         timeoutSeconds: config.gateTimeoutSeconds,
         intervalMs: config.healthIntervalMs,
         hostHeader: hostsLayer.publicHost(config.publicAddress),
+        instances: pools[live].instances,
         after: pools[live].deployments,
     });
 

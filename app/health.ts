@@ -22,6 +22,11 @@ export interface HealthOptions {
      * (so a rotated token applies without a restart). Draining over HTTP is refused when empty.
      */
     readonly drainToken: string | (() => string);
+    /**
+     * INSTANCE_ID from the environment: echoed by /health, so that the deploy and the gate can
+     * tell this process from any other that takes its port. Omitted when empty.
+     */
+    readonly instance?: string;
     /** How long draining waits for requests in flight before exiting anyway. Default: 30 s. */
     readonly drainTimeoutMs?: number;
     /** Called once draining has finished (all in-flight requests done or timed out). Default: process.exit(0). */
@@ -112,6 +117,7 @@ export class HealthContract {
             status: this.status,
             version: this.options.version,
             color: this.options.color,
+            ...(this.options.instance ? { instance: this.options.instance } : {}),
             pid: process.pid,
             uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
             inFlight: this.inFlight,

@@ -22,6 +22,7 @@ const maxWorkMs = 60_000;
 const health = new HealthContract({
     version,
     color: poolColor,
+    instance: process.env.INSTANCE_ID,
     drainToken: () => readDrainToken(),
     drainTimeoutMs: Number(process.env.DRAIN_TIMEOUT_MS ?? "30000"),
 });

@@ -25,6 +25,8 @@ export interface HealthGateArgs {
     readonly intervalMs: number;
     /** Host header of the checks: what nginx sends the apps ($host of a public request). */
     readonly hostHeader: pulumi.Input<string>;
+    /** name=id of the hosts whose app echoes its instance id: only that process may answer. */
+    readonly instances: pulumi.Input<string>;
     /** The pool's deploy commands: the gate checks only after they finished. */
     readonly after: readonly pulumi.Resource[];
 }
@@ -47,6 +49,7 @@ export class HealthGate extends pulumi.ComponentResource {
             GATE_TIMEOUT_SECONDS: String(args.timeoutSeconds),
             HEALTH_INTERVAL_MS: String(args.intervalMs),
             GATE_HOST_HEADER: args.hostHeader,
+            INSTANCES: args.instances,
         };
         this.check = args.hostsLayer.onRouter(
             `${name}-check`,

@@ -3,7 +3,8 @@
 // this pool only; a failed deploy fails the update before anything touches traffic.
 import * as pulumi from "@pulumi/pulumi";
 import type { Color } from "./config";
-import type { AppHost, HostsLayer } from "./hosts";
+import { deployedInstance } from "./deployResult";
+import type { AppHost, HostsLayer, ScriptRun } from "./hosts";
 import type { Release } from "./release";
 import { appUnitText } from "./appUnit";
 import { SCRIPTS, hostScript } from "./scripts";
@@ -28,7 +29,9 @@ export class Pool extends pulumi.ComponentResource {
     readonly hosts: readonly AppHost[];
     readonly release: Release;
     /** The per-host deploy commands: whatever must follow a ready pool depends on these. */
-    readonly deployments: pulumi.Resource[];
+    readonly deployments: ScriptRun[];
+    /** name=id for each host whose app echoes its instance id (the gate's INSTANCES). */
+    readonly instances: pulumi.Output<string>;
 
     constructor(name: string, args: PoolArgs, opts?: pulumi.ComponentResourceOptions) {
         super("bluegreen:index:Pool", name, {}, opts);
@@ -36,11 +39,18 @@ export class Pool extends pulumi.ComponentResource {
         this.hosts = args.hosts;
         this.release = args.release;
         this.deployments = args.hosts.map((host) => deployHost(this, name, host, args));
+        this.instances = pulumi.all(this.deployments.map((d) => d.stdout)).apply((outputs) =>
+            args.hosts
+                .map((host, i) => [host.name, deployedInstance(outputs[i] ?? "")] as const)
+                .filter(([, instance]) => instance !== "")
+                .map(([hostName, instance]) => `${hostName}=${instance}`)
+                .join(" "),
+        );
         this.registerOutputs({});
     }
 }
 
-function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs): pulumi.Resource {
+function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs): ScriptRun {
     const tokenFile = `${host.workDir}/drain-token`;
     const token = args.hostsLayer.onHost(
         `${poolName}-host-${host.index}-token`,

@@ -61,7 +61,7 @@ const SUPERVISED = [
 const NGINX_BIN = "NGINX_BIN";
 const NGINX = ["NGINX_PREFIX"] as const;
 const GATE = ["POOL_COLOR", "EXPECT_VERSION", "GATE_TIMEOUT_SECONDS", "HEALTH_INTERVAL_MS"] as const;
-const GATE_OPTIONAL = ["HOSTS", "GATE_HOST_HEADER"] as const;
+const GATE_OPTIONAL = ["HOSTS", "GATE_HOST_HEADER", "INSTANCES"] as const;
 
 export const SCRIPTS = {
     /** Writes a host's drain token, mode 600. */

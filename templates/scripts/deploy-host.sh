@@ -21,7 +21,7 @@ refuse_untrusted() {
     fi
 }
 refuse_untrusted "$HOST_DIR/releases"
-[ ! -e "$release_dir" ] && [ ! -L "$release_dir" ] || refuse_untrusted "$release_dir"
+if [ -e "$release_dir" ] || [ -L "$release_dir" ]; then refuse_untrusted "$release_dir"; fi
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT
 
@@ -38,9 +38,12 @@ wait_ready() {
                 "$(tail -n 5 "$log_file" 2>/dev/null | tr '\n' ' ')"
             return 1
         fi
-        # Ready, and it is this process answering (an app that reports its pid is checked).
+        # Ready, and it is this process answering (an app that reports its pid or echoes its
+        # instance id is checked).
         if [ "$status" = 200 ] && is_ready "$body" "$version" &&
-            { ! grep -q '"pid"' "$body" || grep -Eq "\"pid\" *: *${pid}[,}]" "$body"; }; then
+            { ! grep -q '"pid"' "$body" || grep -Eq "\"pid\" *: *${pid}[,}]" "$body"; } &&
+            { ! grep -q '"instance"' "$body" ||
+                [ "$(echoed_instance "$body")" = "$(cat "$instance_file" 2>/dev/null)" ]; }; then
             echo "ready after $(( $(now_ms) - started )) ms"
             return 0
         fi
@@ -52,10 +55,18 @@ wait_ready() {
     done
 }
 
+# report_deployed: the result line Pool parses (deployResult.ts): the instance id the gate must
+# see, or "" when the app does not echo one (the gate cannot tell it from another process then).
+report_deployed() { printf 'bluegreen-deploy {"instance":"%s"}\n' "$(echoed_instance "$body")"; }
+
+# new_instance: the id of the process about to start, private to this host's user.
+new_instance() { (umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$instance_file"); }
+
 # Already running this release? Never restart it: wait for it to be ready, or fail.
 if old_pid=$(owned_pid) && [ "$(readlink "/proc/$old_pid/cwd")" = "$release_dir" ]; then
     if outcome=$(wait_ready "$old_pid" "$APP_VERSION"); then
         log "$HOST_NAME already runs $APP_VERSION ($RELEASE_ID, pid $old_pid), $outcome; nothing to do"
+        report_deployed
         exit 0
     fi
     fail "$HOST_NAME ($BIND_ADDRESS:$PORT) runs $APP_VERSION already (pid $old_pid) but $outcome." \
@@ -127,9 +138,12 @@ if [ "$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")" != 000 ]; then
 fi
 
 # 3. Start the new release and wait until it is ready.
+previous_instance=$(cat "$instance_file" 2>/dev/null || true)
+new_instance
 new_pid=$(start_release "$release_dir" "$APP_VERSION")
 if outcome=$(wait_ready "$new_pid" "$APP_VERSION"); then
     log "Deployed $APP_VERSION to $HOST_NAME (pid $new_pid), $outcome"
+    report_deployed
     exit 0
 fi
 
@@ -139,6 +153,8 @@ log "$problem"
 stop_running
 if [ -n "$previous_dir" ] && [ -d "$previous_dir" ] && [ -n "$previous_version" ]; then
     log "Restarting the previous release $(basename "$previous_dir") on $HOST_NAME"
+    # Under its own id: what Pulumi's state (unchanged by this failed update) records for the gate.
+    (umask 077 && printf '%s' "$previous_instance" >"$instance_file")
     back_pid=$(start_release "$previous_dir" "$previous_version")
     if back=$(wait_ready "$back_pid" "$previous_version"); then
         fail "$problem. The previous release $previous_version runs again (pid $back_pid, $back)."

@@ -7,9 +7,9 @@
 # run_gate: returns when every host is ready; otherwise fails the script naming the hosts.
 run_gate() {
     need POOL_COLOR EXPECT_VERSION GATE_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
-    # optional: HOSTS GATE_HOST_HEADER
-    local hosts=${HOSTS:-} count started elapsed deadline entry name status url dir
-    local -A target_of=() status_of=() name_of_url=()
+    # optional: HOSTS GATE_HOST_HEADER INSTANCES
+    local hosts=${HOSTS:-} count started elapsed deadline entry name status url dir echoed answer
+    local -A target_of=() status_of=() name_of_url=() instance_of=()
     local -a pending=() args=()
     [ -n "$hosts" ] || fail "the $POOL_COLOR pool has no hosts: refusing to send traffic to it"
     for entry in $hosts; do
@@ -17,6 +17,8 @@ run_gate() {
         name_of_url[http://${entry#*=}/health]=${entry%%=*}
         pending+=("${entry%%=*}")
     done
+    # name=id: the instance id each host's deploy saw its app echo; such a host must echo it again.
+    for entry in ${INSTANCES:-}; do instance_of[${entry%%=*}]=${entry#*=}; done
     count=${#pending[@]}
     started=$(now_ms)
     deadline=$((started + GATE_TIMEOUT_SECONDS * 1000))
@@ -42,6 +44,17 @@ run_gate() {
         elapsed=$(( $(now_ms) - started ))
         for name in "${pending[@]}"; do
             if [ "${status_of[$name]:-000}" = 200 ] && is_ready "$dir/$name" "$EXPECT_VERSION"; then
+                echoed=$(echoed_instance "$dir/$name")
+                if [ -n "${instance_of[$name]:-}" ] && [ "$echoed" != "${instance_of[$name]}" ]; then
+                    # Waiting cannot change who holds the port: fail now.
+                    answer=$(one_line "$dir/$name" | cut -c1-120)
+                    rm -rf "$dir"
+                    fail "gate failed: $name (${target_of[$name]}) is answered by another process: its /health" \
+                        "echoes instance '${echoed:-none}', the deploy started '${instance_of[$name]}'" \
+                        "($answer). Traffic was not switched. Stop what holds" \
+                        "the port, then redeploy the host: pulumi up --replace <its deploy command's URN>" \
+                        "(pulumi stack --show-urns lists them)"
+                fi
                 log "  $name (${target_of[$name]}) ready after $elapsed ms"
             else
                 still+=("$name")

@@ -56,6 +56,14 @@ is_ready() {
     [[ $body =~ $version_pattern ]] && [ "${BASH_REMATCH[1]}" = "$2" ]
 }
 
+# echoed_instance BODY_FILE: the instance id a /health body echoes (INSTANCE_ID), if any.
+echoed_instance() {
+    local body='' pattern='"instance"[[:space:]]*:[[:space:]]*"([0-9a-f]*)"'
+    IFS= read -r -d '' body <"$1" || true
+    [[ $body =~ $pattern ]] && printf '%s' "${BASH_REMATCH[1]}"
+    return 0
+}
+
 # one_line FILE: a file's text on one line, cut to 300 characters, for error messages.
 one_line() { { tr '\n' ' ' <"$1"; } 2>/dev/null | cut -c1-300; }
 

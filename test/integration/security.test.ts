@@ -163,6 +163,7 @@ describe("security: each attack tried against a running stack", function () {
             "DRAIN_TIMEOUT_MS",
             "DRAIN_TOKEN_FILE",
             "HOME",
+            "INSTANCE_ID",
             "LANG",
             "PATH",
             "POOL_COLOR",
@@ -294,15 +295,15 @@ describe("security: each attack tried against a running stack", function () {
         );
         recordOutcome({
             area: "security",
-            fault: `poll every process's command line (${scans} scans) through ${SWITCHES} switches, as any local user can`,
+            fault: `poll every process's command line (${scans} scans) through ${SWITCHES} switches, as any user can`,
             expected: "no control token (a new one per switch) nor the drain token is ever on a command line",
             observed: `only the test's canary was seen; none of ${tokens.size} tokens in ${scans} scans`,
             sent: 0,
             lost: 0,
         });
-    }).timeout(300_000);
+    });
 
-    it("a copied control token moves traffic once at most: the next up reports it, gates and puts it back", async () => {
+    it("a copied control token moves traffic once at most; the next up reports it, gates, puts it back", async () => {
         const tokenFile = path.join(stack.stateDir, "nginx", "conf", "control-token");
         const liveUrl = `${stack.internalUrl}/bluegreen/live`;
         const live = String((await getJson(liveUrl)).body);
@@ -375,7 +376,7 @@ describe("security: each attack tried against a running stack", function () {
             sent: 4,
             lost: 0,
         });
-    }).timeout(180_000);
+    });
 
     it("the internal listener answers on loopback only; changing the live colour needs the control token", async () => {
         const internalPort = Number(new URL(stack.internalUrl).port);
@@ -413,5 +414,71 @@ describe("security: each attack tried against a running stack", function () {
             sent: 5,
             lost: 0,
         });
+    });
+    // Last: it leaves a host redeployed (put back by a targeted --replace).
+    it("a process that takes a freed app port gets no traffic: the gate finds it is not the deployed app", async () => {
+        const live = String((await getJson(`${stack.internalUrl}/bluegreen/live`)).body);
+        const idle = live === "blue" ? "green" : "blue";
+        const victim = await stack.appStatus(idle, 1);
+        const port = stack.hostPort(idle, 1);
+        // The app dies (a crash: no supervisor restarts it in process mode), and another process,
+        // run by anyone, binds the port and answers /health as the app would, version and all.
+        process.kill(victim.pid, "SIGKILL");
+        const squatter = spawn(
+            process.execPath,
+            [
+                "-e",
+                `require("node:http").createServer((req, res) => {
+                    res.setHeader("content-type", "application/json");
+                    res.end(JSON.stringify({ status: "ready", version: process.argv[2], color: process.argv[3],
+                        who: "squatter" }));
+                }).listen(Number(process.argv[1]), "127.0.0.1", () => console.log("listening"));`,
+                String(port),
+                victim.version,
+                idle,
+            ],
+            { stdio: ["ignore", "pipe", "inherit"] },
+        );
+        try {
+            await new Promise<void>((resolve, reject) => {
+                const timer = setTimeout(() => reject(new Error("the squatter never listened")), 10_000);
+                squatter.stdout.on("data", () => (clearTimeout(timer), resolve()));
+            });
+            const answered = await getJson<{ who?: string }>(`http://127.0.0.1:${port}/health`);
+            assert.equal(answered.body.who, "squatter", "the squatter holds the port");
+
+            await stack.stack.setConfig("activeColor", { value: idle });
+            let output = "";
+            await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
+            assert.match(
+                output,
+                new RegExp(
+                    `gate failed: ${idle}-1 \\(127\\.0\\.0\\.1:${port}\\) is answered by another process: ` +
+                        `its /health echoes instance 'none', the deploy started '[0-9a-f]{32}'`,
+                ),
+            );
+            const served = await getJson(`${stack.publicUrl}/`);
+            assert.equal(served.headers["x-deploy-color"], live, "traffic stayed on the live pool");
+            assert.equal(String((await getJson(`${stack.internalUrl}/bluegreen/live`)).body), live);
+            recordOutcome({
+                area: "security",
+                fault: `kill ${idle}-1's app, bind its port with another process answering /health ready, then switch`,
+                expected: "the gate fails naming the host and what answered; traffic stays; nothing switched",
+                observed: `gate failed at once for ${idle}-1 (echoed no instance id); ${live} still live`,
+                sent: 1,
+                lost: 0,
+            });
+        } finally {
+            squatter.kill("SIGKILL");
+            await new Promise((resolve) => (squatter.exitCode === null ? squatter.on("exit", resolve) : resolve(0)));
+            await stack.stack.setConfig("activeColor", { value: live });
+            const urn = (await stack.stack.exportStack()).deployment.resources
+                .map((r: { urn: string }) => r.urn)
+                .find((u: string) => u.endsWith(`::${idle}-host-1`));
+            assert.ok(urn, `the deploy command of ${idle}-1 is in the state`);
+            const redeployed = await stack.stack.up({ onOutput: () => undefined, replace: [urn] });
+            assert.equal(redeployed.summary.result, "succeeded");
+        }
+        assert.equal((await stack.appStatus(idle, 1)).status, "ready", "the host was redeployed");
     });
 });

@@ -63,7 +63,11 @@ export async function runProgram(
                 registered.push({ type: args.type, name: args.name, inputs: args.inputs });
                 // What AWS would assign: an Elastic IP's public address (documentation range).
                 const assigned = args.type === "aws:ec2/eip:Eip" ? { publicIp: "203.0.113.10" } : {};
-                return { id: `${args.name}-id`, state: { ...args.inputs, ...assigned } };
+                // What a host's deploy reports when its app echoes INSTANCE_ID: an id per host.
+                const deployed = /^(blue|green)-host-\d+$/.test(args.name)
+                    ? { stdout: `bluegreen-deploy {"instance":"${Buffer.from(args.name).toString("hex")}"}\n` }
+                    : {};
+                return { id: `${args.name}-id`, state: { ...args.inputs, ...assigned, ...deployed } };
             },
             call(args) {
                 if (args.token === "pulumi:pulumi:readStackOutputs") {

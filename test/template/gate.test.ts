@@ -12,7 +12,7 @@ interface GateRun {
     readonly stderr: string;
 }
 
-function runGate(hosts: string, expectVersion: string, timeoutSeconds = 1): Promise<GateRun> {
+function runGate(hosts: string, expectVersion: string, timeoutSeconds = 1, instances = ""): Promise<GateRun> {
     const script = declaredScript(SCRIPTS.healthGate);
     const env = {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -23,6 +23,7 @@ function runGate(hosts: string, expectVersion: string, timeoutSeconds = 1): Prom
             GATE_TIMEOUT_SECONDS: String(timeoutSeconds),
             HEALTH_INTERVAL_MS: "50",
             CONFIG_ID: "test",
+            INSTANCES: instances,
         }),
     };
     return new Promise((resolve, reject) => {
@@ -136,6 +137,30 @@ describe("health gate script", function () {
         assert.match(run.stdout, /g3 .* NOT ready after 1s: last \/health answered 200 .*failing/);
         assert.doesNotMatch(run.stdout, /g0 .* NOT ready/);
         assert.match(run.stderr, /gate failed: 3 of 4 green host\(s\) not ready .*traffic was not switched/);
+    });
+
+    it("a host whose deploy saw an instance id must echo it: another process on its port fails at once", async () => {
+        const ours = "0123456789abcdef0123456789abcdef";
+        const own = await server(200, { status: "ready", version: "v2", instance: ours });
+        const silent = await server(200, { status: "ready", version: "v2" });
+        const passing = await runGate(`g0=${own} g1=${silent}`, "v2", 1, `g0=${ours}`);
+        assert.equal(passing.code, 0, passing.stderr);
+        // What took the port answers ready with the right version, but echoes another id, or none.
+        for (const body of [{ instance: "ffff0000ffff0000ffff0000ffff0000" }, {}]) {
+            const squatter = await server(200, { status: "ready", version: "v2", ...body });
+            const started = Date.now();
+            const run = await runGate(`g0=${own} g1=${squatter}`, "v2", 10, `g0=${ours} g1=${ours}`);
+            assert.equal(run.code, 1, run.stdout);
+            assert.ok(Date.now() - started < 5000, "waiting cannot change who holds the port: no 10 s wait");
+            const echoed = "instance" in body ? body.instance : "none";
+            assert.match(
+                run.stderr,
+                new RegExp(
+                    `gate failed: g1 \\(${squatter}\\) is answered by another process: its /health echoes ` +
+                        `instance '${echoed}', the deploy started '${ours}'.*Traffic was not switched`,
+                ),
+            );
+        }
     });
 
     it("refuses a pool without hosts", async () => {

@@ -71,6 +71,10 @@ describe("the program's resource graph (mocks)", () => {
         assert.equal(gate.POOL_COLOR, "green");
         assert.equal(gate.EXPECT_VERSION, "2.0.0");
         assert.match(gate.HOSTS, /^green-1=127\.0\.0\.1:9201 green-2=127\.0\.0\.1:9202$/);
+        // Each host's instance id as its deploy reported it: only that process may pass.
+        const id = (name: string) => Buffer.from(name).toString("hex");
+        assert.equal(gate.INSTANCES, `green-1=${id("green-host-1")} green-2=${id("green-host-2")}`);
+        assert.equal(env(resources, "router-nginx").INSTANCES, gate.INSTANCES, "the switch's own gate too");
     });
 
     it("switching colour changes only the gate and the router inputs, never a host's", async () => {

@@ -8,6 +8,9 @@ need HOST_NAME HOST_DIR DRAIN_TIMEOUT_SECONDS PORT BIND_ADDRESS POOL_COLOR DRAIN
 # optional: SUPERVISOR
 # shellcheck disable=SC2034 # read by process.sh and deploy-host.sh, which come after this file
 log_file="$HOST_DIR/app.log"
+# The id of the process the supervisor starts next (INSTANCE_ID): an app whose /health echoes it
+# can be told from any other process that takes its port (gate-lib.sh).
+instance_file="$HOST_DIR/instance-id"
 
 case ${SUPERVISOR:-process} in
     systemd)
@@ -49,7 +52,8 @@ running_from_release() {
 # Never this command's own environment: scripts, Pulumi's or CI's credentials stay out.
 app_variables() {
     printf '%s\n' "PORT=$PORT" "BIND_ADDRESS=$BIND_ADDRESS" "APP_VERSION=$1" "POOL_COLOR=$POOL_COLOR" \
-        "DRAIN_TOKEN_FILE=$DRAIN_TOKEN_FILE" "DRAIN_TIMEOUT_MS=$((DRAIN_TIMEOUT_SECONDS * 1000))"
+        "DRAIN_TOKEN_FILE=$DRAIN_TOKEN_FILE" "DRAIN_TIMEOUT_MS=$((DRAIN_TIMEOUT_SECONDS * 1000))" \
+        "INSTANCE_ID=$(cat "$instance_file" 2>/dev/null)"
 }
 
 # exec_app VERSION COMMAND...: replaces the current (sub)shell with COMMAND, in a clean
