@@ -49,6 +49,10 @@ export const registered: RecordedResource[] = [];
 export interface RunOptions {
     /** Outputs the stack's previous update recorded (what the engine's readStackOutputs returns). */
     readonly previousOutputs?: Record<string, unknown>;
+    /** The program to run (another checkout's index.ts, for the offline preview); this project's by default. */
+    readonly program?: string;
+    /** The stack's name, as pulumi.getStack() returns it. */
+    readonly stack?: string;
 }
 
 /** Loads the program fresh with `config` (keys without the project prefix) and runs it. */
@@ -77,7 +81,7 @@ export async function runProgram(
             },
         },
         "bluegreen",
-        "unit",
+        options.stack ?? "unit",
         false, // an update, not a preview: every output is known
         "organization",
     );
@@ -111,7 +115,7 @@ export async function runProgram(
     try {
         // A require, not an import: the program is loaded again for every run, after its mocks are set.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const program = require(PROGRAM) as () => Promise<Record<string, unknown>>;
+        const program = require(options.program ?? PROGRAM) as () => Promise<Record<string, unknown>>;
         const exported = await program();
         const outputs: Record<string, unknown> = {};
         for (const [name, value] of Object.entries(exported)) {
