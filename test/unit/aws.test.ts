@@ -260,7 +260,8 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
                     data,
                     new RegExp(
                         "path: /etc/systemd/system/bluegreen-app\\.service[\\s\\S]*" +
-                            "ExecStart=/bin/sh -c 'exec node server\\.js'",
+                            "ExecStart=/bin/sh -c 'set -a && \\. /srv/bluegreen/app/app\\.env " +
+                            "&& exec node server\\.js >>/srv/bluegreen/app/app\\.log 2>&1'",
                     ),
                 );
         }
