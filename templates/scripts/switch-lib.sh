@@ -81,7 +81,7 @@ start_or_reload() {
             # Started through its unit, enabled: it comes back at boot with the last config.
             log "Starting nginx with prefix $NGINX_PREFIX (systemd unit $nginx_unit)"
             install_unit "$nginx_unit" "$NGINX_UNIT_TEXT"
-            as_root systemctl start "$nginx_unit"
+            unit_as_root start "$nginx_unit"
         else
             log "Starting nginx with prefix $NGINX_PREFIX"
             run_nginx -c "$conf"
@@ -194,7 +194,7 @@ restore() {
     elif [ "$config_changed" = true ]; then
         # First start: there is nothing to go back to, so stop nginx rather than serve a broken config.
         if use_systemd; then
-            as_root systemctl stop "$nginx_unit" || true
+            unit_as_root stop "$nginx_unit" || true
         elif pid=$(master_pid); then
             run_nginx -c "$conf" -s quit || true
         fi
