@@ -27,6 +27,10 @@ run_nginx() {
     fi
 }
 
+# foreign_in_prefix: the first file under the prefix that this login does not own (an earlier
+# version's unit ran nginx as root, which left its logs and temp files root's), if any.
+foreign_in_prefix() { find "$NGINX_PREFIX" ! -user "$(id -u)" -print -quit 2>/dev/null || true; }
+
 # master_pid: the running master's pid, or fails when nginx is not running.
 master_pid() {
     local pid

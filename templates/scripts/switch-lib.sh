@@ -216,8 +216,15 @@ restore() {
     fail "$why. Restored the previous live colour${previous_live:+ ($previous_live)}; the nginx config was not changed."
 }
 
-# prepare_prefix: the prefix's directories, and scratch files removed on exit.
+# prepare_prefix: the prefix's directories, and scratch files removed on exit. Before anything
+# changes: nginx about to start under its unit, as this login, must be able to write the prefix.
 prepare_prefix() {
+    local foreign
+    if use_systemd && [ "$(id -u)" != 0 ] && ! master_pid >/dev/null; then
+        foreign=$(foreign_in_prefix)
+        [ -z "$foreign" ] || fail "nginx's unit runs nginx as $(id -un) now, who cannot write $foreign (left from" \
+            "when nginx ran as root). Fix, on the nginx host: sudo chown -R $(id -un): $NGINX_PREFIX; then pulumi up"
+    fi
     mkdir -p "$conf_dir" "$NGINX_PREFIX/logs" "$NGINX_PREFIX/temp"
     # nginx workers may run as another user (nobody, when the master is root): they must reach temp/.
     chmod 755 "$NGINX_PREFIX" "$NGINX_PREFIX/temp"

@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { appUnitText } from "../../components/appUnit";
 import { renderNginxConfig } from "../../components/nginxConfig";
+import { SCRIPTS } from "../../components/scripts";
 import { AWS_APP_USER } from "../../components/targets/aws/hosts";
 import { ROOT_HELPER_PATH, userData } from "../../components/targets/aws/userData";
 import { readTemplate, render } from "../../components/templates";
@@ -28,6 +29,12 @@ interface Run {
     readonly code: number | null;
     readonly stdout: string;
     readonly stderr: string;
+}
+
+interface RunOptions {
+    readonly input?: string | Buffer;
+    readonly net?: boolean;
+    readonly systemd?: boolean;
 }
 
 interface WrittenFile {
@@ -141,12 +148,16 @@ class Lab {
         });
     }
 
-    /** Runs bash SCRIPT as root in the host's namespace (ARGS as $1...). */
-    asRoot(script: string, args: string[] = [], options: { input?: string | Buffer; net?: boolean } = {}): Run {
+    /**
+     * Runs bash SCRIPT as root in the host's namespace (ARGS as $1...); with `systemd`, the
+     * scripts' test for systemd as init (/run/systemd/system) passes there.
+     */
+    asRoot(script: string, args: string[] = [], options: RunOptions = {}): Run {
+        const systemd = options.systemd ? "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system\n" : "";
         const result = spawnSync(
             "unshare",
             ["--mount", "--propagation", "private", ...(options.net ? ["--net"] : []), "bash", "-euc"].concat(
-                this.mounts + script,
+                this.mounts + systemd + script,
                 "lab",
                 ...args,
             ),
@@ -156,9 +167,10 @@ class Lab {
     }
 
     /** Runs ARGV as the app user in the host's namespace, with ENV and nothing else of ours. */
-    asUser(argv: string[], input?: string | Buffer, env: Record<string, string> = {}): Run {
+    asUser(argv: string[], input?: string | Buffer, env: Record<string, string> = {}, options: RunOptions = {}): Run {
         const vars = Object.entries(env).map(([k, v]) => `${k}=${quoted(v)}`);
         return this.asRoot(`exec ${AS_LOGIN} env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${vars.join(" ")} "$@"`, argv, {
+            ...options,
             input,
         });
     }
@@ -534,6 +546,7 @@ describe("root helper: installed by the aws user-data, run through sudo by the a
             assert.equal(line("User"), USER);
             assert.equal(line("AmbientCapabilities"), "CAP_NET_BIND_SERVICE");
             const p = nginx.prefix;
+            const noCapability = quoted(path.join(nginx.dir, "no-capability.txt"));
             const config = renderNginxConfig({
                 prefix: p,
                 switchMode: "reload",
@@ -555,7 +568,7 @@ describe("root helper: installed by the aws user-data, run through sudo by the a
                     `trap 'pid=$(cat ${p}/logs/nginx.pid 2>/dev/null) && kill -QUIT "$pid" 2>/dev/null; true' EXIT`,
                     `${AS_LOGIN} mkdir -p ${p}/conf ${p}/logs ${p}/temp`,
                     `${AS_LOGIN} cp ${quoted(path.join(nginx.dir, "nginx.conf"))} ${p}/conf/nginx.conf`,
-                    `if ${AS_LOGIN} ${line("ExecStart")} 2>${p}/no-capability.txt; then echo started-without; fi`,
+                    `if ${AS_LOGIN} ${line("ExecStart")} 2>${noCapability}; then echo started-without; fi`,
                     `${AS_UNIT} ${line("ExecStartPre")}`,
                     `${AS_UNIT} ${line("ExecStart")}`,
                     `pid=$(cat ${p}/logs/nginx.pid)`,
@@ -568,7 +581,7 @@ describe("root helper: installed by the aws user-data, run through sudo by the a
                     `${AS_LOGIN} ${line("ExecStop")}`,
                     `for _ in $(seq 100); do [ -d /proc/$pid ] || break; sleep 0.05; done`,
                     `[ ! -d /proc/$pid ] && echo stopped`,
-                    `cat ${p}/no-capability.txt`,
+                    `cat ${noCapability}`,
                 ].join("\n"),
                 [],
                 { net: true },
@@ -619,5 +632,88 @@ echo done`;
         assert.match(refused.stderr, /error: installing the systemd unit bluegreen-app\.service failed/);
         assert.equal(pool.unitDir(), "");
         assert.deepEqual(pool.systemctlCalls(), []);
+    });
+
+    describe("hosts an earlier version set up, whose units ran as root", () => {
+        it("app.log, which systemd opened as root, is moved aside: the app, as the login, writes a new one", () => {
+            const appDir = `${pool.remoteDir}/app`;
+            const setup = pool.asRoot(
+                `install -d -o ${USER} -g ${USER} ${quoted(appDir)} && echo old >${quoted(appDir)}/app.log`,
+            );
+            assert.equal(setup.code, 0, setup.stderr);
+            const libraries = ["lib.sh", "supervisor/supervisor.sh", "supervisor/process.sh", "supervisor/systemd.sh"];
+            const text = libraries.map((file) => readTemplate(`scripts/${file}`)).join("\n");
+            const env = {
+                HOST_NAME: "blue-1",
+                HOST_DIR: appDir,
+                DRAIN_TIMEOUT_SECONDS: "5",
+                PORT: "3000",
+                BIND_ADDRESS: "127.0.0.1",
+                POOL_COLOR: "blue",
+                DRAIN_TOKEN_FILE: `${appDir}/drain-token`,
+                START_COMMAND: "node server.js",
+            };
+            // What the app unit's shell does once started: append to app.log as the login.
+            const script = `${text}\nsystemd_adopt_log\necho new >>"$log_file"\necho appended`;
+            const run = pool.asUser(["bash", "-c", script, "t"], undefined, env);
+            assert.equal(run.code, 0, `${run.stdout}${run.stderr}`);
+            assert.match(run.stdout, /^appended$/m);
+            assert.match(
+                run.stderr,
+                /blue-1: \S+\/app\.log was root's \(an earlier version's unit\): kept as \S+\.root/,
+            );
+            assert.equal(fs.readFileSync(`${appDir}/app.log.root`, "utf8"), "old\n");
+            assert.equal(fs.statSync(`${appDir}/app.log.root`).uid, 0);
+            assert.equal(fs.readFileSync(`${appDir}/app.log`, "utf8"), "new\n");
+            assert.notEqual(fs.statSync(`${appDir}/app.log`).uid, 0, "the new log is the login's");
+            // The login's own log stays where it is.
+            const again = pool.asUser(["bash", "-c", script, "t"], undefined, env);
+            assert.equal(again.code, 0, again.stderr);
+            assert.equal(fs.readFileSync(`${appDir}/app.log`, "utf8"), "new\nnew\n");
+        });
+
+        it("a switch that would start nginx as the login in a prefix root wrote to stops first, naming the fix", () => {
+            const p = nginx.prefix;
+            const setup = nginx.asRoot(
+                `rm -rf ${p} && install -d -o ${USER} -g ${USER} ${p} ${p}/logs && echo old >${p}/logs/error.log`,
+            );
+            assert.equal(setup.code, 0, setup.stderr);
+            const text = ["lib.sh", ...SCRIPTS.nginxSwitch.libraries]
+                .map((file) => readTemplate(`scripts/${file}`))
+                .join("\n");
+            const env = {
+                NGINX_PREFIX: p,
+                NGINX_CONF: "# unused",
+                CONFIG_ID: "test",
+                SWITCH_MODE: "reload",
+                LIVE_COLOR: "blue",
+                VERIFY_URL: "http://127.0.0.1:1",
+                INTERNAL_URL: "http://127.0.0.1:1",
+                SMOKE_PATHS: "/",
+                VERIFY_TIMEOUT_SECONDS: "1",
+                HEALTH_INTERVAL_MS: "100",
+                POOL_COLOR: "blue",
+                EXPECT_VERSION: "1.0.0",
+                GATE_TIMEOUT_SECONDS: "1",
+                SUPERVISOR: "systemd",
+                NGINX_UNIT_TEXT: nginx.nginxUnit(),
+            };
+            const script = `${text}\nprepare_prefix\necho prepared`;
+            const refused = nginx.asUser(["bash", "-c", script, "t"], undefined, env, { systemd: true });
+            assert.equal(refused.code, 1, `${refused.stdout}${refused.stderr}`);
+            assert.match(
+                refused.stderr,
+                new RegExp(
+                    `nginx's unit runs nginx as ${USER} now, who cannot write ${p}/logs/error\\.log .*` +
+                        `Fix, on the nginx host: sudo chown -R ${USER}: ${p}; then pulumi up`,
+                ),
+            );
+            assert.doesNotMatch(refused.stdout, /prepared/);
+            // After the fix it goes on.
+            assert.equal(nginx.asRoot(`chown -R ${USER}: ${p}`).code, 0);
+            const fixed = nginx.asUser(["bash", "-c", script, "t"], undefined, env, { systemd: true });
+            assert.equal(fixed.code, 0, `${fixed.stdout}${fixed.stderr}`);
+            assert.match(fixed.stdout, /^prepared$/m);
+        });
     });
 });

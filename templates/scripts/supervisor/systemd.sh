@@ -14,6 +14,17 @@ systemd_owned_pid() {
     echo "$pid"
 }
 
+# systemd_adopt_log: an earlier version's unit had systemd (root) open app.log; now the app's
+# shell appends to it as the login, so a log the login cannot write is moved aside (the
+# directory is the login's).
+# shellcheck disable=SC2154 # log_file: set by supervisor.sh, in front of this file at run time
+systemd_adopt_log() {
+    if [ -e "$log_file" ] && [ ! -w "$log_file" ]; then
+        mv -f "$log_file" "$log_file.root"
+        log "$HOST_NAME: $log_file was root's (an earlier version's unit): kept as $log_file.root" >&2
+    fi
+}
+
 # systemd_start_release DIR VERSION: point current at DIR, install the unit if it changed, start.
 systemd_start_release() {
     need UNIT_TEXT
@@ -21,6 +32,7 @@ systemd_start_release() {
     mv -f "$HOST_DIR/app.env.new" "$HOST_DIR/app.env"
     ln -sfn "$1" "$HOST_DIR/current.new"
     mv -Tf "$HOST_DIR/current.new" "$HOST_DIR/current"
+    systemd_adopt_log
     install_unit "$unit_name" "$UNIT_TEXT"
     # A unit that fails to start leaves no pid: wait_ready then reports the log's last lines.
     unit_as_root start "$unit_name" >&2 || true
