@@ -1,20 +1,14 @@
 #!/bin/bash -p
-# bluegreen-root: the one command the bluegreen login may run as root (its sudoers line names
-# this file and nothing else). It starts, stops, installs and removes this host's bluegreen
-# unit, and installs a unit only in the project's shape (templates/systemd/): run as the login,
-# never as root, with the paths and commands of this host's remoteDir. cloud-init installs it
-# as /usr/local/sbin/bluegreen-root (from templates/root/bluegreen-root.sh) and writes what it
-# allows on this host to /etc/bluegreen/root.conf, root's and read only by this file:
-#   user=bluegreen       the login; every unit runs as it (root is refused)
-#   dir=/srv/bluegreen   remoteDir: the app under dir/app, nginx's prefix dir/nginx
-#   role=pool            pool: bluegreen-app.service; nginx: bluegreen-nginx.service
-#
-#   bluegreen-root start UNIT | stop UNIT
-#   bluegreen-root install-unit UNIT < TEXT    written when it differs, daemon-reload, enable
-#   bluegreen-root remove-unit UNIT            disable --now, delete, daemon-reload
-# A refusal exits 2 naming the value, before anything changed.
+# bluegreen-root: the one command the bluegreen login may run as root (sudoers names nothing
+# else). cloud-init installs it from templates/root/bluegreen-root.sh; see docs/aws.md.
+#   bluegreen-root start|stop UNIT
+#   bluegreen-root install-unit UNIT < TEXT   written if it differs, daemon-reload, enable
+#   bluegreen-root remove-unit UNIT           disable --now, delete, daemon-reload
+# UNIT is this host's one unit; a unit is installed only in the project's shape, running as the
+# login, never root. /etc/bluegreen/root.conf (root's) holds user= (the login), dir= (remoteDir)
+# and role= (pool or nginx). A refusal exits 2 naming the value, before anything changed.
 set -euo pipefail
-# Nothing comes from the caller's environment: not its PATH, locale, temporary directory or umask.
+# Nothing from the caller's environment: not its PATH, locale, temporary directory or umask.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 LC_ALL=C
 export PATH LC_ALL
@@ -76,10 +70,9 @@ load_settings() {
     nginx_args="-p $prefix/ -e $prefix/logs/error.log -c $prefix/conf/nginx.conf"
 }
 
-# app_command VALUE: the app unit's ExecStart (templates/systemd/bluegreen-app.service.hbs): a
-# shell, run as the login, that reads app.env and appends to app.log itself (systemd would open
-# them as root, following any link the login put there), then runs the start command, which
-# has config.ts's pattern: no quote, $, %, backslash, ; & | or redirection.
+# app_command VALUE: the app unit's ExecStart: a shell, as the login, reads app.env and appends
+# to app.log (systemd would open them as root, following links), then runs a start command of
+# appStartCommand's characters: no quote, $, %, backslash, ; & | or redirection.
 app_command() {
     local head="/bin/sh -c 'set -a && . $app_dir/app.env && exec " tail=" >>$app_dir/app.log 2>&1'" start
     local command_pattern='^[A-Za-z0-9 ._/=:+-]{1,200}$'
@@ -90,9 +83,8 @@ app_command() {
     [[ $start =~ $command_pattern ]]
 }
 
-# allowed SECTION.KEY VALUE: a line this host's unit may have, with the value it must have;
-# otherwise `want` says what would be accepted. Every command runs as User= (no + or ! prefix
-# can pass), and nginx only with the fixed prefix: no other -c, -g or -p.
+# allowed SECTION.KEY VALUE: a line this host's unit may have, with its one value (else `want`
+# says what is). Commands run as User= (no + or ! prefix passes); nginx only with the prefix.
 allowed() {
     local exact='' pattern=''
     case $role.$1 in
@@ -134,8 +126,8 @@ allowed() {
     fi
 }
 
-# check_unit FILE: every line is a comment, a section or an allowed Key=value, each once, read
-# the way systemd reads it (so nothing this check sees as two lines is one line to systemd).
+# check_unit FILE: each line a comment, a section or an allowed Key=value, each once, read as
+# systemd reads it (nothing this sees as two lines is one line to systemd).
 check_unit() {
     local n=0 line key value section='' seen=' ' required
     while IFS= read -r line || [ -n "$line" ]; do

@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { gunzipSync } from "node:zlib";
 import { appUnitText } from "../../components/appUnit";
 import { renderNginxConfig } from "../../components/nginxConfig";
 import { SCRIPTS } from "../../components/scripts";
@@ -42,6 +43,7 @@ interface WrittenFile {
     readonly content: string;
     readonly permissions?: string;
     readonly owner?: string;
+    readonly encoding?: string;
 }
 
 /** `'text'` for bash. */
@@ -108,7 +110,10 @@ class Lab {
         // unless told), the users module, and runcmd's remoteDir.
         const install = writeFilesOf(data).map((file, i) => {
             const source = path.join(this.dir, "files", String(i));
-            fs.writeFileSync(source, file.content);
+            // cloud-init's decoding: text, or gz+b64 (the helper).
+            assert.ok([undefined, "gz+b64"].includes(file.encoding), `${file.path}: encoding ${file.encoding}`);
+            const content = file.encoding ? gunzipSync(Buffer.from(file.content, "base64")) : file.content;
+            fs.writeFileSync(source, content);
             const owner = (file.owner ?? "root:root").split(":");
             return (
                 `install -D -m ${file.permissions ?? "0644"} -o ${owner[0]} -g ${owner[1]} ` +
@@ -123,8 +128,9 @@ class Lab {
             ].join("\n"),
         );
         assert.equal(setup.code, 0, `setting up the ${role} host failed: ${setup.stderr}`);
-        assert.ok(
-            fs.existsSync(path.join(this.dir, "sbin", "bluegreen-root")),
+        assert.equal(
+            fs.readFileSync(path.join(this.dir, "sbin", "bluegreen-root"), "utf8"),
+            readTemplate("root/bluegreen-root.sh"),
             "the user-data installed the helper where sudoers names it",
         );
     }

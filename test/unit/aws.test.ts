@@ -8,7 +8,11 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { gunzipSync } from "node:zlib";
 import * as pulumi from "@pulumi/pulumi";
+import { appUnitText } from "../../components/appUnit";
+import { AWS_APP_USER } from "../../components/targets/aws/hosts";
+import { USER_DATA_LIMIT, userData } from "../../components/targets/aws/userData";
 import { TEMPLATES_DIR } from "../../components/templates";
 import { RecordedResource, runProgram } from "../support/mocks";
 import { nginxTest as nginxCheck, selfSignedCertificate as selfSigned } from "../support/nginxCheck";
@@ -320,7 +324,7 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
             const helper = writtenFile(data, "/usr/local/sbin/bluegreen-root");
             assert.equal(helper.permissions, "0755", `${i.name}: helper mode`);
             assert.equal(helper.owner, "root:root", `${i.name}: helper owner`);
-            assert.equal(helper.content, helperText, `${i.name}: the helper is the template's text`);
+            assert.equal(helper.content, helperText, `${i.name}: the helper is the template's text, unpacked`);
             const settings = writtenFile(data, "/etc/bluegreen/root.conf");
             assert.equal(settings.owner, "root:root");
             assert.equal(settings.permissions, "0644");
@@ -331,6 +335,31 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
                 `${i.name}: the helper's settings`,
             );
         }
+    });
+
+    it("user-data stays under EC2's 16 KiB with every value at the longest its config key allows", () => {
+        const longest = {
+            user: AWS_APP_USER,
+            // A long RSA key (the pattern allows 1024 base64 characters and a 100-character comment).
+            publicKey: `ssh-rsa ${"A".repeat(1024)}== ${"c".repeat(100)}`,
+            remoteDir: `/${"d".repeat(200)}`,
+        };
+        const host = {
+            name: "green-50",
+            color: "green" as const,
+            workDir: `${longest.remoteDir}/app`,
+            user: "bluegreen",
+        };
+        const unit = appUnitText(host, "x".repeat(200), 600);
+        const sizes = [userData("nginx", longest, true), userData("green-50", longest, false, unit)].map((text) =>
+            Buffer.byteLength(text),
+        );
+        for (const size of sizes) assert.ok(size <= USER_DATA_LIMIT, `${size} bytes of user-data`);
+        // Past the limit it fails at preview, naming the host and the limit, not at AWS's API.
+        assert.throws(
+            () => userData("blue-1", longest, false, "#".repeat(USER_DATA_LIMIT)),
+            /the blue-1 host's user-data is \d+ bytes, over EC2's limit of 16384/,
+        );
     });
 
     it("the router's nginx unit runs nginx as the app user, not root", () => {
@@ -434,12 +463,20 @@ function writtenFile(data: string, file: string): { owner?: string; permissions?
     const lines = data.split("\n");
     const start = lines.indexOf(`  - path: ${file}`);
     assert.notEqual(start, -1, `user-data writes ${file}`);
-    const entry: { owner?: string; permissions?: string; content?: string } = {};
+    const entry: { owner?: string; permissions?: string; encoding?: string } = {};
     let i = start + 1;
     for (; i < lines.length && lines[i].startsWith("    ") && !lines[i].startsWith("    content:"); i++) {
         const [key, value] = lines[i].trim().split(": ");
         if (key === "owner") entry.owner = value;
         if (key === "permissions") entry.permissions = JSON.parse(value) as string;
+        if (key === "encoding") entry.encoding = value;
+    }
+    if (entry.encoding !== undefined) {
+        // One line of base64, as cloud-init's gz+b64 takes it.
+        assert.equal(entry.encoding, "gz+b64", `${file}: an encoding cloud-init reads`);
+        const encoded = /^ {4}content: ([A-Za-z0-9+/=]+)$/.exec(lines[i])?.[1];
+        assert.ok(encoded, `${file}: base64 content on one line`);
+        return { ...entry, content: gunzipSync(Buffer.from(encoded, "base64")).toString("utf8") };
     }
     assert.equal(lines[i], "    content: |", `${file}: a block of text`);
     const body: string[] = [];
