@@ -144,7 +144,7 @@ export const COMMON_KEYS = {
         "pulumi config set appStartCommand 'node server.js'",
         "node server.js",
     ),
-    /** Port of nginx's public listener (below 1024 needs root: the ssh and aws targets). */
+    /** Port of nginx's public listener (below 1024: its systemd unit grants the right; without systemd, root). */
     publicPort: key(integer(1, 65535), "pulumi config set publicPort 8080", 8080),
     /** Port of nginx's internal listener (loopback only: each pool by path, status). */
     internalPort: key(port(), "pulumi config set internalPort 8081", 8081),

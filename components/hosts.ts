@@ -141,6 +141,8 @@ export interface HostsLayer {
     checkReachable(trigger: string): void;
     /** nginx's prefix directory on the nginx host. */
     readonly nginxPrefix: string;
+    /** The login on the nginx host: it owns the prefix, and nginx's systemd unit runs nginx as it. */
+    readonly nginxUser: string;
     /** Where clients reach the public listener: `publicAddress`, or the host's when that is 0.0.0.0. */
     publicHost(publicAddress: string): pulumi.Input<string>;
     /**

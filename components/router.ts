@@ -71,6 +71,7 @@ export class Router extends pulumi.ComponentResource {
                     // Where systemd runs, nginx is started through this unit (enabled at boot).
                     NGINX_UNIT_TEXT: render("systemd/bluegreen-nginx.service.hbs", {
                         prefix: args.hostsLayer.nginxPrefix,
+                        user: args.hostsLayer.nginxUser,
                         // systemd's own margin over nginx's graceful quit.
                         stopTimeoutSeconds: args.shutdownTimeoutSeconds + 5,
                     }),

@@ -70,23 +70,52 @@ one_line() { { tr '\n' ' ' <"$1"; } 2>/dev/null | cut -c1-300; }
 # systemd_runs: systemd is the init system here (units can be installed and started).
 systemd_runs() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
 
-# as_root COMMAND...: units and systemctl need root; a deploy user gets there with sudo.
+# The root helper (templates/root/bluegreen-root.sh), which cloud-init installs on aws hosts:
+# there the only command sudo lets the login run as root.
+root_helper=/usr/local/sbin/bluegreen-root
+
+# as_root COMMAND...: where there is no root helper, a login that is not root gets there with
+# its own sudo rules (ssh target).
 as_root() {
     if [ "$(id -u)" = 0 ]; then
         "$@"
     else
-        sudo -n "$@" || fail "'$*' needs root, and sudo -n refused: give the SSH user passwordless sudo for" \
-            "systemctl and tee /etc/systemd/system/bluegreen-*.service, or log in as root"
+        sudo -n "$@" || fail "'$*' needs root, and sudo -n refused: log in as root, install the root helper" \
+            "(docs/ssh.md), or give the SSH user passwordless sudo for this command"
     fi
+}
+
+# unit_as_root VERB UNIT: start, stop, install-unit (the text on stdin: written, systemd
+# reloaded, the unit enabled) or remove-unit (stopped, disabled, deleted) for one of the
+# project's units. A login that is not root goes through the root helper where it is installed,
+# which checks the unit's name and text; returns the status of what failed.
+unit_as_root() {
+    local verb=$1 unit=$2 file="/etc/systemd/system/$2"
+    if [ "$(id -u)" != 0 ] && [ -x "$root_helper" ]; then
+        sudo -n "$root_helper" "$verb" "$unit"
+        return
+    fi
+    case $verb in
+        start | stop) as_root systemctl "$verb" "$unit" ;;
+        install-unit)
+            as_root tee "$file" >/dev/null
+            as_root systemctl daemon-reload
+            as_root systemctl enable --quiet "$unit"
+            ;;
+        remove-unit)
+            [ -e "$file" ] || return 0
+            as_root systemctl disable --now --quiet "$unit"
+            as_root rm -f "$file"
+            as_root systemctl daemon-reload
+            ;;
+        *) fail "unit_as_root: unknown verb '$verb' (this is a bug)" ;;
+    esac
 }
 
 # install_unit NAME TEXT: writes /etc/systemd/system/NAME when it differs, reloads systemd,
 # enables the unit (it starts at boot). Never starts or restarts it.
 install_unit() {
-    local file="/etc/systemd/system/$1"
-    printf '%s\n' "$2" | cmp -s - "$file" && return 0
-    printf '%s\n' "$2" | as_root tee "$file" >/dev/null
-    as_root systemctl daemon-reload
-    as_root systemctl enable --quiet "$1"
+    printf '%s\n' "$2" | cmp -s - "/etc/systemd/system/$1" && return 0
+    printf '%s\n' "$2" | unit_as_root install-unit "$1" || fail "installing the systemd unit $1 failed (above)"
 }
 

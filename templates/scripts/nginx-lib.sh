@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The router's nginx instance, shared by nginx-switch.sh and nginx-stop.sh: where it lives, how
-# it is run (under its systemd unit where systemd runs, as root; on its own elsewhere) and how
-# its master is found.
+# it is run (under its systemd unit where systemd runs; on its own elsewhere; as the login
+# either way) and how its master is found.
 need NGINX_PREFIX
 # optional: NGINX_BIN NGINX_UNIT_TEXT SUPERVISOR
 nginx_bin=${NGINX_BIN:-nginx}
@@ -15,15 +15,21 @@ nginx_unit=bluegreen-nginx.service
 # and the supervisor setting allows it); elsewhere it runs on its own, tracked by its pid file.
 use_systemd() { [ -n "${NGINX_UNIT_TEXT:-}" ] && [ "${SUPERVISOR:-process}" != process ] && systemd_runs; }
 
-# run_nginx ARGS...: under its systemd unit the master runs as root, so signals and tests need
-# root too.
+# run_nginx ARGS...: as the login, whose master it is (its unit runs nginx as the login). A
+# master still running as root, started by an earlier version's unit, takes signals from root
+# only: sudo then, as before (ssh hosts with their own sudo rules, until it moves: docs/ssh.md).
 run_nginx() {
-    if use_systemd && [ "$(id -u)" != 0 ]; then
+    local pid
+    if [ "$(id -u)" != 0 ] && pid=$(master_pid) && [ "$(stat -c %u "/proc/$pid")" = 0 ]; then
         as_root "$(command -v "$nginx_bin")" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@"
     else
         "$nginx_bin" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@"
     fi
 }
+
+# foreign_in_prefix: the first file under the prefix that this login does not own (an earlier
+# version's unit ran nginx as root, which left its logs and temp files root's), if any.
+foreign_in_prefix() { find "$NGINX_PREFIX" ! -user "$(id -u)" -print -quit 2>/dev/null || true; }
 
 # master_pid: the running master's pid, or fails when nginx is not running.
 master_pid() {

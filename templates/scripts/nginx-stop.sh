@@ -6,9 +6,7 @@ need NGINX_PREFIX SHUTDOWN_TIMEOUT_SECONDS
 # shellcheck disable=SC2154 # nginx_unit: set by nginx-lib.sh, in front of this file at run time
 if use_systemd && [ -f "/etc/systemd/system/$nginx_unit" ]; then
     log "Stopping nginx (systemd unit $nginx_unit) gracefully"
-    as_root systemctl disable --now --quiet "$nginx_unit"
-    as_root rm -f "/etc/systemd/system/$nginx_unit"
-    as_root systemctl daemon-reload
+    unit_as_root remove-unit "$nginx_unit" || fail "removing $nginx_unit failed (above)"
     log "Stopped nginx"
 elif pid=$(master_pid); then
     log "Stopping nginx (master pid $pid) gracefully"

@@ -81,7 +81,7 @@ start_or_reload() {
             # Started through its unit, enabled: it comes back at boot with the last config.
             log "Starting nginx with prefix $NGINX_PREFIX (systemd unit $nginx_unit)"
             install_unit "$nginx_unit" "$NGINX_UNIT_TEXT"
-            as_root systemctl start "$nginx_unit"
+            unit_as_root start "$nginx_unit"
         else
             log "Starting nginx with prefix $NGINX_PREFIX"
             run_nginx -c "$conf"
@@ -224,7 +224,7 @@ restore() {
     elif [ "$config_changed" = true ]; then
         # First start: there is nothing to go back to, so stop nginx rather than serve a broken config.
         if use_systemd; then
-            as_root systemctl stop "$nginx_unit" || true
+            unit_as_root stop "$nginx_unit" || true
         elif pid=$(master_pid); then
             run_nginx -c "$conf" -s quit || true
         fi
@@ -246,8 +246,15 @@ restore() {
     fail "$why. Restored the previous live colour${previous_live:+ ($previous_live)}; the nginx config was not changed."
 }
 
-# prepare_prefix: the prefix's directories, and scratch files removed on exit.
+# prepare_prefix: the prefix's directories, and scratch files removed on exit. Before anything
+# changes: nginx about to start under its unit, as this login, must be able to write the prefix.
 prepare_prefix() {
+    local foreign
+    if use_systemd && [ "$(id -u)" != 0 ] && ! master_pid >/dev/null; then
+        foreign=$(foreign_in_prefix)
+        [ -z "$foreign" ] || fail "nginx's unit runs nginx as $(id -un) now, who cannot write $foreign (left from" \
+            "when nginx ran as root). Fix, on the nginx host: sudo chown -R $(id -un): $NGINX_PREFIX; then pulumi up"
+    fi
     mkdir -p "$conf_dir" "$NGINX_PREFIX/logs" "$NGINX_PREFIX/temp"
     # nginx workers may run as another user (nobody, when the master is root): they must reach temp/.
     chmod 755 "$NGINX_PREFIX" "$NGINX_PREFIX/temp"

@@ -19,7 +19,7 @@ function verify(unitText: string, name = "bluegreen-app.service"): { status: num
 
 describe("systemd unit of the router's nginx", () => {
     const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "prefix-"));
-    const unit = render("systemd/bluegreen-nginx.service.hbs", { prefix, stopTimeoutSeconds: 40 });
+    const unit = render("systemd/bluegreen-nginx.service.hbs", { prefix, user: "bluegreen", stopTimeoutSeconds: 40 });
     after(() => fs.rmSync(prefix, { recursive: true, force: true }));
 
     it("passes systemd-analyze verify with no warning", () => {
@@ -34,6 +34,12 @@ describe("systemd unit of the router's nginx", () => {
         assert.match(unit, /^ExecStop=nginx .* -s quit$/m);
         assert.match(unit, new RegExp(`^PIDFile=${prefix}/logs/nginx.pid$`, "m"));
         assert.match(unit, /^WantedBy=multi-user.target$/m);
+    });
+
+    it("runs nginx as the login that owns the prefix, with only the right to bind ports below 1024", () => {
+        assert.match(unit, /^User=bluegreen$/m);
+        assert.match(unit, /^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
+        assert.match(unit, /^NoNewPrivileges=true$/m);
     });
 });
 
@@ -66,6 +72,18 @@ describe("systemd unit of a pool host's app", () => {
         assert.match(unit, /^TimeoutStopSec=35$/m);
         assert.match(unit, /^Restart=on-failure$/m);
         assert.match(unit, new RegExp(`^WorkingDirectory=${hostDir}/current$`, "m"));
-        assert.match(unit, new RegExp(`^EnvironmentFile=${hostDir}/app.env$`, "m"));
+    });
+
+    it("systemd opens no file where the app user writes: the app's shell reads app.env and appends to app.log", () => {
+        // systemd opens these as root, following links: the app user could point them anywhere.
+        assert.doesNotMatch(unit, /^(EnvironmentFile|StandardOutput|StandardError|StandardInput)=/m);
+        assert.match(
+            unit,
+            new RegExp(
+                `^ExecStart=/bin/sh -c 'set -a && \\. ${hostDir}/app\\.env && exec node server\\.js ` +
+                    `>>${hostDir}/app\\.log 2>&1'$`,
+                "m",
+            ),
+        );
     });
 });

@@ -8,7 +8,12 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { gunzipSync } from "node:zlib";
 import * as pulumi from "@pulumi/pulumi";
+import { appUnitText } from "../../components/appUnit";
+import { AWS_APP_USER } from "../../components/targets/aws/hosts";
+import { USER_DATA_LIMIT, userData } from "../../components/targets/aws/userData";
+import { TEMPLATES_DIR } from "../../components/templates";
 import { RecordedResource, runProgram } from "../support/mocks";
 import { nginxTest as nginxCheck, selfSignedCertificate as selfSigned } from "../support/nginxCheck";
 
@@ -260,7 +265,8 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
                     data,
                     new RegExp(
                         "path: /etc/systemd/system/bluegreen-app\\.service[\\s\\S]*" +
-                            "ExecStart=/bin/sh -c 'exec node server\\.js'",
+                            "ExecStart=/bin/sh -c 'set -a && \\. /srv/bluegreen/app/app\\.env " +
+                            "&& exec node server\\.js >>/srv/bluegreen/app/app\\.log 2>&1'",
                     ),
                 );
         }
@@ -290,6 +296,77 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
         const bad = spawnSync("cloud-init", ["schema", "--config-file", broken], { encoding: "utf8" });
         assert.notEqual(bad.status, 0, "cloud-init schema rejects a wrong type");
         fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("sudo names only the root helper: no systemctl, tee, rm, nginx or ALL in the app user's rules", () => {
+        const instances = ofType(blue, "aws:ec2/instance:Instance");
+        assert.equal(instances.length, 5);
+        for (const i of instances) {
+            const data = String(i.inputs.userData);
+            const sudoers = writtenFile(data, "/etc/sudoers.d/50-bluegreen");
+            assert.equal(sudoers.permissions, "0440", `${i.name}: sudoers file mode`);
+            assert.equal(sudoers.owner, "root:root");
+            assert.equal(
+                sudoers.content,
+                "bluegreen ALL=(root) NOPASSWD: /usr/local/sbin/bluegreen-root\n",
+                `${i.name}: one rule, one command`,
+            );
+            // No other sudo rule anywhere in the user-data (a second file, a rule with a command list).
+            assert.deepEqual(data.match(/NOPASSWD/g), ["NOPASSWD"], `${i.name}: one NOPASSWD rule`);
+            assert.doesNotMatch(data, /NOPASSWD:[^\n]*(,|\bALL\b|systemctl|tee|nginx|\brm\b)/, i.name);
+        }
+    });
+
+    it("the root helper: root's, mode 0755, templates/root/bluegreen-root.sh as it is; its settings", () => {
+        const helperText = fs.readFileSync(path.join(TEMPLATES_DIR, "root", "bluegreen-root.sh"), "utf8");
+        for (const i of ofType(blue, "aws:ec2/instance:Instance")) {
+            const data = String(i.inputs.userData);
+            const helper = writtenFile(data, "/usr/local/sbin/bluegreen-root");
+            assert.equal(helper.permissions, "0755", `${i.name}: helper mode`);
+            assert.equal(helper.owner, "root:root", `${i.name}: helper owner`);
+            assert.equal(helper.content, helperText, `${i.name}: the helper is the template's text, unpacked`);
+            const settings = writtenFile(data, "/etc/bluegreen/root.conf");
+            assert.equal(settings.owner, "root:root");
+            assert.equal(settings.permissions, "0644");
+            const role = i.name === "nginx" ? "nginx" : "pool";
+            assert.deepEqual(
+                settings.content.split("\n").filter((line) => line && !line.startsWith("#")),
+                ["user=bluegreen", "dir=/srv/bluegreen", `role=${role}`],
+                `${i.name}: the helper's settings`,
+            );
+        }
+    });
+
+    it("user-data stays under EC2's 16 KiB with every value at the longest its config key allows", () => {
+        const longest = {
+            user: AWS_APP_USER,
+            // A long RSA key (the pattern allows 1024 base64 characters and a 100-character comment).
+            publicKey: `ssh-rsa ${"A".repeat(1024)}== ${"c".repeat(100)}`,
+            remoteDir: `/${"d".repeat(200)}`,
+        };
+        const host = {
+            name: "green-50",
+            color: "green" as const,
+            workDir: `${longest.remoteDir}/app`,
+            user: "bluegreen",
+        };
+        const unit = appUnitText(host, "x".repeat(200), 600);
+        const sizes = [userData("nginx", longest, true), userData("green-50", longest, false, unit)].map((text) =>
+            Buffer.byteLength(text),
+        );
+        for (const size of sizes) assert.ok(size <= USER_DATA_LIMIT, `${size} bytes of user-data`);
+        // Past the limit it fails at preview, naming the host and the limit, not at AWS's API.
+        assert.throws(
+            () => userData("blue-1", longest, false, "#".repeat(USER_DATA_LIMIT)),
+            /the blue-1 host's user-data is \d+ bytes, over EC2's limit of 16384/,
+        );
+    });
+
+    it("the router's nginx unit runs nginx as the app user, not root", () => {
+        const unit = envOf(blue.find((r) => r.name === "router-nginx")!).NGINX_UNIT_TEXT;
+        assert.match(unit, /^User=bluegreen$/m);
+        assert.match(unit, /^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
+        assert.match(unit, /^ExecStart=nginx -p \/srv\/bluegreen\/nginx\/ /m);
     });
 
     it("the rendered nginx config passes a real nginx -t with and without TLS; no ssl listener without a cert", () => {
@@ -375,6 +452,38 @@ describe("aws target with TLS", () => {
         );
     });
 });
+
+/**
+ * One write_files entry of our user-data (its block-scalar content without the indentation).
+ * Not a YAML parser: it reads the shape templates/cloud-init/host.yaml.hbs writes, and fails
+ * when that shape is not there; cloud-init's own schema check and the root helper's template
+ * test (which reads the user-data with cloud-init's YAML library) read it fully.
+ */
+function writtenFile(data: string, file: string): { owner?: string; permissions?: string; content: string } {
+    const lines = data.split("\n");
+    const start = lines.indexOf(`  - path: ${file}`);
+    assert.notEqual(start, -1, `user-data writes ${file}`);
+    const entry: { owner?: string; permissions?: string; encoding?: string } = {};
+    let i = start + 1;
+    for (; i < lines.length && lines[i].startsWith("    ") && !lines[i].startsWith("    content:"); i++) {
+        const [key, value] = lines[i].trim().split(": ");
+        if (key === "owner") entry.owner = value;
+        if (key === "permissions") entry.permissions = JSON.parse(value) as string;
+        if (key === "encoding") entry.encoding = value;
+    }
+    if (entry.encoding !== undefined) {
+        // One line of base64, as cloud-init's gz+b64 takes it.
+        assert.equal(entry.encoding, "gz+b64", `${file}: an encoding cloud-init reads`);
+        const encoded = /^ {4}content: ([A-Za-z0-9+/=]+)$/.exec(lines[i])?.[1];
+        assert.ok(encoded, `${file}: base64 content on one line`);
+        return { ...entry, content: gunzipSync(Buffer.from(encoded, "base64")).toString("utf8") };
+    }
+    assert.equal(lines[i], "    content: |", `${file}: a block of text`);
+    const body: string[] = [];
+    for (i++; i < lines.length && (lines[i] === "" || lines[i].startsWith("      ")); i++) body.push(lines[i].slice(6));
+    while (body.length > 0 && body[body.length - 1] === "") body.pop();
+    return { ...entry, content: `${body.join("\n")}\n` };
+}
 
 function envOf(r: RecordedResource): Record<string, string> {
     const env = r.inputs.environment as Record<string, unknown>;

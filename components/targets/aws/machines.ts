@@ -7,8 +7,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { Color } from "../../configKeys";
-import { render } from "../../templates";
 import type { SubnetInfo } from "./network";
+import { userData } from "./userData";
 
 /** Address number `offset` inside a /24 (or larger) subnet: 10.20.11.0/24, 12 → 10.20.11.12. */
 export function hostAddress(cidr: string, offset: number): string {
@@ -48,22 +48,6 @@ export interface PoolMachine {
     readonly index: number;
     readonly privateAddress: string;
     readonly instance: aws.ec2.Instance;
-}
-
-function userData(role: string, args: AwsMachinesArgs, nginx: boolean, unitText?: string): string {
-    return render("cloud-init/host.yaml.hbs", {
-        role,
-        nginx,
-        user: args.user,
-        publicKey: args.publicKey,
-        remoteDir: args.remoteDir,
-        unitText: unitText
-            ? unitText
-                  .split("\n")
-                  .map((line) => (line ? `      ${line}` : ""))
-                  .join("\n")
-            : "",
-    });
 }
 
 export class AwsMachines extends pulumi.ComponentResource {

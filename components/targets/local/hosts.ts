@@ -29,6 +29,8 @@ export class LocalHosts implements HostsLayer {
     /** App processes on this machine are never system services. */
     readonly supervisor = "process" as const;
     readonly nginxPrefix: string;
+    /** nginx runs here as this user (its unit is never used: no systemd supervisor here). */
+    readonly nginxUser = os.userInfo().username;
     readonly reachable: readonly pulumi.Resource[] = [];
 
     constructor(private readonly args: LocalHostsArgs) {

@@ -83,11 +83,13 @@ const DEFAULT_DEADLINE_SECONDS = 300;
 export class SshHosts implements HostsLayer {
     readonly supervisor: Supervisor;
     readonly nginxPrefix: string;
+    readonly nginxUser: string;
     private readonly checks: pulumi.Resource[] = [];
 
     constructor(private readonly args: SshHostsArgs) {
         this.supervisor = args.supervisor;
         this.nginxPrefix = `${args.remoteDir}/nginx`;
+        this.nginxUser = args.nginx.user ?? args.defaultUser;
     }
 
     get reachable(): readonly pulumi.Resource[] {

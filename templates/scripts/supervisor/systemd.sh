@@ -5,7 +5,6 @@
 # systemd restarts an app that crashes (Restart=on-failure).
 need HOST_NAME HOST_DIR DRAIN_TIMEOUT_SECONDS
 unit_name=bluegreen-app.service
-unit_file=/etc/systemd/system/$unit_name
 
 systemd_owned_pid() {
     local pid
@@ -15,6 +14,17 @@ systemd_owned_pid() {
     echo "$pid"
 }
 
+# systemd_adopt_log: an earlier version's unit had systemd (root) open app.log; now the app's
+# shell appends to it as the login, so a log the login cannot write is moved aside (the
+# directory is the login's).
+# shellcheck disable=SC2154 # log_file: set by supervisor.sh, in front of this file at run time
+systemd_adopt_log() {
+    if [ -e "$log_file" ] && [ ! -w "$log_file" ]; then
+        mv -f "$log_file" "$log_file.root"
+        log "$HOST_NAME: $log_file was root's (an earlier version's unit): kept as $log_file.root" >&2
+    fi
+}
+
 # systemd_start_release DIR VERSION: point current at DIR, install the unit if it changed, start.
 systemd_start_release() {
     need UNIT_TEXT
@@ -22,9 +32,10 @@ systemd_start_release() {
     mv -f "$HOST_DIR/app.env.new" "$HOST_DIR/app.env"
     ln -sfn "$1" "$HOST_DIR/current.new"
     mv -Tf "$HOST_DIR/current.new" "$HOST_DIR/current"
+    systemd_adopt_log
     install_unit "$unit_name" "$UNIT_TEXT"
     # A unit that fails to start leaves no pid: wait_ready then reports the log's last lines.
-    as_root systemctl start "$unit_name" >&2 || true
+    unit_as_root start "$unit_name" >&2 || true
     systemctl show --property MainPID --value "$unit_name"
 }
 
@@ -33,14 +44,12 @@ systemd_stop_running() {
     if systemctl is-active --quiet "$unit_name"; then
         pid=$(systemctl show --property MainPID --value "$unit_name")
         log "Draining $HOST_NAME (unit $unit_name, pid $pid, up to ${DRAIN_TIMEOUT_SECONDS}s)"
-        as_root systemctl stop "$unit_name"
+        unit_as_root stop "$unit_name" || fail "$HOST_NAME: stopping $unit_name failed (above)"
         log "Drained $HOST_NAME (pid $pid)"
     fi
 }
 
 # systemd_remove_unit: the host leaves the pool: stop, disable and remove the unit.
 systemd_remove_unit() {
-    as_root systemctl disable --quiet "$unit_name" 2>/dev/null || true
-    as_root rm -f "$unit_file"
-    as_root systemctl daemon-reload
+    unit_as_root remove-unit "$unit_name" || fail "$HOST_NAME: removing $unit_name failed (above)"
 }
