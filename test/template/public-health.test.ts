@@ -12,7 +12,7 @@ import { localAppPort } from "../../components/targets/local/config";
 import { freePorts } from "../../scripts/lib/localStack";
 import { createNginxPrefix, startNginx, stopNginx } from "../../scripts/lib/nginxPrefix";
 import { recordOutcome } from "../../scripts/lib/reliability";
-import { selfSignedCertificate } from "../support/nginxCheck";
+import { nginxWorkers, selfSignedCertificate } from "../support/nginxCheck";
 
 type Color = "blue" | "green";
 
@@ -68,23 +68,6 @@ function call(url: string, method = "GET", headers: Record<string, string> = {})
 }
 
 const TOKEN = "a".repeat(48);
-
-/** The worker pids of the nginx of a prefix (a reload replaces them). */
-function workers(prefix: string): number[] {
-    const master = fs.readFileSync(path.join(prefix, "logs", "nginx.pid"), "utf8").trim();
-    return fs
-        .readdirSync("/proc")
-        .filter((name) => /^\d+$/.test(name))
-        .filter((pid) => {
-            try {
-                return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[1] === master;
-            } catch {
-                return false; // gone meanwhile
-            }
-        })
-        .map(Number)
-        .sort((a, b) => a - b);
-}
 
 for (const switchMode of ["reload", "no-reload"] as const) {
     describe(`the public /health (${switchMode} mode, real nginx, HTTP and HTTPS)`, function () {
@@ -213,7 +196,7 @@ for (const switchMode of ["reload", "no-reload"] as const) {
 
         if (switchMode === "no-reload") {
             it("follows a switch of the live colour at once, without a reload", async () => {
-                const workersBefore = workers(prefix);
+                const workersBefore = nginxWorkers(prefix);
                 assert.ok(workersBefore.length > 0, "nginx workers found");
                 const set = await new Promise<number>((resolve, reject) => {
                     const req = http.request(
@@ -236,7 +219,7 @@ for (const switchMode of ["reload", "no-reload"] as const) {
                 await assertPublic(503, "green", "green live, not ready");
                 apps.green.ready = true;
                 await assertPublic(200, "green", "green live and ready");
-                assert.deepEqual(workers(prefix), workersBefore, "the same workers: no reload");
+                assert.deepEqual(nginxWorkers(prefix), workersBefore, "the same workers: no reload");
             });
         }
     });
