@@ -41,3 +41,28 @@ export function selfSignedCertificate(): { cert: string; key: string } {
     }
     return certificate;
 }
+
+/** The worker pids of the nginx running on a prefix (a reload replaces them). */
+export function nginxWorkers(prefix: string): number[] {
+    const master = fs.readFileSync(path.join(prefix, "logs", "nginx.pid"), "utf8").trim();
+    return fs
+        .readdirSync("/proc")
+        .filter((name) => /^\d+$/.test(name))
+        .filter((pid) => {
+            try {
+                // /proc/PID/stat: "pid (comm) state ppid ...".
+                return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[1] === master;
+            } catch {
+                return false; // gone meanwhile
+            }
+        })
+        .map(Number)
+        .sort((a, b) => a - b);
+}
+
+/** A process's soft and hard limits on open files, from /proc/PID/limits. */
+export function openFilesLimit(pid: number | "self"): { soft: number; hard: number } {
+    const line = /^Max open files\s+(\d+)\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/limits`, "utf8"));
+    if (!line) throw new Error(`no open-files limit in /proc/${pid}/limits`);
+    return { soft: Number(line[1]), hard: Number(line[2]) };
+}

@@ -1,15 +1,18 @@
 // The public listener of a rendered config, served by a real nginx in front of an app that
 // answers everything: private paths stay private in every spelling an app may read as theirs,
-// one client cannot hold every connection, and a slow body is cut off.
+// one client cannot hold every connection, a slow body is cut off, and a flood of slow bodies
+// from one address leaves room for everyone else.
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { renderNginxConfig } from "../../components/nginxConfig";
 import { freePorts } from "../../scripts/lib/localStack";
-import { createNginxPrefix, startNginx, stopNginx } from "../../scripts/lib/nginxPrefix";
+import { createNginxPrefix, nginxArgs, startNginx, stopNginx } from "../../scripts/lib/nginxPrefix";
 import { recordOutcome } from "../../scripts/lib/reliability";
+import { nginxWorkers, openFilesLimit } from "../support/nginxCheck";
 
 /** The status code nginx answers a raw request line with (no client library normalises the path). */
 function rawStatus(port: number, target: string, localAddress = "127.0.0.1"): Promise<number> {
@@ -214,5 +217,203 @@ describe("the public listener in front of an app that answers every path (real n
             sent: 1,
             lost: 0,
         });
+    });
+});
+
+/** One connection of a slow-body flood, and what nginx did with it. */
+interface FloodConnection {
+    readonly socket: net.Socket;
+    /** Whether the TCP connection was made (within 5 s). */
+    connected: boolean;
+    /** The status line's code, once nginx answered. */
+    status?: number;
+    /** Whether it was closed (or reset), by nginx or, past 5 s without a connection, by the test. */
+    closed: boolean;
+}
+
+describe("a slow-body flood from one address (real nginx, started with a service's 1024 open files)", function () {
+    this.timeout(180_000);
+    const FLOOD = 3000;
+    const LIMIT = 256; // clientConnectionLimit's default
+    const PROBES = 20;
+    const TRICKLE_MS = 3000; // under client_body_timeout (15 s) and nginx's lingering_timeout (5 s)
+    let prefix: string;
+    let app: http.Server;
+    let publicPort: number;
+
+    before(async () => {
+        // The flood's sockets are this process's files: no limit is raised for the test.
+        const own = openFilesLimit("self");
+        if (own.soft < FLOOD + 1024) {
+            throw new Error(
+                `this test opens ${FLOOD} sockets, and ulimit -n is ${own.soft}: run it with ulimit -n 5000`,
+            );
+        }
+        const ports = await freePorts(1);
+        publicPort = ports.publicPort;
+        app = http.createServer((req, res) => {
+            req.resume();
+            res.end("served\n");
+        });
+        await new Promise<void>((resolve) => app.listen(ports.base + 1, "127.0.0.1", resolve));
+        const { text } = renderNginxConfig({
+            prefix: "/PREFIX",
+            switchMode: "reload",
+            liveColor: "blue",
+            pools: { blue: [{ address: "127.0.0.1", port: ports.base + 1 }], green: [] },
+            publicAddress: "127.0.0.1",
+            publicPort,
+            internalAddress: "127.0.0.1",
+            internalPort: ports.internalPort,
+            workerShutdownTimeoutSeconds: 1,
+            workerProcesses: 1,
+            clientConnectionLimit: LIMIT,
+        });
+        prefix = createNginxPrefix("slow-body-flood");
+        fs.writeFileSync(path.join(prefix, "conf", "nginx.conf"), text.replaceAll("/PREFIX", prefix));
+        // With the soft open-files limit a systemd service gets by default (and many shells): the
+        // config, not this machine's ulimit, must give the workers enough.
+        execFileSync("sh", ["-c", 'ulimit -Sn 1024 && exec nginx "$@"', "sh", ...nginxArgs(prefix)]);
+    });
+
+    after(async () => {
+        if (prefix) stopNginx(prefix);
+        await new Promise((resolve) => app?.close(resolve));
+        if (prefix) fs.rmSync(prefix, { recursive: true, force: true });
+    });
+
+    /** A POST announcing 5 MB (under clientMaxBodySize) of which one byte arrives. */
+    function floodConnection(): Promise<FloodConnection> {
+        return new Promise((resolve) => {
+            const socket = net.connect({ port: publicPort, host: "127.0.0.1", localAddress: "127.0.0.2" });
+            const connection: FloodConnection = { socket, connected: false, closed: false };
+            // A full accept queue leaves connect() waiting for minutes of SYN retries.
+            const giveUp = setTimeout(() => socket.destroy(), 5000);
+            socket.once("connect", () => {
+                clearTimeout(giveUp);
+                connection.connected = true;
+                socket.write("POST /upload HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 5000000\r\n\r\nx");
+                resolve(connection);
+            });
+            socket.on("data", (chunk: Buffer) => {
+                connection.status ??= Number(/^HTTP\/1\.1 (\d{3})/.exec(chunk.toString("latin1"))?.[1] ?? 0);
+            });
+            socket.on("error", () => undefined); // a reset: counted as closed below
+            socket.on("close", () => {
+                clearTimeout(giveUp);
+                connection.closed = true;
+                resolve(connection); // no-op once connected
+            });
+        });
+    }
+
+    /** GET / from another client: the status, or the error, and how long it took. */
+    function probe(): Promise<{ status: number | string; ms: number }> {
+        const started = Date.now();
+        return new Promise((resolve) => {
+            const req = http.get(
+                { host: "127.0.0.1", port: publicPort, path: "/", localAddress: "127.0.0.3", agent: false },
+                (res) => {
+                    res.resume();
+                    res.on("end", () => resolve({ status: res.statusCode ?? 0, ms: Date.now() - started }));
+                },
+            );
+            req.setTimeout(3000, () => req.destroy(new Error("no answer within 3 s")));
+            req.on("error", (err) => resolve({ status: err.message, ms: Date.now() - started }));
+        });
+    }
+
+    /** Whether `done` holds within `seconds`. */
+    async function within(seconds: number, done: () => boolean): Promise<boolean> {
+        const deadline = Date.now() + seconds * 1000;
+        while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+        return done();
+    }
+
+    it(`${FLOOD} slow POSTs from one address: ${LIMIT} held, the rest refused and closed; others served`, async () => {
+        const logFrom = fs.statSync(path.join(prefix, "logs", "error.log")).size;
+        const flood: FloodConnection[] = [];
+        // One byte for every open flood connection every few seconds: each looks alive to nginx.
+        const trickle = setInterval(() => {
+            for (const { socket, closed } of flood) if (!closed && socket.writable) socket.write("x");
+        }, TRICKLE_MS);
+        const probes: { status: number | string; ms: number }[] = [];
+        try {
+            // In batches, another client asking beside each: it is served while the flood grows, too.
+            const rampProbes: { status: number | string; ms: number }[] = [];
+            for (let opened = 0; opened < FLOOD; opened += 100) {
+                const [batch, answer] = await Promise.all([
+                    Promise.all(Array.from({ length: 100 }, floodConnection)),
+                    probe(),
+                ]);
+                flood.push(...batch);
+                rampProbes.push(answer);
+            }
+            const held = () => flood.filter((c) => !c.closed && c.status === undefined);
+            const refused = () => flood.filter((c) => c.status !== undefined);
+            const state = () =>
+                `${flood.filter((c) => !c.connected).length} not connected, ${held().length} held, ` +
+                `${refused().length} answered, ${flood.filter((c) => c.closed).length} closed`;
+            // Right away, while every connection of the flood is open (refused ones too, for a while).
+            const opened = state();
+            for (let i = 0; i < PROBES; i++) {
+                probes.push(await probe());
+                await new Promise((resolve) => setTimeout(resolve, 250));
+            }
+            for (const [when, answers] of [
+                ["while the flood opened", rampProbes],
+                ["with the flood open", probes],
+            ] as const) {
+                const failed = answers.filter((p) => p.status !== 200);
+                const why = [...new Set(failed.map((p) => p.status))].join(", ");
+                assert.equal(
+                    failed.length,
+                    0,
+                    `${failed.length} of ${answers.length} ${when} failed: ${why} (${opened})`,
+                );
+            }
+            assert.ok(
+                flood.every((c) => c.connected),
+                `the whole flood reached nginx (${opened})`,
+            );
+            await within(10, () => refused().length >= FLOOD - LIMIT);
+            const settledAt = Date.now();
+            const answers = [...new Set(refused().map((c) => c.status))];
+            assert.deepEqual(answers, [429], "the flood's refused connections are answered 429");
+            assert.equal(held().length, LIMIT, `the flood holds its limit of ${LIMIT} connections, no more`);
+            // Refused connections are closed once nginx has read their body for lingering_time (30 s).
+            const allClosed = await within(45, () => refused().every((c) => c.closed));
+            assert.ok(allClosed, `nginx closes the refused connections within 45 s (${state()})`);
+            const closedAfter = (Date.now() - settledAt) / 1000;
+            assert.equal(held().length, LIMIT, "the held connections stay (their body keeps arriving)");
+            assert.equal((await probe()).status, 200, "another client is still served");
+            const worker = nginxWorkers(prefix)[0];
+            assert.ok(worker, "an nginx worker runs");
+            assert.ok(openFilesLimit(worker).soft >= 10240, "worker_rlimit_nofile raised the worker's 1024 files");
+            const log = fs
+                .readFileSync(path.join(prefix, "logs", "error.log"))
+                .subarray(logFrom)
+                .toString("utf8");
+            const limited = log.match(/limiting connections by zone "bluegreen_client_connections"/g)?.length ?? 0;
+            assert.equal(limited, FLOOD - LIMIT, "nginx logs each refused connection");
+            assert.doesNotMatch(log, /worker_connections are not enough|Too many open files/);
+            const slowest = Math.max(...probes.map((p) => p.ms), ...rampProbes.map((p) => p.ms));
+            const served = rampProbes.length + PROBES + 1;
+            recordOutcome({
+                area: "security",
+                fault:
+                    `${FLOOD} POSTs from one address, each announcing 5 MB and sending a byte every ` +
+                    `${TRICKLE_MS / 1000} s (clientConnectionLimit ${LIMIT}; nginx started with 1024 open files)`,
+                expected: `${LIMIT} held, the rest 429 and closed; another client served every time within 3 s`,
+                observed:
+                    `${LIMIT} held, ${FLOOD - LIMIT} × 429, all closed by nginx ${closedAfter.toFixed(0)} s later; ` +
+                    `${served} of ${served} requests of another client 200 (slowest ${slowest} ms)`,
+                sent: FLOOD + served,
+                lost: 0,
+            });
+        } finally {
+            clearInterval(trickle);
+            for (const { socket } of flood) socket.destroy();
+        }
     });
 });
