@@ -1,6 +1,7 @@
 // A throwaway local-target stack: the real program, real nginx and real app processes on free
 // loopback ports, state in a temp dir. Disposing destroys the stack and then stops, by pid
 // file, any process a failed destroy may have left.
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -165,7 +166,15 @@ export async function createLocalStack(
         ...config,
     };
     for (const [key, value] of Object.entries(settings)) await base.stack.setConfig(key, { value });
-    await base.stack.setConfig("drainToken", { value: TEST_DRAIN_TOKEN, secret: true });
+    // On standard input, as npm start does: the Automation API's setConfig puts the value on
+    // pulumi's command line, where any local user (and the security test's poller) reads it.
+    const set = spawnSync("pulumi", ["config", "set", "--secret", "drainToken", "--stack", base.stack.name], {
+        cwd: path.join(base.dir, "project"),
+        env: { ...process.env, ...base.env },
+        input: TEST_DRAIN_TOKEN,
+        encoding: "utf8",
+    });
+    if (set.status !== 0) throw new Error(`pulumi config set --secret drainToken failed: ${set.stderr}`);
 
     const hostPort = (color: "blue" | "green", index: number) => localAppPort(ports.base, color, index);
     return {
