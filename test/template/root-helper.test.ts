@@ -18,6 +18,7 @@ import { SCRIPTS } from "../../components/scripts";
 import { AWS_APP_USER } from "../../components/targets/aws/hosts";
 import { ROOT_HELPER_PATH, userData } from "../../components/targets/aws/userData";
 import { readTemplate, render } from "../../components/templates";
+import { recordOutcome } from "../../scripts/lib/reliability";
 
 const USER = AWS_APP_USER;
 const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHFbE3Wd0VZ0x8Yc6b1r7n7mO8w0T0q2Z6Vd3sV0cQ2F deploy@example";
@@ -494,6 +495,17 @@ describe("root helper: installed by the aws user-data, run through sudo by the a
             assert.equal(pool.helper(["install-unit", "bluegreen-app.service"], unit()).code, 0);
             assert.match(pool.unitDir(), /^bluegreen-app\.service 0 644\n/);
             pool.clearCalls();
+            recordOutcome({
+                area: "security",
+                target: "aws",
+                fault:
+                    "as the aws app user: sudo systemctl, tee, rm and nginx, then the root helper with " +
+                    `${cases.length} inputs that would give root (User=root, ExecStart elsewhere, a planted log, …)`,
+                expected: "sudo allows the helper only; each input refused naming it; no unit written, no systemctl",
+                observed: `sudo refused all 4; the helper refused all ${cases.length}; the project's own unit accepted`,
+                sent: 0,
+                lost: 0,
+            });
         });
 
         it("leaves no temporary files behind", () => {
