@@ -1,6 +1,7 @@
 // What nginx really serves, asked through its internal listener: the program never trusts its
-// own records alone (a switch interrupted half-way, a colour set by hand). Only where the
-// program runs beside nginx (the local target).
+// own records alone (a switch interrupted half-way, a colour set by hand). Beside nginx (the
+// local target) over HTTP; on the ssh target through an SSH login to the nginx host
+// (targets/ssh/observe.ts).
 import * as http from "node:http";
 import type { Color } from "./config";
 
@@ -31,6 +32,11 @@ export async function observeNginx(internalUrl: string, timeoutMs = 1000): Promi
         get(`${internalUrl}/bluegreen/live`, timeoutMs),
         get(`${internalUrl}/bluegreen/config-id`, timeoutMs),
     ]);
+    return observedFrom(live, configId);
+}
+
+/** What nginx serves from its two answers (undefined: no 200 answer). */
+export function observedFrom(live: string | undefined, configId: string | undefined): ObservedNginx {
     if (live === undefined && configId === undefined) return { running: false };
     return { running: true, live: live === "blue" || live === "green" ? live : undefined, configId };
 }

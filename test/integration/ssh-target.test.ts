@@ -187,6 +187,49 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         console.log(`      rollback: pulumi up over SSH took ${upSeconds.toFixed(1)} s`);
     });
 
+    it("a colour set by hand on the nginx host is drift: the preview says so, up gates and puts it back", async () => {
+        const live = await liveColor();
+        const idle = live === "blue" ? "green" : "blue";
+        // Someone on the nginx host with the control token (its file, as the deploy user) sets
+        // the colour without the program; the headers go in a file, off curl's command line.
+        const token = fs.readFileSync(path.join(lab!.hosts.nginx.root, "nginx", "conf", "control-token"), "utf8");
+        const headers = path.join(stack.dir, "hand-set-headers");
+        fs.writeFileSync(headers, `X-Bluegreen-Token: ${token.trim()}\nX-Bluegreen-Next-Token: ${"ab".repeat(24)}\n`, {
+            mode: 0o600,
+        });
+        const status = lab!.exec("nginx", [
+            "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "--data-binary", idle,
+            "-H", `@${headers}`, "http://127.0.0.1:8081/bluegreen/live",
+        ]); // prettier-ignore
+        assert.equal(status, "200");
+        assert.equal(await liveColor(), idle, "the hand-set colour is served");
+
+        let previewOutput = "";
+        await stack.stack.preview({ onOutput: (t) => (previewOutput += t) });
+        const drift = new RegExp(`nginx serves ${idle} with config \\w+, the stack wants ${live} with`);
+        assert.match(previewOutput, drift, "the preview asked nginx over SSH and reports the drift");
+        let upOutput = "";
+        const up = await stack.stack.up({ onOutput: (t) => (upOutput += t) });
+        assert.equal(up.summary.result, "succeeded");
+        assert.match(upOutput, new RegExp(`Reconciling: ${drift.source}`));
+        // The copy used the token, so the switch had to take it back (one reload).
+        assert.match(upOutput, /nginx refused this host's control token/);
+        assert.ok(
+            upOutput.indexOf("Gate passed: all 2") < upOutput.indexOf(`Switched: ${live} is live`),
+            "the colour went back through the gate",
+        );
+        assert.equal(await liveColor(), live);
+        recordOutcome({
+            area: "security",
+            target: "ssh",
+            fault: `set ${idle} live by hand on the nginx host with the control token, then pulumi preview and up`,
+            expected: "the preview asks nginx over SSH and reports the drift; up gates and puts the colour back",
+            observed: `drift reported by the preview; ${live} live again after the gate`,
+            sent: 0,
+            lost: 0,
+        });
+    });
+
     it("1.1.0 tarball to idle green: one file copied, unpacked per host, only green restarts, none lost", async () => {
         const bluePids = await pids("blue");
         const greenPids = await pids("green");

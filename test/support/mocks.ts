@@ -85,6 +85,8 @@ export async function runProgram(
         false, // an update, not a preview: every output is known
         "organization",
     );
+    // The ssh target would log in to its nginx host to ask what it serves: no host here.
+    process.env.BLUEGREEN_OBSERVE = "off";
     // Nothing listens on this internal port: the program observes no running nginx.
     const withDefaults = { internalPort: "65001", ...config };
     pulumi.runtime.setAllConfig(

@@ -14,9 +14,11 @@ import {
     type ShippedArtifact,
     commandInputs,
 } from "../../hosts";
+import type { ObservedNginx } from "../../observe";
 import { TARBALL } from "../../release";
 import { SCRIPTS, hostScript } from "../../scripts";
 import type { SshHost, Supervisor } from "./config";
+import { observeOverSsh } from "./observe";
 
 /**
  * The command plugin offers an SSH agent's keys beside sshPrivateKey whenever SSH_AUTH_SOCK is
@@ -199,9 +201,26 @@ export class SshHosts implements HostsLayer {
         return publicAddress === "0.0.0.0" ? (this.args.publicHost ?? this.args.nginx.address) : publicAddress;
     }
 
-    /** The program runs elsewhere than nginx: the records are what it has. */
-    observeNginx(): Promise<undefined> {
-        return Promise.resolve(undefined);
+    /**
+     * Asked on the nginx host over SSH. Not where its address is not known yet (aws: made by this
+     * update), nor under the unit tests' mocks (BLUEGREEN_OBSERVE=off), which reach no host.
+     */
+    async observeNginx(internalUrl: string): Promise<ObservedNginx | undefined> {
+        const nginx = this.args.nginx;
+        const address = nginx.connectAddress ?? nginx.address;
+        if (typeof address !== "string" || process.env.BLUEGREEN_OBSERVE === "off") return undefined;
+        const privateKey = await new Promise<string>((resolve) => this.args.privateKey.apply(resolve));
+        return observeOverSsh(
+            {
+                address,
+                port: nginx.port ?? 22,
+                user: this.nginxUser,
+                privateKey,
+                hostKey: nginx.hostKey,
+                timeoutSeconds: this.args.dialTimeoutSeconds,
+            },
+            internalUrl,
+        );
     }
 
     private poolHost(host: AppHost): RemoteMachine {
