@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { LoadResult } from "../../scripts/lib/load";
 import { TEST_DRAIN_TOKEN, getJson, request } from "../../scripts/lib/localStack";
+import { assertDriftPutBack } from "../support/drift";
 import { Lab, createLab, labUnavailable } from "../support/netns";
 import { REPO_ROOT } from "../../scripts/lib/pulumi";
 import { recordOutcome } from "../../scripts/lib/reliability";
@@ -204,21 +205,7 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         assert.equal(status, "200");
         assert.equal(await liveColor(), idle, "the hand-set colour is served");
 
-        let previewOutput = "";
-        await stack.stack.preview({ onOutput: (t) => (previewOutput += t) });
-        const drift = new RegExp(`nginx serves ${idle} with config \\w+, the stack wants ${live} with`);
-        assert.match(previewOutput, drift, "the preview asked nginx over SSH and reports the drift");
-        let upOutput = "";
-        const up = await stack.stack.up({ onOutput: (t) => (upOutput += t) });
-        assert.equal(up.summary.result, "succeeded");
-        assert.match(upOutput, new RegExp(`Reconciling: ${drift.source}`));
-        // The copy used the token, so the switch had to take it back (one reload).
-        assert.match(upOutput, /nginx refused this host's control token/);
-        assert.ok(
-            upOutput.indexOf("Gate passed: all 2") < upOutput.indexOf(`Switched: ${live} is live`),
-            "the colour went back through the gate",
-        );
-        assert.equal(await liveColor(), live);
+        await assertDriftPutBack(stack.stack, live, idle, liveColor);
         recordOutcome({
             area: "security",
             target: "ssh",
