@@ -124,7 +124,6 @@ install_unit() {
     printf '%s\n' "$2" | unit_as_root install-unit "$1" || fail "installing the systemd unit $1 failed (above)"
 }
 
-
 # dedicated USER: USER is set and is not this login: the scripts run as root and what they start
 # runs as USER (bluegreen-app, bluegreen-nginx), never as root. Elsewhere everything is the login's.
 dedicated() { [ -n "${1:-}" ] && [ "$1" != "$(id -un)" ]; }
