@@ -41,7 +41,13 @@ async function main() {
         throw new pulumi.RunError(problems.length === 1 ? problems[0] : `Refused:\n  - ${problems.join("\n  - ")}`);
     }
 
-    const nginxInput = nginxConfigInput(config, hostsLayer.nginxPrefix, hosts, INTERNAL_ADDRESS);
+    const nginxInput = nginxConfigInput(
+        config,
+        hostsLayer.nginxPrefix,
+        hosts,
+        INTERNAL_ADDRESS,
+        hostsLayer.nginxWorkerUser,
+    );
     const nginxConfig = renderNginxConfig(nginxInput);
     const nginxSettings = renderedSettings(nginxInput);
     const deployState: DeployState = { ...recorded, configId: nginxConfig.configId, nginx: nginxSettings };

@@ -19,8 +19,23 @@ export interface AppHost {
     readonly port: number;
     /** Directory on the host holding its releases, pid file, log and drain token. */
     readonly workDir: string;
-    /** The user that runs the app (the one commands log in as). */
+    /** The user that runs the app: the login, or APP_USER where the login is root (runAs). */
     readonly user: string;
+}
+
+/** Who runs the apps where the deploy runs as root: never root itself. */
+export const APP_USER = "bluegreen-app";
+/** Who runs nginx's workers where its master runs as root: a user of their own, not the shared nobody. */
+export const NGINX_WORKER_USER = "bluegreen-nginx";
+
+/** The user an app runs as on a host whose scripts run as `login`. */
+export function appUser(login: string): string {
+    return login === "root" ? APP_USER : login;
+}
+
+/** The `user` of nginx's workers when its master runs as `login`: only root's workers change user. */
+export function nginxWorkerUser(login: string): string | undefined {
+    return login === "root" ? NGINX_WORKER_USER : undefined;
 }
 
 /** Scripts for a resource's lifecycle and their environment; the same shape for every target. */
@@ -143,6 +158,10 @@ export interface HostsLayer {
     readonly nginxPrefix: string;
     /** The login on the nginx host: it owns the prefix, and nginx's systemd unit runs nginx as it. */
     readonly nginxUser: string;
+    /** nginx's workers' user where its master runs as root (nginxWorkerUser); absent elsewhere. */
+    readonly nginxWorkerUser?: string;
+    /** The stack's directory on every host (stateDir, remoteDir): everything it writes is under it. */
+    readonly baseDir: string;
     /** Where clients reach the public listener: `publicAddress`, or the host's when that is 0.0.0.0. */
     publicHost(publicAddress: string): pulumi.Input<string>;
     /**

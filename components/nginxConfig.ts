@@ -29,6 +29,8 @@ export interface NginxConfigInput {
     readonly workerShutdownTimeoutSeconds: number;
     /** Default: auto. */
     readonly workerProcesses?: number | "auto";
+    /** The workers' user, where the master runs as root (the `user` directive); absent elsewhere. */
+    readonly workerUser?: string;
     /** Default: 10m. */
     readonly clientMaxBodySize?: string;
     /** App paths (and everything under them) the public listener answers 404 for. Default: none. */
@@ -72,9 +74,11 @@ export function nginxConfigInput(
     prefix: string,
     pools: Readonly<Record<Color, readonly UpstreamHost[]>>,
     internalAddress: string,
+    workerUser?: string,
 ): NginxConfigInput {
     return {
         prefix,
+        ...(workerUser ? { workerUser } : {}),
         switchMode: config.switchMode,
         liveColor: config.activeColor,
         pools,
@@ -133,6 +137,11 @@ export function renderNginxConfig(input: NginxConfigInput): RenderedNginxConfig 
         clientRequestBurst: 2 * (input.clientRequestRate ?? 0),
         tls: input.tls ?? false,
     };
-    const configId = createHash("sha256").update(JSON.stringify(context)).digest("hex").slice(0, 16);
-    return { text: render("nginx/nginx.conf.hbs", { ...context, configId }), configId };
+    // Hashed only when set: a config without it keeps the id it had before there was one.
+    const identity = input.workerUser ? { ...context, workerUser: input.workerUser } : context;
+    const configId = createHash("sha256").update(JSON.stringify(identity)).digest("hex").slice(0, 16);
+    return {
+        text: render("nginx/nginx.conf.hbs", { ...context, workerUser: input.workerUser ?? "", configId }),
+        configId,
+    };
 }

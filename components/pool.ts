@@ -57,7 +57,12 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
         host,
         hostScript({
             create: SCRIPTS.writeToken,
-            environment: { TOKEN_FILE: tokenFile, DRAIN_TOKEN: pulumi.secret(args.drainToken) },
+            environment: {
+                TOKEN_FILE: tokenFile,
+                DRAIN_TOKEN: pulumi.secret(args.drainToken),
+                BASE_DIR: args.hostsLayer.baseDir,
+                APP_USER: host.user,
+            },
         }),
         { parent: pool, dependsOn: [...args.hostsLayer.reachable] },
     );
@@ -92,6 +97,9 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
                 DRAIN_TIMEOUT_SECONDS: String(args.drainTimeoutSeconds),
                 HEALTH_INTERVAL_MS: String(args.healthIntervalMs),
                 SUPERVISOR: args.hostsLayer.supervisor,
+                BASE_DIR: args.hostsLayer.baseDir,
+                // The login itself, or the app's own user where the login is root.
+                APP_USER: host.user,
                 // Used only where systemd supervises (supervisor/systemd.sh).
                 UNIT_TEXT: appUnitText(host, args.release.startCommand, args.drainTimeoutSeconds),
             },

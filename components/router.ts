@@ -56,6 +56,8 @@ export class Router extends pulumi.ComponentResource {
                     // The gate's inputs: the switch checks the pool again with them right before it applies.
                     ...args.gate.environment,
                     NGINX_PREFIX: args.hostsLayer.nginxPrefix,
+                    BASE_DIR: args.hostsLayer.baseDir,
+                    ...(args.hostsLayer.nginxWorkerUser ? { NGINX_WORKER_USER: args.hostsLayer.nginxWorkerUser } : {}),
                     NGINX_CONF: args.config.text,
                     CONFIG_ID: args.config.configId,
                     SWITCH_MODE: args.switchMode,

@@ -57,6 +57,8 @@ const SUPERVISED = [
     "DRAIN_TOKEN_FILE",
     "START_COMMAND",
 ] as const;
+/** APP_USER: who runs the app, when not the login (the login is root). */
+const SUPERVISED_OPTIONAL = ["SUPERVISOR", "APP_USER"] as const;
 /** Tests point the nginx scripts at another nginx binary; the program never does. */
 const NGINX_BIN = "NGINX_BIN";
 const NGINX = ["NGINX_PREFIX"] as const;
@@ -64,8 +66,11 @@ const GATE = ["POOL_COLOR", "EXPECT_VERSION", "GATE_TIMEOUT_SECONDS", "HEALTH_IN
 const GATE_OPTIONAL = ["HOSTS", "GATE_HOST_HEADER", "INSTANCES"] as const;
 
 export const SCRIPTS = {
-    /** Writes a host's drain token, mode 600. */
-    writeToken: declare("write-token.sh", [], { required: ["TOKEN_FILE", "DRAIN_TOKEN"] }),
+    /** Writes a host's drain token, mode 600 (the app's own user's where it has one). */
+    writeToken: declare("write-token.sh", [], {
+        required: ["TOKEN_FILE", "DRAIN_TOKEN", "BASE_DIR"],
+        optional: ["APP_USER"],
+    }),
     /** Deploys a release on a pool host and waits until it is ready. */
     deployHost: declare("deploy-host.sh", SUPERVISOR_LIBRARIES, {
         required: [
@@ -75,11 +80,12 @@ export const SCRIPTS = {
             "ARTIFACT",
             "READY_TIMEOUT_SECONDS",
             "HEALTH_INTERVAL_MS",
+            "BASE_DIR",
         ],
-        optional: ["SUPERVISOR"],
+        optional: SUPERVISED_OPTIONAL,
     }),
     /** Drains and stops a pool host's app (its deployment is deleted). */
-    stopHost: declare("stop-host.sh", SUPERVISOR_LIBRARIES, { required: SUPERVISED, optional: ["SUPERVISOR"] }),
+    stopHost: declare("stop-host.sh", SUPERVISOR_LIBRARIES, { required: SUPERVISED, optional: SUPERVISED_OPTIONAL }),
     /** Every host of the pool going live is ready, checked in parallel. */
     healthGate: declare("health-gate.sh", ["gate-lib.sh"], {
         required: GATE,
@@ -99,6 +105,7 @@ export const SCRIPTS = {
             "INTERNAL_URL",
             "SMOKE_PATHS",
             "VERIFY_TIMEOUT_SECONDS",
+            "BASE_DIR",
         ],
         optional: [
             ...GATE_OPTIONAL,
@@ -110,6 +117,7 @@ export const SCRIPTS = {
             "NGINX_UNIT_TEXT",
             "TLS_CERTIFICATE",
             "TLS_KEY",
+            "NGINX_WORKER_USER",
         ],
     }),
     /** Stops nginx gracefully (the router is deleted). */
@@ -120,7 +128,7 @@ export const SCRIPTS = {
     /** Before any change over SSH: the host answers, accepts the variables, has what its role needs. */
     checkHost: declare("remote/check-host.sh", ["nginx-modules.sh"], {
         required: ["HOST_NAME", "ROLE", "REMOTE_DIR", "SWITCH_MODE"],
-        optional: [NGINX_BIN],
+        optional: [NGINX_BIN, "RUN_AS"],
         triggers: ["CHECK_TRIGGER"],
     }),
 } as const;

@@ -8,7 +8,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 pulumi_dir=$1
 state="$root/.state"
 mkdir -p "$state/backend"
-chmod 755 "$state"
+# The backend (the stack's state, its history) is yours alone. The apps' and nginx workers' own
+# users, when you are root, pass through .state to their directories under stateDir (each
+# closed to others) without listing anything.
+chmod 700 "$state/backend"
+chmod 711 "$state"
 if [ ! -s "$state/passphrase" ]; then
     (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/passphrase")
 fi

@@ -151,8 +151,9 @@ export async function createLocalStack(
     const files = [...PROGRAM_FILES, ...extraFiles];
     const copy = sourceDir === REPO_ROOT ? files : files.filter((f) => fs.existsSync(path.join(sourceDir, f)));
     const base = await createTestStack({ sourceDir, copy });
-    // nginx workers run as nobody when the tests run as root: they must reach the temp dirs.
-    fs.chmodSync(base.dir, 0o755);
+    // The apps and nginx workers run as users of their own when the tests run as root: they must
+    // pass through to stateDir (the backend beside it is 0700).
+    fs.chmodSync(base.dir, 0o711);
     const stateDir = path.join(base.dir, "state");
     const settings: Record<string, string> = {
         activeColor: "blue",

@@ -60,7 +60,8 @@ export async function createTestStack(opts: TestStackOptions): Promise<TestStack
     const projectDir = path.join(dir, "project");
     const backendDir = path.join(dir, "backend");
     fs.mkdirSync(projectDir);
-    fs.mkdirSync(backendDir);
+    // The stack's state and history: the test's user's alone, as npm start's (scripts/local-env.sh).
+    fs.mkdirSync(backendDir, { mode: 0o700 });
     for (const entry of opts.copy) {
         fs.mkdirSync(path.dirname(path.join(projectDir, entry)), { recursive: true });
         // Times kept: main.js runs bin/ only when it is newer than the sources, as in the checkout.

@@ -4,10 +4,37 @@
 # that may be serving). A release that never gets ready is stopped and the previous one started
 # again, so the host runs what Pulumi's state (unchanged by the failed update) says.
 need HOST_NAME HOST_DIR BIND_ADDRESS PORT POOL_COLOR APP_VERSION RELEASE_ID ARTIFACT \
-    START_COMMAND DRAIN_TOKEN_FILE READY_TIMEOUT_SECONDS DRAIN_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
+    START_COMMAND DRAIN_TOKEN_FILE READY_TIMEOUT_SECONDS DRAIN_TIMEOUT_SECONDS HEALTH_INTERVAL_MS BASE_DIR
 
 release_dir="$HOST_DIR/releases/$RELEASE_ID"
-(umask 022 && mkdir -p "$HOST_DIR/releases")
+
+# prepare_host_dir: HOST_DIR and releases/, private. Where the deploy runs as root the app runs as
+# the dedicated APP_USER (made if missing), which reads them through its group: it must be able
+# to reach them, which every directory above decides; fails naming the one that stops it. An
+# existing releases/ is only trusted (refuse_untrusted, next), never repaired.
+prepare_host_dir() {
+    local blocked
+    if dedicated "${APP_USER:-}"; then
+        [ "$(id -u)" = 0 ] || fail "$HOST_NAME: the app should run as $APP_USER, but this deploy runs as" \
+            "$(id -un), not root, and cannot become it (this is a bug)"
+        command -v setpriv >/dev/null 2>&1 ||
+            fail "$HOST_NAME: setpriv is missing: the app runs as $APP_USER, never root. Install util-linux"
+        system_user "$APP_USER"
+    fi
+    stack_dir "$BASE_DIR" "$HOST_DIR" "${APP_USER:-}"
+    [ -e "$HOST_DIR/releases" ] || [ -L "$HOST_DIR/releases" ] || mkdir -m 750 "$HOST_DIR/releases"
+    refuse_untrusted "$HOST_DIR/releases"
+    chmod o-rwx "$HOST_DIR/releases"
+    dedicated "${APP_USER:-}" || return 0
+    chgrp "$APP_USER" "$HOST_DIR/releases"
+    # A drain token an earlier version wrote as root's: the app reads it now (write-token.sh).
+    if [ -f "$DRAIN_TOKEN_FILE" ] && [ ! -L "$DRAIN_TOKEN_FILE" ]; then chown "$APP_USER:" "$DRAIN_TOKEN_FILE"; fi
+    blocked=$(unreachable_by "$APP_USER" "$HOST_DIR/releases")
+    [ -z "$blocked" ] || fail "$HOST_NAME: the app runs as $APP_USER (the deploy runs as root, apps never" \
+        "do), which cannot enter $blocked on the way to $HOST_DIR. Fix: chmod o+x $blocked (others may then" \
+        "pass through it, not list it), or put the stack's directory (stateDir, remoteDir) where $APP_USER" \
+        "can reach it"
+}
 
 # refuse_untrusted DIR: what this host runs sits in directories only the deploying user made and
 # can write. A release id can be computed from outside: a directory planted under that name
@@ -20,7 +47,7 @@ refuse_untrusted() {
             "run pulumi up again."
     fi
 }
-refuse_untrusted "$HOST_DIR/releases"
+prepare_host_dir
 if [ -e "$release_dir" ] || [ -L "$release_dir" ]; then refuse_untrusted "$release_dir"; fi
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT
@@ -117,7 +144,12 @@ if [ ! -d "$release_dir" ]; then
     else
         fail "$HOST_NAME: the artifact $ARTIFACT does not exist on this host"
     fi
-    chmod 755 "$staging"
+    # The app's user reads its release through its group and can change nothing in it.
+    if dedicated "${APP_USER:-}"; then
+        chgrp -hR "$APP_USER" "$staging"
+        chmod -R g+rX,o-rwx "$staging"
+    fi
+    chmod 750 "$staging"
     mv "$staging" "$release_dir"
 fi
 

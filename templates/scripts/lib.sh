@@ -13,6 +13,10 @@ for bluegreen_var in $(compgen -e); do
 done
 unset bluegreen_var
 
+# Nothing the scripts write (logs, pid files, tokens, configs) is readable by other users; a
+# dedicated user (the apps', nginx workers') gets in through its group where it must (stack_dir).
+umask 027
+
 log() { printf '%s\n' "$*"; }
 fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -98,7 +102,8 @@ unit_as_root() {
     case $verb in
         start | stop) as_root systemctl "$verb" "$unit" ;;
         install-unit)
-            as_root tee "$file" >/dev/null
+            # 0644 as systemd's own: the login compares it before installing (install_unit).
+            (umask 022 && as_root tee "$file" >/dev/null)
             as_root systemctl daemon-reload
             as_root systemctl enable --quiet "$unit"
             ;;
@@ -119,3 +124,58 @@ install_unit() {
     printf '%s\n' "$2" | unit_as_root install-unit "$1" || fail "installing the systemd unit $1 failed (above)"
 }
 
+# dedicated USER: USER is set and is not this login: the scripts run as root and what they start
+# runs as USER (bluegreen-app, bluegreen-nginx), never as root. Elsewhere everything is the login's.
+dedicated() { [ -n "${1:-}" ] && [ "$1" != "$(id -un)" ]; }
+
+# system_user NAME: a system user and its group, made if missing: no login shell, no home. Hosts
+# deploying in parallel may race: whoever loses finds it made.
+system_user() {
+    local try shell=/usr/sbin/nologin
+    [ -x "$shell" ] || shell=/bin/false
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        id -u "$1" >/dev/null 2>&1 && return 0
+        [ "$(id -u)" = 0 ] || fail "the user $1 does not exist, and only root can create it (useradd --system $1)"
+        command -v useradd >/dev/null 2>&1 || fail "the user $1 does not exist, and useradd is missing to create it"
+        useradd --system --user-group --no-create-home --home-dir /nonexistent --shell "$shell" "$1" \
+            >/dev/null 2>&1 || sleep_ms $((try * 100))
+    done
+    id -u "$1" >/dev/null 2>&1 || fail "creating the system user $1 failed (useradd --system --user-group $1)"
+}
+
+# as_user USER COMMAND...: COMMAND as USER and its groups, in this process (the pid stays, so $!
+# and pid files name the command itself), never gaining privileges again (no setuid).
+as_user() { setpriv --reuid="$1" --regid="$1" --init-groups --no-new-privs "${@:2}"; }
+
+# unreachable_by USER DIR: the first directory on the way to DIR that USER cannot enter, if any
+# (nothing where setpriv, which tells, is missing).
+unreachable_by() {
+    local path="" part
+    local -a parts
+    command -v setpriv >/dev/null 2>&1 || return 0
+    as_user "$1" test -x "$2" 2>/dev/null && return 0
+    IFS=/ read -ra parts <<<"${2#/}"
+    for part in "${parts[@]}"; do
+        path="$path/$part"
+        as_user "$1" test -x "$path" 2>/dev/null || { echo "$path"; return 0; }
+    done
+}
+
+# stack_dir BASE DIR [USER]: DIR (BASE, the stack's directory, or under it) made if missing and
+# private: 0700 like the directories from BASE down to it; for a dedicated USER, 0750 with USER's
+# group, and those directories 0711: USER passes through them (as others may) but lists nothing.
+stack_dir() {
+    local base=$1 dir=$2 above=$2 mode=700
+    mkdir -p "$dir"
+    if dedicated "${3:-}"; then
+        chgrp "$3" "$dir"
+        chmod 750 "$dir"
+        mode=711
+    else
+        chmod 700 "$dir"
+    fi
+    while [ "${above#"$base"/}" != "$above" ]; do
+        above=$(dirname "$above")
+        chmod "$mode" "$above"
+    done
+}

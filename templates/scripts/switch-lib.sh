@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # The steps of nginx-switch.sh, in the order it runs them, and the state they share.
 need NGINX_PREFIX NGINX_CONF CONFIG_ID SWITCH_MODE LIVE_COLOR VERIFY_URL INTERNAL_URL SMOKE_PATHS \
-    VERIFY_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
-# optional: TLS_CERTIFICATE TLS_KEY NGINX_UNIT_TEXT
+    VERIFY_TIMEOUT_SECONDS HEALTH_INTERVAL_MS BASE_DIR
+# optional: TLS_CERTIFICATE TLS_KEY NGINX_UNIT_TEXT NGINX_WORKER_USER
 
 # Paths under the prefix.
 conf_dir="$NGINX_PREFIX/conf"
@@ -255,9 +255,24 @@ prepare_prefix() {
         [ -z "$foreign" ] || fail "nginx's unit runs nginx as $(id -un) now, who cannot write $foreign (left from" \
             "when nginx ran as root). Fix, on the nginx host: sudo chown -R $(id -un): $NGINX_PREFIX; then pulumi up"
     fi
+    # A master that runs as root runs its workers (which face clients) as NGINX_WORKER_USER, the
+    # config's `user`: they pass through the prefix and write temp/ (nginx makes its temp dirs
+    # theirs); conf/ (the control token) and logs/ stay the master's alone.
+    if dedicated "${NGINX_WORKER_USER:-}"; then system_user "$NGINX_WORKER_USER"; fi
+    stack_dir "$BASE_DIR" "$NGINX_PREFIX" "${NGINX_WORKER_USER:-}"
     mkdir -p "$conf_dir" "$NGINX_PREFIX/logs" "$NGINX_PREFIX/temp"
-    # nginx workers may run as another user (nobody, when the master is root): they must reach temp/.
-    chmod 755 "$NGINX_PREFIX" "$NGINX_PREFIX/temp"
+    # Only what is this login's (an earlier unit may have left root's files: see above).
+    find "$conf_dir" "$NGINX_PREFIX/logs" "$NGINX_PREFIX/temp" -maxdepth 0 -user "$(id -u)" -exec chmod 700 {} +
+    find "$NGINX_PREFIX/logs" -maxdepth 1 -type f -user "$(id -u)" -exec chmod o-rwx {} +
+    if dedicated "${NGINX_WORKER_USER:-}"; then
+        chgrp "$NGINX_WORKER_USER" "$NGINX_PREFIX/temp"
+        chmod 750 "$NGINX_PREFIX/temp"
+        foreign=$(unreachable_by "$NGINX_WORKER_USER" "$NGINX_PREFIX/temp")
+        [ -z "$foreign" ] || fail "nginx's workers run as $NGINX_WORKER_USER (its master runs as root), which" \
+            "cannot enter $foreign on the way to $NGINX_PREFIX/temp; nothing was changed. Fix: chmod o+x" \
+            "$foreign (others may then pass through it, not list it), or put the stack's directory" \
+            "(stateDir, remoteDir) where $NGINX_WORKER_USER can reach it"
+    fi
     body=$(mktemp)
     headers=$(mktemp)
     trap 'rm -f "$body" "$headers" "$candidate"' EXIT

@@ -39,7 +39,7 @@ describe("quick start: npm start, the README's commands, npm stop, in a fresh cl
     before(function () {
         this.timeout(120_000);
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-quickstart-"));
-        fs.chmodSync(dir, 0o755); // nginx workers run as nobody when the suite runs as root
+        fs.chmodSync(dir, 0o755); // the apps and nginx workers run as users of their own as root
         clone = path.join(dir, "clone");
         const cloned = spawnSync("git", ["clone", "--quiet", REPO_ROOT, clone], { encoding: "utf8" });
         assert.equal(cloned.status, 0, cloned.stderr);

@@ -350,6 +350,226 @@ describe("security: each attack tried against a running stack", function () {
         });
     });
 
+    it("as root, every app runs as bluegreen-app: not root, and unable to read nginx's conf or logs", function () {
+        if (process.getuid?.() !== 0) {
+            if (process.env.BLUEGREEN_REQUIRE_NETNS)
+                throw new Error("must run as root (BLUEGREEN_REQUIRE_NETNS is set)");
+            console.log("      skipped: the apps change user only when the deploy runs as root");
+            return this.skip();
+        }
+        const appUid = spawnSync("id", ["-u", "bluegreen-app"], { encoding: "utf8" });
+        assert.equal(appUid.status, 0, `the deploy made the user bluegreen-app: ${appUid.stderr}`);
+        const hosts = (["blue", "green"] as const).flatMap((color) =>
+            [1, 2].map((i) => ({ color, dir: path.join(stack.stateDir, "pools", color, `host-${i}`) })),
+        );
+        const uids = hosts.map(({ dir }) => {
+            const pid = Number(fs.readFileSync(path.join(dir, "app.pid"), "utf8").trim());
+            const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+            // Uid: real, effective, saved, filesystem: none may be root.
+            return /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(status)!.slice(1).join(" ");
+        });
+        const expected = Array(4).fill(appUid.stdout.trim()).join(" ");
+        assert.deepEqual(uids, Array(hosts.length).fill(expected), "real, effective, saved and fs uid of every app");
+        // As that user: it reads its own token (its app drains with it) but nothing of nginx's.
+        const asApp = (args: string[]) =>
+            spawnSync("setpriv", ["--reuid=bluegreen-app", "--regid=bluegreen-app", "--init-groups", ...args], {
+                encoding: "utf8",
+            });
+        const ownToken = asApp(["cat", path.join(hosts[0].dir, "drain-token")]);
+        assert.equal(ownToken.stdout, TEST_DRAIN_TOKEN, `the app's user reads its drain token: ${ownToken.stderr}`);
+        const nginxFiles = ["conf/control-token", "conf/nginx.conf", "logs/access.log"];
+        for (const file of nginxFiles) {
+            const read = asApp(["cat", path.join(stack.stateDir, "nginx", file)]);
+            assert.notEqual(read.status, 0, `bluegreen-app cannot read nginx/${file}`);
+            assert.match(read.stderr, /Permission denied/);
+        }
+        recordOutcome({
+            area: "security",
+            fault: "read each app's uids (/proc/<pid>/status) with the stack run as root; read nginx's files as it",
+            expected: "every app runs as bluegreen-app, not root; it reads its drain token and nothing of nginx's",
+            observed: `${hosts.length} apps with uid ${appUid.stdout.trim()}; ${nginxFiles.length} nginx files refused`,
+            sent: 0,
+            lost: 0,
+        });
+    });
+
+    it("nginx holds nothing of pulumi up's environment: a secret there is nowhere in its memory", async function () {
+        if (process.getuid?.() !== 0) {
+            if (process.env.BLUEGREEN_REQUIRE_NETNS)
+                throw new Error("must run as root (BLUEGREEN_REQUIRE_NETNS is set)");
+            console.log("      skipped: reading another process's memory needs root");
+            return this.skip();
+        }
+        // nginx copies its environment to its heap and writes its process title over the original,
+        // so /proc/<pid>/environ shows nothing either way: search the process's writable memory.
+        const memoryHolds = (pid: number, needle: string): boolean => {
+            const mem = fs.openSync(`/proc/${pid}/mem`, "r");
+            try {
+                for (const line of fs.readFileSync(`/proc/${pid}/maps`, "utf8").split("\n")) {
+                    const region = /^([0-9a-f]+)-([0-9a-f]+) rw-p/.exec(line);
+                    if (!region) continue;
+                    const start = parseInt(region[1], 16);
+                    const bytes = Buffer.alloc(parseInt(region[2], 16) - start);
+                    try {
+                        fs.readSync(mem, bytes, 0, bytes.length, start);
+                    } catch {
+                        continue; // a region that cannot be read holds nothing we could see either
+                    }
+                    if (bytes.includes(needle)) return true;
+                }
+                return false;
+            } finally {
+                fs.closeSync(mem);
+            }
+        };
+        const pidFile = path.join(stack.stateDir, "nginx", "logs", "nginx.pid");
+        const canary = `canary-${randomBytes(12).toString("hex")}`;
+        // The check can find it: a process started with the secret in its environment holds it.
+        const holder = spawn("sleep", ["30"], { env: { ...process.env, BLUEGREEN_CANARY_SECRET: canary } });
+        try {
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            assert.ok(memoryHolds(holder.pid!, canary), "the search finds the secret in a process that has it");
+        } finally {
+            holder.kill("SIGKILL");
+        }
+        // pulumi up's environment (the Automation API passes this process's to the CLI) carries a
+        // secret: nginx must not, including when this update is what starts it.
+        process.env.BLUEGREEN_CANARY_SECRET = canary;
+        try {
+            const old = Number(fs.readFileSync(pidFile, "utf8").trim());
+            process.kill(old, "SIGQUIT");
+            const deadline = Date.now() + 20_000;
+            while (fs.existsSync(`/proc/${old}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+            assert.ok(!fs.existsSync(`/proc/${old}`), "nginx stopped");
+            let output = "";
+            const up = await stack.stack.up({ onOutput: (t) => (output += t) });
+            assert.equal(up.summary.result, "succeeded");
+            assert.match(output, /Starting nginx with prefix/, "this update started nginx");
+        } finally {
+            delete process.env.BLUEGREEN_CANARY_SECRET;
+        }
+        const master = Number(fs.readFileSync(pidFile, "utf8").trim());
+        const workers = fs
+            .readdirSync("/proc")
+            .filter((entry) => /^\d+$/.test(entry))
+            .filter((pid) => {
+                try {
+                    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+                    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === master;
+                } catch {
+                    return false; // gone
+                }
+            })
+            .map(Number);
+        assert.ok(workers.length > 0, "nginx has workers");
+        const holding = [master, ...workers].filter((pid) => memoryHolds(pid, canary));
+        assert.deepEqual(holding, [], "no nginx process (master or worker) holds the secret");
+        assert.equal((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"], "blue", "blue serves again");
+        recordOutcome({
+            area: "security",
+            fault:
+                "stop nginx, run pulumi up with a secret in its environment, " +
+                "search the new master's and workers' memory for it",
+            expected: "up starts nginx again; no nginx process holds the secret",
+            observed: `started again; found in none of ${workers.length + 1} nginx processes (found in a control)`,
+            sent: 1,
+            lost: 0,
+        });
+    });
+
+    it("as root, nginx's workers run as bluegreen-nginx, which cannot read the control token", function () {
+        if (process.getuid?.() !== 0) {
+            if (process.env.BLUEGREEN_REQUIRE_NETNS)
+                throw new Error("must run as root (BLUEGREEN_REQUIRE_NETNS is set)");
+            console.log("      skipped: nginx's workers change user only when its master runs as root");
+            return this.skip();
+        }
+        const nginxUid = spawnSync("id", ["-u", "bluegreen-nginx"], { encoding: "utf8" });
+        assert.equal(nginxUid.status, 0, `the switch made the user bluegreen-nginx: ${nginxUid.stderr}`);
+        const prefix = path.join(stack.stateDir, "nginx");
+        const master = Number(fs.readFileSync(path.join(prefix, "logs", "nginx.pid"), "utf8").trim());
+        const uidOf = (pid: number) => /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1];
+        const workers = fs
+            .readdirSync("/proc")
+            .filter((entry) => /^\d+$/.test(entry))
+            .map(Number)
+            .filter((pid) => {
+                try {
+                    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+                    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === master;
+                } catch {
+                    return false; // gone
+                }
+            });
+        assert.ok(workers.length > 0, "nginx has workers");
+        assert.equal(uidOf(master), "0", "the master runs as root (it binds, reads conf/)");
+        assert.deepEqual(
+            workers.map(uidOf),
+            workers.map(() => nginxUid.stdout.trim()),
+            "every worker runs as bluegreen-nginx",
+        );
+        const asWorker = (args: string[]) =>
+            spawnSync("setpriv", ["--reuid=bluegreen-nginx", "--regid=bluegreen-nginx", "--init-groups", ...args], {
+                encoding: "utf8",
+            });
+        // The check can pass: the workers' user does reach the temp dirs it must write.
+        const temp = asWorker(["test", "-w", path.join(prefix, "temp", "client_body")]);
+        assert.equal(temp.status, 0, "bluegreen-nginx writes temp/client_body");
+        const token = asWorker(["cat", path.join(prefix, "conf", "control-token")]);
+        assert.notEqual(token.status, 0, "bluegreen-nginx cannot read conf/control-token");
+        assert.match(token.stderr, /Permission denied/);
+        recordOutcome({
+            area: "security",
+            fault: "read nginx's workers' uid with the stack run as root; read conf/control-token as that user",
+            expected: "workers run as bluegreen-nginx (not the shared nobody); the token is refused to it",
+            observed: `${workers.length} workers with uid ${nginxUid.stdout.trim()}; token: permission denied`,
+            sent: 0,
+            lost: 0,
+        });
+    });
+
+    it("logs, tokens and state are unreadable by another local user (nobody), and the backend unlistable", function () {
+        if (process.getuid?.() !== 0) {
+            if (process.env.BLUEGREEN_REQUIRE_NETNS)
+                throw new Error("must run as root (BLUEGREEN_REQUIRE_NETNS is set)");
+            console.log("      skipped: trying as another user needs root");
+            return this.skip();
+        }
+        const asNobody = (args: string[]) =>
+            spawnSync("runuser", ["-u", "nobody", "--", ...args], { encoding: "utf8" });
+        // The check can pass: nobody reads a world-readable file in a world-listable directory.
+        const open = path.join(stack.dir, "world-readable");
+        fs.mkdirSync(open, { mode: 0o755 });
+        fs.writeFileSync(path.join(open, "file"), "readable", { mode: 0o644 });
+        fs.chmodSync(open, 0o755);
+        assert.equal(asNobody(["cat", path.join(open, "file")]).stdout, "readable", "runuser as nobody works");
+        const files = [
+            "nginx/logs/access.log",
+            "nginx/logs/error.log",
+            "nginx/conf/nginx.conf",
+            "nginx/conf/control-token",
+            "pools/blue/host-1/app.log",
+            "pools/blue/host-1/drain-token",
+            "pools/blue/host-1/instance-id",
+            "pools/green/host-2/app.log",
+        ];
+        const readable = files.filter((file) => asNobody(["cat", path.join(stack.stateDir, file)]).status === 0);
+        assert.deepEqual(readable, [], "no file under stateDir is readable by nobody");
+        const dirs = ["", "nginx", "nginx/logs", "pools/blue/host-1"];
+        const listable = dirs.filter((dir) => asNobody(["ls", path.join(stack.stateDir, dir)]).status === 0);
+        assert.deepEqual(listable, [], "no directory under stateDir is listable by nobody");
+        const backend = asNobody(["ls", path.join(stack.dir, "backend")]);
+        assert.notEqual(backend.status, 0, "the file backend (state, history) is not listable by nobody");
+        recordOutcome({
+            area: "security",
+            fault: "as another local user (nobody): read logs, tokens, config under stateDir; list it, the backend",
+            expected: "permission denied for every file and directory",
+            observed: `${files.length} files and ${dirs.length} directories refused; backend refused`,
+            sent: 0,
+            lost: 0,
+        });
+    });
+
     it("the internal listener answers on loopback only; changing the live colour needs the control token", async () => {
         const internalPort = Number(new URL(stack.internalUrl).port);
         const other = externalAddress();

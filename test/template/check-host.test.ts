@@ -136,6 +136,57 @@ describe("reach check of the nginx host (ssh target)", () => {
         assert.equal(check("reload", "fails", path.join(shared, "bluegreen")).code, 0);
     });
 
+    it("a root login's pool host: makes the app's system user, and refuses a remoteDir it cannot reach", function () {
+        if (process.getuid?.() !== 0) {
+            if (process.env.BLUEGREEN_REQUIRE_NETNS)
+                throw new Error("this test must run as root here (BLUEGREEN_REQUIRE_NETNS is set)");
+            console.log("      skipped: making a system user needs root");
+            return this.skip();
+        }
+        // A name of its own, made by the check and removed here: the real one (bluegreen-app) may exist.
+        const user = `bg-test-${process.pid}`;
+        const run = (remoteDir: string) => {
+            const script = declaredScript(SCRIPTS.checkHost);
+            const result = spawnSync("bash", ["-c", script.text, script.name], {
+                encoding: "utf8",
+                env: {
+                    PATH: process.env.PATH,
+                    ...declaredEnvironment(SCRIPTS.checkHost, {
+                        HOST_NAME: "blue-1",
+                        ROLE: "blue",
+                        REMOTE_DIR: remoteDir,
+                        SWITCH_MODE: "no-reload",
+                        RUN_AS: user,
+                        CHECK_TRIGGER: "test",
+                    }),
+                },
+            });
+            return { code: result.status, output: `${result.stdout}${result.stderr}` };
+        };
+        try {
+            assert.notEqual(spawnSync("id", [user]).status, 0, "the user does not exist yet");
+            fs.chmodSync(dir, 0o755);
+            const made = run(path.join(dir, "srv"));
+            assert.equal(made.code, 0, made.output);
+            assert.match(made.output, new RegExp(`blue-1 \\(blue\\): reachable as root@.*, runs it as ${user}`));
+            const entry = spawnSync("getent", ["passwd", user], { encoding: "utf8" }).stdout.trim().split(":");
+            assert.ok(Number(entry[2]) < 1000, `a system user (uid ${entry[2]})`);
+            assert.equal(entry[5], "/nonexistent", "no home");
+            assert.match(entry[6], /nologin|false/, "no login shell");
+            assert.equal(spawnSync("id", ["-gn", user], { encoding: "utf8" }).stdout.trim(), user, "its own group");
+            assert.equal(run(path.join(dir, "srv")).code, 0, "a second check finds it made");
+            // A remoteDir below a directory only root may enter: the app could never read its release.
+            const closed = path.join(dir, "closed");
+            fs.mkdirSync(closed, { mode: 0o700 });
+            const refused = run(path.join(closed, "srv"));
+            assert.equal(refused.code, 1, refused.output);
+            assert.match(refused.output, new RegExp(`${user} .*cannot enter ${closed}, above remoteDir`));
+            assert.match(refused.output, new RegExp(`Fix: chmod o\\+x ${closed}`));
+        } finally {
+            spawnSync("userdel", [user]);
+        }
+    });
+
     it("does not ask for the module in reload mode", () => {
         const run = check("reload");
         assert.equal(run.code, 0, run.output);

@@ -58,6 +58,7 @@ describe("deploy of a pool host: what it trusts", () => {
                     READY_TIMEOUT_SECONDS: "2",
                     HEALTH_INTERVAL_MS: "100",
                     SUPERVISOR: "process",
+                    BASE_DIR: hostDir,
                 }),
             },
         });

@@ -189,6 +189,22 @@ describe("nginx config template", function () {
         assert.match(text, /local color = first_line\("live-color"\)/, "the colour survives restarts and reloads");
     });
 
+    it("names the workers' user only where the master runs as root (workerUser), and passes nginx -t with it", () => {
+        const plain = renderNginxConfig(BASE);
+        assert.doesNotMatch(plain.text, /^\s*user\b/m, "a master that is not root runs its workers as itself");
+        const root = renderNginxConfig({ ...BASE, workerUser: "bluegreen-nginx" });
+        assert.match(root.text, /^user bluegreen-nginx bluegreen-nginx;$/m);
+        assert.notEqual(root.configId, plain.configId, "a new workers' user is a new config (a reload)");
+        // Checked by nginx only where it would switch users: as root, for a user that exists
+        // (lib.sh's system_user makes it, as the switch does).
+        if (process.getuid?.() === 0) {
+            const lib = fs.readFileSync(path.join(__dirname, "..", "..", "templates", "scripts", "lib.sh"), "utf8");
+            execFileSync("bash", ["-c", `${lib}\nsystem_user bluegreen-nginx`, "lib.sh"], { stdio: "inherit" });
+        }
+        const result = nginxTest(root.text);
+        assert.ok(result.ok, `nginx -t failed:\n${result.output}`);
+    });
+
     it("refuses to render a live pool without hosts", () => {
         assert.throws(
             () => renderNginxConfig({ ...BASE, pools: { blue: [], green: hosts(2, 9201) } }),

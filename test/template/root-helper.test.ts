@@ -701,6 +701,7 @@ echo done`;
                 .join("\n");
             const env = {
                 NGINX_PREFIX: p,
+                BASE_DIR: path.dirname(p),
                 NGINX_CONF: "# unused",
                 CONFIG_ID: "test",
                 SWITCH_MODE: "reload",

@@ -128,6 +128,37 @@ describe("the program's resource graph (mocks)", () => {
         assert.equal(env(resources, "blue-host-1-token").DRAIN_TOKEN, "test-token-0123456789");
     });
 
+    it("ssh hosts whose login is root run apps as bluegreen-app and nginx's workers as bluegreen-nginx", async () => {
+        const ssh = {
+            ...BASE,
+            target: "ssh",
+            sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----",
+            nginxSshHost: '{"address":"10.0.0.10"}',
+            blueSshHosts: '[{"address":"10.0.1.11"}]',
+            greenSshHosts: '[{"address":"10.0.2.11","user":"deploy"}]',
+            sshUser: "root",
+        };
+        const { resources } = await runProgram(ssh);
+        const blue = env(resources, "blue-host-1");
+        assert.equal(blue.APP_USER, "bluegreen-app");
+        assert.match(blue.UNIT_TEXT, /^User=bluegreen-app$/m, "the unit runs the app as its own user");
+        assert.equal(env(resources, "blue-host-1-token").APP_USER, "bluegreen-app", "who may read the token");
+        assert.equal(env(resources, "reach-blue-1").RUN_AS, "bluegreen-app", "the reach check makes the user");
+        assert.equal(env(resources, "reach-nginx").RUN_AS, "bluegreen-nginx");
+        const router = env(resources, "router-nginx");
+        assert.equal(router.NGINX_WORKER_USER, "bluegreen-nginx");
+        assert.match(router.NGINX_CONF, /^user bluegreen-nginx bluegreen-nginx;$/m);
+        // A login that is not root runs everything as itself: no user to make, no `user` line.
+        const green = env(resources, "green-host-1");
+        assert.equal(green.APP_USER, "deploy");
+        assert.match(green.UNIT_TEXT, /^User=deploy$/m);
+        assert.equal(env(resources, "reach-green-1").RUN_AS, undefined);
+        const deploy = (await runProgram({ ...ssh, sshUser: "deploy" })).resources;
+        assert.equal(env(deploy, "router-nginx").NGINX_WORKER_USER, undefined);
+        assert.doesNotMatch(env(deploy, "router-nginx").NGINX_CONF, /^user /m);
+        assert.equal(env(deploy, "reach-nginx").RUN_AS, undefined);
+    });
+
     it("activeColor: purple is refused before any resource is registered", async () => {
         const message = await refusal({ ...BASE, activeColor: "purple" });
         assert.match(message, /bluegreen:activeColor has the invalid value "purple": must be one of blue, green/);

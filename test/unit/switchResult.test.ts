@@ -62,6 +62,7 @@ describe("the switch's result line", () => {
                 POOL_COLOR: "blue",
                 EXPECT_VERSION: "1.0.0",
                 GATE_TIMEOUT_SECONDS: "1",
+                BASE_DIR: prefix,
             });
             const script = loadScript("switch-lib.sh");
             const run = spawnSync("bash", ["-c", `${script.text}\nreport_switched 0 0 0`, script.name], {

@@ -12,11 +12,16 @@ import {
     type ScriptRun,
     type ShippedArtifact,
     LOOPBACK,
+    appUser,
     commandInputs,
+    nginxWorkerUser,
     listenerAddress,
 } from "../../hosts";
 import { type ObservedNginx, observeNginx } from "../../observe";
 import { localAppPort } from "./config";
+
+/** Who the scripts run as here: this process's user ("root" for uid 0, whatever its name). */
+const LOGIN = os.userInfo().uid === 0 ? "root" : os.userInfo().username;
 
 export interface LocalHostsArgs {
     /** Absolute directory for nginx's prefix and the app processes' files. */
@@ -31,10 +36,15 @@ export class LocalHosts implements HostsLayer {
     readonly nginxPrefix: string;
     /** nginx runs here as this user (its unit is never used: no systemd supervisor here). */
     readonly nginxUser = os.userInfo().username;
+    /** As root (uid 0, whatever its name), nginx's workers and the apps run as users of their own. */
+    readonly nginxWorkerUser = nginxWorkerUser(LOGIN);
+    private readonly appUser = appUser(LOGIN);
+    readonly baseDir: string;
     readonly reachable: readonly pulumi.Resource[] = [];
 
     constructor(private readonly args: LocalHostsArgs) {
         this.nginxPrefix = path.join(args.stateDir, "nginx");
+        this.baseDir = args.stateDir;
     }
 
     poolHosts(color: Color): AppHost[] {
@@ -45,7 +55,7 @@ export class LocalHosts implements HostsLayer {
             address: LOOPBACK,
             port: localAppPort(this.args.appBasePort, color, i + 1),
             workDir: path.join(this.args.stateDir, "pools", color, `host-${i + 1}`),
-            user: os.userInfo().username,
+            user: this.appUser,
         }));
     }
 

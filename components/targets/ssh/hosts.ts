@@ -12,7 +12,9 @@ import {
     type HostsLayer,
     type ScriptRun,
     type ShippedArtifact,
+    appUser,
     commandInputs,
+    nginxWorkerUser,
 } from "../../hosts";
 import type { ObservedNginx } from "../../observe";
 import { TARBALL } from "../../release";
@@ -86,12 +88,16 @@ export class SshHosts implements HostsLayer {
     readonly supervisor: Supervisor;
     readonly nginxPrefix: string;
     readonly nginxUser: string;
+    readonly nginxWorkerUser?: string;
+    readonly baseDir: string;
     private readonly checks: pulumi.Resource[] = [];
 
     constructor(private readonly args: SshHostsArgs) {
         this.supervisor = args.supervisor;
         this.nginxPrefix = `${args.remoteDir}/nginx`;
         this.nginxUser = args.nginx.user ?? args.defaultUser;
+        this.nginxWorkerUser = nginxWorkerUser(this.nginxUser);
+        this.baseDir = args.remoteDir;
     }
 
     get reachable(): readonly pulumi.Resource[] {
@@ -114,6 +120,9 @@ export class SshHosts implements HostsLayer {
             const throughJumpHost = role !== "nginx";
             // Every other command waits for these checks, so only they wait for the machines.
             const ready = [...(host.ready ?? []), ...(throughJumpHost ? (this.args.jumpHost?.ready ?? []) : [])];
+            // Where the login is root, the users the role's processes run as are made here.
+            const login = host.user ?? this.args.defaultUser;
+            const runAs = role === "nginx" ? nginxWorkerUser(login) : appUser(login);
             // Unguarded: this check is what reports a host without timeout, flock or remoteDir.
             const check = hostScript({
                 create: SCRIPTS.checkHost,
@@ -124,6 +133,7 @@ export class SshHosts implements HostsLayer {
                     REMOTE_DIR: this.args.remoteDir,
                     SWITCH_MODE: this.args.switchMode,
                     CHECK_TRIGGER: trigger,
+                    ...(runAs && runAs !== login ? { RUN_AS: runAs } : {}),
                 },
             });
             this.checks.push(this.run(`reach-${name}`, host, throughJumpHost, check, { dependsOn: ready }, false));
@@ -138,7 +148,7 @@ export class SshHosts implements HostsLayer {
             address: h.address,
             port: this.args.appPort,
             workDir: `${this.args.remoteDir}/app`,
-            user: h.user ?? this.args.defaultUser,
+            user: appUser(h.user ?? this.args.defaultUser),
         }));
     }
 

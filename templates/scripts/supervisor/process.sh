@@ -19,6 +19,7 @@ process_owned_pid() {
 # redirected, so nothing holds this command's output open and the process outlives it).
 # shellcheck disable=SC2154 # log_file: set by supervisor.sh, in front of this file at run time
 process_start_release() {
+    app_file "$log_file"
     (
         cd "$1" || exit
         exec_app "$2" setsid sh -c "exec $START_COMMAND" </dev/null >>"$log_file" 2>&1 &

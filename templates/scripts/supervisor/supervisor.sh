@@ -5,7 +5,7 @@
 # Both provide: owned_pid (the running app's pid, if it is ours), start_release DIR VERSION
 # (prints the new pid) and stop_running (drain through SIGTERM, bounded).
 need HOST_NAME HOST_DIR DRAIN_TIMEOUT_SECONDS PORT BIND_ADDRESS POOL_COLOR DRAIN_TOKEN_FILE
-# optional: SUPERVISOR
+# optional: SUPERVISOR APP_USER
 # shellcheck disable=SC2034 # read by process.sh and deploy-host.sh, which come after this file
 log_file="$HOST_DIR/app.log"
 # The id of the process the supervisor starts next (INSTANCE_ID): an app whose /health echoes it
@@ -57,10 +57,28 @@ app_variables() {
 }
 
 # exec_app VERSION COMMAND...: replaces the current (sub)shell with COMMAND, in a clean
-# environment plus app_variables, so that a background job's $! is the app's own pid.
+# environment plus app_variables, so that a background job's $! is the app's own pid. Where the
+# deploy runs as root, COMMAND runs as the dedicated APP_USER (as_user's setpriv: same pid).
 exec_app() {
-    local version=$1 vars
+    local version=$1 vars home=${HOME:-/}
+    local -a drop=()
     shift
     mapfile -t vars < <(app_variables "$version")
-    exec env -i PATH="$PATH" HOME="${HOME:-/}" LANG="${LANG:-C.UTF-8}" "${vars[@]}" "$@"
+    if dedicated "${APP_USER:-}"; then
+        drop=(setpriv --reuid="$APP_USER" --regid="$APP_USER" --init-groups --no-new-privs)
+        home=/ # it has none; root's is not its to read
+    fi
+    exec env -i PATH="$PATH" HOME="$home" LANG="${LANG:-C.UTF-8}" "${vars[@]}" ${drop[@]+"${drop[@]}"} "$@"
+}
+
+# app_file FILE: a file of HOST_DIR that the app's own shell opens under systemd (app.env, and
+# app.log, appended to): its user's group may read and, for the log, write it; others nothing.
+app_file() {
+    [ -e "$1" ] || : >>"$1"
+    if dedicated "${APP_USER:-}"; then
+        chgrp "$APP_USER" "$1"
+        chmod "$([ "$1" = "$log_file" ] && echo 660 || echo 640)" "$1"
+    else
+        chmod o-rwx "$1"
+    fi
 }

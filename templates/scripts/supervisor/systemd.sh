@@ -29,10 +29,12 @@ systemd_adopt_log() {
 systemd_start_release() {
     need UNIT_TEXT
     app_variables "$2" >"$HOST_DIR/app.env.new"
+    app_file "$HOST_DIR/app.env.new"
     mv -f "$HOST_DIR/app.env.new" "$HOST_DIR/app.env"
     ln -sfn "$1" "$HOST_DIR/current.new"
     mv -Tf "$HOST_DIR/current.new" "$HOST_DIR/current"
     systemd_adopt_log
+    app_file "$log_file"
     install_unit "$unit_name" "$UNIT_TEXT"
     # A unit that fails to start leaves no pid: wait_ready then reports the log's last lines.
     unit_as_root start "$unit_name" >&2 || true
