@@ -85,7 +85,9 @@ export async function runProgram(
         false, // an update, not a preview: every output is known
         "organization",
     );
-    // The ssh target would log in to its nginx host to ask what it serves: no host here.
+    // The ssh target would log in to its nginx host to ask what it serves: no host here. Put back
+    // afterwards: integration tests in the same mocha process pass their environment to pulumi.
+    const observeBefore = process.env.BLUEGREEN_OBSERVE;
     process.env.BLUEGREEN_OBSERVE = "off";
     // Nothing listens on this internal port: the program observes no running nginx.
     const withDefaults = { internalPort: "65001", ...config };
@@ -128,6 +130,8 @@ export async function runProgram(
         process.exit = realExit;
         pulumi.log.error = realLogError;
         pulumi.log.info = realLogInfo;
+        if (observeBefore === undefined) delete process.env.BLUEGREEN_OBSERVE;
+        else process.env.BLUEGREEN_OBSERVE = observeBefore;
     }
 }
 
