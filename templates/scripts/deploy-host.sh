@@ -87,7 +87,7 @@ wait_ready() {
 report_deployed() { printf 'bluegreen-deploy {"instance":"%s"}\n' "$(echoed_instance "$body")"; }
 
 # new_instance: the id of the process about to start, private to this host's user.
-new_instance() { (umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$instance_file"); }
+new_instance() { (umask 077 && random_hex 16 >"$instance_file"); }
 
 # Already running this release? Never restart it: wait for it to be ready, or fail.
 if old_pid=$(owned_pid) && [ "$(readlink "/proc/$old_pid/cwd")" = "$release_dir" ]; then

@@ -60,6 +60,9 @@ is_ready() {
     [[ $body =~ $version_pattern ]] && [ "${BASH_REMATCH[1]}" = "$2" ]
 }
 
+# random_hex BYTES: BYTES random bytes as hex digits (tokens, instance ids).
+random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
 # echoed_instance BODY_FILE: the instance id a /health body echoes (INSTANCE_ID), if any.
 echoed_instance() {
     local body='' pattern='"instance"[[:space:]]*:[[:space:]]*"([0-9a-f]*)"'

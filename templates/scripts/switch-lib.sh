@@ -135,9 +135,6 @@ config_problem() {
     fi
 }
 
-# new_token: 48 random hex digits.
-new_token() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-
 # post_live COLOR HELD NEXT: asks nginx to make COLOR live, proving HELD and handing it NEXT.
 # The tokens reach curl on its standard input, never its command line (any local user reads those).
 post_live() {
@@ -153,7 +150,7 @@ set_live() {
     local status token next pending="$control_token_file.next" deadline
     local -a held=("$(<"$control_token_file")")
     [ ! -s "$pending" ] || held+=("$(<"$pending")")
-    next=$(new_token)
+    next=$(random_hex 24)
     (umask 077 && printf '%s\n' "$next" >"$pending")
     for token in "${held[@]}"; do
         status=$(post_live "$1" "$token" "$next")
@@ -287,7 +284,7 @@ prepare_no_reload() {
     # The token that lets this script (and only what can read this file) change the live
     # colour; nginx reads it when it starts or reloads, and each colour change replaces it.
     if [ ! -s "$control_token_file" ]; then
-        (umask 077 && new_token >"$control_token_file")
+        (umask 077 && random_hex 24 >"$control_token_file")
         new_control_token=true
     fi
 }
