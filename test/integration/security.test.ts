@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from "../../scripts/lib/localStack";
 import { recordOutcome } from "../../scripts/lib/reliability";
 import { assertDriftPutBack } from "../support/drift";
+import { needsRoot } from "../support/root";
 
 /** Every file under `dir` whose text contains `needle` (relative paths). */
 function filesContaining(dir: string, needle: string): string[] {
@@ -351,12 +352,7 @@ describe("security: each attack tried against a running stack", function () {
     });
 
     it("as root, every app runs as bluegreen-app: not root, and unable to read nginx's conf or logs", function () {
-        if (process.getuid?.() !== 0) {
-            if (process.env.BLUEGREEN_REQUIRE_NETNS)
-                throw new Error("must run as root (BLUEGREEN_REQUIRE_NETNS is set)");
-            console.log("      skipped: the apps change user only when the deploy runs as root");
-            return this.skip();
-        }
+        needsRoot(this, "the apps change user only when the deploy runs as root");
         const appUid = spawnSync("id", ["-u", "bluegreen-app"], { encoding: "utf8" });
         assert.equal(appUid.status, 0, `the deploy made the user bluegreen-app: ${appUid.stderr}`);
         const hosts = (["blue", "green"] as const).flatMap((color) =>
@@ -394,12 +390,7 @@ describe("security: each attack tried against a running stack", function () {
     });
 
     it("nginx holds nothing of pulumi up's environment: a secret there is nowhere in its memory", async function () {
-        if (process.getuid?.() !== 0) {
-            if (process.env.BLUEGREEN_REQUIRE_NETNS)
-                throw new Error("must run as root (BLUEGREEN_REQUIRE_NETNS is set)");
-            console.log("      skipped: reading another process's memory needs root");
-            return this.skip();
-        }
+        needsRoot(this, "reading another process's memory needs root");
         // nginx copies its environment to its heap and writes its process title over the original,
         // so /proc/<pid>/environ shows nothing either way: search the process's writable memory.
         const memoryHolds = (pid: number, needle: string): boolean => {
@@ -478,12 +469,7 @@ describe("security: each attack tried against a running stack", function () {
     });
 
     it("as root, nginx's workers run as bluegreen-nginx, which cannot read the control token", function () {
-        if (process.getuid?.() !== 0) {
-            if (process.env.BLUEGREEN_REQUIRE_NETNS)
-                throw new Error("must run as root (BLUEGREEN_REQUIRE_NETNS is set)");
-            console.log("      skipped: nginx's workers change user only when its master runs as root");
-            return this.skip();
-        }
+        needsRoot(this, "nginx's workers change user only when its master runs as root");
         const nginxUid = spawnSync("id", ["-u", "bluegreen-nginx"], { encoding: "utf8" });
         assert.equal(nginxUid.status, 0, `the switch made the user bluegreen-nginx: ${nginxUid.stderr}`);
         const prefix = path.join(stack.stateDir, "nginx");
@@ -529,12 +515,7 @@ describe("security: each attack tried against a running stack", function () {
     });
 
     it("logs, tokens and state are unreadable by another local user (nobody), and the backend unlistable", function () {
-        if (process.getuid?.() !== 0) {
-            if (process.env.BLUEGREEN_REQUIRE_NETNS)
-                throw new Error("must run as root (BLUEGREEN_REQUIRE_NETNS is set)");
-            console.log("      skipped: trying as another user needs root");
-            return this.skip();
-        }
+        needsRoot(this, "trying as another user needs root");
         const asNobody = (args: string[]) =>
             spawnSync("runuser", ["-u", "nobody", "--", ...args], { encoding: "utf8" });
         // The check can pass: nobody reads a world-readable file in a world-listable directory.

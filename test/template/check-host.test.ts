@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { SCRIPTS, declaredEnvironment, declaredScript } from "../../components/scripts";
+import { needsRoot } from "../support/root";
 
 describe("reach check of the nginx host (ssh target)", () => {
     let dir: string;
@@ -72,12 +73,7 @@ describe("reach check of the nginx host (ssh target)", () => {
     it("installs the Lua module with apt-get when no-reload is chosen and it is missing", function () {
         // Installing needs root (or passwordless sudo). CI runs as root and sets
         // BLUEGREEN_REQUIRE_NETNS, so there this can never be skipped.
-        if (process.getuid?.() !== 0) {
-            if (process.env.BLUEGREEN_REQUIRE_NETNS)
-                throw new Error("this test must run as root here (BLUEGREEN_REQUIRE_NETNS is set)");
-            console.log("      skipped: installing a package needs root");
-            this.skip();
-        }
+        needsRoot(this, "installing a package needs root");
         const run = check("no-reload", "installs");
         assert.equal(run.code, 0, run.output);
         assert.match(
@@ -137,12 +133,7 @@ describe("reach check of the nginx host (ssh target)", () => {
     });
 
     it("a root login's pool host: makes the app's system user, and refuses a remoteDir it cannot reach", function () {
-        if (process.getuid?.() !== 0) {
-            if (process.env.BLUEGREEN_REQUIRE_NETNS)
-                throw new Error("this test must run as root here (BLUEGREEN_REQUIRE_NETNS is set)");
-            console.log("      skipped: making a system user needs root");
-            return this.skip();
-        }
+        needsRoot(this, "making a system user needs root");
         // A name of its own, made by the check and removed here: the real one (bluegreen-app) may exist.
         const user = `bg-test-${process.pid}`;
         const run = (remoteDir: string) => {

@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { SCRIPTS, declaredEnvironment, declaredScript } from "../../components/scripts";
 import { recordOutcome } from "../../scripts/lib/reliability";
+import { needsRoot } from "../support/root";
 
 describe("deploy of a pool host: what it trusts", () => {
     let dir: string;
@@ -67,12 +68,7 @@ describe("deploy of a pool host: what it trusts", () => {
 
     it("never runs a release directory planted under the next release's id", function () {
         // Planting as another user needs root to chown; CI runs as root (BLUEGREEN_REQUIRE_NETNS).
-        if (process.getuid?.() !== 0) {
-            if (process.env.BLUEGREEN_REQUIRE_NETNS)
-                throw new Error("this test must run as root here (BLUEGREEN_REQUIRE_NETNS is set)");
-            console.log("      skipped: planting a directory as another user needs root");
-            this.skip();
-        }
+        needsRoot(this, "planting a directory as another user needs root");
         const nobody = 65534;
         const refused: string[] = [];
         for (const [what, owner, mode] of [
