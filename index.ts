@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { COLORS, type Color, loadConfig, otherColor, shutdownTimeoutSeconds } from "./components/config";
-import { deployStateOf, previousDeployState, releasesOf } from "./components/deployState";
+import { deployStateOf, previousDeployState, previousOutputs, releasesOf } from "./components/deployState";
 import { HealthGate } from "./components/healthGate";
 import { type AppHost, LOOPBACK, listenerAddress } from "./components/hosts";
 import { nginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
@@ -28,14 +28,17 @@ async function main() {
         blue: hostsLayer.poolHosts("blue"),
         green: hostsLayer.poolHosts("green"),
     };
-    const previous = await previousDeployState();
+    const lastOutputs = await previousOutputs();
+    const previous = previousDeployState(lastOutputs);
     const releases = releasesOf(config, previous);
     const internalUrl = `http://${INTERNAL_ADDRESS}:${config.internalPort}`;
 
     const recorded = deployStateOf(config, releases, hosts);
 
     // Ask nginx what it serves where the program can: the records may be stale.
-    const observed = await hostsLayer.observeNginx(internalUrl);
+    const lastLoginAddress =
+        typeof lastOutputs.nginxLoginAddress === "string" ? lastOutputs.nginxLoginAddress : undefined;
+    const observed = await hostsLayer.observeNginx(internalUrl, lastLoginAddress);
     const problems = checkSafety(previous, recorded, observed?.live);
     if (problems.length > 0) {
         throw new pulumi.RunError(problems.length === 1 ? problems[0] : `Refused:\n  - ${problems.join("\n  - ")}`);
@@ -125,6 +128,8 @@ async function main() {
             ]),
         ),
         lastSwitch: router.lastSwitch,
+        // The next update asks nginx here before anything resolves the address again.
+        nginxLoginAddress: hostsLayer.nginxLoginAddress,
         deployState: recordedAfterSwitch.deployState,
         nginx: recordedAfterSwitch.nginx,
     };

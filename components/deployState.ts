@@ -8,14 +8,18 @@ import { type Release, describeRelease } from "./release";
 import { type DeployState, parseDeployState } from "./safety";
 
 /**
- * What the last successful update deployed. Read with the engine's own function rather than a
+ * The last successful update's outputs. Read with the engine's own function rather than a
  * StackReference: that would be a resource whose every output `pulumi preview --diff` prints.
  */
-export async function previousDeployState(): Promise<DeployState | undefined> {
+export async function previousOutputs(): Promise<Record<string, unknown>> {
     const read = await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", {
         name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
     });
-    const outputs = (read?.outputs ?? {}) as Record<string, unknown>;
+    return (read?.outputs ?? {}) as Record<string, unknown>;
+}
+
+/** What the last successful update deployed, from its outputs. */
+export function previousDeployState(outputs: Record<string, unknown>): DeployState | undefined {
     if (outputs.deployState === undefined) return undefined;
     const state = parseDeployState(outputs);
     if (!state) {

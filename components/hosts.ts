@@ -165,10 +165,15 @@ export interface HostsLayer {
     /** Where clients reach the public listener: `publicAddress`, or the host's when that is 0.0.0.0. */
     publicHost(publicAddress: string): pulumi.Input<string>;
     /**
-     * What nginx serves now, asked through its internal listener where the program can reach it
-     * (it runs on the nginx host); undefined elsewhere.
+     * Where the program logs in to the nginx host, recorded as an output so that the next update
+     * can ask nginx before this one's resources resolve it (aws: an Elastic IP). None on local.
      */
-    observeNginx(internalUrl: string): Promise<ObservedNginx | undefined>;
+    readonly nginxLoginAddress?: pulumi.Input<string>;
+    /**
+     * What nginx serves now, asked through its internal listener where the program can reach it;
+     * undefined where it cannot. `lastLoginAddress` is the previous update's nginxLoginAddress.
+     */
+    observeNginx(internalUrl: string, lastLoginAddress?: string): Promise<ObservedNginx | undefined>;
 }
 
 /** How the nginx host reaches itself, on every target. */

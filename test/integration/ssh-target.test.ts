@@ -8,6 +8,7 @@ import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import type { LoadResult } from "../../scripts/lib/load";
 import { TEST_DRAIN_TOKEN, getJson, request } from "../../scripts/lib/localStack";
 import { assertDriftPutBack } from "../support/drift";
@@ -15,6 +16,7 @@ import { Lab, createLab, labUnavailable } from "../support/netns";
 import { REPO_ROOT } from "../../scripts/lib/pulumi";
 import { recordOutcome } from "../../scripts/lib/reliability";
 import { SshStack, createSshStack } from "../support/sshStack";
+import { SshHosts } from "../../components/targets/ssh/hosts";
 import { measureUnderLoad } from "../support/traffic";
 
 type Color = "blue" | "green";
@@ -204,6 +206,30 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         ]); // prettier-ignore
         assert.equal(status, "200");
         assert.equal(await liveColor(), idle, "the hand-set colour is served");
+
+        // aws: the nginx host's address (its Elastic IP) is made by the update itself, so the
+        // program asks at the address the last update recorded. Same hosts layer, same nginx.
+        const outputs = await stack.stack.outputs();
+        assert.equal(outputs.nginxLoginAddress?.value, lab!.hosts.nginx.address, "the login address is recorded");
+        const awsLike = new SshHosts({
+            nginx: {
+                address: "10.255.0.1",
+                connectAddress: pulumi.output(lab!.hosts.nginx.address),
+                hostKey: lab!.hosts.nginx.hostKey,
+            },
+            pools: { blue: [], green: [] },
+            defaultUser: "root",
+            privateKey: pulumi.output(lab!.privateKey),
+            appPort: 0,
+            remoteDir: lab!.remoteDir,
+            dialAttempts: 2,
+            dialTimeoutSeconds: 3,
+            supervisor: "auto",
+            switchMode: "reload",
+        });
+        const internalUrl = "http://127.0.0.1:8081";
+        assert.equal(await awsLike.observeNginx(internalUrl), undefined, "no address to ask on a first update");
+        assert.equal((await awsLike.observeNginx(internalUrl, lab!.hosts.nginx.address))?.live, idle);
 
         await assertDriftPutBack(stack.stack, live, idle, liveColor);
         recordOutcome({

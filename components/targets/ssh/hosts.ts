@@ -211,14 +211,20 @@ export class SshHosts implements HostsLayer {
         return publicAddress === "0.0.0.0" ? (this.args.publicHost ?? this.args.nginx.address) : publicAddress;
     }
 
+    get nginxLoginAddress(): pulumi.Input<string> {
+        return this.args.nginx.connectAddress ?? this.args.nginx.address;
+    }
+
     /**
-     * Asked on the nginx host over SSH. Not where its address is not known yet (aws: made by this
-     * update), nor under the unit tests' mocks (BLUEGREEN_OBSERVE=off), which reach no host.
+     * Asked on the nginx host over SSH. Where this update makes its address (aws), the address
+     * the last update logged in to is asked: a hand-set colour is drift there too. Not under the
+     * unit tests' mocks (BLUEGREEN_OBSERVE=off), which reach no host.
      */
-    async observeNginx(internalUrl: string): Promise<ObservedNginx | undefined> {
+    async observeNginx(internalUrl: string, lastLoginAddress?: string): Promise<ObservedNginx | undefined> {
         const nginx = this.args.nginx;
-        const address = nginx.connectAddress ?? nginx.address;
-        if (typeof address !== "string" || process.env.BLUEGREEN_OBSERVE === "off") return undefined;
+        const known = nginx.connectAddress ?? nginx.address;
+        const address = typeof known === "string" ? known : lastLoginAddress;
+        if (address === undefined || process.env.BLUEGREEN_OBSERVE === "off") return undefined;
         const privateKey = await new Promise<string>((resolve) => this.args.privateKey.apply(resolve));
         return observeOverSsh(
             {
