@@ -63,6 +63,9 @@ async function main() {
         createHash("sha256").update(JSON.stringify(deployState.pools)).digest("hex").slice(0, 16),
     );
 
+    // What every check sends as Host: the primary name, or what clients of an unnamed listener use.
+    const hostHeader = config.hostNames[0] ?? hostsLayer.publicHost(config.publicAddress);
+
     const pools = Object.fromEntries(
         COLORS.map((color) => [
             color,
@@ -75,6 +78,8 @@ async function main() {
                 readyTimeoutSeconds: config.gateTimeoutSeconds,
                 drainTimeoutSeconds: config.drainTimeoutSeconds,
                 healthIntervalMs: config.healthIntervalMs,
+                // Only where apps check Host: an unset one leaves the deploys as they were.
+                hostHeader: config.hostNames[0],
             }),
         ]),
     ) as Record<Color, Pool>;
@@ -87,7 +92,7 @@ async function main() {
         configId: nginxConfig.configId,
         timeoutSeconds: config.gateTimeoutSeconds,
         intervalMs: config.healthIntervalMs,
-        hostHeader: hostsLayer.publicHost(config.publicAddress),
+        hostHeader,
         instances: pools[live].instances,
         after: pools[live].deployments,
     });

@@ -33,6 +33,12 @@ export interface HealthOptions {
     readonly onDrained?: () => void;
 }
 
+/**
+ * Answers a request itself, before the contract or the app sees it, and says so (true): a
+ * framework's host check, say, which refuses /health too.
+ */
+export type RequestRefusal = (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+
 export const HEALTH_PATH = "/health";
 export const DRAIN_PATH = "/health/drain";
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
@@ -64,9 +70,10 @@ export class HealthContract {
      * Wraps a request handler: answers /health and /health/drain, counts requests in
      * flight and, while draining, asks clients to close their connections.
      */
-    attach(server: http.Server, handler: http.RequestListener): void {
+    attach(server: http.Server, handler: http.RequestListener, refuse?: RequestRefusal): void {
         this.server = server;
         server.on("request", (req, res) => {
+            if (refuse?.(req, res)) return;
             if (req.url === HEALTH_PATH && req.method === "GET") return this.answerHealth(res);
             if (req.url === DRAIN_PATH && req.method === "POST") return this.answerDrain(req, res);
             this.inFlight++;

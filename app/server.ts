@@ -7,6 +7,8 @@
 //   WARMUP_MS                     time spent in `starting` (default 300)
 //   DRAIN_TIMEOUT_MS              bound on waiting for in-flight requests (default 30000)
 //   FAIL_HEALTH=1                 never become ready (for testing a failed gate)
+//   ALLOWED_HOSTS                 comma-separated names, as Django's setting: a request for any
+//                                 other Host, /health included, is answered 421 (default: any)
 // Endpoints: GET / (fast), POST /work?ms=N (takes N ms, counts completions), GET /status.
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -80,8 +82,22 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     json(res, 404, { error: `no route for ${req.method} ${url.pathname}` });
 }
 
+const allowedHosts = (process.env.ALLOWED_HOSTS ?? "")
+    .split(",")
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
+
+/** Refuses a request whose Host is not allowed, as host-checking frameworks do. */
+function refuseUnknownHost(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    if (allowedHosts.length === 0) return false;
+    const name = (req.headers.host ?? "").replace(/:\d+$/, "").toLowerCase();
+    if (allowedHosts.includes(name)) return false;
+    json(res, 421, { error: `this app does not serve host '${name}'` });
+    return true;
+}
+
 const server = http.createServer({ keepAliveTimeout: 65_000 });
-health.attach(server, handle);
+health.attach(server, handle, refuseUnknownHost);
 server.listen(port, bindAddress, () => {
     console.log(JSON.stringify({ event: "listening", port, bindAddress, version, color: poolColor, pid: process.pid }));
     if (process.env.FAIL_HEALTH === "1") {

@@ -53,6 +53,10 @@ const COMMAND_LINE = /^[A-Za-z0-9 ._/=:+-]{1,200}$/;
 /** One IPv4 octet, 0 to 255, no leading zeros. */
 export const OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 export const IPV4 = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
+export const HOSTNAME =
+    /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** A host name as clients send it in Host: lower case, so that every check sends exactly what is listed. */
+const LOWER_CASE_HOSTNAME = new RegExp(HOSTNAME.source.replace(/A-Za-z0-9/g, "a-z0-9"));
 const URL_PATH = /^\/[A-Za-z0-9._~/-]{0,200}$/;
 const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
 const PEM_CERTIFICATE = /^(-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*)+$/;
@@ -165,6 +169,18 @@ export const COMMON_KEYS = {
         jsonList(pattern(URL_PATH, URL_PATH_HELP("/status")), "URL paths"),
         "pulumi config set --path 'privatePaths[0]' /status",
         ["/status"],
+    ),
+    /**
+     * The public host names (the first is the primary): nginx's server_name, and the Host (and TLS
+     * SNI) of every check. Requests for other names get 421 from nginx. Unset: any Host is served.
+     */
+    hostNames: key(
+        jsonList(
+            pattern(LOWER_CASE_HOSTNAME, "a host name in lower case, such as shop.example.com"),
+            "host names",
+        ).refine((names) => new Set(names).size === names.length, { message: "must not list a name twice" }),
+        "pulumi config set --path 'hostNames[0]' shop.example.com",
+        [],
     ),
     /** Connections one client address may hold on the public listener (past it: 429); 0 = no limit. */
     clientConnectionLimit: key(integer(0, 100000), "pulumi config set clientConnectionLimit 256", 256),

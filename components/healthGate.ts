@@ -48,7 +48,7 @@ export class HealthGate extends pulumi.ComponentResource {
             CONFIG_ID: args.configId,
             GATE_TIMEOUT_SECONDS: String(args.timeoutSeconds),
             HEALTH_INTERVAL_MS: String(args.intervalMs),
-            GATE_HOST_HEADER: args.hostHeader,
+            HOST_HEADER: args.hostHeader,
             INSTANCES: args.instances,
         };
         this.check = args.hostsLayer.onRouter(

@@ -45,6 +45,8 @@ export interface NginxConfigInput {
      * Absent: no ssl listener at all (one without a certificate fails `nginx -t`).
      */
     readonly tls?: { readonly port: number; readonly fingerprint: string };
+    /** The public host names, the first the primary; others get 421. Default: none, any Host is served. */
+    readonly hostNames?: readonly string[];
 }
 
 export interface RenderedNginxConfig {
@@ -91,6 +93,7 @@ export function nginxConfigInput(
         clientConnectionLimit: config.clientConnectionLimit,
         clientRequestRate: config.clientRequestRate,
         tls: config.tls ? { port: HTTPS_PORT, fingerprint: config.tls.fingerprint } : undefined,
+        ...(config.hostNames.length > 0 ? { hostNames: config.hostNames } : {}),
     };
 }
 
@@ -136,6 +139,14 @@ export function renderNginxConfig(input: NginxConfigInput): RenderedNginxConfig 
         clientRequestRate: input.clientRequestRate ?? 0,
         clientRequestBurst: 2 * (input.clientRequestRate ?? 0),
         tls: input.tls ?? false,
+        // Only when set: a config without them keeps the id it had before there were any.
+        ...(input.hostNames?.length
+            ? {
+                  hostNames: input.hostNames,
+                  primaryHostName: input.hostNames[0],
+                  serverNames: input.hostNames.join(" "),
+              }
+            : {}),
     };
     // Hashed only when set: a config without it keeps the id it had before there was one.
     const identity = input.workerUser ? { ...context, workerUser: input.workerUser } : context;

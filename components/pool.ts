@@ -22,6 +22,8 @@ export interface PoolArgs {
     readonly drainTimeoutSeconds: number;
     /** How often /health is polled while waiting. */
     readonly healthIntervalMs: number;
+    /** Host header of the readiness checks (hostNames' primary), when the apps check it. */
+    readonly hostHeader?: string;
 }
 
 export class Pool extends pulumi.ComponentResource {
@@ -102,6 +104,7 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
                 APP_USER: host.user,
                 // Used only where systemd supervises (supervisor/systemd.sh).
                 UNIT_TEXT: appUnitText(host, args.release.startCommand, args.drainTimeoutSeconds),
+                ...(args.hostHeader ? { HOST_HEADER: args.hostHeader } : {}),
             },
         }),
         // Replacing a host's deployment (`pulumi up --replace`, to redeploy a host whose app

@@ -63,7 +63,7 @@ const SUPERVISED_OPTIONAL = ["SUPERVISOR", "APP_USER"] as const;
 const NGINX_BIN = "NGINX_BIN";
 const NGINX = ["NGINX_PREFIX"] as const;
 const GATE = ["POOL_COLOR", "EXPECT_VERSION", "GATE_TIMEOUT_SECONDS", "HEALTH_INTERVAL_MS"] as const;
-const GATE_OPTIONAL = ["HOSTS", "GATE_HOST_HEADER", "INSTANCES"] as const;
+const GATE_OPTIONAL = ["HOSTS", "HOST_HEADER", "INSTANCES"] as const;
 
 export const SCRIPTS = {
     /** Writes a host's drain token, mode 600 (the app's own user's where it has one). */
@@ -82,7 +82,7 @@ export const SCRIPTS = {
             "HEALTH_INTERVAL_MS",
             "BASE_DIR",
         ],
-        optional: SUPERVISED_OPTIONAL,
+        optional: [...SUPERVISED_OPTIONAL, "HOST_HEADER"],
     }),
     /** Drains and stops a pool host's app (its deployment is deleted). */
     stopHost: declare("stop-host.sh", SUPERVISOR_LIBRARIES, { required: SUPERVISED, optional: SUPERVISED_OPTIONAL }),

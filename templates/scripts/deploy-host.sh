@@ -5,6 +5,7 @@
 # again, so the host runs what Pulumi's state (unchanged by the failed update) says.
 need HOST_NAME HOST_DIR BIND_ADDRESS PORT POOL_COLOR APP_VERSION RELEASE_ID ARTIFACT \
     START_COMMAND DRAIN_TOKEN_FILE READY_TIMEOUT_SECONDS DRAIN_TIMEOUT_SECONDS HEALTH_INTERVAL_MS BASE_DIR
+# optional: HOST_HEADER
 
 release_dir="$HOST_DIR/releases/$RELEASE_ID"
 
@@ -52,6 +53,9 @@ if [ -e "$release_dir" ] || [ -L "$release_dir" ]; then refuse_untrusted "$relea
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT
 
+# fetch_health: the app's /health into $body, with the Host it serves where it checks one.
+fetch_health() { fetch "http://$BIND_ADDRESS:$PORT/health" "$body" ${HOST_HEADER:+--header "Host: $HOST_HEADER"}; }
+
 # wait_ready PID VERSION: polls /health; prints why not on failure.
 # shellcheck disable=SC2154 # log_file: set by supervisor.sh, in front of this file at run time
 wait_ready() {
@@ -59,7 +63,7 @@ wait_ready() {
     started=$(now_ms)
     deadline=$((started + READY_TIMEOUT_SECONDS * 1000))
     while :; do
-        status=$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")
+        status=$(fetch_health)
         if ! alive "$pid"; then
             echo "the process (pid ${pid:-none}) exited before it was ready; last lines of $log_file:" \
                 "$(tail -n 5 "$log_file" 2>/dev/null | tr '\n' ' ')"
@@ -73,6 +77,11 @@ wait_ready() {
                 [ "$(echoed_instance "$body")" = "$(cat "$instance_file" 2>/dev/null)" ]; }; then
             echo "ready after $(( $(now_ms) - started )) ms"
             return 0
+        fi
+        if final_status "$status"; then
+            echo "/health answered $status after $(( $(now_ms) - started )) ms, which waiting cannot change:" \
+                "$(one_line "$body"). $(refused_hint)"
+            return 1
         fi
         if [ "$(now_ms)" -ge "$deadline" ]; then
             echo "not ready after ${READY_TIMEOUT_SECONDS}s: last /health answered $status $(one_line "$body")"
@@ -158,13 +167,13 @@ previous_dir=""
 previous_version=""
 if old_pid=$(owned_pid); then
     previous_dir=$(readlink "/proc/$old_pid/cwd")
-    if [ "$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")" = 200 ]; then
+    if [ "$(fetch_health)" = 200 ]; then
         previous_version=$(sed -n 's/.*"version" *: *"\([^"]*\)".*/\1/p' "$body")
     fi
 fi
 stop_running
 # Nothing else may hold the port: a foreign process answering /health would pass for the new one.
-if [ "$(fetch "http://$BIND_ADDRESS:$PORT/health" "$body")" != 000 ]; then
+if [ "$(fetch_health)" != 000 ]; then
     fail "$HOST_NAME: $BIND_ADDRESS:$PORT is still answering after the host's own process stopped: another" \
         "process holds the port (not started by this host's pid file). Stop it, then run pulumi up again."
 fi

@@ -7,7 +7,7 @@
 # run_gate: returns when every host is ready; otherwise fails the script naming the hosts.
 run_gate() {
     need POOL_COLOR EXPECT_VERSION GATE_TIMEOUT_SECONDS HEALTH_INTERVAL_MS
-    # optional: HOSTS GATE_HOST_HEADER INSTANCES
+    # optional: HOSTS HOST_HEADER INSTANCES
     local hosts=${HOSTS:-} count started elapsed deadline entry name status url dir echoed answer
     local -A target_of=() status_of=() name_of_url=() instance_of=()
     local -a pending=() args=()
@@ -38,7 +38,7 @@ run_gate() {
         while read -r status url; do
             if [ -n "$url" ] && [ -n "${name_of_url[$url]:-}" ]; then status_of[${name_of_url[$url]}]=$status; fi
         done < <(curl --silent --parallel --parallel-immediate --parallel-max 64 --max-time 2 \
-            ${GATE_HOST_HEADER:+--header "Host: $GATE_HOST_HEADER"} --write-out '%{http_code} %{url_effective}\n' \
+            ${HOST_HEADER:+--header "Host: $HOST_HEADER"} --write-out '%{http_code} %{url_effective}\n' \
             "${args[@]}" 2>/dev/null || true)
         local -a still=()
         elapsed=$(( $(now_ms) - started ))
@@ -56,6 +56,11 @@ run_gate() {
                         "(pulumi stack --show-urns lists them)"
                 fi
                 log "  $name (${target_of[$name]}) ready after $elapsed ms"
+            elif final_status "${status_of[$name]:-000}"; then
+                answer=$(one_line "$dir/$name" | cut -c1-120)
+                rm -rf "$dir"
+                fail "gate failed: $name (${target_of[$name]}) answered /health with ${status_of[$name]}," \
+                    "which waiting cannot change ($answer). Traffic was not switched. $(refused_hint)"
             else
                 still+=("$name")
             fi

@@ -48,6 +48,21 @@ fetch() {
     curl --silent --show-error --max-time 2 --output "$body" --write-out '%{http_code}' "$@" "$url" 2>/dev/null || true
 }
 
+# final_status STATUS: an answer waiting cannot change: a 4xx other than 408 (timeout), 425 (too
+# early) and 429 (too many requests). An app that checks Host answers 400, 403 or 421 for ever.
+final_status() { [[ $1 == 4?? && $1 != 408 && $1 != 425 && $1 != 429 ]]; }
+
+# refused_hint STATUS: what to do about a final answer to the project's own /health check.
+refused_hint() {
+    if [ -n "${HOST_HEADER:-}" ]; then
+        echo "The check sent Host: $HOST_HEADER. If the app serves other names, list them first in hostNames" \
+            "(pulumi config set --path 'hostNames[0]' <the name it serves>)."
+    else
+        echo "If the app checks the Host header (421, 400 or 403 to unknown names), set the name it serves:" \
+            "pulumi config set --path 'hostNames[0]' <the name>."
+    fi
+}
+
 # is_ready BODY_FILE [VERSION]: the body is the contract's ready answer (for VERSION, if given).
 # Bash builtins only, no grep per host: the gate checks many bodies each round.
 is_ready() {

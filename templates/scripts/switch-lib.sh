@@ -175,14 +175,16 @@ set_live() {
     mv -f "$pending" "$control_token_file"
 }
 
-# verify: the public listener serves LIVE_COLOR, health first, then every smoke path.
+# verify: the public listener serves LIVE_COLOR, health first, then every smoke path, asked for
+# the Host clients use (the gate's).
 verify() {
     local path status color deadline
     # The first check may race the switch by a moment (a reload starts new workers): poll it.
     deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 ))
     for path in /health $SMOKE_PATHS; do
         while :; do
-            status=$(fetch "$VERIFY_URL$path" "$body" --dump-header "$headers")
+            status=$(fetch "$VERIFY_URL$path" "$body" --dump-header "$headers" \
+                ${HOST_HEADER:+--header "Host: $HOST_HEADER"})
             color=$(grep -i '^x-deploy-color:' "$headers" | tr -d '\r' | awk '{print $2}' | tail -n 1)
             if [ "$path" = /health ] && [ "$color" != "$LIVE_COLOR" ] && [ "$(now_ms)" -lt "$deadline" ]; then
                 sleep_ms "$HEALTH_INTERVAL_MS"

@@ -2,6 +2,8 @@
 // files when given), as the switch script would run it on the nginx host.
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createNginxPrefix, nginxArgs } from "../../scripts/lib/nginxPrefix";
@@ -65,4 +67,48 @@ export function openFilesLimit(pid: number | "self"): { soft: number; hard: numb
     const line = /^Max open files\s+(\d+)\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/limits`, "utf8"));
     if (!line) throw new Error(`no open-files limit in /proc/${pid}/limits`);
     return { soft: Number(line[1]), hard: Number(line[2]) };
+}
+
+export interface Answer {
+    readonly status: number;
+    readonly color: string | undefined;
+    readonly body: string;
+}
+
+/**
+ * One request to a test nginx, on a connection of its own. `servername`: the TLS SNI (default:
+ * the Host header's name; "" sends none, as a client of an address does). A refused TLS handshake rejects.
+ */
+export function call(
+    url: string,
+    method = "GET",
+    headers: Record<string, string> = {},
+    servername?: string,
+): Promise<Answer> {
+    const client = url.startsWith("https:") ? https : http;
+    return new Promise((resolve, reject) => {
+        // A self-signed certificate on loopback: what is tested is nginx's answer, not the chain.
+        const options = {
+            method,
+            headers,
+            agent: false,
+            rejectUnauthorized: false,
+            ...(servername === undefined ? {} : { servername }),
+        };
+        const req = client.request(url, options, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (chunk: Buffer) => chunks.push(chunk));
+            res.on("end", () => {
+                const color = res.headers["x-deploy-color"];
+                resolve({
+                    status: res.statusCode ?? 0,
+                    color: typeof color === "string" ? color : undefined,
+                    body: Buffer.concat(chunks).toString("utf8"),
+                });
+            });
+        });
+        req.setTimeout(5000, () => req.destroy(new Error(`no answer to ${method} ${url}`)));
+        req.on("error", reject);
+        req.end();
+    });
 }

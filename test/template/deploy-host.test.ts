@@ -1,15 +1,18 @@
 // The pool host's deploy script (templates/scripts/deploy-host.sh) run by bash on this machine:
-// what it refuses to run. The release runs for real only where the test needs it to (none here).
+// what it refuses to run, and how it waits for a release to be ready. The release runs for real
+// only where the test needs it to: the reference app, checking Host.
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { SCRIPTS, declaredEnvironment, declaredScript } from "../../components/scripts";
+import { freePorts } from "../../scripts/lib/localStack";
+import { REPO_ROOT } from "../../scripts/lib/pulumi";
 import { recordOutcome } from "../../scripts/lib/reliability";
 import { needsRoot } from "../support/root";
 
-describe("deploy of a pool host: what it trusts", () => {
+describe("deploy of a pool host: what it trusts, and what it waits for", () => {
     let dir: string;
     let hostDir: string;
     const releaseId = "1.0.0-planted";
@@ -34,7 +37,7 @@ describe("deploy of a pool host: what it trusts", () => {
         return marker;
     }
 
-    function deploy(): { code: number | null; output: string } {
+    function deploy(overrides: Record<string, string> = {}): { code: number | null; output: string } {
         const script = declaredScript(SCRIPTS.deployHost);
         const artifact = path.join(dir, "artifact");
         fs.mkdirSync(artifact, { recursive: true });
@@ -60,6 +63,7 @@ describe("deploy of a pool host: what it trusts", () => {
                     HEALTH_INTERVAL_MS: "100",
                     SUPERVISOR: "process",
                     BASE_DIR: hostDir,
+                    ...overrides,
                 }),
             },
         });
@@ -105,6 +109,35 @@ describe("deploy of a pool host: what it trusts", () => {
             sent: 0,
             lost: 0,
         });
+    });
+
+    it("sends HOST_HEADER to an app that checks Host; without it the 421 fails the wait at once", async () => {
+        const port = (await freePorts(1)).publicPort;
+        const app = {
+            ARTIFACT: path.join(REPO_ROOT, "bin", "app"),
+            START_COMMAND: "env ALLOWED_HOSTS=shop.example.test node server.js",
+            PORT: String(port),
+            READY_TIMEOUT_SECONDS: "20",
+        };
+        try {
+            const served = deploy({ ...app, HOST_HEADER: "shop.example.test" });
+            assert.equal(served.code, 0, served.output);
+            assert.match(served.output, /Deployed 1\.0\.0 to blue-1 \(pid \d+\), ready after \d+ ms/);
+
+            // The same app, asked for 127.0.0.1 (the issue's first `pulumi up`): a final answer.
+            const refused = deploy({ ...app, RELEASE_ID: "1.0.0-again" });
+            assert.equal(refused.code, 1, refused.output);
+            const waited = /\/health answered 421 after (\d+) ms, which waiting cannot change/.exec(refused.output);
+            assert.ok(waited, refused.output);
+            assert.ok(Number(waited[1]) < 20_000, "it did not wait out READY_TIMEOUT_SECONDS");
+            assert.match(refused.output, /this app does not serve host '127\.0\.0\.1'/);
+            assert.match(refused.output, /pulumi config set --path 'hostNames\[0\]' <the name>/);
+        } finally {
+            // A failed deploy stops what it started; the pid file names anything left.
+            const pidFile = path.join(hostDir, "app.pid");
+            const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8")) : 0;
+            if (pid > 1) process.kill(pid, "SIGKILL");
+        }
     });
 
     it("refuses a releases directory others can write", () => {

@@ -12,7 +12,13 @@ interface GateRun {
     readonly stderr: string;
 }
 
-function runGate(hosts: string, expectVersion: string, timeoutSeconds = 1, instances = ""): Promise<GateRun> {
+function runGate(
+    hosts: string,
+    expectVersion: string,
+    timeoutSeconds = 1,
+    instances = "",
+    hostHeader = "",
+): Promise<GateRun> {
     const script = declaredScript(SCRIPTS.healthGate);
     const env = {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -24,6 +30,7 @@ function runGate(hosts: string, expectVersion: string, timeoutSeconds = 1, insta
             HEALTH_INTERVAL_MS: "50",
             CONFIG_ID: "test",
             INSTANCES: instances,
+            HOST_HEADER: hostHeader,
         }),
     };
     return new Promise((resolve, reject) => {
@@ -160,6 +167,41 @@ describe("health gate script", function () {
                         `instance '${echoed}', the deploy started '${ours}'.*Traffic was not switched`,
                 ),
             );
+        }
+    });
+
+    it("sends HOST_HEADER as Host; a final 4xx (an app's host check) fails at once, a 429 is waited out", async () => {
+        const checker = http.createServer((req, res) => {
+            const allowed = req.headers.host === "shop.example.test";
+            res.writeHead(allowed ? 200 : 421, { "content-type": "application/json" });
+            res.end(
+                JSON.stringify(allowed ? { status: "ready", version: "v2" } : { error: `not ${req.headers.host}` }),
+            );
+        });
+        await new Promise<void>((resolve) => checker.listen(0, "127.0.0.1", resolve));
+        closers.push(() => new Promise((resolve) => checker.close(() => resolve())));
+        const checking = `127.0.0.1:${(checker.address() as AddressInfo).port}`;
+        const passing = await runGate(`g0=${checking}`, "v2", 10, "", "shop.example.test");
+        assert.equal(passing.code, 0, passing.stderr);
+
+        const started = Date.now();
+        const refused = await runGate(`g0=${checking}`, "v2", 10, "", "127.0.0.1");
+        assert.equal(refused.code, 1, refused.stdout);
+        assert.ok(Date.now() - started < 5000, "a 421 cannot change by waiting: no 10 s wait");
+        assert.match(
+            refused.stderr,
+            new RegExp(
+                `gate failed: g0 \\(${checking}\\) answered /health with 421, which waiting cannot change ` +
+                    '\\(\\{"error":"not 127\\.0\\.0\\.1"\\}\\)\\. Traffic was not switched\\. ' +
+                    "The check sent Host: 127\\.0\\.0\\.1.*pulumi config set --path 'hostNames\\[0\\]'",
+            ),
+        );
+
+        // 429 (too many requests) and 408 can change by waiting: the gate polls on until ready.
+        for (const status of [429, 408]) {
+            const busy = await server(status, { error: "busy", version: "v2" }, { afterRequests: 2 });
+            const run = await runGate(`g0=${busy}`, "v2", 5);
+            assert.equal(run.code, 0, `${status}: ${run.stderr}`);
         }
     });
 

@@ -76,6 +76,8 @@ describe("nginx config template", function () {
         ["no-reload mode", { ...BASE, switchMode: "no-reload" }],
         ["per-client limits", { ...BASE, clientConnectionLimit: 256, clientRequestRate: 100 }],
         ["per-client limits, no-reload", { ...BASE, switchMode: "no-reload", clientConnectionLimit: 1 }],
+        ["host names", { ...BASE, hostNames: ["shop.example.test", "www.shop.example.test"] }],
+        ["host names, no-reload", { ...BASE, switchMode: "no-reload", hostNames: ["shop.example.test"] }],
         [
             "no-reload mode, idle pool scaled to 0",
             { ...BASE, switchMode: "no-reload", pools: { blue: hosts(2, 9101), green: [] } },
@@ -203,6 +205,15 @@ describe("nginx config template", function () {
         }
         const result = nginxTest(root.text);
         assert.ok(result.ok, `nginx -t failed:\n${result.output}`);
+    });
+
+    it("without host names: no server_name, and one config id whether they are unset or empty", () => {
+        const without = renderNginxConfig(BASE);
+        assert.equal(renderNginxConfig({ ...BASE, hostNames: [] }).configId, without.configId);
+        assert.doesNotMatch(without.text, /server_name|421/);
+        const named = renderNginxConfig({ ...BASE, hostNames: ["shop.example.test"] });
+        assert.notEqual(named.configId, without.configId);
+        assert.match(named.text, /server_name shop\.example\.test;/);
     });
 
     it("refuses to render a live pool without hosts", () => {

@@ -5,14 +5,13 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as https from "node:https";
 import * as path from "node:path";
 import { renderNginxConfig } from "../../components/nginxConfig";
 import { localAppPort } from "../../components/targets/local/config";
 import { freePorts } from "../../scripts/lib/localStack";
 import { createNginxPrefix, startNginx, stopNginx } from "../../scripts/lib/nginxPrefix";
 import { recordOutcome } from "../../scripts/lib/reliability";
-import { nginxWorkers, selfSignedCertificate } from "../support/nginxCheck";
+import { call, nginxWorkers, selfSignedCertificate } from "../support/nginxCheck";
 
 type Color = "blue" | "green";
 
@@ -37,34 +36,6 @@ async function startApp(color: Color, port: number): Promise<FakeApp> {
     };
     await new Promise<void>((resolve) => app.server.listen(port, "127.0.0.1", resolve));
     return app;
-}
-
-interface Answer {
-    readonly status: number;
-    readonly color: string | undefined;
-    readonly body: string;
-}
-
-function call(url: string, method = "GET", headers: Record<string, string> = {}): Promise<Answer> {
-    const client = url.startsWith("https:") ? https : http;
-    return new Promise((resolve, reject) => {
-        // A self-signed certificate on loopback: what is tested is nginx's answer, not the chain.
-        const req = client.request(url, { method, headers, agent: false, rejectUnauthorized: false }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (chunk: Buffer) => chunks.push(chunk));
-            res.on("end", () => {
-                const color = res.headers["x-deploy-color"];
-                resolve({
-                    status: res.statusCode ?? 0,
-                    color: typeof color === "string" ? color : undefined,
-                    body: Buffer.concat(chunks).toString("utf8"),
-                });
-            });
-        });
-        req.setTimeout(5000, () => req.destroy(new Error(`no answer to ${method} ${url}`)));
-        req.on("error", reject);
-        req.end();
-    });
 }
 
 const TOKEN = "a".repeat(48);

@@ -53,6 +53,11 @@ const VALID: Record<
     drainTimeoutSeconds: { value: "30", kind: "integer", range: [1, 600] },
     smokePaths: { value: '["/"]', kind: "json", inject: (bad) => JSON.stringify([`/${bad}`]) },
     privatePaths: { value: '["/status"]', kind: "json", inject: (bad) => JSON.stringify([`/status${bad}`]) },
+    hostNames: {
+        value: '["shop.example.test", "www.shop.example.test"]',
+        kind: "json",
+        inject: (bad) => JSON.stringify([`shop.example.test${bad}`]),
+    },
     blueSshHosts: {
         value: '[{"address":"10.0.1.11"}]',
         kind: "json",
@@ -230,6 +235,18 @@ describe("bad config: every key, every kind of bad value, is refused naming the 
             });
         });
     }
+
+    it("hostNames: upper case, a name listed twice and a wildcard are refused, saying why", () => {
+        for (const [value, why] of [
+            ['["Shop.example.test"]', /must be a host name in lower case/],
+            ['["shop.example.test", "shop.example.test"]', /must not list a name twice/],
+            ['["*.example.test"]', /must be a host name in lower case/],
+        ] as const) {
+            const mine = problemsFor("hostNames", value).find((p) => p.startsWith("bluegreen:hostNames has"));
+            assert.match(mine ?? "(accepted)", why, value);
+            assert.match(mine!, /pulumi config set --path 'hostNames\[0\]' shop\.example\.com/);
+        }
+    });
 
     it("the program registers nothing when a value is bad: nothing renders and nothing runs", async () => {
         for (const [key, value] of [

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import {
     type CommonConfig,
+    HOSTNAME,
     IPV4,
     type Parsed,
     PRIVATE_KEY,
@@ -16,8 +17,6 @@ import {
     secretKey,
 } from "../../configKeys";
 
-const HOSTNAME =
-    /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 export const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const HOST_KEY =
     /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]{32,1024}={0,2}( [A-Za-z0-9@._+-]{0,100})?$/;
