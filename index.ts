@@ -124,7 +124,7 @@ async function main() {
         activeColor: live,
         liveVersion: releases[live].version,
         standbyVersion: releases[otherColor(live)].version,
-        publicUrl: pulumi.interpolate`http://${hostsLayer.publicHost(config.publicAddress)}:${config.publicPort}`,
+        publicUrl: pulumi.interpolate`http://${hostHeader}:${config.publicPort}`,
         internalUrl,
         pools: Object.fromEntries(
             COLORS.map((color) => [

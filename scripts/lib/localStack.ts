@@ -27,6 +27,8 @@ export interface AppStatus {
     readonly color: string;
     readonly status: string;
     readonly workCompleted: number;
+    /** GET / requests it answered. */
+    readonly getRequests: number;
 }
 
 function portIsFree(port: number): Promise<boolean> {
@@ -137,6 +139,12 @@ function stopLeftovers(dir: string): number[] {
     return stopped;
 }
 
+/** Headers for asking an app directly: apps that check Host answer only for hostNames' primary. */
+export function appHeadersFor(config: Record<string, string>): Record<string, string> {
+    const [primaryName] = config.hostNames ? (JSON.parse(config.hostNames) as string[]) : [];
+    return primaryName ? { Host: primaryName } : {};
+}
+
 /**
  * `sourceDir`: the project to copy, this one by default; the benchmark passes a checkout of an
  * earlier commit to measure before and after in one session (files it lacks are not copied).
@@ -178,6 +186,7 @@ export async function createLocalStack(
     if (set.status !== 0) throw new Error(`pulumi config set --secret drainToken failed: ${set.stderr}`);
 
     const hostPort = (color: "blue" | "green", index: number) => localAppPort(ports.base, color, index);
+    const appHeaders = appHeadersFor(config);
     return {
         ...base,
         publicUrl: `http://127.0.0.1:${ports.publicPort}`,
@@ -185,7 +194,7 @@ export async function createLocalStack(
         stateDir,
         hostPort,
         async appStatus(color, index) {
-            const res = await getJson<AppStatus>(`http://127.0.0.1:${hostPort(color, index)}/status`);
+            const res = await getJson<AppStatus>(`http://127.0.0.1:${hostPort(color, index)}/status`, appHeaders);
             return res.body;
         },
         async dispose() {

@@ -22,6 +22,9 @@ import { measureUnderLoad } from "../support/traffic";
 type Color = "blue" | "green";
 const HOSTS = [1, 2];
 const MACHINES = ["nginx", "blue-1", "blue-2", "green-1", "green-2"];
+/** The apps check Host, as production frameworks do: every scenario runs with hostNames set. */
+const NAME = "shop.example.test";
+const asClient = { Host: NAME };
 
 describe("ssh target, network-namespace hosts: deploy, switch, rollback, failures over SSH under load", function () {
     let lab: Lab | undefined;
@@ -39,7 +42,10 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
             this.skip();
         }
         lab = await createLab(MACHINES);
-        stack = await createSshStack(lab, HOSTS.length);
+        stack = await createSshStack(lab, HOSTS.length, {
+            hostNames: JSON.stringify([NAME]),
+            appStartCommand: `env ALLOWED_HOSTS=${NAME} node server.js`,
+        });
         const result = await stack.stack.up(quiet);
         assert.equal(result.summary.result, "succeeded");
     });
@@ -70,7 +76,7 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
     }
 
     async function liveColor(): Promise<string> {
-        return String((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"]);
+        return String((await getJson(`${stack.publicUrl}/`, asClient)).headers["x-deploy-color"]);
     }
 
     /**
@@ -85,6 +91,7 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
                 name: `${name} (ssh)`,
                 hostsPerPool: HOSTS.length,
                 appStatus: (c, i) => stack.appStatus(c, i),
+                headers: asClient,
             },
             action,
         );
@@ -121,7 +128,8 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
             "nothing was written to the root namespace's copy of the directory",
         );
         const outputs = await stack.stack.outputs();
-        assert.equal(outputs.publicUrl.value, stack.publicUrl);
+        // Clients use the name; the tests reach it at the nginx host's address.
+        assert.equal(outputs.publicUrl.value, `http://${NAME}:${new URL(stack.publicUrl).port}`);
         // The private key is a secret: the backend's files hold it only encrypted.
         const keyLine = lab!.privateKey.split("\n")[1];
         const backend = path.join(stack.dir, "backend");
@@ -142,14 +150,24 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         );
     });
 
-    it("the internal listener is unreachable off the nginx host; a client cannot pick or drain a pool", async () => {
+    it("off the nginx host: no internal listener; clients pick no pool, drain nothing, get no other name", async () => {
         await assert.rejects(getJson(`http://${lab!.hosts.nginx.address}:8081/green/`), /ECONNREFUSED/);
-        const picked = await getJson<{ color: string }>(`${stack.publicUrl}/`, { "X-Deploy-Color": "green" });
+        const picked = await getJson<{ color: string }>(`${stack.publicUrl}/`, {
+            ...asClient,
+            "X-Deploy-Color": "green",
+        });
         assert.equal(picked.body.color, "blue");
         const drain = await request(`${stack.publicUrl}/health/drain`, "POST", {
+            ...asClient,
             Authorization: `Bearer ${TEST_DRAIN_TOKEN}`,
         });
         assert.equal(drain.status, 404);
+        // A name that is not in hostNames, or the bare address, is refused by nginx, not by an app.
+        for (const host of ["evil.example.test", lab!.hosts.nginx.address]) {
+            const other = await getJson<string>(`${stack.publicUrl}/`, { Host: host });
+            assert.equal(other.status, 421, `Host ${host}`);
+            assert.match(other.body, /this server does not serve that host name/);
+        }
     });
 
     it("switch blue → green over SSH: zero failed requests, blue stays warm", async () => {
@@ -174,7 +192,7 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         await underLoad(
             "rollback green→blue",
             async () => {
-                slow = request(`${stack.publicUrl}/work?ms=3000`, "POST");
+                slow = request(`${stack.publicUrl}/work?ms=3000`, "POST", asClient);
                 await new Promise((r) => setTimeout(r, 100));
                 const started = Date.now();
                 const up = await stack.stack.up(quiet);

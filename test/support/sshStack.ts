@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import type { Lab } from "./netns";
 import { PROGRAM_FILES, REPO_ROOT, TestStack, createTestStack } from "../../scripts/lib/pulumi";
-import { TEST_DRAIN_TOKEN, getJson } from "../../scripts/lib/localStack";
+import { TEST_DRAIN_TOKEN, appHeadersFor, getJson } from "../../scripts/lib/localStack";
 import type { AppStatus } from "../../scripts/lib/localStack";
 
 export const SSH_APP_PORT = 3000;
@@ -51,12 +51,13 @@ export async function createSshStack(
         await base.stack.setConfig(key, { value });
     await base.stack.setConfig("drainToken", { value: TEST_DRAIN_TOKEN, secret: true });
     await base.stack.setConfig("sshPrivateKey", { value: lab.privateKey, secret: true });
+    const appHeaders = appHeadersFor(config);
     return {
         ...base,
         publicUrl: `http://${lab.hosts.nginx.address}:${SSH_PUBLIC_PORT}`,
         async appStatus(color, index) {
-            return (await getJson<AppStatus>(`http://${lab.hosts[`${color}-${index}`].address}:${SSH_APP_PORT}/status`))
-                .body;
+            const url = `http://${lab.hosts[`${color}-${index}`].address}:${SSH_APP_PORT}/status`;
+            return (await getJson<AppStatus>(url, appHeaders)).body;
         },
         async dispose() {
             try {
