@@ -6,7 +6,9 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createNginxPrefix, nginxArgs } from "../../scripts/lib/nginxPrefix";
+import { type NginxConfigInput, renderNginxConfig } from "../../components/nginxConfig";
+import { localAppPort } from "../../components/targets/local/config";
+import { createNginxPrefix, nginxArgs, startNginx, stopNginx } from "../../scripts/lib/nginxPrefix";
 
 /**
  * Runs `nginx -t` on `text` with `renderedPrefix` replaced by a temp prefix. Returns "" when
@@ -111,4 +113,66 @@ export function call(
         req.on("error", reject);
         req.end();
     });
+}
+
+/**
+ * A real nginx serving the config rendered from `input` (its prefix is replaced by a fresh one),
+ * with what nginx-switch.sh writes before it starts nginx: the TLS pair (self-signed) when the
+ * config has a TLS listener, the live colour and a control token (`token`). Returns the prefix.
+ */
+export function serveRendered(name: string, input: Omit<NginxConfigInput, "prefix">, token: string): string {
+    const { text } = renderNginxConfig({ ...input, prefix: "/PREFIX" });
+    const prefix = createNginxPrefix(name);
+    const conf = path.join(prefix, "conf");
+    fs.writeFileSync(path.join(conf, "nginx.conf"), text.replaceAll("/PREFIX", prefix));
+    if (input.tls) {
+        fs.mkdirSync(path.join(conf, "tls"));
+        const certificate = selfSignedCertificate();
+        fs.writeFileSync(path.join(conf, "tls", "certificate.pem"), certificate.cert);
+        fs.writeFileSync(path.join(conf, "tls", "key.pem"), certificate.key);
+    }
+    fs.writeFileSync(path.join(conf, "live-color"), `${input.liveColor}\n`);
+    fs.writeFileSync(path.join(conf, "control-token"), `${token}\n`);
+    startNginx(prefix);
+    return prefix;
+}
+
+/** Stops what `serveRendered` started and the test's apps, and removes the prefix. */
+export async function stopServing(prefix: string | undefined, apps: readonly http.Server[]): Promise<void> {
+    if (prefix) stopNginx(prefix);
+    for (const app of apps) {
+        app.closeAllConnections();
+        await new Promise((resolve) => app.close(resolve));
+    }
+    if (prefix) fs.rmSync(prefix, { recursive: true, force: true });
+}
+
+/** Ports from freePorts(2): each pool's first host, and TLS on blue's second (which nobody starts). */
+export interface LoopbackPorts {
+    readonly base: number;
+    readonly publicPort: number;
+    readonly internalPort: number;
+}
+
+/** A config with one host per pool on loopback and HTTP, HTTPS and internal listeners, blue live. */
+export function loopbackConfig(
+    ports: LoopbackPorts,
+    switchMode: NginxConfigInput["switchMode"],
+): Omit<NginxConfigInput, "prefix"> & { readonly tls: { port: number; fingerprint: string } } {
+    return {
+        switchMode,
+        liveColor: "blue",
+        pools: {
+            blue: [{ address: "127.0.0.1", port: localAppPort(ports.base, "blue", 1) }],
+            green: [{ address: "127.0.0.1", port: localAppPort(ports.base, "green", 1) }],
+        },
+        publicAddress: "127.0.0.1",
+        publicPort: ports.publicPort,
+        internalAddress: "127.0.0.1",
+        internalPort: ports.internalPort,
+        workerShutdownTimeoutSeconds: 1,
+        workerProcesses: 1,
+        clientConnectionLimit: 256,
+        tls: { port: localAppPort(ports.base, "blue", 2), fingerprint: "test" },
+    };
 }

@@ -4,16 +4,12 @@
 // refused by nginx and never reaches an app; over TLS an unlisted SNI gets no handshake; the
 // internal listener's pool paths send the primary name. In both switch modes.
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
-import * as path from "node:path";
-import { renderNginxConfig } from "../../components/nginxConfig";
 import { localAppPort } from "../../components/targets/local/config";
 import { freePorts } from "../../scripts/lib/localStack";
-import { createNginxPrefix, startNginx, stopNginx } from "../../scripts/lib/nginxPrefix";
 import { recordOutcome } from "../../scripts/lib/reliability";
-import { call, selfSignedCertificate } from "../support/nginxCheck";
+import { call, loopbackConfig, serveRendered, stopServing } from "../support/nginxCheck";
 
 type Color = "blue" | "green";
 const NAMES = ["shop.example.test", "www.shop.example.test"];
@@ -68,49 +64,19 @@ for (const switchMode of ["reload", "no-reload"] as const) {
                 blue: await startApp("blue", localAppPort(ports.base, "blue", 1)),
                 green: await startApp("green", localAppPort(ports.base, "green", 1)),
             };
-            // Free by freePorts: the pools' second hosts, which this test does not start.
-            tlsPort = localAppPort(ports.base, "blue", 2);
+            const config = { ...loopbackConfig(ports, switchMode), hostNames: NAMES };
+            prefix = serveRendered("host-names", config, "a".repeat(48));
+            tlsPort = config.tls.port;
             publicPort = ports.publicPort;
-            const { text } = renderNginxConfig({
-                prefix: "/PREFIX",
-                switchMode,
-                liveColor: "blue",
-                pools: {
-                    blue: [{ address: "127.0.0.1", port: localAppPort(ports.base, "blue", 1) }],
-                    green: [{ address: "127.0.0.1", port: localAppPort(ports.base, "green", 1) }],
-                },
-                publicAddress: "127.0.0.1",
-                publicPort,
-                internalAddress: "127.0.0.1",
-                internalPort: ports.internalPort,
-                workerShutdownTimeoutSeconds: 1,
-                workerProcesses: 1,
-                clientConnectionLimit: 256,
-                tls: { port: tlsPort, fingerprint: "test" },
-                hostNames: NAMES,
-            });
-            prefix = createNginxPrefix("host-names");
-            const conf = path.join(prefix, "conf");
-            fs.writeFileSync(path.join(conf, "nginx.conf"), text.replaceAll("/PREFIX", prefix));
-            fs.mkdirSync(path.join(conf, "tls"));
-            const certificate = selfSignedCertificate();
-            fs.writeFileSync(path.join(conf, "tls", "certificate.pem"), certificate.cert);
-            fs.writeFileSync(path.join(conf, "tls", "key.pem"), certificate.key);
-            // What nginx-switch.sh writes before it starts nginx in no-reload mode.
-            fs.writeFileSync(path.join(conf, "live-color"), "blue\n");
-            fs.writeFileSync(path.join(conf, "control-token"), `${"a".repeat(48)}\n`);
-            startNginx(prefix);
             internal = `http://127.0.0.1:${ports.internalPort}`;
         });
 
-        after(async () => {
-            if (prefix) stopNginx(prefix);
-            for (const app of Object.values(apps ?? {})) {
-                app.server.closeAllConnections();
-                await new Promise((resolve) => app.server.close(resolve));
-            }
-            if (prefix) fs.rmSync(prefix, { recursive: true, force: true });
-        });
+        after(() =>
+            stopServing(
+                prefix,
+                Object.values(apps ?? {}).map((app) => app.server),
+            ),
+        );
 
         const seen = () => apps.blue.hostsSeen.length + apps.green.hostsSeen.length;
 

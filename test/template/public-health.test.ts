@@ -3,15 +3,11 @@
 // answer carries the status only, with the app's status code and the live colour; the details
 // stay on the internal listener. In both switch modes.
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
 import * as http from "node:http";
-import * as path from "node:path";
-import { renderNginxConfig } from "../../components/nginxConfig";
 import { localAppPort } from "../../components/targets/local/config";
 import { freePorts } from "../../scripts/lib/localStack";
-import { createNginxPrefix, startNginx, stopNginx } from "../../scripts/lib/nginxPrefix";
 import { recordOutcome } from "../../scripts/lib/reliability";
-import { call, nginxWorkers, selfSignedCertificate } from "../support/nginxCheck";
+import { call, loopbackConfig, nginxWorkers, serveRendered, stopServing } from "../support/nginxCheck";
 
 type Color = "blue" | "green";
 
@@ -54,48 +50,19 @@ for (const switchMode of ["reload", "no-reload"] as const) {
                 blue: await startApp("blue", localAppPort(ports.base, "blue", 1)),
                 green: await startApp("green", localAppPort(ports.base, "green", 1)),
             };
-            // Free by freePorts: the pools' second hosts, which this test does not start.
-            const tlsPort = localAppPort(ports.base, "blue", 2);
-            const { text } = renderNginxConfig({
-                prefix: "/PREFIX",
-                switchMode,
-                liveColor: "blue",
-                pools: {
-                    blue: [{ address: "127.0.0.1", port: localAppPort(ports.base, "blue", 1) }],
-                    green: [{ address: "127.0.0.1", port: localAppPort(ports.base, "green", 1) }],
-                },
-                publicAddress: "127.0.0.1",
-                publicPort: ports.publicPort,
-                internalAddress: "127.0.0.1",
-                internalPort: ports.internalPort,
-                workerShutdownTimeoutSeconds: 1,
-                workerProcesses: 1,
-                clientConnectionLimit: 256,
-                tls: { port: tlsPort, fingerprint: "test" },
-            });
-            prefix = createNginxPrefix("public-health");
-            const conf = path.join(prefix, "conf");
-            fs.writeFileSync(path.join(conf, "nginx.conf"), text.replaceAll("/PREFIX", prefix));
-            fs.mkdirSync(path.join(conf, "tls"));
-            const certificate = selfSignedCertificate();
-            fs.writeFileSync(path.join(conf, "tls", "certificate.pem"), certificate.cert);
-            fs.writeFileSync(path.join(conf, "tls", "key.pem"), certificate.key);
-            // What nginx-switch.sh writes before it starts nginx in no-reload mode.
-            fs.writeFileSync(path.join(conf, "live-color"), "blue\n");
-            fs.writeFileSync(path.join(conf, "control-token"), `${TOKEN}\n`);
-            startNginx(prefix);
+            const config = loopbackConfig(ports, switchMode);
+            prefix = serveRendered("public-health", config, TOKEN);
+            const tlsPort = config.tls.port;
             urls = [`http://127.0.0.1:${ports.publicPort}`, `https://127.0.0.1:${tlsPort}`];
             internal = `http://127.0.0.1:${ports.internalPort}`;
         });
 
-        after(async () => {
-            if (prefix) stopNginx(prefix);
-            for (const app of Object.values(apps ?? {})) {
-                app.server.closeAllConnections();
-                await new Promise((resolve) => app.server.close(resolve));
-            }
-            if (prefix) fs.rmSync(prefix, { recursive: true, force: true });
-        });
+        after(() =>
+            stopServing(
+                prefix,
+                Object.values(apps ?? {}).map((app) => app.server),
+            ),
+        );
 
         /** Asserts the public answer of every listener: status only, the code and colour expected. */
         async function assertPublic(status: number, color: Color, state: string): Promise<number> {
