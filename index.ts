@@ -4,11 +4,18 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { COLORS, type Color, loadConfig, otherColor, shutdownTimeoutSeconds } from "./components/config";
-import { deployStateOf, previousDeployState, previousOutputs, releasesOf } from "./components/deployState";
+import {
+    deployStateOf,
+    previousDeployState,
+    previousOutputs,
+    recordedInstances,
+    releasesOf,
+    stringOutput,
+} from "./components/deployState";
 import { HealthGate } from "./components/healthGate";
 import { type AppHost, LOOPBACK, listenerAddress } from "./components/hosts";
 import { nginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
-import { reconcileReason } from "./components/observe";
+import { foreignProcesses, reconcileReason } from "./components/observe";
 import { describePlan } from "./components/plan";
 import { Pool } from "./components/pool";
 import { Router } from "./components/router";
@@ -35,11 +42,21 @@ async function main() {
 
     const recorded = deployStateOf(config, releases, hosts);
 
-    // Ask nginx what it serves where the program can: the records may be stale.
-    const lastLoginAddress =
-        typeof lastOutputs.nginxLoginAddress === "string" ? lastOutputs.nginxLoginAddress : undefined;
-    const observed = await hostsLayer.observeNginx(internalUrl, lastLoginAddress);
-    const problems = checkSafety(previous, recorded, observed?.live);
+    // Ask nginx what it serves, and who answers each host, where the program can: the records
+    // may be stale, and nginx cannot tell the deployed app from another process on its port.
+    const observed = await hostsLayer.observeNginx({
+        internalUrl,
+        hosts: [...hosts.blue, ...hosts.green],
+        hostHeader: config.hostNames[0],
+        lastLoginAddress: stringOutput(lastOutputs.nginxLoginAddress),
+    });
+    const servedLive = observed?.live ?? previous?.liveColor;
+    const problems = [
+        ...checkSafety(previous, recorded, observed?.live),
+        ...(servedLive
+            ? foreignProcesses(observed, hosts[servedLive], recordedInstances(lastOutputs, servedLive))
+            : []),
+    ];
     if (problems.length > 0) {
         throw new pulumi.RunError(problems.length === 1 ? problems[0] : `Refused:\n  - ${problems.join("\n  - ")}`);
     }
@@ -133,6 +150,11 @@ async function main() {
             ]),
         ),
         lastSwitch: router.lastSwitch,
+        // The process each host's deploy started ("name=id ..."): the next update refuses to go on
+        // while another process answers a live host. Recorded once the switch succeeded.
+        instances: pulumi
+            .all([router.nginx.urn, pools.blue.instances, pools.green.instances])
+            .apply(([, blue, green]) => ({ blue, green })),
         // The next update asks nginx here before anything resolves the address again.
         nginxLoginAddress: hostsLayer.nginxLoginAddress,
         deployState: recordedAfterSwitch.deployState,

@@ -18,6 +18,20 @@ export async function previousOutputs(): Promise<Record<string, unknown>> {
     return (read?.outputs ?? {}) as Record<string, unknown>;
 }
 
+/** A string output of the last update, if it has one. */
+export function stringOutput(value: unknown): string | undefined {
+    return typeof value === "string" ? value : undefined;
+}
+
+/** "name=id ..." of the instances the last update's deploys started in `color` ("" if none recorded). */
+export function recordedInstances(outputs: Record<string, unknown>, color: Color): string {
+    const instances = outputs.instances;
+    if (typeof instances !== "object" || instances === null) return "";
+    const value = (instances as Record<string, unknown>)[color];
+    // Validated as deploy-host.sh reports them: anything else demands nothing.
+    return typeof value === "string" && /^([a-z]+-\d+=[0-9a-f]+ ?)*$/.test(value) ? value : "";
+}
+
 /** What the last successful update deployed, from its outputs. */
 export function previousDeployState(outputs: Record<string, unknown>): DeployState | undefined {
     if (outputs.deployState === undefined) return undefined;

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { Color } from "./config";
-import type { ObservedNginx } from "./observe";
+import type { ObserveRequest, ObservedNginx } from "./observe";
 import type { Supervisor } from "./targets/ssh/config";
 import type { Script } from "./templates";
 
@@ -170,10 +170,10 @@ export interface HostsLayer {
      */
     readonly nginxLoginAddress?: pulumi.Input<string>;
     /**
-     * What nginx serves now, asked through its internal listener where the program can reach it;
-     * undefined where it cannot. `lastLoginAddress` is the previous update's nginxLoginAddress.
+     * What nginx serves now, asked through its internal listener, and what each of `hosts`
+     * answers on /health, where the program can reach them; undefined where it cannot.
      */
-    observeNginx(internalUrl: string, lastLoginAddress?: string): Promise<ObservedNginx | undefined>;
+    observeNginx(request: ObserveRequest): Promise<ObservedNginx | undefined>;
 }
 
 /** How the nginx host reaches itself, on every target. */

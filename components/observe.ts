@@ -1,44 +1,114 @@
-// What nginx really serves, asked through its internal listener: the program never trusts its
-// own records alone (a switch interrupted half-way, a colour set by hand). Beside nginx (the
+// What nginx really serves, asked through its internal listener, and who answers each app
+// host's /health: the program never trusts its own records alone (a switch interrupted
+// half-way, a colour set by hand, another process on a live app's port). Beside nginx (the
 // local target) over HTTP; on the ssh target through an SSH login to the nginx host
-// (targets/ssh/observe.ts).
+// (targets/ssh/observe.ts), which reaches the pool hosts as the gate does.
 import * as http from "node:http";
 import type { Color } from "./config";
+import type { AppHost } from "./hosts";
+
+/** What one app host answered on /health: status 0 when nothing answered. */
+export interface HostAnswer {
+    readonly status: number;
+    readonly body: string;
+}
 
 export interface ObservedNginx {
     /** Whether nginx answered on its internal listener. */
     readonly running: boolean;
     readonly live?: Color;
     readonly configId?: string;
+    /** Each app host's /health answer, by host name (those asked). */
+    readonly hosts?: Readonly<Record<string, HostAnswer>>;
 }
 
-function get(url: string, timeoutMs: number): Promise<string | undefined> {
+/** What to ask: nginx's internal listener, and these hosts' /health with this Host header. */
+export interface ObserveRequest {
+    readonly internalUrl: string;
+    readonly hosts: readonly AppHost[];
+    /** hostNames' primary, for apps that check Host. */
+    readonly hostHeader?: string;
+    /** Where the previous update logged in to the nginx host (its nginxLoginAddress output). */
+    readonly lastLoginAddress?: string;
+}
+
+function get(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<HostAnswer> {
     return new Promise((resolve) => {
-        const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+        const req = http.get(url, { agent: false, timeout: timeoutMs, headers }, (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
             res.on("end", () =>
-                resolve(res.statusCode === 200 ? Buffer.concat(chunks).toString("utf8").trim() : undefined),
+                resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8").trim() }),
             );
-            res.on("error", () => resolve(undefined));
+            res.on("error", () => resolve({ status: 0, body: "" }));
         });
         req.on("timeout", () => req.destroy());
-        req.on("error", () => resolve(undefined));
+        req.on("error", () => resolve({ status: 0, body: "" }));
     });
 }
 
-export async function observeNginx(internalUrl: string, timeoutMs = 1000): Promise<ObservedNginx> {
-    const [live, configId] = await Promise.all([
-        get(`${internalUrl}/bluegreen/live`, timeoutMs),
-        get(`${internalUrl}/bluegreen/config-id`, timeoutMs),
+export async function observeNginx(request: ObserveRequest, timeoutMs = 1000): Promise<ObservedNginx> {
+    const headers: Record<string, string> = request.hostHeader ? { Host: request.hostHeader } : {};
+    const [live, configId, ...answers] = await Promise.all([
+        get(`${request.internalUrl}/bluegreen/live`, timeoutMs),
+        get(`${request.internalUrl}/bluegreen/config-id`, timeoutMs),
+        ...request.hosts.map((h) => get(`http://${h.address}:${h.port}/health`, timeoutMs, headers)),
     ]);
-    return observedFrom(live, configId);
+    const hosts = Object.fromEntries(request.hosts.map((h, i) => [h.name, answers[i]]));
+    return observedFrom(okBody(live), okBody(configId), hosts);
+}
+
+/** The body of a 200 answer. */
+export function okBody(answer: HostAnswer): string | undefined {
+    return answer.status === 200 ? answer.body : undefined;
 }
 
 /** What nginx serves from its two answers (undefined: no 200 answer). */
-export function observedFrom(live: string | undefined, configId: string | undefined): ObservedNginx {
-    if (live === undefined && configId === undefined) return { running: false };
-    return { running: true, live: live === "blue" || live === "green" ? live : undefined, configId };
+export function observedFrom(
+    live: string | undefined,
+    configId: string | undefined,
+    hosts: Readonly<Record<string, HostAnswer>> = {},
+): ObservedNginx {
+    if (live === undefined && configId === undefined) return { running: false, hosts };
+    return { running: true, live: live === "blue" || live === "green" ? live : undefined, configId, hosts };
+}
+
+/** The instance id a /health body echoes (INSTANCE_ID), or "" when it echoes none. */
+export function echoedInstance(body: string): string {
+    return /"instance"\s*:\s*"([0-9a-f]*)"/.exec(body)?.[1] ?? "";
+}
+
+/**
+ * Live hosts answered by a process the last deploy did not start: it echoes another instance id,
+ * or none, where the deploy recorded one. Such a process gets live traffic now (nginx cannot
+ * tell), so nothing may go on as if all were well. A host that answers nothing is not one: its
+ * app stopped, which the gate and the redeploy handle. `recorded`: "name=id ..." per host.
+ */
+export function foreignProcesses(
+    observed: ObservedNginx | undefined,
+    liveHosts: readonly AppHost[],
+    recorded: string,
+): string[] {
+    if (!observed) return [];
+    const ids = new Map(
+        recorded
+            .split(" ")
+            .filter(Boolean)
+            .map((entry) => entry.split("=") as [string, string]),
+    );
+    return liveHosts.flatMap((host) => {
+        const answer = observed.hosts?.[host.name];
+        const expected = ids.get(host.name);
+        if (!answer || answer.status === 0 || !expected) return [];
+        const echoed = echoedInstance(answer.body);
+        if (echoed === expected) return [];
+        return [
+            `${host.name} (${host.address}:${host.port}) is answered by another process: its /health echoes ` +
+                `instance '${echoed || "none"}', the last deploy started '${expected}' (answer ${answer.status} ` +
+                `${answer.body.slice(0, 120)}). It receives live traffic now. Fix: stop what holds the port, then ` +
+                `redeploy the host: pulumi up --replace <its deploy command's URN> (pulumi stack --show-urns)`,
+        ];
+    });
 }
 
 /**

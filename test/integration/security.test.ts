@@ -3,7 +3,7 @@
 // state or the rendered config, version disclosure, oversized and slow requests, and reaching
 // the internal listener from another address.
 import * as assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -588,14 +588,13 @@ describe("security: each attack tried against a running stack", function () {
             lost: 0,
         });
     });
-    // Last: it leaves a host redeployed (put back by a targeted --replace).
-    it("a process that takes a freed app port gets no traffic: the gate finds it is not the deployed app", async () => {
-        const live = String((await getJson(`${stack.internalUrl}/bluegreen/live`)).body);
-        const idle = live === "blue" ? "green" : "blue";
-        const victim = await stack.appStatus(idle, 1);
-        const port = stack.hostPort(idle, 1);
-        // The app dies (a crash: no supervisor restarts it in process mode), and another process,
-        // run by anyone, binds the port and answers /health as the app would, version and all.
+    /**
+     * Kills host 1 of `color` (a crash: no supervisor restarts it in process mode) and binds its
+     * port with another process, run by anyone, that answers /health as the app would.
+     */
+    async function squat(color: "blue" | "green"): Promise<{ squatter: ChildProcess; port: number }> {
+        const victim = await stack.appStatus(color, 1);
+        const port = stack.hostPort(color, 1);
         process.kill(victim.pid, "SIGKILL");
         const squatter = spawn(
             process.execPath,
@@ -608,18 +607,70 @@ describe("security: each attack tried against a running stack", function () {
                 }).listen(Number(process.argv[1]), "127.0.0.1", () => console.log("listening"));`,
                 String(port),
                 victim.version,
-                idle,
+                color,
             ],
             { stdio: ["ignore", "pipe", "inherit"] },
         );
-        try {
-            await new Promise<void>((resolve, reject) => {
-                const timer = setTimeout(() => reject(new Error("the squatter never listened")), 10_000);
-                squatter.stdout.on("data", () => (clearTimeout(timer), resolve()));
-            });
-            const answered = await getJson<{ who?: string }>(`http://127.0.0.1:${port}/health`);
-            assert.equal(answered.body.who, "squatter", "the squatter holds the port");
+        await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error("the squatter never listened")), 10_000);
+            squatter.stdout.on("data", () => (clearTimeout(timer), resolve()));
+        });
+        const answered = await getJson<{ who?: string }>(`http://127.0.0.1:${port}/health`);
+        assert.equal(answered.body.who, "squatter", "the squatter holds the port");
+        return { squatter, port };
+    }
 
+    /** Stops the squatter, then redeploys the host it squatted: pulumi up --replace of its deploy. */
+    async function unsquat(squatter: ChildProcess, color: "blue" | "green"): Promise<void> {
+        squatter.kill("SIGKILL");
+        await new Promise((resolve) => (squatter.exitCode === null ? squatter.on("exit", resolve) : resolve(0)));
+        const urn = (await stack.stack.exportStack()).deployment.resources
+            .map((r: { urn: string }) => r.urn)
+            .find((u: string) => u.endsWith(`::${color}-host-1`));
+        assert.ok(urn, `the deploy command of ${color}-1 is in the state`);
+        const redeployed = await stack.stack.up({ onOutput: () => undefined, replace: [urn] });
+        assert.equal(redeployed.summary.result, "succeeded");
+        assert.equal((await stack.appStatus(color, 1)).status, "ready", "the host was redeployed");
+    }
+
+    it("another process on a live app's port: preview and up refuse to go on, naming it; --replace heals", async () => {
+        const live = String((await getJson(`${stack.internalUrl}/bluegreen/live`)).body) as "blue" | "green";
+        const { squatter, port } = await squat(live);
+        try {
+            let output = "";
+            await assert.rejects(stack.stack.preview({ onOutput: (t) => (output += t) }));
+            assert.match(
+                output,
+                new RegExp(
+                    `${live}-1 \\(127\\.0\\.0\\.1:${port}\\) is answered by another process: its /health echoes ` +
+                        `instance 'none', the last deploy started '[0-9a-f]{32}'.*It receives live traffic now\\. ` +
+                        "Fix: stop what holds the port, then redeploy the host: pulumi up --replace",
+                ),
+            );
+            output = "";
+            await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
+            assert.match(output, /is answered by another process/, "up refuses too: no '15 unchanged'");
+        } finally {
+            await unsquat(squatter, live);
+        }
+        const preview = await stack.stack.preview({ onOutput: () => undefined });
+        assert.equal(preview.changeSummary.update ?? 0, 0, "after --replace nothing is left to change");
+        recordOutcome({
+            area: "security",
+            fault: `kill ${live}-1's app (live), bind its port with another process answering /health ready`,
+            expected: "preview and up refuse naming the host, what answered and the fix; --replace heals",
+            observed: `both refused naming ${live}-1 (echoed no instance id); after --replace it serves again`,
+            sent: 0,
+            lost: 0,
+        });
+    });
+
+    // Last: it leaves a host redeployed (put back by a targeted --replace).
+    it("a process that takes a freed app port gets no traffic: the gate finds it is not the deployed app", async () => {
+        const live = String((await getJson(`${stack.internalUrl}/bluegreen/live`)).body);
+        const idle = live === "blue" ? "green" : "blue";
+        const { squatter, port } = await squat(idle);
+        try {
             await stack.stack.setConfig("activeColor", { value: idle });
             let output = "";
             await assert.rejects(stack.stack.up({ onOutput: (t) => (output += t) }));
@@ -642,16 +693,8 @@ describe("security: each attack tried against a running stack", function () {
                 lost: 0,
             });
         } finally {
-            squatter.kill("SIGKILL");
-            await new Promise((resolve) => (squatter.exitCode === null ? squatter.on("exit", resolve) : resolve(0)));
             await stack.stack.setConfig("activeColor", { value: live });
-            const urn = (await stack.stack.exportStack()).deployment.resources
-                .map((r: { urn: string }) => r.urn)
-                .find((u: string) => u.endsWith(`::${idle}-host-1`));
-            assert.ok(urn, `the deploy command of ${idle}-1 is in the state`);
-            const redeployed = await stack.stack.up({ onOutput: () => undefined, replace: [urn] });
-            assert.equal(redeployed.summary.result, "succeeded");
+            await unsquat(squatter, idle);
         }
-        assert.equal((await stack.appStatus(idle, 1)).status, "ready", "the host was redeployed");
     });
 });

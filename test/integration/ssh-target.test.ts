@@ -16,6 +16,7 @@ import { Lab, createLab, labUnavailable } from "../support/netns";
 import { REPO_ROOT } from "../../scripts/lib/pulumi";
 import { recordOutcome } from "../../scripts/lib/reliability";
 import { SshStack, createSshStack } from "../support/sshStack";
+import { echoedInstance } from "../../components/observe";
 import { SshHosts } from "../../components/targets/ssh/hosts";
 import { measureUnderLoad } from "../support/traffic";
 
@@ -246,8 +247,29 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
             switchMode: "reload",
         });
         const internalUrl = "http://127.0.0.1:8081";
-        assert.equal(await awsLike.observeNginx(internalUrl), undefined, "no address to ask on a first update");
-        assert.equal((await awsLike.observeNginx(internalUrl, lab!.hosts.nginx.address))?.live, idle);
+        assert.equal(await awsLike.observeNginx({ internalUrl, hosts: [] }), undefined, "nothing to ask at first");
+        // Each pool host's /health, asked from the nginx host in the same login: what the check for
+        // another process on a live port compares with the recorded instance ids.
+        const poolHosts = MACHINES.slice(1).map((name) => ({
+            name,
+            color: name.split("-")[0] as Color,
+            index: Number(name.split("-")[1]),
+            address: lab!.hosts[name].address,
+            port: 3000,
+            workDir: "",
+            user: "",
+        }));
+        const asked = await awsLike.observeNginx({
+            internalUrl,
+            hosts: poolHosts,
+            hostHeader: NAME,
+            lastLoginAddress: lab!.hosts.nginx.address,
+        });
+        assert.equal(asked?.live, idle);
+        for (const { name } of poolHosts) {
+            assert.equal(asked?.hosts?.[name]?.status, 200, `${name}: ${JSON.stringify(asked?.hosts?.[name])}`);
+            assert.match(echoedInstance(asked!.hosts![name].body), /^[0-9a-f]{32}$/, `${name} echoes its id`);
+        }
 
         await assertDriftPutBack(stack.stack, live, idle, liveColor);
         recordOutcome({

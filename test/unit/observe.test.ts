@@ -1,5 +1,7 @@
 import * as assert from "node:assert/strict";
-import { reconcileReason } from "../../components/observe";
+import { recordedInstances } from "../../components/deployState";
+import type { AppHost } from "../../components/hosts";
+import { foreignProcesses, reconcileReason } from "../../components/observe";
 import { checkSafety } from "../../components/safety";
 
 describe("what nginx really serves", () => {
@@ -37,5 +39,62 @@ describe("what nginx really serves", () => {
             problem,
             /greenVersion changes the green release from 1\.0\.0 to 2\.0\.0, but green is the live pool/,
         );
+    });
+
+    describe("who answers a live host", () => {
+        const host = (index: number): AppHost => ({
+            name: `blue-${index}`,
+            color: "blue",
+            index,
+            address: "127.0.0.1",
+            port: 9100 + index,
+            workDir: "/w",
+            user: "u",
+        });
+        const ours = "0123456789abcdef0123456789abcdef";
+        const served = (hosts: Record<string, { status: number; body: string }>) => ({
+            running: true,
+            live: "blue" as const,
+            hosts,
+        });
+        const ready = (instance?: string) => ({
+            status: 200,
+            body: JSON.stringify({ status: "ready", version: "1.0.0", ...(instance ? { instance } : {}) }),
+        });
+
+        it("refuses a live host answered by another instance, or by none where one was recorded", () => {
+            for (const other of [ready("ffff"), ready(), { status: 421, body: "not yours" }]) {
+                const [problem, ...more] = foreignProcesses(
+                    served({ "blue-1": ready(ours), "blue-2": other }),
+                    [host(1), host(2)],
+                    `blue-1=${ours} blue-2=${ours}`,
+                );
+                assert.deepEqual(more, []);
+                assert.match(
+                    problem,
+                    new RegExp(
+                        "^blue-2 \\(127\\.0\\.0\\.1:9102\\) is answered by another process: its /health echoes " +
+                            `instance '(ffff|none)', the last deploy started '${ours}'.*receives live traffic now. ` +
+                            "Fix: stop what holds the port, then redeploy the host: pulumi up --replace",
+                    ),
+                );
+            }
+        });
+
+        it("stays quiet for its own process, a host that answers nothing, nothing recorded, or nothing asked", () => {
+            const hosts = [host(1), host(2)];
+            const answers = served({ "blue-1": ready(ours), "blue-2": { status: 0, body: "" } });
+            assert.deepEqual(foreignProcesses(answers, hosts, `blue-1=${ours} blue-2=${ours}`), []);
+            assert.deepEqual(foreignProcesses(served({ "blue-1": ready() }), hosts, ""), [], "an earlier version");
+            assert.deepEqual(foreignProcesses(undefined, hosts, `blue-1=${ours}`), [], "not observable");
+        });
+
+        it("reads the recorded instances of a pool from the last outputs, and nothing from a malformed one", () => {
+            const outputs = { instances: { blue: `blue-1=${ours} blue-2=abc`, green: "" } };
+            assert.equal(recordedInstances(outputs, "blue"), `blue-1=${ours} blue-2=abc`);
+            assert.equal(recordedInstances(outputs, "green"), "");
+            assert.equal(recordedInstances({}, "blue"), "", "stacks deployed by earlier versions");
+            assert.equal(recordedInstances({ instances: { blue: "blue-1=$(id)" } }, "blue"), "");
+        });
     });
 });

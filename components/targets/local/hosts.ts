@@ -17,7 +17,7 @@ import {
     nginxWorkerUser,
     listenerAddress,
 } from "../../hosts";
-import { type ObservedNginx, observeNginx } from "../../observe";
+import { type ObserveRequest, type ObservedNginx, observeNginx } from "../../observe";
 import { localAppPort } from "./config";
 
 /** Who the scripts run as here: this process's user ("root" for uid 0, whatever its name). */
@@ -72,8 +72,8 @@ export class LocalHosts implements HostsLayer {
     }
 
     /** The program runs beside nginx: its records may be stale, nginx's answer is not. */
-    observeNginx(internalUrl: string): Promise<ObservedNginx> {
-        return observeNginx(internalUrl);
+    observeNginx(request: ObserveRequest): Promise<ObservedNginx> {
+        return observeNginx(request);
     }
 
     onHost(name: string, _host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {

@@ -16,7 +16,7 @@ import {
     commandInputs,
     nginxWorkerUser,
 } from "../../hosts";
-import type { ObservedNginx } from "../../observe";
+import type { ObserveRequest, ObservedNginx } from "../../observe";
 import { TARBALL } from "../../release";
 import { SCRIPTS, hostScript } from "../../scripts";
 import type { SshHost, Supervisor } from "./config";
@@ -220,10 +220,10 @@ export class SshHosts implements HostsLayer {
      * the last update logged in to is asked: a hand-set colour is drift there too. Not under the
      * unit tests' mocks (BLUEGREEN_OBSERVE=off), which reach no host.
      */
-    async observeNginx(internalUrl: string, lastLoginAddress?: string): Promise<ObservedNginx | undefined> {
+    async observeNginx(request: ObserveRequest): Promise<ObservedNginx | undefined> {
         const nginx = this.args.nginx;
         const known = nginx.connectAddress ?? nginx.address;
-        const address = typeof known === "string" ? known : lastLoginAddress;
+        const address = typeof known === "string" ? known : request.lastLoginAddress;
         if (address === undefined || process.env.BLUEGREEN_OBSERVE === "off") return undefined;
         const privateKey = await new Promise<string>((resolve) => this.args.privateKey.apply(resolve));
         return observeOverSsh(
@@ -235,7 +235,7 @@ export class SshHosts implements HostsLayer {
                 hostKey: nginx.hostKey,
                 timeoutSeconds: this.args.dialTimeoutSeconds,
             },
-            internalUrl,
+            request,
         );
     }
 

@@ -1,5 +1,6 @@
-// What nginx serves on the ssh target's nginx host, asked before anything changes: one login with
-// the system's ssh client, which runs curl against the internal listener there (loopback only).
+// What nginx serves on the ssh target's nginx host, and who answers each pool host's /health,
+// asked before anything changes: one login with the system's ssh client, which runs curl against
+// the internal listener there (loopback only) and each pool host, as the gate does.
 // A colour set by hand, or an nginx that is not running, is then drift the switch corrects,
 // gated, as on the local target. When the host cannot be asked (no ssh client here, the host
 // unreachable), the program says so and goes by its records, as before.
@@ -8,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { type ObservedNginx, observedFrom } from "../../observe";
+import { type HostAnswer, type ObserveRequest, type ObservedNginx, observedFrom, okBody } from "../../observe";
 
 export interface NginxLogin {
     readonly address: string;
@@ -21,20 +22,28 @@ export interface NginxLogin {
     readonly timeoutSeconds: number;
 }
 
-/** Each answer on its own line: "<body> <status>" (status 000 when nothing answered). */
-function remoteCommand(internalUrl: string): string {
-    return ["live", "config-id"]
-        .map((p) => `curl -s --max-time 2 -w ' %{http_code}\\n' '${internalUrl}/bluegreen/${p}'`)
-        .join("; ");
+/**
+ * Each answer on its own line, "<body> <status>" (000 when nothing answered): nginx's live colour
+ * and config id, then each host's /health. Every value was validated (addresses, ports, names).
+ */
+function remoteCommand(request: ObserveRequest): string {
+    const host = request.hostHeader ? `-H 'Host: ${request.hostHeader}' ` : "";
+    const ask = (url: string, headers = "") =>
+        `echo "$(curl -s --connect-timeout 1 --max-time 2 ${headers}-w ' %{http_code}' '${url}' | tr '\\n' ' ')"`;
+    return [
+        ask(`${request.internalUrl}/bluegreen/live`),
+        ask(`${request.internalUrl}/bluegreen/config-id`),
+        ...request.hosts.map((h) => ask(`http://${h.address}:${h.port}/health`, host)),
+    ].join("; ");
 }
 
-/** The body of an answer line if it was a 200. */
-function answered(line: string | undefined): string | undefined {
+/** An answer line as a status and a body. */
+function answered(line: string | undefined): HostAnswer {
     const match = /^(.*) (\d{3})$/.exec(line ?? "");
-    return match && match[2] === "200" ? match[1].trim() : undefined;
+    return match ? { status: Number(match[2]), body: match[1].trim() } : { status: 0, body: "" };
 }
 
-export async function observeOverSsh(login: NginxLogin, internalUrl: string): Promise<ObservedNginx | undefined> {
+export async function observeOverSsh(login: NginxLogin, request: ObserveRequest): Promise<ObservedNginx | undefined> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-observe-"));
     try {
         const key = path.join(dir, "key");
@@ -55,7 +64,7 @@ export async function observeOverSsh(login: NginxLogin, internalUrl: string): Pr
             "-o", `StrictHostKeyChecking=${login.hostKey ? "yes" : "no"}`,
             "-o", "LogLevel=ERROR",
             `${login.user}@${login.address}`,
-            remoteCommand(internalUrl),
+            remoteCommand(request),
         ]; // prettier-ignore
         const { code, stdout, stderr } = await run("ssh", args, (login.timeoutSeconds + 10) * 1000);
         if (code !== 0) {
@@ -65,8 +74,9 @@ export async function observeOverSsh(login: NginxLogin, internalUrl: string): Pr
             );
             return undefined;
         }
-        const [live, configId] = stdout.split("\n");
-        return observedFrom(answered(live), answered(configId));
+        const [live, configId, ...answers] = stdout.split("\n");
+        const hosts = Object.fromEntries(request.hosts.map((h, i) => [h.name, answered(answers[i])]));
+        return observedFrom(okBody(answered(live)), okBody(answered(configId)), hosts);
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
