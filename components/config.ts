@@ -10,7 +10,7 @@ import { AWS_KEYS, type AwsConfig, awsConfigProblems } from "./targets/aws/confi
 import { LOCAL_KEYS, type LocalConfig, localConfigProblems } from "./targets/local/config";
 import { SSH_KEYS, type SshConfig, sshConfigProblems } from "./targets/ssh/config";
 
-export { COLORS, HTTPS_PORT, SWITCH_MODES, TARGETS, otherColor } from "./configKeys";
+export { COLORS, SWITCH_MODES, TARGETS, otherColor } from "./configKeys";
 export type { Color, SwitchMode, Target } from "./configKeys";
 export type { SshHost } from "./targets/ssh/config";
 
@@ -130,10 +130,16 @@ function commonProblems(project: string, c: DeploymentConfig): string[] {
                 `Fix: pulumi config set internalPort ${c.publicPort + 1}`,
         );
     }
+    if (c.tlsCertificate && [c.publicPort, c.internalPort].includes(c.httpsPort)) {
+        problems.push(
+            `${project}:httpsPort is ${c.httpsPort}, which another listener of nginx uses (publicPort ` +
+                `${c.publicPort}, internalPort ${c.internalPort}). Fix: pulumi config set httpsPort 8443`,
+        );
+    }
     if (Boolean(c.tlsCertificate) !== Boolean(c.tlsKey)) {
         const missing = c.tlsKey ? "tlsCertificate < fullchain.pem" : "tlsKey < privkey.pem";
         problems.push(
-            `${project}:tlsCertificate and ${project}:tlsKey go together: set both (HTTPS on 443) or neither. ` +
+            `${project}:tlsCertificate and ${project}:tlsKey go together: set both (HTTPS on httpsPort) or neither. ` +
                 `Fix: pulumi config set --secret ${missing}`,
         );
     }

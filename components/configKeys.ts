@@ -11,9 +11,6 @@ export type Target = (typeof TARGETS)[number];
 export const SWITCH_MODES = ["no-reload", "reload"] as const;
 export type SwitchMode = (typeof SWITCH_MODES)[number];
 
-/** nginx's HTTPS listener port, when a TLS certificate is configured. */
-export const HTTPS_PORT = 443;
-
 /** The colour that is not `color`: the idle pool when `color` is live. */
 export function otherColor(color: Color): Color {
     return color === "blue" ? "green" : "blue";
@@ -189,12 +186,14 @@ export const COMMON_KEYS = {
      * as many (past it: 429); 0 = no limit. Off by default: clients behind one NAT share an address.
      */
     clientRequestRate: key(integer(0, 100000), "pulumi config set clientRequestRate 100", 0),
-    /** Optional TLS: the certificate chain (PEM); with tlsKey it enables the 443 listener. */
+    /** Optional TLS: the certificate chain (PEM); with tlsKey it enables the HTTPS listener (httpsPort). */
     tlsCertificate: secretKey(
         pattern(PEM_CERTIFICATE, "PEM text starting with -----BEGIN CERTIFICATE-----"),
         "pulumi config set --secret tlsCertificate < fullchain.pem",
         "",
     ),
+    /** Port of nginx's HTTPS listener, when TLS is on (below 1024: as publicPort). */
+    httpsPort: key(integer(1, 65535), "pulumi config set httpsPort 8443", 443),
     /** Optional TLS: the certificate's private key (PEM). */
     tlsKey: secretKey(pattern(PRIVATE_KEY, PRIVATE_KEY_HELP), "pulumi config set --secret tlsKey < privkey.pem", ""),
     /** Token that POST /health/drain must carry. Required. */

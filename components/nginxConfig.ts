@@ -1,7 +1,7 @@
 // The nginx config as a pure function of the deployment: both pools' upstreams, the live
 // pool on the public listener, each pool by path on the internal listener.
 import { createHash } from "node:crypto";
-import { type Color, HTTPS_PORT, type ProgramConfig, type SwitchMode, shutdownTimeoutSeconds } from "./config";
+import { type Color, type ProgramConfig, type SwitchMode, shutdownTimeoutSeconds } from "./config";
 import { render } from "./templates";
 
 export interface UpstreamHost {
@@ -92,7 +92,7 @@ export function nginxConfigInput(
         privatePaths: config.privatePaths,
         clientConnectionLimit: config.clientConnectionLimit,
         clientRequestRate: config.clientRequestRate,
-        tls: config.tls ? { port: HTTPS_PORT, fingerprint: config.tls.fingerprint } : undefined,
+        tls: config.tls ? { port: config.httpsPort, fingerprint: config.tls.fingerprint } : undefined,
         ...(config.hostNames.length > 0 ? { hostNames: config.hostNames } : {}),
     };
 }

@@ -79,10 +79,12 @@ export function echoedInstance(body: string): string {
 }
 
 /**
- * Live hosts answered by a process the last deploy did not start: it echoes another instance id,
- * or none, where the deploy recorded one. Such a process gets live traffic now (nginx cannot
- * tell), so nothing may go on as if all were well. A host that answers nothing is not one: its
- * app stopped, which the gate and the redeploy handle. `recorded`: "name=id ..." per host.
+ * Live hosts answered by a process the last deploy did not start: it answers /health as the
+ * contract does (200 or 503) but echoes another instance id, or none, where the deploy recorded
+ * one. Such a process gets live traffic now (nginx cannot tell), so nothing may go on as if all
+ * were well. Other answers prove nothing: nothing at all (the app stopped, which the gate and a
+ * redeploy handle), or a refusal such as a host check's 421 when the check could not send the
+ * app's name. `recorded`: "name=id ..." per host.
  */
 export function foreignProcesses(
     observed: ObservedNginx | undefined,
@@ -99,7 +101,7 @@ export function foreignProcesses(
     return liveHosts.flatMap((host) => {
         const answer = observed.hosts?.[host.name];
         const expected = ids.get(host.name);
-        if (!answer || answer.status === 0 || !expected) return [];
+        if (!answer || ![200, 503].includes(answer.status) || !expected) return [];
         const echoed = echoedInstance(answer.body);
         if (echoed === expected) return [];
         return [

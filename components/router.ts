@@ -25,8 +25,12 @@ export interface RouterArgs {
     readonly shutdownTimeoutSeconds: number;
     /** The health gate: the switch runs after it passed, and checks again with its inputs right before it applies. */
     readonly gate: HealthGate;
-    /** TLS certificate and key (secrets), written beside the config on the nginx host. */
-    readonly tls?: { readonly certificate: pulumi.Output<string>; readonly key: pulumi.Output<string> };
+    /** TLS certificate and key (secrets), written beside the config on the nginx host; the HTTPS port. */
+    readonly tls?: {
+        readonly certificate: pulumi.Output<string>;
+        readonly key: pulumi.Output<string>;
+        readonly port: number;
+    };
     /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
     readonly reconcile: string;
 }
@@ -69,7 +73,13 @@ export class Router extends pulumi.ComponentResource {
                     SHUTDOWN_TIMEOUT_SECONDS: String(args.shutdownTimeoutSeconds),
                     RECONCILE: args.reconcile,
                     SUPERVISOR: args.hostsLayer.supervisor,
-                    ...(args.tls ? { TLS_CERTIFICATE: args.tls.certificate, TLS_KEY: args.tls.key } : {}),
+                    ...(args.tls
+                        ? {
+                              TLS_CERTIFICATE: args.tls.certificate,
+                              TLS_KEY: args.tls.key,
+                              VERIFY_TLS_PORT: String(args.tls.port),
+                          }
+                        : {}),
                     // Where systemd runs, nginx is started through this unit (enabled at boot).
                     NGINX_UNIT_TEXT: render("systemd/bluegreen-nginx.service.hbs", {
                         prefix: args.hostsLayer.nginxPrefix,

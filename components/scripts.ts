@@ -117,6 +117,7 @@ export const SCRIPTS = {
             "NGINX_UNIT_TEXT",
             "TLS_CERTIFICATE",
             "TLS_KEY",
+            "VERIFY_TLS_PORT",
             "NGINX_WORKER_USER",
         ],
     }),

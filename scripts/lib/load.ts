@@ -3,10 +3,11 @@
 // nginx closed (as `nginx -s reload` does) fails, and such failures are counted apart
 // (`closedOnReuse`) from real failures. No retries anywhere.
 import * as http from "node:http";
+import * as https from "node:https";
 import { percentile } from "./stats";
 
 export interface LoadOptions {
-    /** Base URL, e.g. http://127.0.0.1:8080 */
+    /** Base URL, e.g. http://127.0.0.1:8080, or https://… (SNI is the Host header's name). */
     readonly url: string;
     /** Requests started per second (paced, open loop). Default: 300. Ignored with closedLoop. */
     readonly rate?: number;
@@ -28,6 +29,8 @@ export interface LoadOptions {
     readonly headers?: Readonly<Record<string, string>>;
     /** Keep every request's timing and outcome (for timelines); off by default. */
     readonly record?: boolean;
+    /** Over HTTPS: the certificate (PEM) to trust, as a client that knows the server's CA. */
+    readonly ca?: string;
 }
 
 /** One request, as recorded with `record: true`. Times in ms since the load started. */
@@ -86,10 +89,11 @@ export class Load {
     private stoppedAt?: number;
     private timer?: NodeJS.Timeout;
     private drained?: () => void;
-    private readonly options: Required<Omit<LoadOptions, "headers" | "closedLoop" | "record">> & {
+    private readonly options: Required<Omit<LoadOptions, "headers" | "closedLoop" | "record" | "ca">> & {
         headers: Readonly<Record<string, string>>;
         closedLoop?: number;
         record?: boolean;
+        ca?: string;
     };
 
     constructor(options: LoadOptions) {
@@ -103,7 +107,10 @@ export class Load {
             headers: {},
             ...options,
         };
-        this.agent = new http.Agent({ keepAlive: true, maxSockets: this.options.sockets });
+        const agentOptions = { keepAlive: true, maxSockets: this.options.sockets };
+        this.agent = this.options.url.startsWith("https:")
+            ? new https.Agent({ ...agentOptions, ca: this.options.ca })
+            : new http.Agent(agentOptions);
     }
 
     /** Starts the loop; it stops by itself at maxSeconds or maxRequests. */
@@ -204,7 +211,7 @@ export class Load {
             if (this.stopped && this.inFlight === 0) this.drained?.();
             if (onDone) setImmediate(onDone);
         };
-        const req = http.request(
+        const req = (this.options.url.startsWith("https:") ? https : http).request(
             `${this.options.url}${path}`,
             {
                 method,

@@ -2,7 +2,7 @@
 # The steps of nginx-switch.sh, in the order it runs them, and the state they share.
 need NGINX_PREFIX NGINX_CONF CONFIG_ID SWITCH_MODE LIVE_COLOR VERIFY_URL INTERNAL_URL SMOKE_PATHS \
     VERIFY_TIMEOUT_SECONDS HEALTH_INTERVAL_MS BASE_DIR
-# optional: TLS_CERTIFICATE TLS_KEY NGINX_UNIT_TEXT NGINX_WORKER_USER
+# optional: TLS_CERTIFICATE TLS_KEY VERIFY_TLS_PORT NGINX_UNIT_TEXT NGINX_WORKER_USER
 
 # Paths under the prefix.
 conf_dir="$NGINX_PREFIX/conf"
@@ -199,6 +199,21 @@ verify() {
         fi
         log "  verified GET $path: $status from $color" >&2
     done
+    [ -n "${VERIFY_TLS_PORT:-}" ] || return 0
+    # Over HTTPS too, with the name clients use as SNI and Host. The chain is not checked
+    # (--insecure): this asks nginx on its own host what it serves, not who signed it.
+    local listener=${VERIFY_URL#*://} name
+    listener=${listener%:*}
+    name=${HOST_HEADER:-$listener}
+    status=$(fetch "https://$name:$VERIFY_TLS_PORT/health" "$body" --dump-header "$headers" --insecure \
+        --resolve "$name:$VERIFY_TLS_PORT:$listener")
+    color=$(grep -i '^x-deploy-color:' "$headers" | tr -d '\r' | awk '{print $2}' | tail -n 1)
+    if [ "${status:0:1}" != 2 ] || [ "$color" != "$LIVE_COLOR" ]; then
+        echo "GET /health over HTTPS (port $VERIFY_TLS_PORT, SNI $name) answered $status from" \
+            "'${color:-no colour}', expected 2xx from $LIVE_COLOR: $(one_line "$body")"
+        return 1
+    fi
+    log "  verified GET /health over HTTPS (SNI $name): $status from $color" >&2
 }
 
 # restore WHY: put back the previous config, then the previous colour, and fail with WHY.

@@ -6,6 +6,7 @@
 import * as assert from "node:assert/strict";
 import { LocalStack, createLocalStack, getJson } from "../../scripts/lib/localStack";
 import { recordOutcome } from "../../scripts/lib/reliability";
+import { certificateFor } from "../support/nginxCheck";
 import { Measured, measureUnderLoad } from "../support/traffic";
 
 type Color = "blue" | "green";
@@ -14,6 +15,8 @@ const NAME = "shop.example.test";
 
 describe("local target, an app that answers 421 to any Host but its own (hostNames)", function () {
     let stack: LocalStack;
+    let certificate: { cert: string; key: string };
+    let httpsPort: number;
     const quiet = { onOutput: () => undefined };
     const asClient = { Host: NAME };
 
@@ -25,15 +28,16 @@ describe("local target, an app that answers 421 to any Host but its own (hostNam
         return Promise.all(HOSTS.map(async (i) => (await stack.appStatus(color, i)).pid));
     }
 
-    /** Runs `action` under load sending the app's name; nothing may be lost. */
-    async function underLoad(name: string, action: () => Promise<void>): Promise<Measured> {
+    /** Runs `action` under load sending the app's name, over HTTPS with `tls`; nothing may be lost. */
+    async function underLoad(name: string, action: () => Promise<void>, tls = false): Promise<Measured> {
         const run = await measureUnderLoad(
             {
-                url: stack.publicUrl,
-                name,
+                url: tls ? `https://127.0.0.1:${httpsPort}` : stack.publicUrl,
+                name: `${name}${tls ? " (HTTPS)" : ""}`,
                 hostsPerPool: HOSTS.length,
                 appStatus: (c, i) => stack.appStatus(c, i),
                 headers: asClient,
+                ca: certificate.cert,
             },
             action,
         );
@@ -41,7 +45,9 @@ describe("local target, an app that answers 421 to any Host but its own (hostNam
         assert.equal(run.postsProcessed, run.result.postOk, "every POST processed once and answered once");
         recordOutcome({
             area: "host names",
-            fault: `${name}, the apps answering 421 to any other Host, load sending Host: ${NAME}`,
+            fault:
+                `${name}, the apps answering 421 to any other Host, load sending Host: ${NAME}` +
+                (tls ? " over HTTPS (SNI)" : ""),
             expected: "0 failed requests",
             observed: `${run.result.ok} complete 2xx, ${run.result.failures.length} failed`,
             sent: run.result.sent,
@@ -55,6 +61,12 @@ describe("local target, an app that answers 421 to any Host but its own (hostNam
             hostNames: JSON.stringify([NAME]),
             appStartCommand: `env ALLOWED_HOSTS=${NAME} node server.js`,
         });
+        // HTTPS with a certificate for the name, on a port no app host uses (a third blue host's).
+        certificate = certificateFor(NAME);
+        httpsPort = stack.hostPort("blue", HOSTS.length + 1);
+        await stack.stack.setConfig("httpsPort", { value: String(httpsPort) });
+        await stack.stack.setConfig("tlsCertificate", { value: certificate.cert, secret: true });
+        await stack.stack.setConfig("tlsKey", { value: certificate.key, secret: true });
         const result = await stack.stack.up(quiet);
         assert.equal(result.summary.result, "succeeded");
     });
@@ -78,11 +90,20 @@ describe("local target, an app that answers 421 to any Host but its own (hostNam
         assert.equal(internal.body.status, "ready", "the idle pool on the internal listener, asked for the name");
     });
 
-    it("switch blue → green, rollback, and an idle deploy: zero failed requests", async () => {
+    it("switch blue → green over HTTPS, rollback, and an idle deploy: zero failed requests", async () => {
         await stack.stack.setConfig("activeColor", { value: "green" });
-        const toGreen = await underLoad("switch blue→green", async () => {
-            assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
-        });
+        let output = "";
+        const toGreen = await underLoad(
+            "switch blue→green",
+            async () => {
+                assert.equal((await stack.stack.up({ onOutput: (t) => (output += t) })).summary.result, "succeeded");
+            },
+            true,
+        );
+        assert.match(
+            output,
+            new RegExp(`verified GET /health over HTTPS \\(SNI ${NAME.replace(/\./g, "\\.")}\\): 200`),
+        );
         assert.ok((toGreen.result.byColor.green ?? 0) > 0, "traffic moved to green");
         assert.equal(await liveColor(), "green");
 
@@ -94,9 +115,13 @@ describe("local target, an app that answers 421 to any Host but its own (hostNam
 
         const bluePids = await pids("blue");
         await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
-        const deploy = await underLoad("deploy 1.1.0 to idle green", async () => {
-            assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
-        });
+        const deploy = await underLoad(
+            "deploy 1.1.0 to idle green",
+            async () => {
+                assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+            },
+            true,
+        );
         assert.deepEqual(deploy.result.byColor, { blue: deploy.result.ok }, "all traffic stayed on blue");
         assert.deepEqual(await pids("blue"), bluePids, "no live process restarted");
         for (const i of HOSTS) assert.equal((await stack.appStatus("green", i)).version, "1.1.0");

@@ -35,15 +35,22 @@ let certificate: { cert: string; key: string } | undefined;
 
 /** A self-signed certificate and key, made once per run with openssl. */
 export function selfSignedCertificate(): { cert: string; key: string } {
-    if (!certificate) {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-"));
+    certificate ??= certificateFor("bluegreen.test");
+    return certificate;
+}
+
+/** A self-signed certificate for `name` (its CN and only SAN), so that a client can trust it as is. */
+export function certificateFor(name: string): { cert: string; key: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-"));
+    try {
         const [key, cert] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
-        const request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=bluegreen.test", "-days", "1"];
-        execFileSync("openssl", [...request, "-keyout", key, "-out", cert], { stdio: "ignore" });
-        certificate = { cert: fs.readFileSync(cert, "utf8"), key: fs.readFileSync(key, "utf8") };
+        const request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`, "-days", "1"];
+        const san = ["-addext", `subjectAltName=DNS:${name}`];
+        execFileSync("openssl", [...request, ...san, "-keyout", key, "-out", cert], { stdio: "ignore" });
+        return { cert: fs.readFileSync(cert, "utf8"), key: fs.readFileSync(key, "utf8") };
+    } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
-    return certificate;
 }
 
 /** The worker pids of the nginx running on a prefix (a reload replaces them). */

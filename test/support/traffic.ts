@@ -23,6 +23,8 @@ export interface MeasureOptions {
     readonly appStatus?: (color: Color, index: number) => Promise<AppStatus>;
     /** Headers every request carries (the Host of a stack with hostNames). */
     readonly headers?: Readonly<Record<string, string>>;
+    /** Over HTTPS: the certificate to trust. */
+    readonly ca?: string;
     /** The summary line's suffix, computed from the result. */
     readonly note?: (result: LoadResult, startedAt: number) => string;
 }
@@ -47,7 +49,7 @@ async function workCompleted(opts: MeasureOptions): Promise<Map<number, number>>
 export async function measureUnderLoad(opts: MeasureOptions, action: () => Promise<void>): Promise<Measured> {
     const before = await workCompleted(opts);
     // Paced a little above the 300 req/s every scenario must carry, asserted below.
-    const load = new Load({ url: opts.url, rate: 320, maxSeconds: 120, headers: opts.headers }).start();
+    const load = new Load({ url: opts.url, rate: 320, maxSeconds: 120, headers: opts.headers, ca: opts.ca }).start();
     const startedAt = Date.now();
     await new Promise((r) => setTimeout(r, 700));
     try {

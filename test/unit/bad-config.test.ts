@@ -53,6 +53,7 @@ const VALID: Record<
     drainTimeoutSeconds: { value: "30", kind: "integer", range: [1, 600] },
     smokePaths: { value: '["/"]', kind: "json", inject: (bad) => JSON.stringify([`/${bad}`]) },
     privatePaths: { value: '["/status"]', kind: "json", inject: (bad) => JSON.stringify([`/status${bad}`]) },
+    httpsPort: { value: "8443", kind: "integer", range: [1, 65535] },
     hostNames: {
         value: '["shop.example.test", "www.shop.example.test"]',
         kind: "json",

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { ConfigError, parseConfig } from "../../components/config";
+import { selfSignedCertificate } from "../support/nginxCheck";
 
 const TOKEN = "test-token-0123456789";
 
@@ -97,6 +98,16 @@ describe("config validation", () => {
         assert.match(
             app,
             /bluegreen:publicPort is 9101, which an app host also uses .* Fix: pulumi config set appBasePort 9301/,
+        );
+        const { cert, key } = selfSignedCertificate();
+        const tls = { activeColor: "blue", drainToken: TOKEN, tlsCertificate: cert, tlsKey: key };
+        const [https] = problemsOf({ ...tls, httpsPort: "8080" });
+        assert.match(https, /bluegreen:httpsPort is 8080, which another listener of nginx uses .*httpsPort 8443/);
+        const [httpsApp] = problemsOf({ ...tls, httpsPort: "9102" });
+        assert.match(httpsApp, /bluegreen:httpsPort is 9102, which an app host also uses/);
+        assert.doesNotThrow(() => parseConfig("bluegreen", { ...tls, httpsPort: "8443" }));
+        assert.doesNotThrow(() =>
+            parseConfig("bluegreen", { activeColor: "blue", drainToken: TOKEN, httpsPort: "8080" }),
         );
     });
 

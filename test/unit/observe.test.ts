@@ -63,7 +63,7 @@ describe("what nginx really serves", () => {
         });
 
         it("refuses a live host answered by another instance, or by none where one was recorded", () => {
-            for (const other of [ready("ffff"), ready(), { status: 421, body: "not yours" }]) {
+            for (const other of [ready("ffff"), ready(), { status: 503, body: '{"status":"starting"}' }]) {
                 const [problem, ...more] = foreignProcesses(
                     served({ "blue-1": ready(ours), "blue-2": other }),
                     [host(1), host(2)],
@@ -81,10 +81,17 @@ describe("what nginx really serves", () => {
             }
         });
 
-        it("stays quiet for its own process, a host that answers nothing, nothing recorded, or nothing asked", () => {
+        it("stays quiet for its own process, no answer or a refusal, nothing recorded, or nothing asked", () => {
             const hosts = [host(1), host(2)];
-            const answers = served({ "blue-1": ready(ours), "blue-2": { status: 0, body: "" } });
-            assert.deepEqual(foreignProcesses(answers, hosts, `blue-1=${ours} blue-2=${ours}`), []);
+            const recorded = `blue-1=${ours} blue-2=${ours}`;
+            for (const inconclusive of [
+                { status: 0, body: "" },
+                { status: 421, body: "this app does not serve host '127.0.0.1'" },
+                { status: 502, body: "bad gateway" },
+            ]) {
+                const answers = served({ "blue-1": ready(ours), "blue-2": inconclusive });
+                assert.deepEqual(foreignProcesses(answers, hosts, recorded), [], JSON.stringify(inconclusive));
+            }
             assert.deepEqual(foreignProcesses(served({ "blue-1": ready() }), hosts, ""), [], "an earlier version");
             assert.deepEqual(foreignProcesses(undefined, hosts, `blue-1=${ours}`), [], "not observable");
         });

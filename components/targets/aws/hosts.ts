@@ -3,7 +3,7 @@
 // is also their jump host.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { type Color, HTTPS_PORT, type ProgramConfigOf } from "../../config";
+import { type Color, type ProgramConfigOf } from "../../config";
 import { appUnitText } from "../../appUnit";
 import { SshHosts } from "../ssh/hosts";
 import { AwsMachines } from "./machines";
@@ -63,7 +63,7 @@ export async function createAwsHosts(config: ProgramConfigOf<"aws">): Promise<Ss
         adminCidr: config.adminCidr,
         appPort: config.appPort,
         publicPort: config.publicPort,
-        tlsPort: config.tls ? HTTPS_PORT : undefined,
+        tlsPort: config.tls ? config.httpsPort : undefined,
         tags,
     });
     const workDir = `${config.remoteDir}/app`;
