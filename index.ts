@@ -128,7 +128,7 @@ async function main() {
             verifyTimeoutSeconds: VERIFY_TIMEOUT_SECONDS,
             shutdownTimeoutSeconds: shutdownTimeoutSeconds(config),
             gate,
-            tls: config.tls ? { ...config.tls, port: config.httpsPort } : undefined,
+            tls: config.tls ? { ...config.tls, port: config.httpsPort, redirect: config.httpsRedirect } : undefined,
             reconcile,
         },
         { dependsOn: pools[otherColor(live)].deployments },

@@ -136,6 +136,17 @@ function commonProblems(project: string, c: DeploymentConfig): string[] {
                 `${c.publicPort}, internalPort ${c.internalPort}). Fix: pulumi config set httpsPort 8443`,
         );
     }
+    for (const [name, on] of [
+        ["httpsRedirect", c.httpsRedirect],
+        ["hstsMaxAgeSeconds", c.hstsMaxAgeSeconds > 0],
+    ] as const) {
+        if (on && !c.tlsCertificate) {
+            problems.push(
+                `${project}:${name} needs HTTPS, which is off (no tlsCertificate and tlsKey). Fix: pulumi config ` +
+                    `set --secret tlsCertificate < fullchain.pem (and tlsKey), or pulumi config rm ${name}`,
+            );
+        }
+    }
     if (Boolean(c.tlsCertificate) !== Boolean(c.tlsKey)) {
         const missing = c.tlsKey ? "tlsCertificate < fullchain.pem" : "tlsKey < privkey.pem";
         problems.push(

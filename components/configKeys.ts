@@ -194,6 +194,14 @@ export const COMMON_KEYS = {
     ),
     /** Port of nginx's HTTPS listener, when TLS is on (below 1024: as publicPort). */
     httpsPort: key(integer(1, 65535), "pulumi config set httpsPort 8443", 443),
+    /** With TLS: plain HTTP answers 308 to the same URL over HTTPS. */
+    httpsRedirect: key(
+        z.enum(["true", "false"]).transform((value) => value === "true"),
+        "pulumi config set httpsRedirect true   (or false)",
+        false,
+    ),
+    /** With TLS: Strict-Transport-Security max-age on HTTPS answers; 0 = none. */
+    hstsMaxAgeSeconds: key(integer(0, 63072000), "pulumi config set hstsMaxAgeSeconds 31536000", 0),
     /** Optional TLS: the certificate's private key (PEM). */
     tlsKey: secretKey(pattern(PRIVATE_KEY, PRIVATE_KEY_HELP), "pulumi config set --secret tlsKey < privkey.pem", ""),
     /** Token that POST /health/drain must carry. Required. */

@@ -44,7 +44,14 @@ export interface NginxConfigInput {
      * `fingerprint` identifies them, so a new certificate is a new config (and a reload).
      * Absent: no ssl listener at all (one without a certificate fails `nginx -t`).
      */
-    readonly tls?: { readonly port: number; readonly fingerprint: string };
+    readonly tls?: {
+        readonly port: number;
+        readonly fingerprint: string;
+        /** Plain HTTP answers 308 to HTTPS. */
+        readonly redirect?: boolean;
+        /** Strict-Transport-Security max-age on HTTPS answers; 0 or absent: none. */
+        readonly hstsMaxAgeSeconds?: number;
+    };
     /** The public host names, the first the primary; others get 421. Default: none, any Host is served. */
     readonly hostNames?: readonly string[];
 }
@@ -92,7 +99,15 @@ export function nginxConfigInput(
         privatePaths: config.privatePaths,
         clientConnectionLimit: config.clientConnectionLimit,
         clientRequestRate: config.clientRequestRate,
-        tls: config.tls ? { port: config.httpsPort, fingerprint: config.tls.fingerprint } : undefined,
+        tls: config.tls
+            ? {
+                  port: config.httpsPort,
+                  fingerprint: config.tls.fingerprint,
+                  // Only when set: a config without them keeps its id.
+                  ...(config.httpsRedirect ? { redirect: true } : {}),
+                  ...(config.hstsMaxAgeSeconds > 0 ? { hstsMaxAgeSeconds: config.hstsMaxAgeSeconds } : {}),
+              }
+            : undefined,
         ...(config.hostNames.length > 0 ? { hostNames: config.hostNames } : {}),
     };
 }
@@ -138,7 +153,10 @@ export function renderNginxConfig(input: NginxConfigInput): RenderedNginxConfig 
         clientConnectionLimit: input.clientConnectionLimit ?? 0,
         clientRequestRate: input.clientRequestRate ?? 0,
         clientRequestBurst: 2 * (input.clientRequestRate ?? 0),
-        tls: input.tls ?? false,
+        // The redirect's port, only with it: a config without a redirect keeps its id.
+        tls: input.tls?.redirect
+            ? { ...input.tls, portSuffix: input.tls.port === 443 ? "" : `:${input.tls.port}` }
+            : (input.tls ?? false),
         // Only when set: a config without them keeps the id it had before there were any.
         ...(input.hostNames?.length
             ? {

@@ -30,6 +30,8 @@ export interface RouterArgs {
         readonly certificate: pulumi.Output<string>;
         readonly key: pulumi.Output<string>;
         readonly port: number;
+        /** Plain HTTP answers 308: the verification goes over HTTPS. */
+        readonly redirect: boolean;
     };
     /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
     readonly reconcile: string;
@@ -78,6 +80,7 @@ export class Router extends pulumi.ComponentResource {
                               TLS_CERTIFICATE: args.tls.certificate,
                               TLS_KEY: args.tls.key,
                               VERIFY_TLS_PORT: String(args.tls.port),
+                              ...(args.tls.redirect ? { HTTPS_REDIRECT: "true" } : {}),
                           }
                         : {}),
                     // Where systemd runs, nginx is started through this unit (enabled at boot).

@@ -118,6 +118,7 @@ export const SCRIPTS = {
             "TLS_CERTIFICATE",
             "TLS_KEY",
             "VERIFY_TLS_PORT",
+            "HTTPS_REDIRECT",
             "NGINX_WORKER_USER",
         ],
     }),

@@ -2,7 +2,7 @@
 # The steps of nginx-switch.sh, in the order it runs them, and the state they share.
 need NGINX_PREFIX NGINX_CONF CONFIG_ID SWITCH_MODE LIVE_COLOR VERIFY_URL INTERNAL_URL SMOKE_PATHS \
     VERIFY_TIMEOUT_SECONDS HEALTH_INTERVAL_MS BASE_DIR
-# optional: TLS_CERTIFICATE TLS_KEY VERIFY_TLS_PORT NGINX_UNIT_TEXT NGINX_WORKER_USER
+# optional: TLS_CERTIFICATE TLS_KEY VERIFY_TLS_PORT HTTPS_REDIRECT NGINX_UNIT_TEXT NGINX_WORKER_USER
 
 # Paths under the prefix.
 conf_dir="$NGINX_PREFIX/conf"
@@ -176,15 +176,33 @@ set_live() {
 }
 
 # verify: the public listener serves LIVE_COLOR, health first, then every smoke path, asked for
-# the Host clients use (the gate's).
+# the Host clients use (the gate's). With TLS, /health over HTTPS too, with that name as SNI (the
+# chain is not checked, --insecure: this asks nginx on its own host what it serves, not who
+# signed it). With the HTTPS redirect, plain HTTP must answer 308 and every path goes over HTTPS.
 verify() {
-    local path status color deadline
+    local listener=${VERIFY_URL#*://} name base path status color deadline tls_paths=/health via=""
+    local -a args=(${HOST_HEADER:+--header "Host: $HOST_HEADER"})
+    listener=${listener%:*}
+    name=${HOST_HEADER:-$listener}
+    base=$VERIFY_URL
+    if [ "${HTTPS_REDIRECT:-}" = true ]; then
+        status=$(fetch "$VERIFY_URL/health" "$body" --dump-header "$headers" ${args[@]+"${args[@]}"})
+        if [ "$status" != 308 ] || ! grep -qi "^location: https://$name" "$headers"; then
+            echo "GET /health over plain HTTP answered $status, expected 308 to https://$name:" \
+                "$(tr -d '\r' <"$headers" | grep -i '^location:' || true)"
+            return 1
+        fi
+        log "  verified GET /health over HTTP: 308 to HTTPS" >&2
+        base="https://$name:$VERIFY_TLS_PORT"
+        args=(--insecure --resolve "$name:$VERIFY_TLS_PORT:$listener")
+        tls_paths=""
+        via=" over HTTPS"
+    fi
     # The first check may race the switch by a moment (a reload starts new workers): poll it.
     deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 ))
     for path in /health $SMOKE_PATHS; do
         while :; do
-            status=$(fetch "$VERIFY_URL$path" "$body" --dump-header "$headers" \
-                ${HOST_HEADER:+--header "Host: $HOST_HEADER"})
+            status=$(fetch "$base$path" "$body" --dump-header "$headers" ${args[@]+"${args[@]}"})
             color=$(grep -i '^x-deploy-color:' "$headers" | tr -d '\r' | awk '{print $2}' | tail -n 1)
             if [ "$path" = /health ] && [ "$color" != "$LIVE_COLOR" ] && [ "$(now_ms)" -lt "$deadline" ]; then
                 sleep_ms "$HEALTH_INTERVAL_MS"
@@ -193,18 +211,13 @@ verify() {
             break
         done
         if [ "${status:0:1}" != 2 ] || [ "$color" != "$LIVE_COLOR" ]; then
-            echo "GET $path through the public listener answered $status from '${color:-no colour}'," \
+            echo "GET $path through the public listener$via answered $status from '${color:-no colour}'," \
                 "expected 2xx from $LIVE_COLOR: $(one_line "$body")"
             return 1
         fi
-        log "  verified GET $path: $status from $color" >&2
+        log "  verified GET $path$via: $status from $color" >&2
     done
-    [ -n "${VERIFY_TLS_PORT:-}" ] || return 0
-    # Over HTTPS too, with the name clients use as SNI and Host. The chain is not checked
-    # (--insecure): this asks nginx on its own host what it serves, not who signed it.
-    local listener=${VERIFY_URL#*://} name
-    listener=${listener%:*}
-    name=${HOST_HEADER:-$listener}
+    [ -n "${VERIFY_TLS_PORT:-}" ] && [ -n "$tls_paths" ] || return 0
     status=$(fetch "https://$name:$VERIFY_TLS_PORT/health" "$body" --dump-header "$headers" --insecure \
         --resolve "$name:$VERIFY_TLS_PORT:$listener")
     color=$(grep -i '^x-deploy-color:' "$headers" | tr -d '\r' | awk '{print $2}' | tail -n 1)

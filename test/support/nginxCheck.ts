@@ -82,6 +82,7 @@ export interface Answer {
     readonly status: number;
     readonly color: string | undefined;
     readonly body: string;
+    readonly headers: http.IncomingHttpHeaders;
 }
 
 /**
@@ -113,6 +114,7 @@ export function call(
                     status: res.statusCode ?? 0,
                     color: typeof color === "string" ? color : undefined,
                     body: Buffer.concat(chunks).toString("utf8"),
+                    headers: res.headers,
                 });
             });
         });

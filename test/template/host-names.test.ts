@@ -142,3 +142,51 @@ for (const switchMode of ["reload", "no-reload"] as const) {
         });
     });
 }
+
+describe("HTTPS redirect and HSTS (real nginx, host names)", function () {
+    this.timeout(30_000);
+    let prefix: string;
+    let apps: HostCheckingApp[] = [];
+    let config: ReturnType<typeof loopbackConfig>;
+
+    before(async () => {
+        const ports = await freePorts(2);
+        apps = [
+            await startApp("blue", localAppPort(ports.base, "blue", 1)),
+            await startApp("green", localAppPort(ports.base, "green", 1)),
+        ];
+        const base = loopbackConfig(ports, "no-reload");
+        config = { ...base, tls: { ...base.tls, redirect: true, hstsMaxAgeSeconds: 600 } };
+        prefix = serveRendered("https-redirect", { ...config, hostNames: NAMES }, "a".repeat(48));
+    });
+
+    after(() =>
+        stopServing(
+            prefix,
+            apps.map((app) => app.server),
+        ),
+    );
+
+    it("plain HTTP answers 308 to the same URL over HTTPS, reaching no app; HTTPS carries HSTS", async () => {
+        const before = apps[0].hostsSeen.length;
+        for (const [method, target] of [
+            ["GET", "/"],
+            ["GET", "/health"],
+            ["POST", "/work?ms=1&x=%2F"],
+        ]) {
+            const plain = await call(`http://127.0.0.1:${config.publicPort}${target}`, method, { Host: NAMES[0] });
+            assert.equal(plain.status, 308, `${method} ${target}`);
+            assert.equal(plain.headers.location, `https://${NAMES[0]}:${config.tls.port}${target}`);
+            assert.equal(plain.headers["strict-transport-security"], undefined, "no HSTS over plain HTTP");
+        }
+        assert.equal(apps[0].hostsSeen.length, before, "no app saw a plain HTTP request");
+        for (const target of ["/", "/health"]) {
+            const secure = await call(`https://127.0.0.1:${config.tls.port}${target}`, "GET", { Host: NAMES[0] });
+            assert.equal(secure.status, 200, `${target}: ${secure.body}`);
+            assert.equal(secure.headers["strict-transport-security"], "max-age=600", target);
+        }
+        // An unlisted name still gets nginx's 421, not a redirect to itself.
+        const other = await call(`http://127.0.0.1:${config.publicPort}/`, "GET", { Host: "evil.example.test" });
+        assert.equal(other.status, 421);
+    });
+});

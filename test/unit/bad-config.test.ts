@@ -54,6 +54,8 @@ const VALID: Record<
     smokePaths: { value: '["/"]', kind: "json", inject: (bad) => JSON.stringify([`/${bad}`]) },
     privatePaths: { value: '["/status"]', kind: "json", inject: (bad) => JSON.stringify([`/status${bad}`]) },
     httpsPort: { value: "8443", kind: "integer", range: [1, 65535] },
+    httpsRedirect: { value: "false", kind: "enum" },
+    hstsMaxAgeSeconds: { value: "0", kind: "integer", range: [0, 63072000] },
     hostNames: {
         value: '["shop.example.test", "www.shop.example.test"]',
         kind: "json",

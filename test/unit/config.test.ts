@@ -106,6 +106,18 @@ describe("config validation", () => {
         const [httpsApp] = problemsOf({ ...tls, httpsPort: "9102" });
         assert.match(httpsApp, /bluegreen:httpsPort is 9102, which an app host also uses/);
         assert.doesNotThrow(() => parseConfig("bluegreen", { ...tls, httpsPort: "8443" }));
+        // The redirect and HSTS need HTTPS.
+        const [redirect, hsts] = problemsOf({
+            activeColor: "blue",
+            drainToken: TOKEN,
+            httpsRedirect: "true",
+            hstsMaxAgeSeconds: "600",
+        });
+        assert.match(redirect, /bluegreen:httpsRedirect needs HTTPS, which is off .*pulumi config rm httpsRedirect/);
+        assert.match(hsts, /bluegreen:hstsMaxAgeSeconds needs HTTPS/);
+        assert.doesNotThrow(() =>
+            parseConfig("bluegreen", { ...tls, httpsPort: "8443", httpsRedirect: "true", hstsMaxAgeSeconds: "600" }),
+        );
         assert.doesNotThrow(() =>
             parseConfig("bluegreen", { activeColor: "blue", drainToken: TOKEN, httpsPort: "8080" }),
         );
