@@ -180,53 +180,50 @@ set_live() {
 # chain is not checked, --insecure: this asks nginx on its own host what it serves, not who
 # signed it). With the HTTPS redirect, plain HTTP must answer 308 and every path goes over HTTPS.
 verify() {
-    local listener=${VERIFY_URL#*://} name base path status color deadline tls_paths=/health via=""
-    local -a args=(${HOST_HEADER:+--header "Host: $HOST_HEADER"})
+    local listener=${VERIFY_URL#*://} name path status
     listener=${listener%:*}
     name=${HOST_HEADER:-$listener}
-    base=$VERIFY_URL
+    local -a https=("https://$name:${VERIFY_TLS_PORT:-}" " over HTTPS" --insecure
+        --resolve "$name:${VERIFY_TLS_PORT:-}:$listener")
     if [ "${HTTPS_REDIRECT:-}" = true ]; then
-        status=$(fetch "$VERIFY_URL/health" "$body" --dump-header "$headers" ${args[@]+"${args[@]}"})
+        status=$(fetch "$VERIFY_URL/health" "$body" --dump-header "$headers" \
+            ${HOST_HEADER:+--header "Host: $HOST_HEADER"})
         if [ "$status" != 308 ] || ! grep -qi "^location: https://$name" "$headers"; then
             echo "GET /health over plain HTTP answered $status, expected 308 to https://$name:" \
                 "$(tr -d '\r' <"$headers" | grep -i '^location:' || true)"
             return 1
         fi
         log "  verified GET /health over HTTP: 308 to HTTPS" >&2
-        base="https://$name:$VERIFY_TLS_PORT"
-        args=(--insecure --resolve "$name:$VERIFY_TLS_PORT:$listener")
-        tls_paths=""
-        via=" over HTTPS"
+        for path in /health $SMOKE_PATHS; do verify_path "$path" "${https[@]}" || return 1; done
+        return 0
     fi
-    # The first check may race the switch by a moment (a reload starts new workers): poll it.
-    deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 ))
     for path in /health $SMOKE_PATHS; do
-        while :; do
-            status=$(fetch "$base$path" "$body" --dump-header "$headers" ${args[@]+"${args[@]}"})
-            color=$(grep -i '^x-deploy-color:' "$headers" | tr -d '\r' | awk '{print $2}' | tail -n 1)
-            if [ "$path" = /health ] && [ "$color" != "$LIVE_COLOR" ] && [ "$(now_ms)" -lt "$deadline" ]; then
-                sleep_ms "$HEALTH_INTERVAL_MS"
-                continue
-            fi
-            break
-        done
-        if [ "${status:0:1}" != 2 ] || [ "$color" != "$LIVE_COLOR" ]; then
-            echo "GET $path through the public listener$via answered $status from '${color:-no colour}'," \
-                "expected 2xx from $LIVE_COLOR: $(one_line "$body")"
-            return 1
-        fi
-        log "  verified GET $path$via: $status from $color" >&2
+        verify_path "$path" "$VERIFY_URL" "" ${HOST_HEADER:+--header "Host: $HOST_HEADER"} || return 1
     done
-    [ -n "${VERIFY_TLS_PORT:-}" ] && [ -n "$tls_paths" ] || return 0
-    status=$(fetch "https://$name:$VERIFY_TLS_PORT/health" "$body" --dump-header "$headers" --insecure \
-        --resolve "$name:$VERIFY_TLS_PORT:$listener")
-    color=$(grep -i '^x-deploy-color:' "$headers" | tr -d '\r' | awk '{print $2}' | tail -n 1)
+    [ -z "${VERIFY_TLS_PORT:-}" ] || verify_path /health "${https[@]}"
+}
+
+# verify_path PATH BASE VIA [curl args...]: BASE+PATH answers 2xx from LIVE_COLOR. /health is polled
+# until then: the first check may race the switch by a moment (a reload starts new workers).
+verify_path() {
+    local path=$1 base=$2 via=$3 status color deadline
+    shift 3
+    deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 ))
+    while :; do
+        status=$(fetch "$base$path" "$body" --dump-header "$headers" "$@")
+        color=$(grep -i '^x-deploy-color:' "$headers" | tr -d '\r' | awk '{print $2}' | tail -n 1)
+        if [ "$path" = /health ] && [ "$color" != "$LIVE_COLOR" ] && [ "$(now_ms)" -lt "$deadline" ]; then
+            sleep_ms "$HEALTH_INTERVAL_MS"
+            continue
+        fi
+        break
+    done
     if [ "${status:0:1}" != 2 ] || [ "$color" != "$LIVE_COLOR" ]; then
-        echo "GET /health over HTTPS (port $VERIFY_TLS_PORT, SNI $name) answered $status from" \
-            "'${color:-no colour}', expected 2xx from $LIVE_COLOR: $(one_line "$body")"
+        echo "GET $path through the public listener$via answered $status from '${color:-no colour}'," \
+            "expected 2xx from $LIVE_COLOR: $(one_line "$body")"
         return 1
     fi
-    log "  verified GET /health over HTTPS (SNI $name): $status from $color" >&2
+    log "  verified GET $path$via: $status from $color" >&2
 }
 
 # restore WHY: put back the previous config, then the previous colour, and fail with WHY.
