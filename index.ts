@@ -14,7 +14,7 @@ import {
 } from "./components/deployState";
 import { HealthGate } from "./components/healthGate";
 import { type AppHost, LOOPBACK, listenerAddress } from "./components/hosts";
-import { nginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
+import { acmeBootstrapInput, nginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
 import { foreignProcesses, reconcileReason } from "./components/observe";
 import { describePlan } from "./components/plan";
 import { Pool } from "./components/pool";
@@ -128,7 +128,20 @@ async function main() {
             verifyTimeoutSeconds: VERIFY_TIMEOUT_SECONDS,
             shutdownTimeoutSeconds: shutdownTimeoutSeconds(config),
             gate,
-            tls: config.tls ? { ...config.tls, port: config.httpsPort, redirect: config.httpsRedirect } : undefined,
+            tls: config.tls
+                ? {
+                      certificate:
+                          config.tls.source === "acme"
+                              ? {
+                                    acme: config.tls.acme,
+                                    hostNames: config.hostNames,
+                                    bootstrap: renderNginxConfig(acmeBootstrapInput(nginxInput)),
+                                }
+                              : config.tls,
+                      port: config.httpsPort,
+                      redirect: config.httpsRedirect,
+                  }
+                : undefined,
             reconcile,
         },
         { dependsOn: pools[otherColor(live)].deployments },

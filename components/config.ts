@@ -121,16 +121,17 @@ function targetProblems(project: string, c: DeploymentConfig): string[] {
     }
 }
 
-/** Listener ports must differ; TLS needs both halves. */
+/** Listener ports must differ; TLS needs both halves, or an ACME CA with its names and address. */
 function commonProblems(project: string, c: DeploymentConfig): string[] {
     const problems: string[] = [];
+    const https = Boolean(c.tlsCertificate || c.acmeDirectoryUrl);
     if (c.publicPort === c.internalPort) {
         problems.push(
             `${project}:publicPort and ${project}:internalPort are both ${c.publicPort}. ` +
                 `Fix: pulumi config set internalPort ${c.publicPort + 1}`,
         );
     }
-    if (c.tlsCertificate && [c.publicPort, c.internalPort].includes(c.httpsPort)) {
+    if (https && [c.publicPort, c.internalPort].includes(c.httpsPort)) {
         problems.push(
             `${project}:httpsPort is ${c.httpsPort}, which another listener of nginx uses (publicPort ` +
                 `${c.publicPort}, internalPort ${c.internalPort}). Fix: pulumi config set httpsPort 8443`,
@@ -140,10 +141,11 @@ function commonProblems(project: string, c: DeploymentConfig): string[] {
         ["httpsRedirect", c.httpsRedirect],
         ["hstsMaxAgeSeconds", c.hstsMaxAgeSeconds > 0],
     ] as const) {
-        if (on && !c.tlsCertificate) {
+        if (on && !https) {
             problems.push(
-                `${project}:${name} needs HTTPS, which is off (no tlsCertificate and tlsKey). Fix: pulumi config ` +
-                    `set --secret tlsCertificate < fullchain.pem (and tlsKey), or pulumi config rm ${name}`,
+                `${project}:${name} needs HTTPS, which is off (no tlsCertificate and tlsKey, no acmeDirectoryUrl). ` +
+                    `Fix: pulumi config set --secret tlsCertificate < fullchain.pem (and tlsKey), or pulumi config ` +
+                    `set acmeDirectoryUrl <your CA>, or pulumi config rm ${name}`,
             );
         }
     }
@@ -154,16 +156,66 @@ function commonProblems(project: string, c: DeploymentConfig): string[] {
                 `Fix: pulumi config set --secret ${missing}`,
         );
     }
+    problems.push(...acmeProblems(project, c));
+    return problems;
+}
+
+/** ACME: one source of certificates, names to ask for, an account address; its other keys only with it. */
+function acmeProblems(project: string, c: DeploymentConfig): string[] {
+    if (!c.acmeDirectoryUrl) {
+        return (["acmeEmail", "acmeCaCertificate"] as const)
+            .filter((name) => c[name])
+            .map(
+                (name) =>
+                    `${project}:${name} is set, but ACME is off (no acmeDirectoryUrl), so nothing reads it. ` +
+                    `Fix: pulumi config set acmeDirectoryUrl <your CA's directory URL>, or pulumi config rm ${name}`,
+            );
+    }
+    const problems: string[] = [];
+    if (c.tlsCertificate || c.tlsKey) {
+        problems.push(
+            `${project}:acmeDirectoryUrl is ${c.acmeDirectoryUrl}, and tlsCertificate/tlsKey are set too: ` +
+                `certificates come from one place. Fix: pulumi config rm tlsCertificate && pulumi config rm tlsKey ` +
+                `(the ACME CA's replaces them), or pulumi config rm acmeDirectoryUrl`,
+        );
+    }
+    if (c.hostNames.length === 0) {
+        problems.push(
+            `${project}:acmeDirectoryUrl is set, but hostNames is empty: the CA certifies names. ` +
+                `Fix: pulumi config set --path 'hostNames[0]' shop.example.com`,
+        );
+    }
+    if (!c.acmeEmail) {
+        problems.push(
+            `${project}:acmeDirectoryUrl is set, but acmeEmail is not: the CA's account needs a contact. ` +
+                `Fix: pulumi config set acmeEmail ops@example.com`,
+        );
+    }
     return problems;
 }
 
 type SecretKeys = "drainToken" | "sshPrivateKey" | "tlsKey" | "tlsCertificate";
 
-/** TLS as components receive it: both halves or neither; `fingerprint` tells a new certificate apart. */
-export interface TlsConfig {
-    readonly certificate: pulumi.Output<string>;
-    readonly key: pulumi.Output<string>;
-    readonly fingerprint: string;
+/**
+ * TLS as components receive it: a certificate and key from config (both halves), or an ACME CA
+ * that the nginx host asks for them. `fingerprint` tells a new configured certificate apart; an
+ * ACME one changes on the host, without a new config.
+ */
+export type TlsConfig =
+    | {
+          readonly source: "config";
+          readonly certificate: pulumi.Output<string>;
+          readonly key: pulumi.Output<string>;
+          readonly fingerprint: string;
+      }
+    | { readonly source: "acme"; readonly acme: AcmeConfig; readonly fingerprint: string };
+
+export interface AcmeConfig {
+    readonly directoryUrl: string;
+    readonly email: string;
+    /** PEM; "" trusts the system's CAs. */
+    readonly caCertificate: string;
+    readonly renewDays: number;
 }
 
 /** The validated config as components receive it: secrets stay Pulumi secrets. */
@@ -215,14 +267,26 @@ export function loadConfig(): ProgramConfig {
         throw err;
     }
     const { tlsCertificate, tlsKey, drainToken, ...rest } = parsed;
-    const tls =
+    const tls: TlsConfig | undefined =
         tlsCertificate && tlsKey
             ? {
+                  source: "config",
                   certificate: pulumi.secret(tlsCertificate),
                   key: pulumi.secret(tlsKey),
                   fingerprint: createHash("sha256").update(`${tlsCertificate}\0${tlsKey}`).digest("hex").slice(0, 16),
               }
-            : undefined;
+            : rest.acmeDirectoryUrl
+              ? {
+                    source: "acme",
+                    acme: {
+                        directoryUrl: rest.acmeDirectoryUrl,
+                        email: rest.acmeEmail,
+                        caCertificate: rest.acmeCaCertificate,
+                        renewDays: rest.acmeRenewDays,
+                    },
+                    fingerprint: "acme",
+                }
+              : undefined;
     const common = { drainToken: pulumi.secret(drainToken), tls };
     if (rest.target === "local") return { ...rest, ...common };
     return { ...rest, ...common, sshPrivateKey: pulumi.secret(rest.sshPrivateKey) } as ProgramConfig;

@@ -56,6 +56,9 @@ export const HOSTNAME =
 const LOWER_CASE_HOSTNAME = new RegExp(HOSTNAME.source.replace(/A-Za-z0-9/g, "a-z0-9"));
 const URL_PATH = /^\/[A-Za-z0-9._~/-]{0,200}$/;
 const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
+/** An https URL without query or fragment: it reaches a shell as one word. */
+const HTTPS_URL = /^https:\/\/[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(\/[A-Za-z0-9._~/-]{0,200})?$/;
+const EMAIL = /^[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$/;
 const PEM_CERTIFICATE = /^(-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*)+$/;
 export const PRIVATE_KEY =
     /^-----BEGIN ([A-Z]+ )?PRIVATE KEY-----\r?\n[A-Za-z0-9+/=:,\r\n -]+\r?\n-----END ([A-Z]+ )?PRIVATE KEY-----\s*$/;
@@ -204,6 +207,26 @@ export const COMMON_KEYS = {
     hstsMaxAgeSeconds: key(integer(0, 63072000), "pulumi config set hstsMaxAgeSeconds 31536000", 0),
     /** Optional TLS: the certificate's private key (PEM). */
     tlsKey: secretKey(pattern(PRIVATE_KEY, PRIVATE_KEY_HELP), "pulumi config set --secret tlsKey < privkey.pem", ""),
+    /**
+     * Optional TLS from an ACME CA (instead of tlsCertificate and tlsKey): its directory URL. The
+     * nginx host obtains a certificate for hostNames (HTTP-01 on publicPort) and renews it itself.
+     * Setting it accepts that CA's terms of service.
+     */
+    acmeDirectoryUrl: key(
+        pattern(HTTPS_URL, "an https URL such as https://acme-v02.api.letsencrypt.org/directory"),
+        "pulumi config set acmeDirectoryUrl https://acme-v02.api.letsencrypt.org/directory",
+        "",
+    ),
+    /** With ACME: the account's contact address. */
+    acmeEmail: key(pattern(EMAIL, "an e-mail address"), "pulumi config set acmeEmail ops@example.com", ""),
+    /** With ACME: a CA certificate (PEM) to trust for the directory URL, for a private CA; default: the system's. */
+    acmeCaCertificate: key(
+        pattern(PEM_CERTIFICATE, "PEM text starting with -----BEGIN CERTIFICATE-----"),
+        "pulumi config set acmeCaCertificate < ca.pem   (or pulumi config rm acmeCaCertificate)",
+        "",
+    ),
+    /** With ACME: a certificate is renewed when it expires within this many days. */
+    acmeRenewDays: key(integer(1, 60), "pulumi config set acmeRenewDays 30", 30),
     /** Token that POST /health/drain must carry. Required. */
     drainToken: secretKey(
         pattern(TOKEN, "16 to 128 letters, digits, _ or -"),

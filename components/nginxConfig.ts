@@ -51,7 +51,14 @@ export interface NginxConfigInput {
         readonly redirect?: boolean;
         /** Strict-Transport-Security max-age on HTTPS answers; 0 or absent: none. */
         readonly hstsMaxAgeSeconds?: number;
+        /** The ACME CA's directory URL, when the nginx host obtains the certificate itself. */
+        readonly acmeDirectoryUrl?: string;
     };
+    /**
+     * Plain HTTP serves the ACME HTTP-01 challenge files that lego writes to <prefix>/acme-challenge,
+     * never redirected. Set with ACME, with or without the HTTPS listener (see acmeBootstrapInput).
+     */
+    readonly acmeChallenge?: boolean;
     /** The public host names, the first the primary; others get 421. Default: none, any Host is served. */
     readonly hostNames?: readonly string[];
 }
@@ -106,10 +113,20 @@ export function nginxConfigInput(
                   // Only when set: a config without them keeps its id.
                   ...(config.httpsRedirect ? { redirect: true } : {}),
                   ...(config.hstsMaxAgeSeconds > 0 ? { hstsMaxAgeSeconds: config.hstsMaxAgeSeconds } : {}),
+                  ...(config.tls.source === "acme" ? { acmeDirectoryUrl: config.tls.acme.directoryUrl } : {}),
               }
             : undefined,
+        ...(config.tls?.source === "acme" ? { acmeChallenge: true } : {}),
         ...(config.hostNames.length > 0 ? { hostNames: config.hostNames } : {}),
     };
+}
+
+/**
+ * With ACME, before the nginx host has a certificate: the same config without the HTTPS listener,
+ * so that nginx can start (or keep) serving and answer the CA's challenge for the first one.
+ */
+export function acmeBootstrapInput(input: NginxConfigInput): NginxConfigInput {
+    return { ...input, tls: undefined };
 }
 
 /**
@@ -157,6 +174,7 @@ export function renderNginxConfig(input: NginxConfigInput): RenderedNginxConfig 
         tls: input.tls?.redirect
             ? { ...input.tls, portSuffix: input.tls.port === 443 ? "" : `:${input.tls.port}` }
             : (input.tls ?? false),
+        ...(input.acmeChallenge ? { acmeChallenge: true } : {}),
         // Only when set: a config without them keeps the id it had before there were any.
         ...(input.hostNames?.length
             ? {

@@ -1,11 +1,11 @@
 // The router (the nginx host): one switch command per update, so the rendered config and the
 // live colour are its inputs and `pulumi preview --diff` shows what will change.
 import * as pulumi from "@pulumi/pulumi";
-import type { Color, SwitchMode } from "./config";
+import type { AcmeConfig, Color, SwitchMode } from "./config";
 import type { HealthGate } from "./healthGate";
 import type { HostsLayer, ScriptRun } from "./hosts";
 import type { RenderedNginxConfig } from "./nginxConfig";
-import { SCRIPTS, hostScript } from "./scripts";
+import { SCRIPTS, declaredScript, hostScript } from "./scripts";
 import { parseSwitchResult } from "./switchResult";
 import { render } from "./templates";
 
@@ -25,16 +25,47 @@ export interface RouterArgs {
     readonly shutdownTimeoutSeconds: number;
     /** The health gate: the switch runs after it passed, and checks again with its inputs right before it applies. */
     readonly gate: HealthGate;
-    /** TLS certificate and key (secrets), written beside the config on the nginx host; the HTTPS port. */
+    /**
+     * HTTPS: the certificate and key (secrets) written beside the config on the nginx host, or the
+     * ACME CA it obtains them from (with the config it serves until it has one); the HTTPS port.
+     */
     readonly tls?: {
-        readonly certificate: pulumi.Output<string>;
-        readonly key: pulumi.Output<string>;
+        readonly certificate:
+            | { readonly certificate: pulumi.Output<string>; readonly key: pulumi.Output<string> }
+            | {
+                  readonly acme: AcmeConfig;
+                  readonly hostNames: readonly string[];
+                  readonly bootstrap: RenderedNginxConfig;
+              };
         readonly port: number;
         /** Plain HTTP answers 308: the verification goes over HTTPS. */
         readonly redirect: boolean;
     };
     /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
     readonly reconcile: string;
+}
+
+/** Bound on one request to the ACME CA (lego's whole run): a CA that hangs fails the update, it never blocks it. */
+const ACME_TIMEOUT_SECONDS = 120;
+
+/** The certificate's half of the switch's environment: its text, or where the host gets it. */
+function tlsEnvironment(
+    certificate: NonNullable<RouterArgs["tls"]>["certificate"],
+): Record<string, pulumi.Input<string>> {
+    if (!("acme" in certificate)) return { TLS_CERTIFICATE: certificate.certificate, TLS_KEY: certificate.key };
+    const { acme, hostNames, bootstrap } = certificate;
+    return {
+        ACME_DIRECTORY_URL: acme.directoryUrl,
+        ACME_EMAIL: acme.email,
+        ACME_RENEW_DAYS: String(acme.renewDays),
+        ACME_TIMEOUT_SECONDS: String(ACME_TIMEOUT_SECONDS),
+        ...(acme.caCertificate ? { ACME_CA_CERTIFICATE: acme.caCertificate } : {}),
+        HOST_NAMES: hostNames.join(" "),
+        BOOTSTRAP_CONF: bootstrap.text,
+        BOOTSTRAP_CONFIG_ID: bootstrap.configId,
+        // What the host runs to renew, by its timer or by hand: the same steps as here.
+        ACME_RENEW_SCRIPT: declaredScript(SCRIPTS.acmeRenew).text,
+    };
 }
 
 export class Router extends pulumi.ComponentResource {
@@ -57,7 +88,11 @@ export class Router extends pulumi.ComponentResource {
                 delete: SCRIPTS.nginxStop,
                 // Re-check, reload, old workers' retirement (bounded by the shutdown timeout), verify.
                 deadlineSeconds:
-                    args.gate.timeoutSeconds + args.verifyTimeoutSeconds + args.shutdownTimeoutSeconds + 120,
+                    args.gate.timeoutSeconds +
+                    args.verifyTimeoutSeconds +
+                    args.shutdownTimeoutSeconds +
+                    120 +
+                    (args.tls && "acme" in args.tls.certificate ? 2 * ACME_TIMEOUT_SECONDS : 0),
                 environment: {
                     // The gate's inputs: the switch checks the pool again with them right before it applies.
                     ...args.gate.environment,
@@ -77,8 +112,7 @@ export class Router extends pulumi.ComponentResource {
                     SUPERVISOR: args.hostsLayer.supervisor,
                     ...(args.tls
                         ? {
-                              TLS_CERTIFICATE: args.tls.certificate,
-                              TLS_KEY: args.tls.key,
+                              ...tlsEnvironment(args.tls.certificate),
                               VERIFY_TLS_PORT: String(args.tls.port),
                               ...(args.tls.redirect ? { HTTPS_REDIRECT: "true" } : {}),
                           }

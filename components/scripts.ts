@@ -64,6 +64,9 @@ const NGINX_BIN = "NGINX_BIN";
 const NGINX = ["NGINX_PREFIX"] as const;
 const GATE = ["POOL_COLOR", "EXPECT_VERSION", "GATE_TIMEOUT_SECONDS", "HEALTH_INTERVAL_MS"] as const;
 const GATE_OPTIONAL = ["HOSTS", "HOST_HEADER", "INSTANCES"] as const;
+/** What acme-lib.sh reads: the CA, the account, the names, when to renew. */
+const ACME = ["ACME_DIRECTORY_URL", "ACME_EMAIL", "ACME_RENEW_DAYS", "ACME_TIMEOUT_SECONDS", "HOST_NAMES"] as const;
+const ACME_OPTIONAL = ["ACME_CA_CERTIFICATE", "LEGO_BIN"] as const;
 
 export const SCRIPTS = {
     /** Writes a host's drain token, mode 600 (the app's own user's where it has one). */
@@ -93,10 +96,52 @@ export const SCRIPTS = {
         triggers: ["CONFIG_ID"],
     }),
     /** Writes, tests and applies the nginx config and the live colour, verifies, restores on failure. */
-    nginxSwitch: declare("nginx-switch.sh", ["nginx-lib.sh", "nginx-modules.sh", "gate-lib.sh", "switch-lib.sh"], {
+    nginxSwitch: declare(
+        "nginx-switch.sh",
+        ["nginx-lib.sh", "nginx-modules.sh", "gate-lib.sh", "switch-lib.sh", "acme-lib.sh", "acme-switch.sh"],
+        {
+            required: [
+                ...NGINX,
+                ...GATE,
+                "NGINX_CONF",
+                "CONFIG_ID",
+                "SWITCH_MODE",
+                "LIVE_COLOR",
+                "VERIFY_URL",
+                "INTERNAL_URL",
+                "SMOKE_PATHS",
+                "VERIFY_TIMEOUT_SECONDS",
+                "BASE_DIR",
+            ],
+            optional: [
+                ...GATE_OPTIONAL,
+                NGINX_BIN,
+                // Only named in messages.
+                "HOST_NAME",
+                "RECONCILE",
+                "SUPERVISOR",
+                "NGINX_UNIT_TEXT",
+                "TLS_CERTIFICATE",
+                "TLS_KEY",
+                "VERIFY_TLS_PORT",
+                "HTTPS_REDIRECT",
+                "NGINX_WORKER_USER",
+                ...ACME_OPTIONAL,
+                ...ACME,
+                "BOOTSTRAP_CONF",
+                "BOOTSTRAP_CONFIG_ID",
+                "ACME_RENEW_SCRIPT",
+            ],
+        },
+    ),
+    /**
+     * Renews the ACME certificate when due (installed on the nginx host as acme/renew by the switch,
+     * with the switch's environment in acme/renew.env; run by its timer or by hand).
+     */
+    acmeRenew: declare("acme-renew.sh", ["nginx-lib.sh", "switch-lib.sh", "acme-lib.sh"], {
         required: [
             ...NGINX,
-            ...GATE,
+            ...ACME,
             "NGINX_CONF",
             "CONFIG_ID",
             "SWITCH_MODE",
@@ -105,21 +150,21 @@ export const SCRIPTS = {
             "INTERNAL_URL",
             "SMOKE_PATHS",
             "VERIFY_TIMEOUT_SECONDS",
+            "HEALTH_INTERVAL_MS",
             "BASE_DIR",
+            "VERIFY_TLS_PORT",
         ],
         optional: [
-            ...GATE_OPTIONAL,
             NGINX_BIN,
-            // Only named in messages.
-            "HOST_NAME",
-            "RECONCILE",
             "SUPERVISOR",
             "NGINX_UNIT_TEXT",
+            "NGINX_WORKER_USER",
+            "HOST_HEADER",
+            "HTTPS_REDIRECT",
+            // switch-lib.sh's, for a certificate from config: never set here.
             "TLS_CERTIFICATE",
             "TLS_KEY",
-            "VERIFY_TLS_PORT",
-            "HTTPS_REDIRECT",
-            "NGINX_WORKER_USER",
+            ...ACME_OPTIONAL,
         ],
     }),
     /** Stops nginx gracefully (the router is deleted). */

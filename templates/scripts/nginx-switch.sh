@@ -2,7 +2,8 @@
 # Applies the nginx config and the live colour, then verifies through the public listener.
 # The pool is gated again first: a retried switch whose gate step passed earlier is never
 # applied ungated. Any failure puts the previous config and colour back and fails the command,
-# so Pulumi keeps the previous state and the change stays pending. Steps: switch-lib.sh.
+# so Pulumi keeps the previous state and the change stays pending. Steps: switch-lib.sh; with an
+# ACME CA, the certificate: acme-lib.sh.
 need SWITCH_MODE
 # optional: RECONCILE
 
@@ -14,11 +15,13 @@ observe_served
 
 started=$(now_ms)
 write_tls
+if acme_enabled; then choose_acme_config; fi
 apply_config
 config_done=$(now_ms)
 apply_live_color
 live_done=$(now_ms)
 if problem=$(verify); then
+    if acme_enabled; then acme_after_switch; fi
     report_switched "$started" "$config_done" "$live_done"
     exit 0
 fi

@@ -39,13 +39,13 @@ export function selfSignedCertificate(): { cert: string; key: string } {
     return certificate;
 }
 
-/** A self-signed certificate for `name` (its CN and only SAN), so that a client can trust it as is. */
-export function certificateFor(name: string): { cert: string; key: string } {
+/** A self-signed certificate for `name` (its CN; its SANs `altNames`, the name alone by default), to trust as is. */
+export function certificateFor(name: string, altNames = `DNS:${name}`): { cert: string; key: string } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tls-"));
     try {
         const [key, cert] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
         const request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`, "-days", "1"];
-        const san = ["-addext", `subjectAltName=DNS:${name}`];
+        const san = ["-addext", `subjectAltName=${altNames}`];
         execFileSync("openssl", [...request, ...san, "-keyout", key, "-out", cert], { stdio: "ignore" });
         return { cert: fs.readFileSync(cert, "utf8"), key: fs.readFileSync(key, "utf8") };
     } finally {

@@ -48,7 +48,7 @@ export function localConfigProblems(project: string, c: LocalConfig): string[] {
     for (const [name, listenerPort] of [
         ["publicPort", c.publicPort],
         ["internalPort", c.internalPort],
-        ...(c.tlsCertificate ? ([["httpsPort", c.httpsPort]] as const) : []),
+        ...(c.tlsCertificate || c.acmeDirectoryUrl ? ([["httpsPort", c.httpsPort]] as const) : []),
     ] as const) {
         if (appPorts.includes(listenerPort)) {
             problems.push(

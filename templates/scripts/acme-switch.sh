@@ -1,0 +1,75 @@
+# shellcheck shell=bash disable=SC2154 # tls_*, acme_*, conf: acme-lib.sh's and switch-lib.sh's, in front at run time
+# The switch's certificate steps (nginx-switch.sh), with an ACME CA: the first certificate, which
+# needs nginx serving before it can have HTTPS, a renewal when due, and acme/renew for the host's
+# timer. Certificates themselves: acme-lib.sh.
+# optional: BOOTSTRAP_CONF BOOTSTRAP_CONFIG_ID ACME_RENEW_SCRIPT
+
+acme_bootstrap=false # the switch applies the config without HTTPS: there is no certificate yet
+full_conf=""         # then the full config and its checks, for after the CA answered
+full_config_id=""
+full_tls_port=""
+full_redirect=""
+
+# choose_acme_config: without a certificate, nginx cannot start an HTTPS listener: the switch
+# applies the config without it, and acme_after_switch obtains one through it, then the full one.
+choose_acme_config() {
+    [ ! -s "$tls_certificate" ] || return 0
+    acme_bootstrap=true
+    full_conf=$NGINX_CONF full_config_id=$CONFIG_ID full_tls_port=${VERIFY_TLS_PORT:-}
+    full_redirect=${HTTPS_REDIRECT:-}
+    NGINX_CONF=$BOOTSTRAP_CONF CONFIG_ID=$BOOTSTRAP_CONFIG_ID VERIFY_TLS_PORT="" HTTPS_REDIRECT=""
+    log "No certificate yet: plain HTTP first (config $CONFIG_ID), HTTPS once $ACME_DIRECTORY_URL issued one"
+}
+
+# acme_after_switch: the switch is applied and verified; a certificate when due (the first, or a
+# renewal), then, the first time, the full config with HTTPS, verified again. A CA that fails
+# fails the update, saying what serves; what served before keeps serving.
+acme_after_switch() {
+    local why problem
+    acme_lock
+    [ "$acme_bootstrap" = true ] || install_renewal
+    if ! why=$(certificate_due); then
+        log "Certificate for $HOST_NAMES: valid until $(certificate_end "$tls_certificate")" \
+            "(renewed within $ACME_RENEW_DAYS days of that, by $acme_dir/renew)"
+        return 0
+    fi
+    if ! obtain_certificate "$why"; then
+        if [ "$acme_bootstrap" = true ]; then
+            fail "$LIVE_COLOR is live over plain HTTP only (config $CONFIG_ID, verified): no certificate yet," \
+                "because $acme_problem. Fix that, then pulumi up (it asks the CA again)."
+        fi
+        fail "$LIVE_COLOR is live (verified), but the certificate was not renewed: $acme_problem. The current" \
+            "one keeps serving (valid until $(certificate_end "$tls_certificate")). Fix that, then pulumi up" \
+            "(or run $acme_dir/renew on the nginx host)."
+    fi
+    place_certificate
+    if [ "$acme_bootstrap" = true ]; then
+        NGINX_CONF=$full_conf CONFIG_ID=$full_config_id VERIFY_TLS_PORT=$full_tls_port HTTPS_REDIRECT=$full_redirect
+        log "Certificate obtained (serial $(certificate_serial "$tls_certificate")): applying the config with HTTPS"
+        apply_config
+        problem=$(verify) || restore "$problem"
+        install_renewal
+    elif ! serve_certificate; then
+        fail "$LIVE_COLOR is live (verified), but the renewed certificate was not served: $acme_problem."
+    fi
+}
+
+# install_renewal: acme/renew, the renewal the host's timer (or an operator) runs, with this
+# switch's environment: the same steps, the same config, the same checks.
+install_renewal() {
+    local name
+    (umask 077 && mkdir -p "$acme_dir")
+    {
+        for name in NGINX_PREFIX BASE_DIR NGINX_BIN SUPERVISOR NGINX_UNIT_TEXT NGINX_WORKER_USER NGINX_CONF \
+            CONFIG_ID SWITCH_MODE LIVE_COLOR VERIFY_URL INTERNAL_URL SMOKE_PATHS VERIFY_TIMEOUT_SECONDS \
+            HEALTH_INTERVAL_MS VERIFY_TLS_PORT HTTPS_REDIRECT HOST_HEADER ACME_DIRECTORY_URL ACME_EMAIL \
+            ACME_RENEW_DAYS ACME_TIMEOUT_SECONDS HOST_NAMES ACME_CA_CERTIFICATE LEGO_BIN; do
+            [ -z "${!name:-}" ] || printf 'export BLUEGREEN_%s=%q\n' "$name" "${!name}"
+        done
+    } >"$acme_dir/renew.env.new"
+    printf '#!/usr/bin/env bash\n# Written by each switch (nginx-switch.sh): %s\n%s\n%s\n' \
+        "renews the certificate when due." ". \"$acme_dir/renew.env\"" "$ACME_RENEW_SCRIPT" >"$acme_dir/renew.new"
+    chmod 700 "$acme_dir/renew.new"
+    mv -f "$acme_dir/renew.env.new" "$acme_dir/renew.env"
+    mv -f "$acme_dir/renew.new" "$acme_dir/renew"
+}
