@@ -125,8 +125,9 @@ export function nginxConfigInput(
  * With ACME, before the nginx host has a certificate: the same config without the HTTPS listener,
  * so that nginx can start (or keep) serving and answer the CA's challenge for the first one.
  */
-export function acmeBootstrapInput(input: NginxConfigInput): NginxConfigInput {
-    return { ...input, tls: undefined };
+export function acmeBootstrapInput<T extends Omit<NginxConfigInput, "prefix">>(input: T): Omit<T, "tls"> {
+    const { tls: _tls, ...withoutTls } = input;
+    return withoutTls;
 }
 
 /**

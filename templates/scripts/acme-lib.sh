@@ -102,6 +102,14 @@ obtain_certificate() {
     fi
     log "Certificate for $HOST_NAMES: $1; asking $ACME_DIRECTORY_URL (lego)"
     output=$(run_lego 2>&1) && status=0 || status=$?
+    if [ "$status" != 0 ] && grep -q 'acme:error:accountDoesNotExist' <<<"$output"; then
+        # The CA forgot this host's account (deactivated, or a test CA restarted): a new one, once;
+        # the old one is kept aside.
+        log "The CA does not know this host's ACME account any more: registering a new one"
+        rm -rf "$acme_dir/lego/accounts.forgotten"
+        mv "$acme_dir/lego/accounts" "$acme_dir/lego/accounts.forgotten"
+        output=$(run_lego 2>&1) && status=0 || status=$?
+    fi
     if [ "$status" = 124 ]; then
         acme_problem="the ACME CA $ACME_DIRECTORY_URL did not finish within ${ACME_TIMEOUT_SECONDS}s"
         return 1

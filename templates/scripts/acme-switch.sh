@@ -25,7 +25,8 @@ choose_acme_config() {
 # renewal), then, the first time, the full config with HTTPS, verified again. A CA that fails
 # fails the update, saying what serves; what served before keeps serving.
 acme_after_switch() {
-    local why problem
+    local why problem started
+    started=$(now_ms)
     acme_lock
     [ "$acme_bootstrap" = true ] || install_renewal
     if ! why=$(certificate_due); then
@@ -52,6 +53,7 @@ acme_after_switch() {
     elif ! serve_certificate; then
         fail "$LIVE_COLOR is live (verified), but the renewed certificate was not served: $acme_problem."
     fi
+    log "timing: certificate $(($(now_ms) - started)) ms"
 }
 
 # install_renewal: acme/renew, the renewal the host's timer (or an operator) runs, with this

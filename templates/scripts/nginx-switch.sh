@@ -21,8 +21,9 @@ config_done=$(now_ms)
 apply_live_color
 live_done=$(now_ms)
 if problem=$(verify); then
+    verified=$(now_ms)
     if acme_enabled; then acme_after_switch; fi
-    report_switched "$started" "$config_done" "$live_done"
+    report_switched "$started" "$config_done" "$live_done" "$verified"
     exit 0
 fi
 log "Verification failed: $problem"

@@ -381,8 +381,8 @@ apply_live_color() {
     fi
 }
 
-# report_switched STARTED CONFIG_DONE LIVE_DONE (times in ms): records the live colour, and when
-# it changed, then logs the outcome; the last line is the result Router parses (switchResult.ts).
+# report_switched STARTED CONFIG_DONE LIVE_DONE VERIFIED (times in ms): records the live colour, and
+# when it changed, then logs the outcome; the last line is the result Router parses (switchResult.ts).
 report_switched() {
     local last_switch
     # Both modes keep the file current, so that a change of switch mode starts from the truth.
@@ -394,7 +394,7 @@ report_switched() {
     last_switch=$(cat "$last_switch_file")
     log "Switched: $LIVE_COLOR is live (config $CONFIG_ID, $SWITCH_MODE mode)"
     log "timing: config $(($2 - $1)) ms (changed: $config_changed), live colour $(($3 - $2)) ms," \
-        "verify $(( $(now_ms) - $3 )) ms"
+        "verify $(($4 - $3)) ms"
     log "last-switch: $last_switch"
     printf 'bluegreen-result {"lastSwitch":%s,"liveColor":%s,"configId":%s,"nginx":%s}\n' \
         "$(json_string "$last_switch")" "$(json_string "$LIVE_COLOR")" "$(json_string "$CONFIG_ID")" \

@@ -12,7 +12,6 @@ import { recordOutcome } from "../../scripts/lib/reliability";
 import { type TestCa, startTestCa } from "../support/acme";
 import { Measured, measureUnderLoad } from "../support/traffic";
 
-type Color = "blue" | "green";
 const HOSTS = [1, 2];
 const NAME = "shop.example.test";
 /** Shorter than a day: with acmeRenewDays 1 every certificate is due for renewal at once. */
@@ -106,7 +105,7 @@ describe("local target, certificates from an ACME CA (pebble)", function () {
         await ca?.dispose();
     });
 
-    it("turning ACME on obtains a certificate through nginx's challenge answer, then serves HTTPS with it", async () => {
+    it("ACME turned on: a certificate through nginx's challenge answer, then HTTPS with it", async () => {
         await stack.stack.setConfig("acmeDirectoryUrl", { value: ca.directoryUrl });
         await stack.stack.setConfig("acmeEmail", { value: "ops@example.test" });
         await stack.stack.setConfig("acmeCaCertificate", { value: ca.listenerCertificate });
@@ -121,7 +120,7 @@ describe("local target, certificates from an ACME CA (pebble)", function () {
             false,
         );
         assert.match(output, /No certificate yet: plain HTTP first/);
-        assert.match(output, /Certificate obtained \(serial [0-9a-f]+\): applying the config with HTTPS/);
+        assert.match(output, /Certificate obtained \(serial [0-9A-F]+\): applying the config with HTTPS/);
         assert.match(output, /verified GET \/health over HTTPS: 200 from blue/);
         const first = await served();
         assert.match(first.issuer, /Pebble/i, "issued by the CA, trusted through its root");
@@ -165,7 +164,7 @@ describe("local target, certificates from an ACME CA (pebble)", function () {
         assert.equal(await liveColor(), "green");
     });
 
-    it("the CA down: renewal fails saying so, the certificate in use keeps serving, a rollback still happens", async () => {
+    it("the CA down: renewal fails saying so, the certificate in use serves on, a rollback happens", async () => {
         const before = await served();
         await ca.stop();
         let result = { code: -1, output: "" };

@@ -37,7 +37,8 @@ function freePort(): Promise<number> {
 
 function get(url: string, ca: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-        const req = https.get(url, { ca, timeout: 2000 }, (res) => {
+        // ACME servers refuse requests without a User-Agent.
+        const req = https.get(url, { ca, timeout: 2000, headers: { "User-Agent": "bluegreen-tests" } }, (res) => {
             let body = "";
             res.on("data", (chunk: Buffer) => (body += chunk.toString()));
             res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
