@@ -118,6 +118,10 @@ const VALID: Record<
     clientRequestRate: { value: "100", kind: "integer", range: [0, 100000] },
     tlsCertificate: { value: CERT, kind: "string", pem: true, inject: (bad) => CERT.replace("MIIB", `MI${bad}IB`) },
     tlsKey: { value: KEY, kind: "string", pem: true, inject: (bad) => KEY.replace("AAAAA", `AA${bad}AAA`) },
+    acmeDirectoryUrl: { value: "https://acme-v02.api.letsencrypt.org/directory", kind: "string" },
+    acmeEmail: { value: "ops@example.com", kind: "string" },
+    acmeCaCertificate: { value: CERT, kind: "string", pem: true, inject: (bad) => CERT.replace("MIIB", `MI${bad}IB`) },
+    acmeRenewDays: { value: "30", kind: "integer", range: [1, 60] },
     drainToken: { value: TOKEN, kind: "string" },
 };
 
@@ -204,6 +208,9 @@ describe("bad config: every key, every kind of bad value, is refused naming the 
                     "tlsCertificate",
                     "tlsKey",
                     "publicPort",
+                    "acmeDirectoryUrl",
+                    "acmeEmail",
+                    "acmeCaCertificate",
                 ].includes(key)
             )
                 continue; // need companions (checked below)

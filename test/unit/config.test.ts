@@ -123,6 +123,25 @@ describe("config validation", () => {
         );
     });
 
+    it("ACME: names and an address to ask for, one source of certificates, its keys only with it", () => {
+        const base = { activeColor: "blue", drainToken: TOKEN };
+        const acme = { ...base, acmeDirectoryUrl: "https://ca.example.test/dir", httpsPort: "8443" };
+        const [names, email] = problemsOf(acme);
+        assert.match(names, /bluegreen:acmeDirectoryUrl is set, but hostNames is empty.*hostNames\[0\]/);
+        assert.match(email, /bluegreen:acmeDirectoryUrl is set, but acmeEmail is not.*acmeEmail ops@example.com/);
+        const named = { ...acme, hostNames: '["shop.example.test"]', acmeEmail: "ops@example.test" };
+        assert.doesNotThrow(() =>
+            parseConfig("bluegreen", { ...named, httpsRedirect: "true", hstsMaxAgeSeconds: "60" }),
+        );
+        const { cert, key } = selfSignedCertificate();
+        const [both] = problemsOf({ ...named, tlsCertificate: cert, tlsKey: key });
+        assert.match(both, /certificates come from one place. Fix: pulumi config rm tlsCertificate/);
+        const [alone] = problemsOf({ ...base, acmeEmail: "ops@example.test" });
+        assert.match(alone, /bluegreen:acmeEmail is set, but ACME is off .*pulumi config rm acmeEmail/);
+        const [port] = problemsOf({ ...named, httpsPort: "8080" });
+        assert.match(port, /bluegreen:httpsPort is 8080, which another listener of nginx uses/);
+    });
+
     it("refuses a key of another target, naming the targets that read it", () => {
         const [local] = problemsOf({ activeColor: "blue", drainToken: TOKEN, sshUser: "deploy" });
         assert.match(local, /bluegreen:sshUser is read only by the ssh target, and this stack's target is local/);
