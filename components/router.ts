@@ -51,6 +51,7 @@ const ACME_TIMEOUT_SECONDS = 120;
 /** The certificate's half of the switch's environment: its text, or where the host gets it. */
 function tlsEnvironment(
     certificate: NonNullable<RouterArgs["tls"]>["certificate"],
+    hostsLayer: HostsLayer,
 ): Record<string, pulumi.Input<string>> {
     if (!("acme" in certificate)) return { TLS_CERTIFICATE: certificate.certificate, TLS_KEY: certificate.key };
     const { acme, hostNames, bootstrap } = certificate;
@@ -65,6 +66,12 @@ function tlsEnvironment(
         BOOTSTRAP_CONFIG_ID: bootstrap.configId,
         // What the host runs to renew, by its timer or by hand: the same steps as here.
         ACME_RENEW_SCRIPT: declaredScript(SCRIPTS.acmeRenew).text,
+        // Where systemd runs, the timer that runs it.
+        ACME_SERVICE_UNIT_TEXT: render("systemd/bluegreen-acme-renew.service.hbs", {
+            prefix: hostsLayer.nginxPrefix,
+            user: hostsLayer.nginxUser,
+        }),
+        ACME_TIMER_UNIT_TEXT: render("systemd/bluegreen-acme-renew.timer.hbs", {}),
     };
 }
 
@@ -112,7 +119,7 @@ export class Router extends pulumi.ComponentResource {
                     SUPERVISOR: args.hostsLayer.supervisor,
                     ...(args.tls
                         ? {
-                              ...tlsEnvironment(args.tls.certificate),
+                              ...tlsEnvironment(args.tls.certificate, args.hostsLayer),
                               VERIFY_TLS_PORT: String(args.tls.port),
                               ...(args.tls.redirect ? { HTTPS_REDIRECT: "true" } : {}),
                           }

@@ -131,6 +131,8 @@ export const SCRIPTS = {
                 "BOOTSTRAP_CONF",
                 "BOOTSTRAP_CONFIG_ID",
                 "ACME_RENEW_SCRIPT",
+                "ACME_SERVICE_UNIT_TEXT",
+                "ACME_TIMER_UNIT_TEXT",
             ],
         },
     ),

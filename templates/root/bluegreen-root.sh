@@ -4,8 +4,9 @@
 #   bluegreen-root start|stop UNIT
 #   bluegreen-root install-unit UNIT < TEXT   written if it differs, daemon-reload, enable
 #   bluegreen-root remove-unit UNIT           disable --now, delete, daemon-reload
-# UNIT is this host's one unit; a unit is installed only in the project's shape, running as the
-# login, never root. /etc/bluegreen/root.conf (root's) holds user= (the login), dir= (remoteDir)
+# UNIT is one of this host's units (a pool host's app; the nginx host's nginx, and with an ACME
+# CA its certificate renewal and timer); a unit is installed only in the project's shape, running
+# as the login, never root. /etc/bluegreen/root.conf (root's) holds user= (the login), dir= (remoteDir)
 # and role= (pool or nginx). A refusal exits 2 naming the value, before anything changed.
 set -euo pipefail
 # Nothing from the caller's environment: not its PATH, locale, temporary directory or umask.
@@ -61,8 +62,8 @@ load_settings() {
         refuse "$SETTINGS: dir=$(shown "${remote_dir:-}") is not an absolute directory without . or .."
     fi
     case ${role:-} in
-        pool) own_unit=bluegreen-app.service ;;
-        nginx) own_unit=bluegreen-nginx.service ;;
+        pool) own_units="bluegreen-app.service" ;;
+        nginx) own_units="bluegreen-nginx.service bluegreen-acme-renew.service bluegreen-acme-renew.timer" ;;
         *) refuse "$SETTINGS: role=$(shown "${role:-}") is neither pool nor nginx" ;;
     esac
     app_dir=$remote_dir/app
@@ -83,13 +84,20 @@ app_command() {
     [[ $start =~ $command_pattern ]]
 }
 
-# allowed SECTION.KEY VALUE: a line this host's unit may have, with its one value (else `want`
-# says what is). Commands run as User= (no + or ! prefix passes); nginx only with the prefix.
+# allowed SECTION.KEY VALUE: a line this unit may have, with its one value (else `want` says
+# what is). Commands run as User= (no + or ! prefix passes); nginx only with the prefix, the
+# renewal only the prefix's acme/renew, the login's own file.
 allowed() {
     local exact='' pattern=''
-    case $role.$1 in
+    case $kind.$1 in
         *.Unit.Description) pattern='^[A-Za-z0-9 ._,:()/-]{1,200}$' ;;
+        timer.Unit.*) ;;
         *.Unit.Wants | *.Unit.After) exact=network-online.target ;;
+        timer.Install.WantedBy) exact=timers.target ;;
+        timer.Timer.OnCalendar) pattern='^\*-\*-\* [0-9,:]{1,40}$' ;;
+        timer.Timer.RandomizedDelaySec) pattern='^[0-9]{1,5}$' ;;
+        timer.Timer.Persistent) exact=true ;;
+        timer.*) ;;
         *.Install.WantedBy) exact=multi-user.target ;;
         *.Service.User) exact=$app_user ;;
         *.Service.NoNewPrivileges) exact=true ;;
@@ -112,11 +120,13 @@ allowed() {
         nginx.Service.ExecStart) exact="nginx $nginx_args" ;;
         nginx.Service.ExecReload) exact="nginx $nginx_args -s reload" ;;
         nginx.Service.ExecStop) exact="nginx $nginx_args -s quit" ;;
-        *)
-            want="${1#*.} is not a key $own_unit may set in [${1%%.*}]"
-            return 1
-            ;;
+        renew.Service.Type) exact=oneshot ;;
+        renew.Service.ExecStart) exact=$prefix/acme/renew ;;
     esac
+    if [ -z "$exact$pattern" ]; then
+        want="${1#*.} is not a key $unit may set in [${1%%.*}]"
+        return 1
+    fi
     if [ -n "$pattern" ]; then
         want="${1#*.} must match $pattern"
         [[ $2 =~ $pattern ]]
@@ -129,31 +139,37 @@ allowed() {
 # check_unit FILE: each line a comment, a section or an allowed Key=value, each once, read as
 # systemd reads it (nothing this sees as two lines is one line to systemd).
 check_unit() {
-    local n=0 line key value section='' seen=' ' required
+    local n=0 line key value section='' seen=' ' required sections='[Unit] [Service] [Install]'
+    local -a needed=(Service.User Service.NoNewPrivileges Service.ExecStart)
+    if [ "$kind" = timer ]; then
+        sections='[Unit] [Timer] [Install]'
+        needed=(Timer.OnCalendar)
+    fi
     while IFS= read -r line || [ -n "$line" ]; do
         n=$((n + 1))
         # systemd joins a line that ends in a backslash to the next one, comments too.
-        [[ $line != *\\ ]] || refuse "$own_unit line $n $(shown "$line") ends in a backslash"
+        [[ $line != *\\ ]] || refuse "$unit line $n $(shown "$line") ends in a backslash"
         case $line in
             '' | '#'* | ';'*) continue ;;
-            '[Unit]' | '[Service]' | '[Install]')
+            '['*']')
+                [[ " $sections " == *" $line "* ]] || refuse "$unit line $n $(shown "$line") is not a section of $unit"
                 section=${line:1:${#line}-2}
-                [[ $seen != *" [$section] "* ]] || refuse "$own_unit line $n: section [$section] again"
+                [[ $seen != *" [$section] "* ]] || refuse "$unit line $n: section [$section] again"
                 seen+="[$section] "
                 continue
                 ;;
         esac
         [[ $line =~ ^([A-Za-z]+)=(.*)$ ]] ||
-            refuse "$own_unit line $n $(shown "$line") is neither [Unit], [Service], [Install] nor Key=value"
+            refuse "$unit line $n $(shown "$line") is neither a section ($sections) nor Key=value"
         key=${BASH_REMATCH[1]}
         value=${BASH_REMATCH[2]}
-        [ -n "$section" ] || refuse "$own_unit line $n $(shown "$line") comes before any section"
-        [[ $seen != *" $section.$key "* ]] || refuse "$own_unit line $n: $key is set twice in [$section]"
+        [ -n "$section" ] || refuse "$unit line $n $(shown "$line") comes before any section"
+        [[ $seen != *" $section.$key "* ]] || refuse "$unit line $n: $key is set twice in [$section]"
         seen+="$section.$key "
-        allowed "$section.$key" "$value" || refuse "$own_unit line $n $(shown "$line"): $want"
+        allowed "$section.$key" "$value" || refuse "$unit line $n $(shown "$line"): $want"
     done <"$1"
-    for required in Service.User Service.NoNewPrivileges Service.ExecStart; do
-        [[ $seen == *" $required "* ]] || refuse "$own_unit has no ${required#*.}= line in [Service]"
+    for required in "${needed[@]}"; do
+        [[ $seen == *" $required "* ]] || refuse "$unit has no ${required#*.}= line in [${required%%.*}]"
     done
 }
 
@@ -165,23 +181,24 @@ install_unit() {
     trap "rm -rf '$dir'" EXIT
     head -c $((MAX_UNIT_BYTES + 1)) >"$dir/unit"
     size=$(stat -c %s "$dir/unit")
-    [ "$size" -gt 0 ] || refuse "$own_unit: no unit text on standard input"
-    [ "$size" -le "$MAX_UNIT_BYTES" ] || refuse "$own_unit: the unit text is over $MAX_UNIT_BYTES bytes"
+    [ "$size" -gt 0 ] || refuse "$unit: no unit text on standard input"
+    [ "$size" -le "$MAX_UNIT_BYTES" ] || refuse "$unit: the unit text is over $MAX_UNIT_BYTES bytes"
     # No NUL, carriage return, tab or other byte that systemd and this check might read apart.
     [ "$(tr -d '\n -~' <"$dir/unit" | wc -c)" = 0 ] ||
-        refuse "$own_unit: the unit text has bytes other than printable ASCII and newlines"
+        refuse "$unit: the unit text has bytes other than printable ASCII and newlines"
     check_unit "$dir/unit"
-    cmp -s "$dir/unit" "$UNIT_DIR/$own_unit" && return 0
-    install -m 0644 -o root -g root "$dir/unit" "$UNIT_DIR/.$own_unit.new"
-    mv -f "$UNIT_DIR/.$own_unit.new" "$UNIT_DIR/$own_unit"
+    cmp -s "$dir/unit" "$UNIT_DIR/$unit" && return 0
+    install -m 0644 -o root -g root "$dir/unit" "$UNIT_DIR/.$unit.new"
+    mv -f "$UNIT_DIR/.$unit.new" "$UNIT_DIR/$unit"
     systemctl daemon-reload
-    systemctl enable --quiet "$own_unit"
+    # A timer's service has no [Install]: the timer starts it, nothing enables it.
+    if grep -q '^\[Install\]' "$UNIT_DIR/$unit"; then systemctl enable --quiet "$unit"; fi
 }
 
 remove_unit() {
-    [ -e "$UNIT_DIR/$own_unit" ] || return 0
-    systemctl disable --now --quiet "$own_unit"
-    rm -f "$UNIT_DIR/$own_unit"
+    [ -e "$UNIT_DIR/$unit" ] || return 0
+    systemctl disable --now --quiet "$unit"
+    rm -f "$UNIT_DIR/$unit"
     systemctl daemon-reload
 }
 
@@ -193,9 +210,16 @@ case $verb in
     *) refuse "unknown verb $(shown "$verb") (expected start, stop, install-unit or remove-unit)" ;;
 esac
 load_settings
-[ "$unit" = "$own_unit" ] || refuse "unit $(shown "$unit"): this $role host's helper manages $own_unit only"
+known=false
+for candidate in $own_units; do [ "$unit" != "$candidate" ] || known=true; done
+[ "$known" = true ] || refuse "unit $(shown "$unit"): this $role host's helper manages $own_units only"
+case $unit in
+    bluegreen-acme-renew.service) kind=renew ;;
+    bluegreen-acme-renew.timer) kind=timer ;;
+    *) kind=$role ;;
+esac
 case $verb in
-    start | stop) systemctl "$verb" "$own_unit" ;;
+    start | stop) systemctl "$verb" "$unit" ;;
     install-unit) install_unit ;;
     remove-unit) remove_unit ;;
 esac

@@ -2,7 +2,7 @@
 # The switch's certificate steps (nginx-switch.sh), with an ACME CA: the first certificate, which
 # needs nginx serving before it can have HTTPS, a renewal when due, and acme/renew for the host's
 # timer. Certificates themselves: acme-lib.sh.
-# optional: BOOTSTRAP_CONF BOOTSTRAP_CONFIG_ID ACME_RENEW_SCRIPT
+# optional: BOOTSTRAP_CONF BOOTSTRAP_CONFIG_ID ACME_RENEW_SCRIPT ACME_SERVICE_UNIT_TEXT ACME_TIMER_UNIT_TEXT
 
 acme_bootstrap=false # the switch applies the config without HTTPS: there is no certificate yet
 full_conf=""         # then the full config and its checks, for after the CA answered
@@ -74,4 +74,10 @@ install_renewal() {
     chmod 700 "$acme_dir/renew.new"
     mv -f "$acme_dir/renew.env.new" "$acme_dir/renew.env"
     mv -f "$acme_dir/renew.new" "$acme_dir/renew"
+    # Where systemd runs, its timer runs acme/renew; elsewhere an operator's cron does (docs/runbook.md).
+    if use_systemd && [ -n "${ACME_TIMER_UNIT_TEXT:-}" ]; then
+        install_unit "$renewal_unit" "$ACME_SERVICE_UNIT_TEXT"
+        install_unit "$renewal_timer" "$ACME_TIMER_UNIT_TEXT"
+        unit_as_root start "$renewal_timer" || fail "starting $renewal_timer failed (above)"
+    fi
 }

@@ -123,7 +123,8 @@ unit_as_root() {
             # 0644 as systemd's own: the login compares it before installing (install_unit).
             (umask 022 && as_root tee "$file" >/dev/null)
             as_root systemctl daemon-reload
-            as_root systemctl enable --quiet "$unit"
+            # A unit another one starts (a timer's service) has no [Install]: nothing to enable.
+            if grep -q '^\[Install\]' "$file"; then as_root systemctl enable --quiet "$unit"; fi
             ;;
         remove-unit)
             [ -e "$file" ] || return 0

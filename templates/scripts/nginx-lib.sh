@@ -10,6 +10,8 @@ command -v "$nginx_bin" >/dev/null 2>&1 ||
 pid_file="$NGINX_PREFIX/logs/nginx.pid"
 # shellcheck disable=SC2034 # used by nginx-stop.sh and switch-lib.sh, which come after this file
 nginx_unit=bluegreen-nginx.service
+# shellcheck disable=SC2034 # with an ACME CA: the certificate's renewal (acme-switch.sh), removed with nginx's
+renewal_unit=bluegreen-acme-renew.service renewal_timer=bluegreen-acme-renew.timer
 
 # use_systemd: the router's nginx runs under its systemd unit (where systemd is the init system
 # and the supervisor setting allows it); elsewhere it runs on its own, tracked by its pid file.

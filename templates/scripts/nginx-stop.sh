@@ -3,7 +3,13 @@
 # worker_shutdown_timeout); runs when the router is deleted. Under systemd the unit stops it
 # (its ExecStop is the same graceful quit) and is removed.
 need NGINX_PREFIX SHUTDOWN_TIMEOUT_SECONDS
-# shellcheck disable=SC2154 # nginx_unit: set by nginx-lib.sh, in front of this file at run time
+# shellcheck disable=SC2154 # renewal_*, nginx_unit: set by nginx-lib.sh, in front of this file at run time
+for unit in "$renewal_timer" "$renewal_unit"; do
+    if use_systemd && [ -f "/etc/systemd/system/$unit" ]; then
+        unit_as_root remove-unit "$unit" || fail "removing $unit failed (above)"
+    fi
+done
+# shellcheck disable=SC2154
 if use_systemd && [ -f "/etc/systemd/system/$nginx_unit" ]; then
     log "Stopping nginx (systemd unit $nginx_unit) gracefully"
     unit_as_root remove-unit "$nginx_unit" || fail "removing $nginx_unit failed (above)"

@@ -146,6 +146,11 @@ class Lab {
         return appUnitText(host, "node server.js", drainTimeoutSeconds);
     }
 
+    /** The certificate renewal's unit the router renders for this prefix. */
+    renewalUnit(): string {
+        return render("systemd/bluegreen-acme-renew.service.hbs", { prefix: this.prefix, user: USER });
+    }
+
     /** The nginx unit the router renders for this prefix. */
     nginxUnit(): string {
         return render("systemd/bluegreen-nginx.service.hbs", {
@@ -451,7 +456,7 @@ describe("root helper: installed by the aws user-data, run through sudo by the a
                     args: ["install-unit", "bluegreen-app.service"],
                     input: unit().replace("NoNewPrivileges=true", " NoNewPrivileges=false"),
                 }),
-                /' NoNewPrivileges=false' is neither \[Unit\], \[Service\], \[Install\] nor Key=value/,
+                /' NoNewPrivileges=false' is neither a section \(\[Unit\] \[Service\] \[Install\]\) nor Key=value/,
             ],
             [
                 "a carriage return",
@@ -553,9 +558,71 @@ describe("root helper: installed by the aws user-data, run through sudo by the a
             assertRefused(
                 nginx,
                 nginx.helper(["install-unit", "bluegreen-app.service"], `${nginx.appUnit()}\n`),
-                /unit 'bluegreen-app\.service': this nginx host's helper manages bluegreen-nginx\.service only/,
+                /unit 'bluegreen-app\.service': this nginx host's helper manages bluegreen-nginx\.service bluegreen-acme/,
             );
             assert.deepEqual(nginx.systemctlCalls(), []);
+        });
+
+        it("accepts the certificate renewal's service and timer as rendered, nothing else in their place", () => {
+            const service = `${nginx.renewalUnit()}\n`;
+            const timer = `${render("systemd/bluegreen-acme-renew.timer.hbs", {})}\n`;
+            for (const [unit, text] of [
+                ["bluegreen-acme-renew.service", service],
+                ["bluegreen-acme-renew.timer", timer],
+            ]) {
+                const run = nginx.helper(["install-unit", unit], text);
+                assert.equal(run.code, 0, run.stderr);
+            }
+            assert.deepEqual(
+                nginx.systemctlCalls(),
+                ["daemon-reload", "daemon-reload", "enable --quiet bluegreen-acme-renew.timer"],
+                "the timer is enabled; its service has nothing to enable",
+            );
+            nginx.clearCalls();
+            const p = nginx.prefix;
+            const refusals: [string, string, RegExp][] = [
+                [
+                    "bluegreen-acme-renew.service",
+                    withLine(service, "ExecStart", "ExecStart=/bin/sh -c id"),
+                    /'ExecStart=\/bin\/sh -c id': must be ExecStart=\S+\/srv\/nginx\/acme\/renew/,
+                ],
+                ["bluegreen-acme-renew.service", withLine(service, "User", "User=root"), /must be User=bluegreen/],
+                [
+                    "bluegreen-acme-renew.service",
+                    service.replace("[Service]\n", "[Service]\nExecStartPre=+/bin/sh -c id\n"),
+                    /ExecStartPre is not a key bluegreen-acme-renew\.service may set in \[Service\]/,
+                ],
+                [
+                    "bluegreen-acme-renew.timer",
+                    `${timer}[Service]\nExecStart=${p}/acme/renew\n`,
+                    /'\[Service\]' is not a section of bluegreen-acme-renew\.timer/,
+                ],
+                [
+                    "bluegreen-acme-renew.timer",
+                    timer.replace("Persistent=true", "Unit=bluegreen-nginx.service"),
+                    /Unit is not a key bluegreen-acme-renew\.timer may set in \[Timer\]/,
+                ],
+                [
+                    "bluegreen-acme-renew.timer",
+                    timer.replace("OnCalendar=*-*-* 00,12:00:00", "OnCalendar=*-*-* 00:00:00; id"),
+                    /OnCalendar must match/,
+                ],
+            ];
+            for (const [unit, text, message] of refusals) {
+                const before = nginx.unitDir();
+                assertRefused(nginx, nginx.helper(["install-unit", unit], text), message);
+                assert.equal(nginx.unitDir(), before);
+            }
+            assertRefused(
+                nginx,
+                nginx.helper(["install-unit", "bluegreen-nginx.service bluegreen-acme-renew.timer"], timer),
+                /this nginx host's helper manages/,
+            );
+            assert.deepEqual(nginx.systemctlCalls(), []);
+            for (const unit of ["bluegreen-acme-renew.timer", "bluegreen-acme-renew.service"]) {
+                assert.equal(nginx.helper(["remove-unit", unit]).code, 0);
+            }
+            nginx.clearCalls();
         });
 
         it("the unit's commands run nginx as the app user: port 80 by the capability alone, reload, quit", () => {

@@ -87,3 +87,35 @@ describe("systemd unit of a pool host's app", () => {
         );
     });
 });
+
+describe("systemd timer and service of the certificate renewal (ACME)", () => {
+    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "prefix-"));
+    const service = render("systemd/bluegreen-acme-renew.service.hbs", { prefix, user: "bluegreen" });
+    const timer = render("systemd/bluegreen-acme-renew.timer.hbs", {});
+    after(() => fs.rmSync(prefix, { recursive: true, force: true }));
+
+    it("pass systemd-analyze verify together with no warning", () => {
+        // What the switch writes: acme/renew, executable (systemd checks that ExecStart exists).
+        fs.mkdirSync(path.join(prefix, "acme"));
+        fs.writeFileSync(path.join(prefix, "acme", "renew"), "#!/bin/sh\n", { mode: 0o700 });
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "unit-"));
+        fs.writeFileSync(path.join(dir, "bluegreen-acme-renew.service"), service);
+        fs.writeFileSync(path.join(dir, "bluegreen-acme-renew.timer"), timer);
+        const files = ["bluegreen-acme-renew.timer", "bluegreen-acme-renew.service"].map((f) => path.join(dir, f));
+        const result = spawnSync("systemd-analyze", ["verify", ...files], { encoding: "utf8" });
+        fs.rmSync(dir, { recursive: true, force: true });
+        assert.equal(`${result.stdout}${result.stderr}`.trim(), "", "systemd has nothing to say about the units");
+        assert.equal(result.status, 0);
+    });
+
+    it("runs acme/renew once as the login, twice a day with a random delay, catching up after downtime", () => {
+        assert.match(service, new RegExp(`^ExecStart=${prefix}/acme/renew$`, "m"));
+        assert.match(service, /^Type=oneshot$/m);
+        assert.match(service, /^User=bluegreen$/m);
+        assert.match(timer, /^OnCalendar=\*-\*-\* 00,12:00:00$/m);
+        assert.match(timer, /^RandomizedDelaySec=3600$/m);
+        assert.match(timer, /^Persistent=true$/m);
+        const next = spawnSync("systemd-analyze", ["calendar", "*-*-* 00,12:00:00"], { encoding: "utf8" });
+        assert.equal(next.status, 0, next.stderr);
+    });
+});
