@@ -558,7 +558,7 @@ describe("root helper: installed by the aws user-data, run through sudo by the a
             assertRefused(
                 nginx,
                 nginx.helper(["install-unit", "bluegreen-app.service"], `${nginx.appUnit()}\n`),
-                /unit 'bluegreen-app\.service': this nginx host's helper manages bluegreen-nginx\.service bluegreen-acme/,
+                /unit 'bluegreen-app\.service': this nginx host's helper manages bluegreen-nginx\.service bluegr/,
             );
             assert.deepEqual(nginx.systemctlCalls(), []);
         });
