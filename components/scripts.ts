@@ -64,6 +64,18 @@ const NGINX_BIN = "NGINX_BIN";
 const NGINX = ["NGINX_PREFIX"] as const;
 const GATE = ["POOL_COLOR", "EXPECT_VERSION", "GATE_TIMEOUT_SECONDS", "HEALTH_INTERVAL_MS"] as const;
 const GATE_OPTIONAL = ["HOSTS", "HOST_HEADER", "INSTANCES"] as const;
+/** What switch-lib.sh reads besides the gate's interval: the config, the colour, where to verify. */
+const SWITCH_STATE = [
+    "NGINX_CONF",
+    "CONFIG_ID",
+    "SWITCH_MODE",
+    "LIVE_COLOR",
+    "VERIFY_URL",
+    "INTERNAL_URL",
+    "SMOKE_PATHS",
+    "VERIFY_TIMEOUT_SECONDS",
+    "BASE_DIR",
+] as const;
 /** What acme-lib.sh reads: the CA, the account, the names, when to renew. */
 const ACME = ["ACME_DIRECTORY_URL", "ACME_EMAIL", "ACME_RENEW_DAYS", "ACME_TIMEOUT_SECONDS", "HOST_NAMES"] as const;
 const ACME_OPTIONAL = ["ACME_CA_CERTIFICATE", "LEGO_BIN"] as const;
@@ -100,19 +112,7 @@ export const SCRIPTS = {
         "nginx-switch.sh",
         ["nginx-lib.sh", "nginx-modules.sh", "gate-lib.sh", "switch-lib.sh", "acme-lib.sh", "acme-switch.sh"],
         {
-            required: [
-                ...NGINX,
-                ...GATE,
-                "NGINX_CONF",
-                "CONFIG_ID",
-                "SWITCH_MODE",
-                "LIVE_COLOR",
-                "VERIFY_URL",
-                "INTERNAL_URL",
-                "SMOKE_PATHS",
-                "VERIFY_TIMEOUT_SECONDS",
-                "BASE_DIR",
-            ],
+            required: [...NGINX, ...GATE, ...SWITCH_STATE],
             optional: [
                 ...GATE_OPTIONAL,
                 NGINX_BIN,
@@ -141,21 +141,7 @@ export const SCRIPTS = {
      * with the switch's environment in acme/renew.env; run by its timer or by hand).
      */
     acmeRenew: declare("acme-renew.sh", ["nginx-lib.sh", "switch-lib.sh", "acme-lib.sh"], {
-        required: [
-            ...NGINX,
-            ...ACME,
-            "NGINX_CONF",
-            "CONFIG_ID",
-            "SWITCH_MODE",
-            "LIVE_COLOR",
-            "VERIFY_URL",
-            "INTERNAL_URL",
-            "SMOKE_PATHS",
-            "VERIFY_TIMEOUT_SECONDS",
-            "HEALTH_INTERVAL_MS",
-            "BASE_DIR",
-            "VERIFY_TLS_PORT",
-        ],
+        required: [...NGINX, ...ACME, ...SWITCH_STATE, "HEALTH_INTERVAL_MS", "VERIFY_TLS_PORT"],
         optional: [
             NGINX_BIN,
             "SUPERVISOR",

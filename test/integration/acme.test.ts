@@ -8,9 +8,8 @@ import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { LocalStack, createLocalStack, getJson } from "../../scripts/lib/localStack";
-import { recordOutcome } from "../../scripts/lib/reliability";
 import { type TestCa, startTestCa } from "../support/acme";
-import { Measured, measureUnderLoad } from "../support/traffic";
+import { Measured, assertNothingLost, measureUnderLoad } from "../support/traffic";
 
 const HOSTS = [1, 2];
 const NAME = "shop.example.test";
@@ -59,17 +58,10 @@ describe("local target, certificates from an ACME CA (pebble)", function () {
             },
             action,
         );
-        assert.deepEqual(run.result.failures, [], "every request nginx accepted got a complete 2xx");
-        assert.equal(run.postsProcessed, run.result.postOk, "every POST processed once and answered once");
-        recordOutcome({
+        assertNothingLost(run, {
             area: "certificates (ACME)",
             fault: `${name}, load sending Host: ${NAME}${https ? " over HTTPS, the chain checked" : ""}`,
             expected: "0 failed requests (a reload for a new certificate closes idle connections: counted apart)",
-            observed:
-                `${run.result.ok} complete 2xx, ${run.result.failures.length} failed, ` +
-                `${run.result.closedOnReuse} closed on reuse by a reload`,
-            sent: run.result.sent,
-            lost: run.result.failures.length,
         });
         return run;
     }

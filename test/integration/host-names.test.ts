@@ -6,9 +6,8 @@
 import * as assert from "node:assert/strict";
 import * as https from "node:https";
 import { LocalStack, createLocalStack, getJson } from "../../scripts/lib/localStack";
-import { recordOutcome } from "../../scripts/lib/reliability";
 import { certificateFor } from "../support/nginxCheck";
-import { Measured, measureUnderLoad } from "../support/traffic";
+import { Measured, assertNothingLost, measureUnderLoad } from "../support/traffic";
 
 type Color = "blue" | "green";
 const HOSTS = [1, 2];
@@ -42,19 +41,12 @@ describe("local target, an app that answers 421 to any Host but its own (hostNam
             },
             action,
         );
-        assert.deepEqual(run.result.failures, [], "every request nginx accepted got a complete 2xx");
-        assert.equal(run.postsProcessed, run.result.postOk, "every POST processed once and answered once");
-        recordOutcome({
+        assertNothingLost(run, {
             area: "host names",
             fault:
                 `${name}, the apps answering 421 to any other Host, load sending Host: ${NAME}` +
                 (tls ? " over HTTPS (SNI)" : ""),
             expected: "0 failed requests (a changed config reloads nginx: idle connections it closes count apart)",
-            observed:
-                `${run.result.ok} complete 2xx, ${run.result.failures.length} failed, ` +
-                `${run.result.closedOnReuse} closed on reuse by a reload`,
-            sent: run.result.sent,
-            lost: run.result.failures.length,
         });
         return run;
     }

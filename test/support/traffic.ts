@@ -3,6 +3,7 @@
 import * as assert from "node:assert/strict";
 import type { AppStatus } from "../../scripts/lib/localStack";
 import { Load, LoadResult, summarize } from "../../scripts/lib/load";
+import { recordOutcome } from "../../scripts/lib/reliability";
 
 type Color = "blue" | "green";
 
@@ -72,4 +73,21 @@ export async function measureUnderLoad(opts: MeasureOptions, action: () => Promi
         `the load ran at 300 req/s or more (it sent ${result.sendRate.toFixed(0)} req/s)`,
     );
     return { result, postsProcessed, startedAt };
+}
+
+/**
+ * Nothing lost: every request nginx accepted got a complete 2xx, and every POST ran once and was
+ * answered once; then the row for docs/reliability.md. A reload's closed idle connections count apart.
+ */
+export function assertNothingLost(run: Measured, row: { area: string; fault: string; expected: string }): void {
+    assert.deepEqual(run.result.failures, [], "every request nginx accepted got a complete 2xx");
+    assert.equal(run.postsProcessed, run.result.postOk, "every POST processed once and answered once");
+    recordOutcome({
+        ...row,
+        observed:
+            `${run.result.ok} complete 2xx, ${run.result.failures.length} failed, ` +
+            `${run.result.closedOnReuse} closed on reuse by a reload`,
+        sent: run.result.sent,
+        lost: run.result.failures.length,
+    });
 }
