@@ -6,20 +6,14 @@
 import { execFile } from "node:child_process";
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
-import * as tls from "node:tls";
 import { LocalStack, createLocalStack, getJson } from "../../scripts/lib/localStack";
-import { type TestCa, startTestCa } from "../support/acme";
+import { type TestCa, servedCertificate, startTestCa } from "../support/acme";
 import { Measured, assertNothingLost, measureUnderLoad } from "../support/traffic";
 
 const HOSTS = [1, 2];
 const NAME = "shop.example.test";
 /** Shorter than a day: with acmeRenewDays 1 every certificate is due for renewal at once. */
 const VALIDITY_SECONDS = 900;
-
-interface Served {
-    readonly serial: string;
-    readonly issuer: string;
-}
 
 describe("local target, certificates from an ACME CA (pebble)", function () {
     let stack: LocalStack;
@@ -29,16 +23,9 @@ describe("local target, certificates from an ACME CA (pebble)", function () {
     const quiet = { onOutput: () => undefined };
     const asClient = { Host: NAME };
 
-    /** The certificate nginx shows for the name, checked against the CA's root (the handshake fails otherwise). */
-    function served(trusting = root): Promise<Served> {
-        return new Promise((resolve, reject) => {
-            const socket = tls.connect({ host: "127.0.0.1", port: httpsPort, servername: NAME, ca: trusting }, () => {
-                const certificate = socket.getPeerCertificate();
-                socket.end();
-                resolve({ serial: certificate.serialNumber, issuer: String(certificate.issuer.CN) });
-            });
-            socket.on("error", reject);
-        });
+    /** The certificate nginx shows for the name, checked against the CA's root. */
+    function served(): Promise<{ serial: string; issuer: string }> {
+        return servedCertificate("127.0.0.1", httpsPort, NAME, root);
     }
 
     async function liveColor(): Promise<string> {

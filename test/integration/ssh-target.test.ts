@@ -15,10 +15,11 @@ import { assertDriftPutBack } from "../support/drift";
 import { Lab, createLab, labUnavailable } from "../support/netns";
 import { REPO_ROOT } from "../../scripts/lib/pulumi";
 import { recordOutcome } from "../../scripts/lib/reliability";
-import { SshStack, createSshStack } from "../support/sshStack";
+import { SSH_PUBLIC_PORT, SshStack, createSshStack } from "../support/sshStack";
+import { servedCertificate, startTestCa } from "../support/acme";
 import { echoedInstance } from "../../components/observe";
 import { SshHosts } from "../../components/targets/ssh/hosts";
-import { measureUnderLoad } from "../support/traffic";
+import { assertNothingLost, measureUnderLoad } from "../support/traffic";
 
 type Color = "blue" | "green";
 const HOSTS = [1, 2];
@@ -449,6 +450,65 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         await stack.stack.setConfig("activeColor", { value: live });
         assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
         assert.equal(await liveColor(), live);
+    });
+
+    it("certificates from an ACME CA over SSH: the nginx host obtains one, a switch under load renews it", async () => {
+        const nginx = lab!.hosts.nginx.address;
+        const ca = await startTestCa({
+            httpPort: SSH_PUBLIC_PORT,
+            validitySeconds: 900,
+            listenAddress: lab!.bridgeAddress,
+            namesResolveTo: nginx,
+        });
+        try {
+            const live = await liveColor();
+            const acme: Record<string, string> = {
+                httpsPort: "8443",
+                acmeDirectoryUrl: ca.directoryUrl,
+                acmeEmail: "ops@example.test",
+                acmeCaCertificate: ca.listenerCertificate,
+                acmeRenewDays: "1",
+            };
+            for (const [key, value] of Object.entries(acme)) await stack.stack.setConfig(key, { value });
+            let output = "";
+            const first = await stack.stack.up({ onOutput: (t) => (output += t) });
+            assert.equal(first.summary.result, "succeeded");
+            assert.match(output, /No certificate yet: plain HTTP first/);
+            assert.match(output, /verified GET \/health over HTTPS: 200 from /);
+            const root = await ca.issuingRoot();
+            const before = await servedCertificate(nginx, 8443, NAME, root);
+            assert.match(before.issuer, /Pebble/i);
+
+            const other = live === "blue" ? "green" : "blue";
+            await stack.stack.setConfig("activeColor", { value: other });
+            const run = await measureUnderLoad(
+                {
+                    url: `https://${nginx}:8443`,
+                    name: `switch to ${other} that renews the certificate (ssh, HTTPS)`,
+                    hostsPerPool: HOSTS.length,
+                    appStatus: (c, i) => stack.appStatus(c, i),
+                    headers: asClient,
+                    ca: root,
+                },
+                async () => {
+                    assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+                },
+            );
+            assertNothingLost(run, {
+                target: "ssh",
+                area: "certificates (ACME)",
+                fault: `switch to ${other} over SSH that renews the certificate, load over HTTPS sending Host: ${NAME}`,
+                expected: "0 failed requests (the renewal's reload closes idle connections: counted apart)",
+            });
+            assert.notEqual((await servedCertificate(nginx, 8443, NAME, root)).serial, before.serial);
+            assert.equal(await liveColor(), other);
+
+            await stack.stack.setConfig("activeColor", { value: live });
+            for (const key of Object.keys(acme)) await stack.stack.removeConfig(key);
+            assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded", "back to plain HTTP");
+        } finally {
+            await ca.dispose();
+        }
     });
 
     describe("connection problems fail naming the host and the cause, and change nothing on any host", () => {

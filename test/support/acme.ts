@@ -8,6 +8,7 @@ import * as https from "node:https";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as tls from "node:tls";
 import { REPO_ROOT } from "../../scripts/lib/pulumi";
 import { certificateFor } from "./nginxCheck";
 
@@ -22,6 +23,23 @@ export interface TestCa {
     stop(): Promise<void>;
     start(): Promise<void>;
     dispose(): Promise<void>;
+}
+
+/** The certificate a TLS server shows for `servername`, checked against `ca` (the handshake fails otherwise). */
+export function servedCertificate(
+    host: string,
+    port: number,
+    servername: string,
+    ca: string,
+): Promise<{ serial: string; issuer: string }> {
+    return new Promise((resolve, reject) => {
+        const socket = tls.connect({ host, port, servername, ca }, () => {
+            const certificate = socket.getPeerCertificate();
+            socket.end();
+            resolve({ serial: certificate.serialNumber, issuer: String(certificate.issuer.CN) });
+        });
+        socket.on("error", reject);
+    });
 }
 
 function freePort(): Promise<number> {
@@ -49,24 +67,32 @@ function get(url: string, ca: string): Promise<{ status: number; body: string }>
 }
 
 /**
- * Starts pebble, whose HTTP-01 checks go to `httpPort` (the stack's publicPort) of whatever the
- * names resolve to (127.0.0.1), issuing certificates valid for `validitySeconds`.
+ * Starts pebble, whose HTTP-01 checks go to `httpPort` (the stack's publicPort) of the address
+ * every name resolves to (`namesResolveTo`, 127.0.0.1 by default), issuing certificates valid for
+ * `validitySeconds`. It listens on `listenAddress` (127.0.0.1 by default; the lab's bridge
+ * address for an nginx host in a network namespace).
  */
-export async function startTestCa(options: { httpPort: number; validitySeconds: number }): Promise<TestCa> {
+export async function startTestCa(options: {
+    httpPort: number;
+    validitySeconds: number;
+    listenAddress?: string;
+    namesResolveTo?: string;
+}): Promise<TestCa> {
+    const listenAddress = options.listenAddress ?? "127.0.0.1";
     const tools = execFileSync("bash", [path.join(REPO_ROOT, "scripts", "toolchain", "pebble.sh")], {
         encoding: "utf8",
         stdio: ["ignore", "pipe", "inherit"],
     }).trim();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pebble-"));
     const [listen, management, dns, dnsManagement] = await Promise.all([1, 2, 3, 4].map(() => freePort()));
-    const listener = certificateFor("localhost", "IP:127.0.0.1,DNS:localhost");
+    const listener = certificateFor("localhost", `IP:${listenAddress},DNS:localhost`);
     fs.writeFileSync(path.join(dir, "cert.pem"), listener.cert);
     fs.writeFileSync(path.join(dir, "key.pem"), listener.key);
     fs.writeFileSync(
         path.join(dir, "pebble.json"),
         JSON.stringify({
             pebble: {
-                listenAddress: `127.0.0.1:${listen}`,
+                listenAddress: `${listenAddress}:${listen}`,
                 managementListenAddress: `127.0.0.1:${management}`,
                 certificate: path.join(dir, "cert.pem"),
                 privateKey: path.join(dir, "key.pem"),
@@ -109,7 +135,7 @@ export async function startTestCa(options: { httpPort: number; validitySeconds: 
             await new Promise((resolve) => setTimeout(resolve, 100));
         }
     }
-    const directoryUrl = `https://127.0.0.1:${listen}/dir`;
+    const directoryUrl = `https://${listenAddress}:${listen}/dir`;
     async function start(): Promise<void> {
         // Real validation (no PEBBLE_VA_ALWAYS_VALID), without pebble's random waits and nonce rejections.
         launch("pebble", ["-config", path.join(dir, "pebble.json"), "-dnsserver", `127.0.0.1:${dns}`], {
@@ -121,7 +147,7 @@ export async function startTestCa(options: { httpPort: number; validitySeconds: 
 
     launch("pebble-challtestsrv", [
         "-defaultIPv4",
-        "127.0.0.1",
+        options.namesResolveTo ?? "127.0.0.1",
         "-defaultIPv6",
         "",
         "-dnsserver",

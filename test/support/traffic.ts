@@ -79,7 +79,10 @@ export async function measureUnderLoad(opts: MeasureOptions, action: () => Promi
  * Nothing lost: every request nginx accepted got a complete 2xx, and every POST ran once and was
  * answered once; then the row for docs/reliability.md. A reload's closed idle connections count apart.
  */
-export function assertNothingLost(run: Measured, row: { area: string; fault: string; expected: string }): void {
+export function assertNothingLost(
+    run: Measured,
+    row: { area: string; fault: string; expected: string; target?: string },
+): void {
     assert.deepEqual(run.result.failures, [], "every request nginx accepted got a complete 2xx");
     assert.equal(run.postsProcessed, run.result.postOk, "every POST processed once and answered once");
     recordOutcome({
