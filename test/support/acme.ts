@@ -85,7 +85,9 @@ export async function startTestCa(options: {
     }).trim();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pebble-"));
     const [listen, management, dns, dnsManagement] = await Promise.all([1, 2, 3, 4].map(() => freePort()));
-    const listener = certificateFor("localhost", `IP:${listenAddress},DNS:localhost`);
+    // For the directory URL's address and the management interface's (loopback).
+    const addresses = [...new Set([listenAddress, "127.0.0.1"])].map((address) => `IP:${address}`);
+    const listener = certificateFor("localhost", [...addresses, "DNS:localhost"].join(","));
     fs.writeFileSync(path.join(dir, "cert.pem"), listener.cert);
     fs.writeFileSync(path.join(dir, "key.pem"), listener.key);
     fs.writeFileSync(
