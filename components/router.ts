@@ -99,7 +99,10 @@ export class Router extends pulumi.ComponentResource {
                     args.verifyTimeoutSeconds +
                     args.shutdownTimeoutSeconds +
                     120 +
-                    (args.tls && "acme" in args.tls.certificate ? 2 * ACME_TIMEOUT_SECONDS : 0),
+                    // The lock's wait, lego, lego again for a forgotten account; a second apply and verify.
+                    (args.tls && "acme" in args.tls.certificate
+                        ? 3 * ACME_TIMEOUT_SECONDS + 2 * args.verifyTimeoutSeconds
+                        : 0),
                 environment: {
                     // The gate's inputs: the switch checks the pool again with them right before it applies.
                     ...args.gate.environment,

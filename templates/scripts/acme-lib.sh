@@ -14,6 +14,9 @@ tls_key="$tls_dir/key.pem"
 acme_dir="$NGINX_PREFIX/acme"               # lego's account and certificates, acme/renew: this login's only
 acme_webroot="$NGINX_PREFIX/acme-challenge" # what nginx serves the CA (nginx.conf.hbs)
 acme_problem=""                             # why the last step failed, for the caller's message
+# "SERIAL DIRECTORY_URL" of the certificate in place, and of the last one the CA issued (lego's).
+acme_installed="$NGINX_PREFIX/acme/installed"
+acme_issued="$NGINX_PREFIX/acme/issued"
 
 acme_enabled() { [ -n "${ACME_DIRECTORY_URL:-}" ]; }
 primary_name() { echo "${HOST_NAMES%% *}"; }
@@ -33,7 +36,8 @@ certificate_due() {
     local name
     if [ ! -s "$tls_certificate" ]; then
         echo "there is no certificate yet"
-    elif [ "$(certificate_serial "$tls_certificate")" != "$(cat "$acme_dir/installed-serial" 2>/dev/null)" ]; then
+    elif [ "$(certificate_serial "$tls_certificate") $ACME_DIRECTORY_URL" != \
+        "$(cat "$acme_installed" 2>/dev/null)" ]; then
         echo "the certificate in place did not come from $ACME_DIRECTORY_URL"
     elif ! openssl x509 -noout -in "$tls_certificate" -checkend $((ACME_RENEW_DAYS * 86400)) >/dev/null; then
         echo "it expires $(certificate_end "$tls_certificate"), within acmeRenewDays ($ACME_RENEW_DAYS)"
@@ -86,11 +90,30 @@ run_lego() {
     env "${trust[@]}" timeout "$ACME_TIMEOUT_SECONDS" "${LEGO_BIN:-lego}" "${args[@]}" run
 }
 
+# issued_unused: lego holds a certificate this CA issued that is not in place and not due (an
+# earlier attempt to serve it failed): it serves without asking the CA for another.
+issued_unused() {
+    local new name
+    new="$acme_dir/lego/certificates/$(primary_name)"
+    [ -s "$new.crt" ] && [ -s "$new.key" ] || return 1
+    [ "$(certificate_serial "$new.crt") $ACME_DIRECTORY_URL" = "$(cat "$acme_issued" 2>/dev/null)" ] || return 1
+    [ "$(certificate_serial "$new.crt")" != "$(certificate_serial "$tls_certificate")" ] || return 1
+    openssl x509 -noout -in "$new.crt" -checkend $((ACME_RENEW_DAYS * 86400)) >/dev/null || return 1
+    for name in $HOST_NAMES; do
+        openssl x509 -noout -in "$new.crt" -checkhost "$name" | grep -q ' does match ' || return 1
+    done
+}
+
 # obtain_certificate WHY: asks the CA for a certificate for HOST_NAMES, checks what it gave.
 # Nothing in use changes here; on failure acme_problem says why.
 obtain_certificate() {
     local output status answered name new
     new="$acme_dir/lego/certificates/$(primary_name)"
+    if issued_unused; then
+        log "Certificate for $HOST_NAMES: $1; the CA issued one earlier that was not put in place" \
+            "(serial $(certificate_serial "$new.crt")): using it, not asking again (the CA limits duplicates)"
+        return 0
+    fi
     if ! command -v "${LEGO_BIN:-lego}" >/dev/null 2>&1; then
         acme_problem="lego (the ACME client) is not installed on the nginx host. Install it: apt-get install lego"
         return 1
@@ -118,6 +141,7 @@ obtain_certificate() {
         acme_problem+=" $(printf '%s\n' "$output" | grep -v '^[[:space:]]*$' | tail -n 2 | tr '\n' ' '| cut -c1-600))"
         return 1
     fi
+    printf '%s %s\n' "$(certificate_serial "$new.crt")" "$ACME_DIRECTORY_URL" >"$acme_issued"
     for name in $HOST_NAMES; do
         if ! openssl x509 -noout -in "$new.crt" -checkhost "$name" 2>/dev/null | grep -q ' does match '; then
             acme_problem="the certificate lego wrote ($new.crt) does not cover $name"
@@ -141,20 +165,21 @@ place_certificate() {
         if [ -s "$tls_certificate" ]; then
             cp -p "$tls_certificate" "$tls_certificate.previous"
             cp -p "$tls_key" "$tls_key.previous"
+            cp -p "$acme_installed" "$acme_installed.previous" 2>/dev/null || rm -f "$acme_installed.previous"
         fi
         cp "$new.crt" "$tls_certificate.new"
         cp "$new.key" "$tls_key.new"
     )
     mv -f "$tls_key.new" "$tls_key"
     mv -f "$tls_certificate.new" "$tls_certificate"
-    certificate_serial "$tls_certificate" >"$acme_dir/installed-serial"
+    printf '%s %s\n' "$(certificate_serial "$tls_certificate")" "$ACME_DIRECTORY_URL" >"$acme_installed"
 }
 
 put_back_certificate() {
     [ -s "$tls_certificate.previous" ] || return 0
     mv -f "$tls_key.previous" "$tls_key"
     mv -f "$tls_certificate.previous" "$tls_certificate"
-    certificate_serial "$tls_certificate" >"$acme_dir/installed-serial"
+    mv -f "$acme_installed.previous" "$acme_installed" 2>/dev/null || rm -f "$acme_installed"
 }
 
 # served_serial: the serial of the certificate nginx shows for the primary name on the HTTPS port.
@@ -182,7 +207,9 @@ serve_certificate() {
         problem="nginx did not reload with it: $(config_problem "${config_id:-$CONFIG_ID}")"
     else
         deadline=$(($(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000))
-        while served=$(served_serial) && [ "$served" != "$expected" ] && [ "$(now_ms)" -lt "$deadline" ]; do
+        while :; do
+            served=$(served_serial || true)
+            if [ "$served" = "$expected" ] || [ "$(now_ms)" -ge "$deadline" ]; then break; fi
             sleep_ms "$HEALTH_INTERVAL_MS"
         done
         if [ "$served" != "$expected" ]; then

@@ -27,11 +27,10 @@ choose_acme_config() {
 acme_after_switch() {
     local why problem started
     started=$(now_ms)
-    acme_lock
     [ "$acme_bootstrap" = true ] || install_renewal
     if ! why=$(certificate_due); then
         log "Certificate for $HOST_NAMES: valid until $(certificate_end "$tls_certificate")" \
-            "(renewed within $ACME_RENEW_DAYS days of that, by $acme_dir/renew)"
+            "(renewed within $ACME_RENEW_DAYS days of that by a switch or $acme_dir/renew)"
         return 0
     fi
     if ! obtain_certificate "$why"; then
@@ -47,13 +46,29 @@ acme_after_switch() {
     if [ "$acme_bootstrap" = true ]; then
         NGINX_CONF=$full_conf CONFIG_ID=$full_config_id VERIFY_TLS_PORT=$full_tls_port HTTPS_REDIRECT=$full_redirect
         log "Certificate obtained (serial $(certificate_serial "$tls_certificate")): applying the config with HTTPS"
+        # What a failure goes back to (restore reads it): the plain-HTTP config, serving this colour.
+        # shellcheck disable=SC2034
+        previous_live=$LIVE_COLOR
         apply_config
-        problem=$(verify) || restore "$problem"
+        if ! problem=$(verify); then
+            restore "$LIVE_COLOR is live over plain HTTP only: the config with HTTPS failed its check: $problem"
+        fi
         install_renewal
     elif ! serve_certificate; then
         fail "$LIVE_COLOR is live (verified), but the renewed certificate was not served: $acme_problem."
     fi
     log "timing: certificate $(($(now_ms) - started)) ms"
+}
+
+# remove_renewal: ACME turned off: the timer and acme/renew go (the certificate files stay, unused).
+remove_renewal() {
+    local unit
+    for unit in "$renewal_timer" "$renewal_unit"; do
+        if use_systemd && [ -f "/etc/systemd/system/$unit" ]; then
+            unit_as_root remove-unit "$unit" || fail "removing $unit failed (above)"
+        fi
+    done
+    rm -f "$acme_dir/renew" "$acme_dir/renew.env"
 }
 
 # install_renewal: acme/renew, the renewal the host's timer (or an operator) runs, with this

@@ -18,17 +18,18 @@ renewal_unit=bluegreen-acme-renew.service renewal_timer=bluegreen-acme-renew.tim
 use_systemd() { [ -n "${NGINX_UNIT_TEXT:-}" ] && [ "${SUPERVISOR:-process}" != process ] && systemd_runs; }
 
 # run_nginx ARGS...: as the login, whose master it is (its unit runs nginx as the login), with
-# nothing of this script's environment but PATH: a master started here keeps what it was started
-# with for life, and Pulumi's, CI's and the scripts' variables (passphrase, cloud keys) are not
-# nginx's business. (Its unit starts it with systemd's own clean environment.) A master still
-# running as root, started by an earlier version's unit, takes signals from root only: sudo
-# then, as before (ssh hosts with their own sudo rules, until it moves: docs/ssh.md).
+# nothing of this script's environment but PATH, nor its certificate lock (fd 9, acme-lib.sh): a
+# master started here keeps what it was started with for life, and Pulumi's, CI's and the
+# scripts' variables (passphrase, cloud keys) are not nginx's business. (Its unit starts it with
+# systemd's own clean environment.) A master still running as root, started by an earlier
+# version's unit, takes signals from root only: sudo then, as before (ssh hosts with their own
+# sudo rules, until it moves: docs/ssh.md).
 run_nginx() {
     local pid
     if [ "$(id -u)" != 0 ] && pid=$(master_pid) && [ "$(stat -c %u "/proc/$pid")" = 0 ]; then
-        as_root "$(command -v "$nginx_bin")" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@"
+        as_root "$(command -v "$nginx_bin")" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@" 9>&-
     else
-        env -i PATH="$PATH" "$nginx_bin" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@"
+        env -i PATH="$PATH" "$nginx_bin" -p "$NGINX_PREFIX/" -e "$NGINX_PREFIX/logs/error.log" "$@" 9>&-
     fi
 }
 

@@ -8,6 +8,8 @@ need SWITCH_MODE
 # optional: RECONCILE
 
 prepare_prefix
+# One certificate change at a time: the host's renewal timer waits for this switch, and it for a renewal.
+if acme_enabled; then acme_lock; fi
 [ -z "${RECONCILE:-}" ] || log "Reconciling: $RECONCILE"
 run_gate
 if [ "$SWITCH_MODE" = no-reload ]; then prepare_no_reload; fi
@@ -22,7 +24,8 @@ apply_live_color
 live_done=$(now_ms)
 if problem=$(verify); then
     verified=$(now_ms)
-    if acme_enabled; then acme_after_switch; fi
+    record_live
+    if acme_enabled; then acme_after_switch; else remove_renewal; fi
     report_switched "$started" "$config_done" "$live_done" "$verified"
     exit 0
 fi

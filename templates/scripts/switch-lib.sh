@@ -381,16 +381,21 @@ apply_live_color() {
     fi
 }
 
-# report_switched STARTED CONFIG_DONE LIVE_DONE VERIFIED (times in ms): records the live colour, and
-# when it changed, then logs the outcome; the last line is the result Router parses (switchResult.ts).
-report_switched() {
-    local last_switch
+# record_live: the live colour, verified, is recorded on the host at once (what acme/renew and the
+# next switch read), before any later step can fail, and when it changed.
+record_live() {
     # Both modes keep the file current, so that a change of switch mode starts from the truth.
     write_atomic "$live_file" "$LIVE_COLOR"
     # When the live colour changed, remember when: the stack's lastSwitch output.
     if [ "$previous_live" != "$LIVE_COLOR" ] || [ ! -s "$last_switch_file" ]; then
         printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LIVE_COLOR" >"$last_switch_file"
     fi
+}
+
+# report_switched STARTED CONFIG_DONE LIVE_DONE VERIFIED (times in ms): logs the outcome (after
+# record_live); the last line is the result Router parses (switchResult.ts).
+report_switched() {
+    local last_switch
     last_switch=$(cat "$last_switch_file")
     log "Switched: $LIVE_COLOR is live (config $CONFIG_ID, $SWITCH_MODE mode)"
     log "timing: config $(($2 - $1)) ms (changed: $config_changed), live colour $(($3 - $2)) ms," \

@@ -5,6 +5,7 @@
 // use keeps serving. Under load throughout, sending the app's name; nothing may be lost.
 import { execFile } from "node:child_process";
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalStack, createLocalStack, getJson } from "../../scripts/lib/localStack";
 import { type TestCa, servedCertificate, startTestCa } from "../support/acme";
@@ -174,8 +175,23 @@ describe("local target, certificates from an ACME CA (pebble)", function () {
 
         await ca.start();
         root = await ca.issuingRoot(); // pebble signs with a new root after a restart
-        const healed = await stack.stack.up(quiet);
-        assert.equal(healed.summary.result, "succeeded", "the next update renews");
+        // The host recorded the rollback's colour although the update failed: the timer's renewal
+        // verifies against blue, and succeeds.
+        const renewed = await renew();
+        assert.equal(renewed.code, 0, renewed.output);
+        assert.match(renewed.output, /verified GET \/health over HTTPS: 200 from blue/);
         assert.notEqual((await served()).serial, before.serial);
+        const healed = await stack.stack.up(quiet);
+        assert.equal(healed.summary.result, "succeeded", "the next update converges");
+    });
+
+    it("ACME turned off: the renewal goes with it; plain HTTP serves", async () => {
+        for (const key of ["acmeDirectoryUrl", "acmeEmail", "acmeCaCertificate", "acmeRenewDays", "httpsRedirect"]) {
+            await stack.stack.removeConfig(key);
+        }
+        assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+        assert.equal(fs.existsSync(path.join(stack.stateDir, "nginx", "acme", "renew")), false, "acme/renew removed");
+        assert.equal((await getJson<string>(`${stack.publicUrl}/health`, asClient)).status, 200);
+        await assert.rejects(served(), "no HTTPS listener any more");
     });
 });

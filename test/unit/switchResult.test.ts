@@ -65,7 +65,7 @@ describe("the switch's result line", () => {
                 BASE_DIR: prefix,
             });
             const script = loadScript("switch-lib.sh");
-            const run = spawnSync("bash", ["-c", `${script.text}\nreport_switched 0 0 0 0`, script.name], {
+            const run = spawnSync("bash", ["-c", `${script.text}\nrecord_live\nreport_switched 0 0 0 0`, script.name], {
                 encoding: "utf8",
                 env: {
                     PATH: process.env.PATH ?? "/usr/bin:/bin",
