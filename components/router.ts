@@ -66,6 +66,8 @@ function tlsEnvironment(
         BOOTSTRAP_CONFIG_ID: bootstrap.configId,
         // What the host runs to renew, by its timer or by hand: the same steps as here.
         ACME_RENEW_SCRIPT: declaredScript(SCRIPTS.acmeRenew).text,
+        // acme/renew.env: the switch's values of what that script takes.
+        ACME_RENEW_VARIABLES: [...SCRIPTS.acmeRenew.required, ...SCRIPTS.acmeRenew.optional].join(" "),
         // Where systemd runs, the timer that runs it.
         ACME_SERVICE_UNIT_TEXT: render("systemd/bluegreen-acme-renew.service.hbs", {
             prefix: hostsLayer.nginxPrefix,

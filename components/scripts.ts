@@ -131,6 +131,7 @@ export const SCRIPTS = {
                 "BOOTSTRAP_CONF",
                 "BOOTSTRAP_CONFIG_ID",
                 "ACME_RENEW_SCRIPT",
+                "ACME_RENEW_VARIABLES",
                 "ACME_SERVICE_UNIT_TEXT",
                 "ACME_TIMER_UNIT_TEXT",
             ],

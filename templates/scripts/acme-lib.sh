@@ -15,14 +15,28 @@ acme_dir="$NGINX_PREFIX/acme"               # lego's account and certificates, a
 acme_webroot="$NGINX_PREFIX/acme-challenge" # what nginx serves the CA (nginx.conf.hbs)
 acme_problem=""                             # why the last step failed, for the caller's message
 # "SERIAL DIRECTORY_URL" of the certificate in place, and of the last one the CA issued (lego's).
-acme_installed="$NGINX_PREFIX/acme/installed"
-acme_issued="$NGINX_PREFIX/acme/issued"
+acme_installed="$acme_dir/installed"
+acme_issued="$acme_dir/issued"
 
 acme_enabled() { [ -n "${ACME_DIRECTORY_URL:-}" ]; }
 primary_name() { echo "${HOST_NAMES%% *}"; }
 
 certificate_serial() { openssl x509 -noout -serial -in "$1" 2>/dev/null | sed 's/^serial=//'; }
 certificate_end() { openssl x509 -noout -enddate -in "$1" 2>/dev/null | sed 's/^notAfter=//'; }
+# certificate_record FILE: "SERIAL DIRECTORY_URL", as acme/installed and acme/issued hold it.
+certificate_record() { printf '%s %s\n' "$(certificate_serial "$1")" "$ACME_DIRECTORY_URL"; }
+
+# uncovered_name FILE: the first name of HOST_NAMES the certificate does not cover; fails if none.
+uncovered_name() {
+    local name
+    for name in $HOST_NAMES; do
+        if ! openssl x509 -noout -in "$1" -checkhost "$name" 2>/dev/null | grep -q ' does match '; then
+            echo "$name"
+            return 0
+        fi
+    done
+    return 1
+}
 
 # acme_lock: one certificate change at a time on this host (a switch and the timer's renewal).
 acme_lock() {
@@ -36,18 +50,13 @@ certificate_due() {
     local name
     if [ ! -s "$tls_certificate" ]; then
         echo "there is no certificate yet"
-    elif [ "$(certificate_serial "$tls_certificate") $ACME_DIRECTORY_URL" != \
-        "$(cat "$acme_installed" 2>/dev/null)" ]; then
+    elif [ "$(certificate_record "$tls_certificate")" != "$(cat "$acme_installed" 2>/dev/null)" ]; then
         echo "the certificate in place did not come from $ACME_DIRECTORY_URL"
     elif ! openssl x509 -noout -in "$tls_certificate" -checkend $((ACME_RENEW_DAYS * 86400)) >/dev/null; then
         echo "it expires $(certificate_end "$tls_certificate"), within acmeRenewDays ($ACME_RENEW_DAYS)"
+    elif name=$(uncovered_name "$tls_certificate"); then
+        echo "it does not cover $name"
     else
-        for name in $HOST_NAMES; do
-            if ! openssl x509 -noout -in "$tls_certificate" -checkhost "$name" | grep -q ' does match '; then
-                echo "it does not cover $name"
-                return 0
-            fi
-        done
         return 1
     fi
 }
@@ -93,15 +102,13 @@ run_lego() {
 # issued_unused: lego holds a certificate this CA issued that is not in place and not due (an
 # earlier attempt to serve it failed): it serves without asking the CA for another.
 issued_unused() {
-    local new name
+    local new
     new="$acme_dir/lego/certificates/$(primary_name)"
     [ -s "$new.crt" ] && [ -s "$new.key" ] || return 1
-    [ "$(certificate_serial "$new.crt") $ACME_DIRECTORY_URL" = "$(cat "$acme_issued" 2>/dev/null)" ] || return 1
+    [ "$(certificate_record "$new.crt")" = "$(cat "$acme_issued" 2>/dev/null)" ] || return 1
     [ "$(certificate_serial "$new.crt")" != "$(certificate_serial "$tls_certificate")" ] || return 1
     openssl x509 -noout -in "$new.crt" -checkend $((ACME_RENEW_DAYS * 86400)) >/dev/null || return 1
-    for name in $HOST_NAMES; do
-        openssl x509 -noout -in "$new.crt" -checkhost "$name" | grep -q ' does match ' || return 1
-    done
+    ! uncovered_name "$new.crt" >/dev/null
 }
 
 # obtain_certificate WHY: asks the CA for a certificate for HOST_NAMES, checks what it gave.
@@ -141,13 +148,11 @@ obtain_certificate() {
         acme_problem+=" $(printf '%s\n' "$output" | grep -v '^[[:space:]]*$' | tail -n 2 | tr '\n' ' '| cut -c1-600))"
         return 1
     fi
-    printf '%s %s\n' "$(certificate_serial "$new.crt")" "$ACME_DIRECTORY_URL" >"$acme_issued"
-    for name in $HOST_NAMES; do
-        if ! openssl x509 -noout -in "$new.crt" -checkhost "$name" 2>/dev/null | grep -q ' does match '; then
-            acme_problem="the certificate lego wrote ($new.crt) does not cover $name"
-            return 1
-        fi
-    done
+    certificate_record "$new.crt" >"$acme_issued"
+    if name=$(uncovered_name "$new.crt"); then
+        acme_problem="the certificate lego wrote ($new.crt) does not cover $name"
+        return 1
+    fi
     if [ "$(openssl x509 -noout -pubkey -in "$new.crt")" != "$(openssl pkey -pubout -in "$new.key" 2>/dev/null)" ]; then
         acme_problem="the certificate lego wrote ($new.crt) does not match its key"
         return 1
@@ -172,7 +177,7 @@ place_certificate() {
     )
     mv -f "$tls_key.new" "$tls_key"
     mv -f "$tls_certificate.new" "$tls_certificate"
-    printf '%s %s\n' "$(certificate_serial "$tls_certificate")" "$ACME_DIRECTORY_URL" >"$acme_installed"
+    certificate_record "$tls_certificate" >"$acme_installed"
 }
 
 put_back_certificate() {

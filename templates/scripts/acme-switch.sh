@@ -2,7 +2,8 @@
 # The switch's certificate steps (nginx-switch.sh), with an ACME CA: the first certificate, which
 # needs nginx serving before it can have HTTPS, a renewal when due, and acme/renew for the host's
 # timer. Certificates themselves: acme-lib.sh.
-# optional: BOOTSTRAP_CONF BOOTSTRAP_CONFIG_ID ACME_RENEW_SCRIPT ACME_SERVICE_UNIT_TEXT ACME_TIMER_UNIT_TEXT
+# optional: BOOTSTRAP_CONF BOOTSTRAP_CONFIG_ID ACME_RENEW_SCRIPT ACME_RENEW_VARIABLES
+# optional: ACME_SERVICE_UNIT_TEXT ACME_TIMER_UNIT_TEXT
 
 acme_bootstrap=false # the switch applies the config without HTTPS: there is no certificate yet
 full_conf=""         # then the full config and its checks, for after the CA answered
@@ -77,10 +78,8 @@ install_renewal() {
     local name
     (umask 077 && mkdir -p "$acme_dir")
     {
-        for name in NGINX_PREFIX BASE_DIR NGINX_BIN SUPERVISOR NGINX_UNIT_TEXT NGINX_WORKER_USER NGINX_CONF \
-            CONFIG_ID SWITCH_MODE LIVE_COLOR VERIFY_URL INTERNAL_URL SMOKE_PATHS VERIFY_TIMEOUT_SECONDS \
-            HEALTH_INTERVAL_MS VERIFY_TLS_PORT HTTPS_REDIRECT HOST_HEADER ACME_DIRECTORY_URL ACME_EMAIL \
-            ACME_RENEW_DAYS ACME_TIMEOUT_SECONDS HOST_NAMES ACME_CA_CERTIFICATE LEGO_BIN; do
+        # What acme-renew.sh takes, as its declaration lists it (components/scripts.ts).
+        for name in $ACME_RENEW_VARIABLES; do
             [ -z "${!name:-}" ] || printf 'export BLUEGREEN_%s=%q\n' "$name" "${!name}"
         done
     } >"$acme_dir/renew.env.new"
