@@ -142,6 +142,7 @@ async function main() {
                       redirect: config.httpsRedirect,
                   }
                 : undefined,
+            maintenance: { on: config.maintenance, page: config.maintenancePageHtml },
             reconcile,
         },
         { dependsOn: pools[otherColor(live)].deployments },

@@ -3,12 +3,15 @@
 // on `target`: the keys every target reads (configKeys.ts) plus the target's own
 // (targets/<target>/config.ts), so a key of another target is refused like a typo.
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
 import { type Color, COMMON_KEYS, type KeySpec, type KeyTable, TARGETS, type Target } from "./configKeys";
 import { AWS_KEYS, type AwsConfig, awsConfigProblems } from "./targets/aws/config";
 import { LOCAL_KEYS, type LocalConfig, localConfigProblems } from "./targets/local/config";
 import { SSH_KEYS, type SshConfig, sshConfigProblems } from "./targets/ssh/config";
+import { PROJECT_DIR, readTemplate } from "./templates";
 
 export { COLORS, SWITCH_MODES, TARGETS, otherColor } from "./configKeys";
 export type { Color, SwitchMode, Target } from "./configKeys";
@@ -224,6 +227,8 @@ export type ProgramConfig = DeploymentConfig extends infer C
         ? Omit<C, SecretKeys> & {
               readonly drainToken: pulumi.Output<string>;
               readonly tls?: TlsConfig;
+              /** The maintenance page's HTML: maintenancePage's file, or the project's default. */
+              readonly maintenancePageHtml: string;
           } & (C extends { readonly sshPrivateKey: string }
                   ? { readonly sshPrivateKey: pulumi.Output<string> }
                   : object)
@@ -245,6 +250,35 @@ export function poolRelease(config: DeploymentConfig | ProgramConfig, color: Col
  */
 export function shutdownTimeoutSeconds(config: { readonly drainTimeoutSeconds: number }): number {
     return config.drainTimeoutSeconds + 5;
+}
+
+/** The page travels in the switch's environment: one variable, well under Linux's 128 KiB for one. */
+const MAINTENANCE_PAGE_MAX_BYTES = 64 * 1024;
+
+/** maintenancePage's file (relative to the project), or the default page; a problem is a RunError naming the key. */
+function readMaintenancePage(project: string, configured: string): string {
+    if (!configured) return readTemplate("nginx/maintenance.html");
+    const file = path.resolve(PROJECT_DIR, configured);
+    const problem = (why: string) =>
+        new pulumi.RunError(
+            `${project}:maintenancePage is ${JSON.stringify(configured)}, ${why}. Fix: pulumi config set ` +
+                "maintenancePage path/to/maintenance.html (an HTML file, relative to the project), or " +
+                "pulumi config rm maintenancePage (the default page)",
+        );
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+        throw problem(`which cannot be read as a file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    const bytes = Buffer.byteLength(text);
+    if (bytes === 0) throw problem("an empty file");
+    if (bytes > MAINTENANCE_PAGE_MAX_BYTES) {
+        throw problem(
+            `${bytes} bytes long; the page may have at most ${MAINTENANCE_PAGE_MAX_BYTES} (link images instead)`,
+        );
+    }
+    return text;
 }
 
 /**
@@ -287,7 +321,8 @@ export function loadConfig(): ProgramConfig {
                     fingerprint: "acme",
                 }
               : undefined;
-    const common = { drainToken: pulumi.secret(drainToken), tls };
+    const maintenancePageHtml = readMaintenancePage(project, rest.maintenancePage);
+    const common = { drainToken: pulumi.secret(drainToken), tls, maintenancePageHtml };
     if (rest.target === "local") return { ...rest, ...common };
     return { ...rest, ...common, sshPrivateKey: pulumi.secret(rest.sshPrivateKey) } as ProgramConfig;
 }

@@ -227,6 +227,24 @@ export const COMMON_KEYS = {
     ),
     /** With ACME: a certificate is renewed when it expires within this many days. */
     acmeRenewDays: key(integer(1, 60), "pulumi config set acmeRenewDays 30", 30),
+    /**
+     * Maintenance mode: the public listener answers 503 with Retry-After and the maintenance page
+     * (JSON to clients that ask for it) instead of reaching the apps, which keep running. In
+     * no-reload mode it goes on and off without a reload.
+     */
+    maintenance: key(
+        z.enum(["true", "false"]).transform((value) => value === "true"),
+        "pulumi config set maintenance true   (or false)",
+        false,
+    ),
+    /** With maintenance: the Retry-After of its answers. */
+    maintenanceRetryAfterSeconds: key(integer(1, 86400), "pulumi config set maintenanceRetryAfterSeconds 300", 300),
+    /** With maintenance: an HTML file to answer with instead of templates/nginx/maintenance.html. */
+    maintenancePage: key(
+        pattern(RELATIVE_OR_ABSOLUTE_PATH, "a path to an HTML file without '..' (letters, digits, . _ / -)"),
+        "pulumi config set maintenancePage path/to/maintenance.html   (or pulumi config rm maintenancePage)",
+        "",
+    ),
     /** Token that POST /health/drain must carry. Required. */
     drainToken: secretKey(
         pattern(TOKEN, "16 to 128 letters, digits, _ or -"),

@@ -61,6 +61,12 @@ export interface NginxConfigInput {
     readonly acmeChallenge?: boolean;
     /** The public host names, the first the primary; others get 421. Default: none, any Host is served. */
     readonly hostNames?: readonly string[];
+    /**
+     * Maintenance mode: the public listener answers 503 (Retry-After, the page nginx-switch.sh writes
+     * to <prefix>/maintenance/, JSON to clients that ask for it). In no-reload mode `on` is not part of
+     * the config: the switch sets it in shared memory, as the live colour.
+     */
+    readonly maintenance?: { readonly on: boolean; readonly retryAfterSeconds: number };
 }
 
 export interface RenderedNginxConfig {
@@ -74,7 +80,12 @@ export interface RenderedNginxConfig {
  * updates. The pools and the live colour are left out: the plan reads those from the pools.
  */
 export function renderedSettings(input: NginxConfigInput): Record<string, string> {
-    const { pools: _pools, liveColor: _live, ...settings } = input;
+    const { pools: _pools, liveColor: _live, maintenance, ...rest } = input;
+    const settings = {
+        ...rest,
+        maintenance: maintenance?.on ? "on" : "off",
+        maintenanceRetryAfterSeconds: maintenance?.retryAfterSeconds,
+    };
     const text = (value: unknown): string =>
         value === undefined
             ? ""
@@ -118,6 +129,7 @@ export function nginxConfigInput(
             : undefined,
         ...(config.tls?.source === "acme" ? { acmeChallenge: true } : {}),
         ...(config.hostNames.length > 0 ? { hostNames: config.hostNames } : {}),
+        maintenance: { on: config.maintenance, retryAfterSeconds: config.maintenanceRetryAfterSeconds },
     };
 }
 
@@ -140,6 +152,9 @@ export function privatePathPattern(path: string): string {
     return `"^${trimmed.replace(/\./g, "\\.")}(/|$)"`;
 }
 
+/** Retry-After of maintenance answers where the input does not say (tests). */
+const DEFAULT_RETRY_AFTER_SECONDS = 300;
+
 export function upstreamName(color: Color): string {
     return `pool_${color}`;
 }
@@ -152,6 +167,7 @@ export function renderNginxConfig(input: NginxConfigInput): RenderedNginxConfig 
         throw new Error(`the live pool ${input.liveColor} has no hosts`);
     }
     const noReload = input.switchMode === "no-reload";
+    const retryAfterSeconds = input.maintenance?.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
     const context = {
         prefix: input.prefix,
         noReload,
@@ -176,6 +192,12 @@ export function renderNginxConfig(input: NginxConfigInput): RenderedNginxConfig 
             ? { ...input.tls, portSuffix: input.tls.port === 443 ? "" : `:${input.tls.port}` }
             : (input.tls ?? false),
         ...(input.acmeChallenge ? { acmeChallenge: true } : {}),
+        maintenance: {
+            // In no-reload mode the rendered text must not depend on it either (set like the live colour).
+            on: !noReload && Boolean(input.maintenance?.on),
+            retryAfterSeconds,
+            json: JSON.stringify({ status: "maintenance", retryAfterSeconds }),
+        },
         // Only when set: a config without them keeps the id it had before there were any.
         ...(input.hostNames?.length
             ? {

@@ -66,16 +66,30 @@ function upstream(hosts: Readonly<Record<string, string>>): string {
         .join(" ");
 }
 
+/** Maintenance as recorded: "on" or "off" (states recorded before it existed: off). */
+function maintenanceOf(state: DeployState | undefined): string {
+    return state?.nginx?.maintenance ?? "off";
+}
+
 function nginxChange(input: PlanInput, switches: boolean): string {
     const { previous, next, reconcile, served } = input;
     if (served ? !served.running : !previous) return `nginx starts with config ${next.configId}`;
     if (reconcile) return `nginx: ${reconcile}, so the switch runs again`;
     const current = served?.configId ?? previous?.configId;
-    if (current === next.configId) return switches ? "live colour set without a reload" : "nginx unchanged";
+    const noReload = next.nginx?.switchMode !== "reload";
+    if (current === next.configId) {
+        if (switches) return "live colour set without a reload";
+        return maintenanceOf(previous) !== maintenanceOf(next) ? "maintenance set without a reload" : "nginx unchanged";
+    }
     const reasons: string[] = [];
     if (previous) {
-        // States recorded by earlier versions have no settings to compare.
-        if (previous.nginx) reasons.push(...settingChanges(previous.nginx, next.nginx ?? {}));
+        // States recorded by earlier versions have no settings to compare. In no-reload mode
+        // maintenance is set without one.
+        const { maintenance: _before, ...before } = previous.nginx ?? {};
+        const { maintenance: _after, ...after } = next.nginx ?? {};
+        if (previous.nginx) {
+            reasons.push(...settingChanges(noReload ? before : previous.nginx, noReload ? after : (next.nginx ?? {})));
+        }
         for (const color of COLORS) {
             if (upstream(previous.pools[color].hosts) !== upstream(next.pools[color].hosts)) {
                 reasons.push(`${color} upstream hosts`);
@@ -102,5 +116,13 @@ export function describePlan(input: PlanInput): string {
     }
     const pools = poolChanges(previous, next);
     const parts = [traffic, pools.length > 0 ? pools.join("; ") : "no pool redeployed", nginxChange(input, switches)];
+    const maintenance = maintenanceOf(next);
+    if (maintenance !== maintenanceOf(previous)) {
+        parts.unshift(
+            maintenance === "on"
+                ? "MAINTENANCE GOES ON: the public listener answers 503 and the maintenance page, the apps keep running"
+                : `maintenance goes off: traffic back to ${to} (${version})`,
+        );
+    }
     return `Plan: ${parts.join("; ")}`;
 }

@@ -41,6 +41,8 @@ export interface RouterArgs {
         /** Plain HTTP answers 308: the verification goes over HTTPS. */
         readonly redirect: boolean;
     };
+    /** Maintenance: the public listener answers the page (HTML), not the apps. */
+    readonly maintenance: { readonly on: boolean; readonly page: string };
     /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
     readonly reconcile: string;
 }
@@ -121,6 +123,8 @@ export class Router extends pulumi.ComponentResource {
                     VERIFY_TIMEOUT_SECONDS: String(args.verifyTimeoutSeconds),
                     SHUTDOWN_TIMEOUT_SECONDS: String(args.shutdownTimeoutSeconds),
                     RECONCILE: args.reconcile,
+                    MAINTENANCE: args.maintenance.on ? "on" : "off",
+                    MAINTENANCE_PAGE: args.maintenance.page,
                     SUPERVISOR: args.hostsLayer.supervisor,
                     ...(args.tls
                         ? {

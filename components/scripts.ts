@@ -134,6 +134,8 @@ export const SCRIPTS = {
                 "ACME_RENEW_VARIABLES",
                 "ACME_SERVICE_UNIT_TEXT",
                 "ACME_TIMER_UNIT_TEXT",
+                "MAINTENANCE",
+                "MAINTENANCE_PAGE",
             ],
         },
     ),

@@ -11,6 +11,8 @@ const SwitchResult = z.object({
     configId: z.string().min(1),
     /** What the switch made nginx do. */
     nginx: z.enum(["started", "reloaded", "live-set", "unchanged"]),
+    /** Whether the public listener answers the maintenance page. */
+    maintenance: z.enum(["on", "off"]),
 });
 
 export type SwitchResult = z.infer<typeof SwitchResult>;

@@ -2,25 +2,39 @@
 # Applies the nginx config and the live colour, then verifies through the public listener.
 # The pool is gated again first: a retried switch whose gate step passed earlier is never
 # applied ungated. Any failure puts the previous config and colour back and fails the command,
-# so Pulumi keeps the previous state and the change stays pending. Steps: switch-lib.sh; with an
-# ACME CA, the certificate: acme-lib.sh.
+# so Pulumi keeps the previous state and the change stays pending. In maintenance no traffic
+# reaches the pool, so it is not gated then; maintenance going off is. Steps: switch-lib.sh; with
+# an ACME CA, the certificate: acme-lib.sh.
 need SWITCH_MODE
-# optional: RECONCILE
+# optional: RECONCILE MAINTENANCE MAINTENANCE_PAGE
 
 prepare_prefix
 # One certificate change at a time: the host's renewal timer waits for this switch, and it for a renewal.
 if acme_enabled; then acme_lock; fi
 [ -z "${RECONCILE:-}" ] || log "Reconciling: $RECONCILE"
-run_gate
+maintenance=${MAINTENANCE:-off} # switch-lib.sh's: what this switch wants
+if [ "$maintenance" = on ]; then
+    log "Maintenance is on: the public listener answers the maintenance page, so $LIVE_COLOR is not gated"
+else
+    run_gate
+fi
 if [ "$SWITCH_MODE" = no-reload ]; then prepare_no_reload; fi
 observe_served
 
 started=$(now_ms)
 write_tls
+write_maintenance_page "${MAINTENANCE_PAGE:-Down for maintenance.}"
 if acme_enabled; then choose_acme_config; fi
 apply_config
 config_done=$(now_ms)
-apply_live_color
+# Maintenance goes on before, and off after, the colour changes: no request reaches a pool in between.
+if [ "$maintenance" = on ]; then
+    apply_maintenance
+    apply_live_color
+else
+    apply_live_color
+    apply_maintenance
+fi
 live_done=$(now_ms)
 if problem=$(verify); then
     verified=$(now_ms)

@@ -11,13 +11,19 @@ previous="$conf_dir/nginx.conf.previous"
 candidate="$conf_dir/nginx.conf.candidate.$$"
 live_file="$conf_dir/live-color"
 control_token_file="$conf_dir/control-token"
+maintenance_file="$conf_dir/maintenance"
+maintenance_page="$NGINX_PREFIX/maintenance/index.html" # what nginx answers in maintenance (nginx.conf.hbs)
 last_switch_file="$NGINX_PREFIX/last-switch"
+
+# Maintenance, on or off: as the last switch left it (acme/renew); a switch sets what it wants.
+maintenance=$(cat "$maintenance_file" 2>/dev/null || echo off)
 
 # State, set as the switch goes; restore reads it to know what to put back.
 body=""                 # scratch files for curl (prepare_prefix)
 headers=""
 new_control_token=false # a control token was just made: a running nginx learns it only by reloading
 previous_live=""        # the colour nginx served before (observe_served), "" when none
+previous_maintenance="" # whether it was in maintenance (on, off), "" when not running
 served_id=""            # the config id nginx served before
 config_changed=false    # apply_config wrote a new config and started or reloaded nginx
 had_previous=false      # there was a config file before, kept as $previous
@@ -135,41 +141,47 @@ config_problem() {
     fi
 }
 
-# post_live COLOR HELD NEXT: asks nginx to make COLOR live, proving HELD and handing it NEXT.
-# The tokens reach curl on its standard input, never its command line (any local user reads those).
-post_live() {
-    fetch "$INTERNAL_URL/bluegreen/live" "$body" -X POST --data-binary "$1" -H @- \
-        <<<"X-Bluegreen-Token: $2"$'\n'"X-Bluegreen-Next-Token: $3"
+# post_control NAME VALUE HELD NEXT: asks nginx to set NAME (live, maintenance) to VALUE, proving
+# HELD and handing it NEXT. The tokens reach curl on its standard input, never its command line
+# (any local user reads those).
+post_control() {
+    fetch "$INTERNAL_URL/bluegreen/$1" "$body" -X POST --data-binary "$2" -H @- \
+        <<<"X-Bluegreen-Token: $3"$'\n'"X-Bluegreen-Next-Token: $4"
 }
 
-# set_live COLOR (no-reload mode): persist, then set in shared memory for every worker. nginx
-# takes each token once, with its successor; the successor waits in control-token.next until
-# nginx has it, so a switch that dies in between leaves both for the next one to try.
-set_live() {
-    write_atomic "$live_file" "$1"
+# set_live COLOR, set_maintenance on|off (no-reload mode): see set_control.
+set_live() { set_control live "$1" "$live_file"; }
+set_maintenance() { set_control maintenance "$1" "$maintenance_file"; }
+
+# set_control NAME VALUE FILE (no-reload mode): persist VALUE in FILE (read when nginx starts or
+# reloads), then set it in shared memory for every worker. nginx takes each token once, with its
+# successor; the successor waits in control-token.next until nginx has it, so a switch that dies
+# in between leaves both for the next one to try.
+set_control() {
+    write_atomic "$3" "$2"
     local status token next pending="$control_token_file.next" deadline
     local -a held=("$(<"$control_token_file")")
     [ ! -s "$pending" ] || held+=("$(<"$pending")")
     next=$(random_hex 24)
     (umask 077 && printf '%s\n' "$next" >"$pending")
     for token in "${held[@]}"; do
-        status=$(post_live "$1" "$token" "$next")
+        status=$(post_control "$1" "$2" "$token" "$next")
         [ "$status" = 403 ] || break
     done
     if [ "$status" = 403 ]; then
         # Someone else used the token (by hand, with a copy): a reload makes nginx read
-        # conf/control-token again, and the colour from conf/live-color, which is COLOR already.
+        # conf/control-token again, and VALUE from FILE, which holds it already.
         log "nginx refused this host's control token (used by someone else since the last switch?):" \
             "reloading nginx so that it reads conf/control-token again" >&2
         run_nginx -c "$conf" -s reload || log "nginx -s reload failed (see $NGINX_PREFIX/logs/error.log)" >&2
         deadline=$(( $(now_ms) + VERIFY_TIMEOUT_SECONDS * 1000 ))
-        while status=$(post_live "$1" "${held[0]}" "$next") && [ "$status" = 403 ] &&
+        while status=$(post_control "$1" "$2" "${held[0]}" "$next") && [ "$status" = 403 ] &&
             [ "$(now_ms)" -lt "$deadline" ]; do
             sleep_ms "$HEALTH_INTERVAL_MS"
         done
     fi
-    if ! { [ "$status" = 200 ] && [ "$(cat "$body")" = "$1" ]; }; then
-        echo "setting the live colour to $1 through $INTERNAL_URL/bluegreen/live answered $status $(one_line "$body")"
+    if ! { [ "$status" = 200 ] && [ "$(cat "$body")" = "$2" ]; }; then
+        echo "setting $1 to $2 through $INTERNAL_URL/bluegreen/$1 answered $status $(one_line "$body")"
         return 1
     fi
     mv -f "$pending" "$control_token_file"
@@ -183,6 +195,10 @@ verify() {
     local listener=${VERIFY_URL#*://} name path status
     listener=${listener%:*}
     name=${HOST_HEADER:-$listener}
+    if [ "$maintenance" = on ]; then
+        verify_maintenance
+        return
+    fi
     local -a https=("https://$name:${VERIFY_TLS_PORT:-}" " over HTTPS" --insecure
         --resolve "$name:${VERIFY_TLS_PORT:-}:$listener")
     if [ "${HTTPS_REDIRECT:-}" = true ]; then
@@ -201,6 +217,33 @@ verify() {
         verify_path "$path" "$VERIFY_URL" "" ${HOST_HEADER:+--header "Host: $HOST_HEADER"} || return 1
     done
     [ -z "${VERIFY_TLS_PORT:-}" ] || verify_path /health "${https[@]}"
+}
+
+# verify_maintenance: nginx serves LIVE_COLOR (internal listener) and the public listener answers
+# the maintenance page, 503 with Retry-After, for the name clients use (and JSON to who asks). /health
+# is not asked: it says whether the live pool is ready, which maintenance leaves to the pool.
+verify_maintenance() {
+    local path=${SMOKE_PATHS%% *} status accept
+    local -a public=("$VERIFY_URL" ${HOST_HEADER:+--header "Host: $HOST_HEADER"})
+    if [ "${HTTPS_REDIRECT:-}" = true ]; then
+        public=("https://$name:$VERIFY_TLS_PORT" --insecure --resolve "$name:$VERIFY_TLS_PORT:$listener")
+    fi
+    status=$(fetch "$INTERNAL_URL/bluegreen/live" "$body")
+    if [ "$status" != 200 ] || [ "$(cat "$body")" != "$LIVE_COLOR" ]; then
+        echo "the internal listener says the live colour is '$(one_line "$body")' ($status), expected $LIVE_COLOR"
+        return 1
+    fi
+    for accept in text/html application/json; do
+        status=$(fetch "${public[0]}$path" "$body" --dump-header "$headers" --header "Accept: $accept" \
+            "${public[@]:1}")
+        if [ "$status" != 503 ] || ! grep -qi '^retry-after:' "$headers" ||
+            { [ "$accept" = application/json ] && ! grep -q '"status":"maintenance"' "$body"; }; then
+            echo "GET $path (Accept: $accept) through the public listener answered $status, expected the" \
+                "maintenance answer (503 with Retry-After): $(one_line "$body")"
+            return 1
+        fi
+        log "  verified GET $path (Accept: $accept): 503 maintenance" >&2
+    done
 }
 
 # verify_path PATH BASE VIA [curl args...]: BASE+PATH answers 2xx from LIVE_COLOR. /health is polled
@@ -255,9 +298,18 @@ restore() {
         rm -f "$conf" "$live_file"
         fail "$why. nginx was not serving before, so it was stopped again."
     fi
+    if [ "$SWITCH_MODE" = no-reload ] && [ -n "$previous_maintenance" ] &&
+        [ "$(fetch "$INTERNAL_URL/bluegreen/maintenance" "$body")" = 200 ] &&
+        [ "$(cat "$body")" != "$previous_maintenance" ]; then
+        set_maintenance "$previous_maintenance" >/dev/null ||
+            fail "$why. Putting maintenance back $previous_maintenance failed too. Check" \
+                "$INTERNAL_URL/bluegreen/maintenance and run pulumi up again."
+        colour_note=" (maintenance $previous_maintenance again)"
+    fi
+    [ -z "$previous_maintenance" ] || write_atomic "$maintenance_file" "$previous_maintenance"
     if [ "$SWITCH_MODE" = no-reload ] && [ -n "$previous_live" ] && [ "$previous_live" != "$LIVE_COLOR" ]; then
         if set_live "$previous_live" >/dev/null; then
-            colour_note=" and the previous live colour ($previous_live)"
+            colour_note="$colour_note and the previous live colour ($previous_live)"
         else
             fail "$why. Putting the previous live colour ($previous_live) back failed too: nginx may still serve" \
                 "$LIVE_COLOR. Check $INTERNAL_URL/bluegreen/live and run pulumi up again."
@@ -322,8 +374,12 @@ observe_served() {
     if master_pid >/dev/null; then
         [ "$(fetch "$INTERNAL_URL/bluegreen/live" "$body")" = 200 ] && previous_live=$(cat "$body")
         [ "$(fetch "$INTERNAL_URL/bluegreen/config-id" "$body")" = 200 ] && served_id=$(cat "$body")
+        # A config from before maintenance existed has no such endpoint: it was off.
+        previous_maintenance=off
+        [ "$(fetch "$INTERNAL_URL/bluegreen/maintenance" "$body")" = 200 ] && previous_maintenance=$(cat "$body")
     fi
     case "$previous_live" in blue | green) ;; *) previous_live="" ;; esac
+    case "$previous_maintenance" in on | off | "") ;; *) previous_maintenance=off ;; esac
 }
 
 # write_tls: the certificate and key (secrets) beside the config, readable only here; the
@@ -357,7 +413,7 @@ apply_config() {
         # In no-reload mode nginx reads the colour from this file when it starts or reloads: the
         # gate has passed, so the new config comes up with the new colour (never a stale one, nor a
         # pool this config may no longer have).
-        [ "$SWITCH_MODE" != no-reload ] || write_atomic "$live_file" "$LIVE_COLOR"
+        [ "$SWITCH_MODE" != no-reload ] || write_atomic "$live_file" "$LIVE_COLOR" "$maintenance_file" "$maintenance"
         mv -f "$candidate" "$conf"
         log "Applying nginx config $CONFIG_ID"
         if ! start_or_reload; then
@@ -367,6 +423,31 @@ apply_config() {
     fi
     if [ "$config_changed" = true ] && ! wait_config_id "$CONFIG_ID"; then
         restore "$(config_problem "$CONFIG_ID")"
+    fi
+}
+
+# write_maintenance_page HTML: the page nginx answers with in maintenance, read from disk at each
+# answer (a new page needs no reload). nginx's workers read it: where they run as
+# NGINX_WORKER_USER, through its group.
+write_maintenance_page() {
+    mkdir -p "${maintenance_page%/*}"
+    if dedicated "${NGINX_WORKER_USER:-}"; then chgrp "$NGINX_WORKER_USER" "${maintenance_page%/*}"; fi
+    chmod 750 "${maintenance_page%/*}"
+    printf '%s\n' "$1" | cmp -s - "$maintenance_page" && return 0
+    printf '%s\n' "$1" >"$maintenance_page.new"
+    # Readable by the workers before it replaces the page they may be serving.
+    if dedicated "${NGINX_WORKER_USER:-}"; then chgrp "$NGINX_WORKER_USER" "$maintenance_page.new"; fi
+    mv -f "$maintenance_page.new" "$maintenance_page"
+}
+
+# apply_maintenance (no-reload mode): maintenance on or off in nginx's shared memory, no reload.
+apply_maintenance() {
+    local problem
+    if [ "$SWITCH_MODE" = no-reload ] && [ "$(fetch "$INTERNAL_URL/bluegreen/maintenance" "$body")" = 200 ] &&
+        [ "$(cat "$body")" != "$maintenance" ]; then
+        log "Maintenance $maintenance without a reload"
+        problem=$(set_maintenance "$maintenance") || restore "$problem"
+        [ "$nginx_action" != unchanged ] || nginx_action=live-set
     fi
 }
 
@@ -381,11 +462,11 @@ apply_live_color() {
     fi
 }
 
-# record_live: the live colour, verified, is recorded on the host at once (what acme/renew and the
-# next switch read), before any later step can fail, and when it changed.
+# record_live: the live colour and maintenance, verified, are recorded on the host at once (what
+# acme/renew and the next switch read), before any later step can fail, and when the colour changed.
 record_live() {
-    # Both modes keep the file current, so that a change of switch mode starts from the truth.
-    write_atomic "$live_file" "$LIVE_COLOR"
+    # Both modes keep the files current, so that a change of switch mode starts from the truth.
+    write_atomic "$live_file" "$LIVE_COLOR" "$maintenance_file" "$maintenance"
     # When the live colour changed, remember when: the stack's lastSwitch output.
     if [ "$previous_live" != "$LIVE_COLOR" ] || [ ! -s "$last_switch_file" ]; then
         printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LIVE_COLOR" >"$last_switch_file"
@@ -397,13 +478,13 @@ record_live() {
 report_switched() {
     local last_switch
     last_switch=$(cat "$last_switch_file")
-    log "Switched: $LIVE_COLOR is live (config $CONFIG_ID, $SWITCH_MODE mode)"
+    log "Switched: $LIVE_COLOR is live (config $CONFIG_ID, $SWITCH_MODE mode, maintenance $maintenance)"
     log "timing: config $(($2 - $1)) ms (changed: $config_changed), live colour $(($3 - $2)) ms," \
         "verify $(($4 - $3)) ms"
     log "last-switch: $last_switch"
-    printf 'bluegreen-result {"lastSwitch":%s,"liveColor":%s,"configId":%s,"nginx":%s}\n' \
+    printf 'bluegreen-result {"lastSwitch":%s,"liveColor":%s,"configId":%s,"nginx":%s,"maintenance":%s}\n' \
         "$(json_string "$last_switch")" "$(json_string "$LIVE_COLOR")" "$(json_string "$CONFIG_ID")" \
-        "$(json_string "$nginx_action")"
+        "$(json_string "$nginx_action")" "$(json_string "$maintenance")"
 }
 
 # json_string TEXT: TEXT as a JSON string.

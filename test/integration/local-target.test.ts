@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { summary } from "../../scripts/ci/nginx-diff-summary";
+import { nginxWorkers } from "../support/nginxCheck";
 import { Measured, measureUnderLoad } from "../support/traffic";
 import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from "../../scripts/lib/localStack";
 import { recordOutcome } from "../../scripts/lib/reliability";
@@ -217,6 +218,70 @@ for (const switchMode of ["no-reload", "reload"] as const)
             } finally {
                 pulumi("config", "set", "activeColor", "blue");
             }
+        });
+
+        it("maintenance on and off under load: 503 with the page, no app restart, traffic back after", async () => {
+            const prefix = path.join(stack.stateDir, "nginx");
+            const before = { blue: await pids("blue"), green: await pids("green") };
+            const workers = nginxWorkers(prefix);
+            await stack.stack.setConfig("maintenance", { value: "true" });
+            let preview = "";
+            await stack.stack.preview({ onOutput: (text) => (preview += text) });
+            assert.match(
+                preview,
+                /Plan: MAINTENANCE GOES ON: the public listener answers 503 and the maintenance page/,
+            );
+            if (switchMode === "no-reload") assert.match(preview, /; maintenance set without a reload/);
+            else assert.match(preview, /; nginx reloads \(maintenance off -> on\)/);
+            const at = { onStart: 0, onDone: 0, offStart: 0, offDone: 0 };
+            const run = await underLoad("maintenance on, then off", async () => {
+                at.onStart = Date.now();
+                assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+                at.onDone = Date.now();
+                const page = await request(`${stack.publicUrl}/orders/42`, "GET");
+                assert.equal(page.status, 503);
+                assert.equal(page.headers["retry-after"], "300");
+                assert.match(page.body, /<title>Down for maintenance<\/title>/);
+                const json = await request(`${stack.publicUrl}/checkout`, "POST", { Accept: "application/json" });
+                assert.deepEqual(JSON.parse(json.body), { status: "maintenance", retryAfterSeconds: 300 });
+                // The checks an operator (and the next switch) relies on keep working.
+                assert.equal((await request(`${stack.publicUrl}/health`, "GET")).status, 200);
+                assert.equal((await request(`${stack.internalUrl}/bluegreen/maintenance`, "GET")).body, "on");
+                assert.equal((await request(`${stack.internalUrl}/green/health`, "GET")).status, 200);
+                await new Promise((resolve) => setTimeout(resolve, 500));
+                await stack.stack.setConfig("maintenance", { value: "false" });
+                at.offStart = Date.now();
+                assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+                at.offDone = Date.now();
+            });
+            const unexpected = run.result.failures.filter((f) => f.status !== 503);
+            assert.deepEqual(unexpected, [], "nothing failed but the maintenance answers");
+            const maintenance = run.result.failures.filter((f) => f.status === 503);
+            // Every request sent while it was surely on (between the two updates) met it, paced at 320/s.
+            const surelyOn = (at.offStart - at.onDone) / 1000;
+            assert.ok(maintenance.length >= 0.8 * 320 * surelyOn, `${maintenance.length} 503s in ${surelyOn} s`);
+            const [from, to] = [at.onStart - run.startedAt, at.offDone - run.startedAt];
+            const outside = maintenance.filter((f) => f.atMs < from || f.atMs > to);
+            assert.deepEqual(
+                outside,
+                [],
+                "503s only between the update that turned it on and the one that turned it off",
+            );
+            assert.equal(run.postsProcessed, run.result.postOk, "every POST that reached an app was answered once");
+            assert.equal(await liveColor(), "blue", "traffic back on the live colour");
+            assert.equal((await request(`${stack.internalUrl}/bluegreen/maintenance`, "GET")).body, "off");
+            assert.deepEqual({ blue: await pids("blue"), green: await pids("green") }, before, "no app restarted");
+            if (switchMode === "no-reload") assert.deepEqual(nginxWorkers(prefix), workers, "no reload");
+            recordOutcome({
+                area: "maintenance",
+                fault: `maintenance on, then off, by pulumi up (${switchMode})`,
+                expected: "503 + Retry-After + page while on, nothing else failed, no app restart, traffic back",
+                observed:
+                    `${run.result.ok} complete 2xx, ${maintenance.length} maintenance 503s, ` +
+                    `${unexpected.length} other failures, ${run.result.closedOnReuse} closed on reuse by a reload`,
+                sent: run.result.sent,
+                lost: unexpected.length,
+            });
         });
 
         it("changing the live pool's release is refused at preview, with what to do instead", async () => {

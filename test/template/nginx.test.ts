@@ -174,13 +174,20 @@ describe("nginx config template", function () {
         );
         assert.match(
             internal,
-            /location = \/bluegreen\/live \{[\s\S]*headers\["x-bluegreen-token"\] ~= token/,
-            "changing the colour needs the control token",
+            /location = \/bluegreen\/live \{[\s\S]*?require\("bluegreen_control"\)\.take\(pools,/,
+            "changing the colour goes through the control check",
         );
         assert.match(
             internal,
+            /location = \/bluegreen\/maintenance \{[\s\S]*?require\("bluegreen_control"\)\.take\(/,
+            "so does maintenance",
+        );
+        const check = text.slice(text.indexOf("function control.take"), text.indexOf("package.loaded"));
+        assert.match(check, /headers\["x-bluegreen-token"\] ~= token/, "the control check needs the control token");
+        assert.match(
+            check,
             /ngx\.shared\.bluegreen:set\("control-token", next_token\)/,
-            "each token works once: a change of colour replaces it",
+            "each token works once: a change replaces it",
         );
         assert.match(
             internal,

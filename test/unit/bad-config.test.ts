@@ -4,6 +4,9 @@
 // program registers nothing (nothing renders, nothing runs). Then a property test: random
 // valid configs are accepted, rendered, and pass a real `nginx -t`.
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import fc from "fast-check";
 import { ALL_KEYS, ConfigError, parseConfig } from "../../components/config";
 import { renderNginxConfig } from "../../components/nginxConfig";
@@ -122,6 +125,9 @@ const VALID: Record<
     acmeEmail: { value: "ops@example.com", kind: "string" },
     acmeCaCertificate: { value: CERT, kind: "string", pem: true, inject: (bad) => CERT.replace("MIIB", `MI${bad}IB`) },
     acmeRenewDays: { value: "30", kind: "integer", range: [1, 60] },
+    maintenance: { value: "false", kind: "enum" },
+    maintenanceRetryAfterSeconds: { value: "300", kind: "integer", range: [1, 86400] },
+    maintenancePage: { value: "templates/nginx/maintenance.html", kind: "string", emptyAllowed: true },
     drainToken: { value: TOKEN, kind: "string" },
 };
 
@@ -278,6 +284,62 @@ describe("bad config: every key, every kind of bad value, is refused naming the 
                 [],
                 `${key}: no resource was registered`,
             );
+        }
+    });
+});
+
+describe("maintenancePage: a file the program can read, small enough to travel", () => {
+    it("a missing, empty or too large page is refused naming the key and the fix; nothing is registered", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-page-"));
+        try {
+            fs.writeFileSync(path.join(dir, "empty.html"), "");
+            fs.writeFileSync(path.join(dir, "big.html"), "x".repeat(70 * 1024));
+            for (const [file, why] of [
+                [path.join(dir, "missing.html"), /cannot be read as a file \(ENOENT\)/],
+                [path.join(dir, "empty.html"), /an empty file/],
+                [path.join(dir, "big.html"), /71680 bytes long; the page may have at most 65536/],
+            ] as const) {
+                await assert.rejects(
+                    runProgram({ activeColor: "blue", drainToken: TOKEN, maintenancePage: file }),
+                    (err: unknown) => {
+                        assert.ok(err instanceof ProgramRefused, `${file}: refused`);
+                        assert.match(err.message, /bluegreen:maintenancePage is "/);
+                        assert.match(err.message, why);
+                        assert.match(err.message, /Fix: pulumi config set maintenancePage .*pulumi config rm/);
+                        return true;
+                    },
+                );
+                assert.deepEqual(
+                    registered.filter((r) => !r.type.startsWith("pulumi:")),
+                    [],
+                    file,
+                );
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("the page reaches the switch: the configured file, else the project's default", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-page-"));
+        try {
+            const page = path.join(dir, "page.html");
+            fs.writeFileSync(page, "<p>our own page</p>\n");
+            const switchOf = async (config: Record<string, string>) => {
+                const { resources } = await runProgram({ activeColor: "blue", drainToken: TOKEN, ...config });
+                const router = resources.find((r) => r.name === "router-nginx");
+                // The environment holds secrets, so the mocks see it wrapped ({ value }).
+                const env = (router?.inputs.environment ?? {}) as Record<string, unknown>;
+                return ("value" in env ? env.value : env) as Record<string, string>;
+            };
+            const own = await switchOf({ maintenancePage: page, maintenance: "true" });
+            assert.equal(own.BLUEGREEN_MAINTENANCE_PAGE, "<p>our own page</p>\n");
+            assert.equal(own.BLUEGREEN_MAINTENANCE, "on");
+            const fallback = await switchOf({});
+            assert.match(fallback.BLUEGREEN_MAINTENANCE_PAGE, /<title>Down for maintenance<\/title>/);
+            assert.equal(fallback.BLUEGREEN_MAINTENANCE, "off");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
         }
     });
 });

@@ -50,6 +50,34 @@ describe("the plan line of a preview", () => {
         );
     });
 
+    it("says maintenance goes on, and in no-reload mode that nginx does not reload for it", () => {
+        const next = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1"), "c1", {
+            ...NGINX,
+            maintenance: "on",
+        });
+        assert.equal(
+            describePlan({ previous: before, next, reconcile: "" }),
+            "Plan: MAINTENANCE GOES ON: the public listener answers 503 and the maintenance page, the apps keep " +
+                "running; traffic stays on blue (1.0.0); no pool redeployed; maintenance set without a reload",
+        );
+        const back = describePlan({ previous: next, next: before, reconcile: "" });
+        assert.equal(
+            back,
+            "Plan: maintenance goes off: traffic back to blue (1.0.0); traffic stays on blue (1.0.0); " +
+                "no pool redeployed; maintenance set without a reload",
+        );
+    });
+
+    it("in reload mode maintenance is a reload, named as such", () => {
+        const reload = { ...NGINX, switchMode: "reload", maintenance: "off" };
+        const previous = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1"), "c1", reload);
+        const next = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1"), "c2", {
+            ...reload,
+            maintenance: "on",
+        });
+        assert.match(describePlan({ previous, next, reconcile: "" }), /; nginx reloads \(maintenance off -> on\)$/);
+    });
+
     it("names the nginx settings that change and says nginx reloads", () => {
         const nginx = { ...NGINX, publicListener: "127.0.0.1:8090", privatePaths: "" };
         const next = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1"), "c2", nginx);

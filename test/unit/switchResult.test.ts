@@ -12,6 +12,7 @@ const RESULT = {
     liveColor: "green",
     configId: "3f9a0c1d2e4b",
     nginx: "live-set",
+    maintenance: "off",
 };
 
 const line = (value: object) => `bluegreen-result ${JSON.stringify(value)}`;
@@ -42,6 +43,7 @@ describe("the switch's result line", () => {
         assert.throws(() => parseSwitchResult(line({ ...RESULT, nginx: "restarted" })), /misstates nginx/);
         assert.throws(() => parseSwitchResult(line({ ...RESULT, lastSwitch: "green" })), /misstates lastSwitch/);
         assert.throws(() => parseSwitchResult(line({ ...RESULT, liveColor: "red" })), /misstates liveColor/);
+        assert.throws(() => parseSwitchResult(line({ ...RESULT, maintenance: "yes" })), /misstates maintenance/);
     });
 
     it("is what switch-lib.sh prints when a switch succeeds", () => {
@@ -77,7 +79,7 @@ describe("the switch's result line", () => {
             assert.match(result.lastSwitch, / blue$/);
             assert.deepEqual(
                 { ...result, lastSwitch: "" },
-                { lastSwitch: "", liveColor: "blue", configId: "3f9a0c1d2e4b", nginx: "unchanged" },
+                { lastSwitch: "", liveColor: "blue", configId: "3f9a0c1d2e4b", nginx: "unchanged", maintenance: "off" },
             );
             assert.ok(run.stdout.trimEnd().split("\n").at(-1)!.startsWith("bluegreen-result "), "the last line");
         } finally {
