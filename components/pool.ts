@@ -82,8 +82,9 @@ function deployHost(pool: Pool, poolName: string, host: AppHost, args: PoolArgs)
             create: SCRIPTS.deployHost,
             update: true,
             delete: SCRIPTS.stopHost,
-            // A failed release is drained and the previous one started and waited for again.
-            deadlineSeconds: 2 * (args.readyTimeoutSeconds + args.drainTimeoutSeconds + 10) + 60,
+            // The drain, the new release's wait, a quick stop when it never got ready, then the previous
+            // one's wait (deploy-host.sh's restart_wait: up to twice the ready timeout, + 5 s).
+            deadlineSeconds: 3 * args.readyTimeoutSeconds + args.drainTimeoutSeconds + 100,
             environment: {
                 HOST_NAME: host.name,
                 HOST_DIR: host.workDir,

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Deploys one release to one pool host and waits until /health says ready. A host already
 # running this release is never restarted (a changed setting or script must not touch a process
-# that may be serving). A release that never gets ready is stopped and the previous one started
-# again, so the host runs what Pulumi's state (unchanged by the failed update) says.
+# that may be serving). A release that never gets ready is stopped (at once: it served nothing) and
+# the previous one started again and waited for as long as it took to warm up when it was deployed,
+# so the host runs what Pulumi's state (unchanged by the failed update) says.
 need HOST_NAME HOST_DIR BIND_ADDRESS PORT POOL_COLOR APP_VERSION RELEASE_ID ARTIFACT \
     START_COMMAND DRAIN_TOKEN_FILE READY_TIMEOUT_SECONDS DRAIN_TIMEOUT_SECONDS HEALTH_INTERVAL_MS BASE_DIR
 # optional: HOST_HEADER
@@ -56,17 +57,24 @@ trap 'rm -f "$body"' EXIT
 # fetch_health: the app's /health into $body, with the Host it serves where it checks one.
 fetch_health() { fetch "http://$BIND_ADDRESS:$PORT/health" "$body" ${HOST_HEADER:+--header "Host: $HOST_HEADER"}; }
 
-# wait_ready PID VERSION: polls /health; prints why not on failure.
+# exited_note PID: says that PID exited before it was ready, with the log's last lines.
 # shellcheck disable=SC2154 # log_file: set by supervisor.sh, in front of this file at run time
+exited_note() {
+    echo "the process (pid ${1:-none}) exited before it was ready; last lines of $log_file:" \
+        "$(tail -n 5 "$log_file" 2>/dev/null | tr '\n' ' ')"
+}
+
+# wait_ready PID VERSION [SECONDS]: polls /health for up to SECONDS (READY_TIMEOUT_SECONDS);
+# prints why not on failure.
+# shellcheck disable=SC2154 # instance_file: set by supervisor.sh, in front of this file at run time
 wait_ready() {
-    local pid=$1 version=$2 started deadline status=000
+    local pid=$1 version=$2 seconds=${3:-$READY_TIMEOUT_SECONDS} started deadline status=000
     started=$(now_ms)
-    deadline=$((started + READY_TIMEOUT_SECONDS * 1000))
+    deadline=$((started + seconds * 1000))
     while :; do
         status=$(fetch_health)
         if ! alive "$pid"; then
-            echo "the process (pid ${pid:-none}) exited before it was ready; last lines of $log_file:" \
-                "$(tail -n 5 "$log_file" 2>/dev/null | tr '\n' ' ')"
+            exited_note "$pid"
             return 1
         fi
         # Ready, and it is this process answering (an app that reports its pid or echoes its
@@ -84,7 +92,7 @@ wait_ready() {
             return 1
         fi
         if [ "$(now_ms)" -ge "$deadline" ]; then
-            echo "not ready after ${READY_TIMEOUT_SECONDS}s: last /health answered $status $(one_line "$body")"
+            echo "not ready after ${seconds}s: last /health answered $status $(one_line "$body")"
             return 1
         fi
         sleep_ms "$HEALTH_INTERVAL_MS"
@@ -97,6 +105,39 @@ report_deployed() { printf 'bluegreen-deploy {"instance":"%s"}\n' "$(echoed_inst
 
 # new_instance: the id of the process about to start, private to this host's user.
 new_instance() { (umask 077 && random_hex 16 >"$instance_file"); }
+
+# How long each release took to become ready when it was deployed, in ms, a file per release id:
+# restarting it after a failed deploy waits that long (twice, for a slower start), not only
+# READY_TIMEOUT_SECONDS, which may have changed since and which a slow warm-up can outlast.
+warm_up_dir="$HOST_DIR/warm-up"
+
+# record_warm_up RELEASE_ID MS: private, written beside and renamed (never half-written). The
+# deploy has succeeded by then: a record that cannot be written only shortens a later wait.
+record_warm_up() {
+    local file="$warm_up_dir/$1"
+    if ! (umask 077 && mkdir -p "$warm_up_dir" && printf '%s\n' "$2" >"$file.new.$$" && mv -f "$file.new.$$" "$file")
+    then
+        log "$HOST_NAME: could not record the warm-up of $1 in $file; restarting it will wait" \
+            "${READY_TIMEOUT_SECONDS}s"
+    fi
+}
+
+# restart_wait RELEASE_ID: seconds to wait for RELEASE_ID started again: twice its recorded
+# warm-up + 5 s, at least READY_TIMEOUT_SECONDS; at most 2 * READY_TIMEOUT_SECONDS + 5, which the
+# script's deadline (components/pool.ts) allows for.
+restart_wait() {
+    local ms seconds=$READY_TIMEOUT_SECONDS cap=$((2 * READY_TIMEOUT_SECONDS + 5))
+    ms=$(cat "$warm_up_dir/$1" 2>/dev/null || true)
+    # Only digits reach the arithmetic below (bash would evaluate anything else as an expression).
+    [[ $ms =~ ^[0-9]{1,9}$ ]] || { echo "$seconds"; return 0; }
+    seconds=$(((2 * ms + 999) / 1000 + 5))
+    [ "$seconds" -ge "$READY_TIMEOUT_SECONDS" ] || seconds=$READY_TIMEOUT_SECONDS
+    [ "$seconds" -le "$cap" ] || seconds=$cap
+    echo "$seconds"
+}
+
+# seconds_of MS: MS as seconds with one decimal, for messages.
+seconds_of() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
 
 # Already running this release? Never restart it: wait for it to be ready, or fail.
 if old_pid=$(owned_pid) && [ "$(readlink "/proc/$old_pid/cwd")" = "$release_dir" ]; then
@@ -162,7 +203,8 @@ if [ ! -d "$release_dir" ]; then
     mv "$staging" "$release_dir"
 fi
 
-# 2. Remember what runs now (to go back to it), then drain it.
+# 2. Remember what runs now (to go back to it), then drain it. From the drain on, the host has no
+# ready release until one answers ready again: that gap is reported if the deploy fails.
 previous_dir=""
 previous_version=""
 if old_pid=$(owned_pid); then
@@ -171,6 +213,7 @@ if old_pid=$(owned_pid); then
         previous_version=$(sed -n 's/.*"version" *: *"\([^"]*\)".*/\1/p' "$body")
     fi
 fi
+drain_began=$(now_ms)
 stop_running
 # Nothing else may hold the port: a foreign process answering /health would pass for the new one.
 if [ "$(fetch_health)" != 000 ]; then
@@ -181,25 +224,37 @@ fi
 # 3. Start the new release and wait until it is ready.
 previous_instance=$(cat "$instance_file" 2>/dev/null || true)
 new_instance
+starting=$(now_ms)
 new_pid=$(start_release "$release_dir" "$APP_VERSION")
 if outcome=$(wait_ready "$new_pid" "$APP_VERSION"); then
+    record_warm_up "$RELEASE_ID" $(($(now_ms) - starting))
     log "Deployed $APP_VERSION to $HOST_NAME (pid $new_pid), $outcome"
     report_deployed
     exit 0
 fi
 
-# 4. Not ready: put the previous release back, so the host runs what the state says.
+# 4. Not ready: put the previous release back, so the host runs what the state says. The update
+# fails whatever happens (this release did not deploy); the message says what runs now.
 problem="$HOST_NAME ($BIND_ADDRESS:$PORT) $outcome"
 log "$problem"
-stop_running
+stop_unready
 if [ -n "$previous_dir" ] && [ -d "$previous_dir" ] && [ -n "$previous_version" ]; then
-    log "Restarting the previous release $(basename "$previous_dir") on $HOST_NAME"
+    previous_id=$(basename "$previous_dir")
+    waiting=$(restart_wait "$previous_id")
+    log "Restarting the previous release $previous_id on $HOST_NAME (waiting up to ${waiting}s)"
     # Under its own id: what Pulumi's state (unchanged by this failed update) records for the gate.
     (umask 077 && printf '%s' "$previous_instance" >"$instance_file")
     back_pid=$(start_release "$previous_dir" "$previous_version")
-    if back=$(wait_ready "$back_pid" "$previous_version"); then
-        fail "$problem. The previous release $previous_version runs again (pid $back_pid, $back)."
+    if back=$(wait_ready "$back_pid" "$previous_version" "$waiting"); then
+        fail "$problem. The previous release $previous_version runs again (pid $back_pid, $back);" \
+            "$HOST_NAME had no ready release for $(seconds_of $(($(now_ms) - drain_began))) s."
     fi
-    fail "$problem. Restarting the previous release $previous_version failed too: $back"
+    if alive "$back_pid"; then
+        fail "$problem. The previous release $previous_version runs again (pid $back_pid) but is not ready yet" \
+            "($back). It was left running to finish starting; the next pulumi up's health gate waits for it" \
+            "before this pool can go live. Check $log_file"
+    fi
+    fail "$problem. The previous release $previous_version was started again, but $(exited_note "$back_pid");" \
+        "$HOST_NAME runs no release now."
 fi
-fail "$problem. There was no earlier release on this host to go back to."
+fail "$problem. There was no earlier release on this host to go back to; $HOST_NAME runs no release now."

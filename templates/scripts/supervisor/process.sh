@@ -3,7 +3,7 @@
 # Used on the local target and on hosts without systemd (containers, the test hosts). It starts
 # and drains the app; it does not restart an app that crashes (systemd does: supervisor.sh).
 # The functions it defines are the supervisor interface: process_owned_pid,
-# process_start_release, process_stop_running.
+# process_start_release, process_stop_running, process_stop_unready.
 need HOST_NAME HOST_DIR DRAIN_TIMEOUT_SECONDS START_COMMAND
 pid_file="$HOST_DIR/app.pid"
 
@@ -44,3 +44,21 @@ process_stop_running() {
     rm -f "$pid_file"
 }
 
+# process_stop_unready: stop a running process that never became ready, without a drain.
+process_stop_unready() {
+    local pid grace started
+    if pid=$(process_owned_pid); then
+        grace=$(unready_grace)
+        started=$(now_ms)
+        log "Stopping $HOST_NAME (pid $pid): it never became ready, so it served nothing to drain;" \
+            "SIGTERM, then SIGKILL after ${grace}s (not the ${DRAIN_TIMEOUT_SECONDS}s drain)"
+        kill -TERM "$pid" 2>/dev/null || true
+        if ! wait_gone "$pid" "$grace"; then
+            log "$HOST_NAME pid $pid still running ${grace}s after SIGTERM; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+            wait_gone "$pid" 5 || fail "$HOST_NAME: pid $pid survives SIGKILL"
+        fi
+        log "Stopped $HOST_NAME (pid $pid) after $(($(now_ms) - started)) ms"
+    fi
+    rm -f "$pid_file"
+}

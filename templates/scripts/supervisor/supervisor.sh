@@ -3,7 +3,8 @@
 # SUPERVISOR chooses: systemd (a unit, systemd.sh), process (a detached process with a pid
 # file, process.sh) or auto (systemd where it runs as the init system, process elsewhere).
 # Both provide: owned_pid (the running app's pid, if it is ours), start_release DIR VERSION
-# (prints the new pid) and stop_running (drain through SIGTERM, bounded).
+# (prints the new pid), stop_running (drain through SIGTERM, bounded) and stop_unready (a
+# release that never became ready: SIGTERM, then SIGKILL after unready_grace seconds).
 need HOST_NAME HOST_DIR DRAIN_TIMEOUT_SECONDS PORT BIND_ADDRESS POOL_COLOR DRAIN_TOKEN_FILE
 # optional: SUPERVISOR APP_USER
 # shellcheck disable=SC2034 # read by process.sh and deploy-host.sh, which come after this file
@@ -25,6 +26,12 @@ esac
 owned_pid() { "${supervisor}_owned_pid"; }
 start_release() { "${supervisor}_start_release" "$@"; }
 stop_running() { "${supervisor}_stop_running"; }
+stop_unready() { "${supervisor}_stop_unready"; }
+
+# unready_grace: how long a release that never passed readiness gets to exit on SIGTERM. It
+# served nothing (only the idle pool is deployed, and nginx sends it nothing before the gate), so
+# there is nothing to drain, and each second of a full drain is a second its host serves nothing.
+unready_grace() { echo $((DRAIN_TIMEOUT_SECONDS < 5 ? DRAIN_TIMEOUT_SECONDS : 5)); }
 
 # alive PID: running, not a zombie waiting to be reaped.
 alive() {

@@ -51,6 +51,27 @@ systemd_stop_running() {
     fi
 }
 
+# systemd_stop_unready: stop a unit whose app never became ready, without a drain. The stop is
+# asked first, so that systemd does not restart what is then killed (Restart=on-failure); the
+# unit runs as this login (or as APP_USER, where this is root), which may signal it.
+systemd_stop_unready() {
+    local pid grace started stopper
+    systemctl is-active --quiet "$unit_name" || return 0
+    pid=$(systemctl show --property MainPID --value "$unit_name")
+    grace=$(unready_grace)
+    started=$(now_ms)
+    log "Stopping $HOST_NAME (unit $unit_name, pid $pid): it never became ready, so it served nothing to" \
+        "drain; SIGTERM, then SIGKILL after ${grace}s (not the ${DRAIN_TIMEOUT_SECONDS}s drain)"
+    unit_as_root stop "$unit_name" &
+    stopper=$!
+    if ! wait_gone "$pid" "$grace"; then
+        log "$HOST_NAME pid $pid still running ${grace}s after SIGTERM; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$stopper" || fail "$HOST_NAME: stopping $unit_name failed (above)"
+    log "Stopped $HOST_NAME (pid $pid) after $(($(now_ms) - started)) ms"
+}
+
 # systemd_remove_unit: the host leaves the pool: stop, disable and remove the unit.
 systemd_remove_unit() {
     unit_as_root remove-unit "$unit_name" || fail "$HOST_NAME: removing $unit_name failed (above)"
