@@ -13,6 +13,7 @@ import {
     stringOutput,
 } from "./components/deployState";
 import { HealthGate } from "./components/healthGate";
+import { type HookName, recordedHookRuns, withHookRuns } from "./components/hookResult";
 import { type AppHost, LOOPBACK, listenerAddress } from "./components/hosts";
 import { acmeBootstrapInput, nginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
 import { foreignProcesses, reconcileReason } from "./components/observe";
@@ -20,6 +21,7 @@ import { describePlan } from "./components/plan";
 import { Pool } from "./components/pool";
 import { Router } from "./components/router";
 import { type DeployState, checkSafety, recordedOutputs } from "./components/safety";
+import { SwitchHook } from "./components/switchHook";
 import { createHostsLayer } from "./components/targets";
 
 /** How long nginx may take to serve a new config and pass the smoke checks. */
@@ -114,6 +116,31 @@ async function main() {
         after: pools[live].deployments,
     });
 
+    // Hooks run on the first host of the pool going live, when a release goes live: the colour nginx
+    // served (or the records) differs, or this is the stack's first update.
+    const recordedRuns = recordedHookRuns(lastOutputs.hookRuns);
+    const goingLive = !previous || servedLive !== live || previous.pools[live].releaseId !== releases[live].releaseId;
+    const hook = (name: HookName, command: string, onFailure: "fail" | "warn", after: pulumi.Resource[]) =>
+        new SwitchHook(name, {
+            hook: name,
+            command,
+            host: hosts[live][0],
+            color: live,
+            release: releases[live],
+            previous:
+                previous && servedLive ? { color: servedLive, version: previous.pools[servedLive].version } : undefined,
+            goingLive,
+            timeoutSeconds: config.hookTimeoutSeconds,
+            hostsLayer,
+            onFailure,
+            recordedRuns,
+            after,
+        });
+    // After the gate, before traffic moves: its failure leaves traffic where it was.
+    const preSwitch = config.preSwitchCommand
+        ? hook("pre-switch", config.preSwitchCommand, "fail", [gate.check])
+        : undefined;
+
     // The idle pool's hosts appear on the internal listener: the router waits for their deploys.
     const router = new Router(
         "router",
@@ -145,8 +172,12 @@ async function main() {
             maintenance: { on: config.maintenance, page: config.maintenancePageHtml },
             reconcile,
         },
-        { dependsOn: pools[otherColor(live)].deployments },
+        { dependsOn: [...pools[otherColor(live)].deployments, ...(preSwitch ? [preSwitch.run] : [])] },
     );
+    // After the verified switch: its failure is a warning, traffic stays.
+    const postSwitch = config.postSwitchCommand
+        ? hook("post-switch", config.postSwitchCommand, "warn", [router.nginx])
+        : undefined;
 
     // Outputs are recorded only when the whole update succeeded, so `deployState` and `nginx`
     // always describe what the pools and nginx really run (the safety rules read them next time).
@@ -173,6 +204,10 @@ async function main() {
         nginxLoginAddress: hostsLayer.nginxLoginAddress,
         deployState: recordedAfterSwitch.deployState,
         nginx: recordedAfterSwitch.nginx,
+        // Every hook run (the newest 100), for `npm run history`.
+        hookRuns: pulumi
+            .all([router.nginx.urn, preSwitch?.result, postSwitch?.result])
+            .apply(([, pre, post]) => withHookRuns(recordedRuns, [pre, post])),
     };
 }
 

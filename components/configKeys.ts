@@ -245,6 +245,27 @@ export const COMMON_KEYS = {
         "pulumi config set maintenancePage path/to/maintenance.html   (or pulumi config rm maintenancePage)",
         "",
     ),
+    /**
+     * Run once when a release goes live, after the gate and before traffic moves, on the first host
+     * of the pool going live, in the release's directory (migrations, cache warm-up). Its failure
+     * fails the update and traffic stays where it was.
+     */
+    preSwitchCommand: key(
+        pattern(COMMAND_LINE, "a plain command line (letters, digits, space, . _ / = : + -)"),
+        "pulumi config set preSwitchCommand 'node migrate.js'   (or pulumi config rm preSwitchCommand)",
+        "",
+    ),
+    /**
+     * Run once when a release has gone live and is verified, on the same host (notices). Its failure
+     * is a warning: traffic stays on the new release.
+     */
+    postSwitchCommand: key(
+        pattern(COMMAND_LINE, "a plain command line (letters, digits, space, . _ / = : + -)"),
+        "pulumi config set postSwitchCommand './notify-deploy.sh'   (or pulumi config rm postSwitchCommand)",
+        "",
+    ),
+    /** How long each hook may run before it is stopped (and counts as failed). */
+    hookTimeoutSeconds: key(integer(1, 3600), "pulumi config set hookTimeoutSeconds 300", 300),
     /** Token that POST /health/drain must carry. Required. */
     drainToken: secretKey(
         pattern(TOKEN, "16 to 128 letters, digits, _ or -"),

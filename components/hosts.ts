@@ -46,6 +46,8 @@ export interface HostScript {
     readonly environment: Record<string, pulumi.Input<string>>;
     /** Over SSH, the host stops the script after this long: a lost client cannot leave it running. */
     readonly deadlineSeconds?: number;
+    /** A change of any of these replaces the command: `create` runs again (not `update`). */
+    readonly triggers?: readonly pulumi.Input<string>[];
 }
 
 /**
@@ -95,7 +97,7 @@ export function scriptCommands(script: HostScript, deadlineSeconds?: number, loc
 export function commandInputs(script: HostScript, deadlineSeconds?: number, lockFile?: string) {
     const { commands, environment, scriptTexts } = scriptCommands(script, deadlineSeconds, lockFile);
     for (const [variable, text] of Object.entries(scriptTexts)) environment[variable] = pulumi.secret(text);
-    return { ...commands, environment };
+    return { ...commands, environment, ...(script.triggers ? { triggers: [...script.triggers] } : {}) };
 }
 
 /**

@@ -158,6 +158,24 @@ export const SCRIPTS = {
             ...ACME_OPTIONAL,
         ],
     }),
+    /** Runs a switch hook on one host of the pool going live, when a release goes live. */
+    hookRun: declare("hook-run.sh", [], {
+        required: [
+            "HOOK",
+            "HOOK_COMMAND",
+            "HOOK_TIMEOUT_SECONDS",
+            "HOOK_FAILURE",
+            "HOST_NAME",
+            "HOST_DIR",
+            "RELEASE_ID",
+            "APP_VERSION",
+            "POOL_COLOR",
+            "GOING_LIVE",
+        ],
+        optional: ["PREVIOUS_COLOR", "PREVIOUS_VERSION", "APP_USER"],
+    }),
+    /** In place of the hook when only its settings changed: it ran for this release already. */
+    hookKept: declare("hook-kept.sh", [], { required: ["HOOK", "POOL_COLOR", "APP_VERSION"] }),
     /** Stops nginx gracefully (the router is deleted). */
     nginxStop: declare("nginx-stop.sh", ["nginx-lib.sh"], {
         required: [...NGINX, "SHUTDOWN_TIMEOUT_SECONDS"],
@@ -177,23 +195,26 @@ type AnyDeclaration = ScriptDeclaration<string, string, string>;
 type BothInputs<C, D> = [D] extends [never] ? ScriptInputs<C> : ScriptInputs<C> & ScriptInputs<D>;
 
 /**
- * A host script from declarations: `create` runs on create (and on update with `update: true`),
- * `delete` when the resource goes; `environment` must give what both take.
+ * A host script from declarations: `create` runs on create (and on update with `update: true`, or
+ * the `update` script), `delete` when the resource goes; `environment` must give what both take.
+ * A change of `triggers` replaces the resource: `create` runs again, whatever `update` is.
  */
 export function hostScript<C extends AnyDeclaration, D extends AnyDeclaration = never>(spec: {
     readonly create: C;
-    readonly update?: boolean;
+    readonly update?: boolean | AnyDeclaration;
     readonly delete?: D;
     readonly deadlineSeconds?: number;
     readonly environment: BothInputs<C, D>;
+    readonly triggers?: readonly pulumi.Input<string>[];
 }): HostScript {
     const create = declaredScript(spec.create);
     return {
         create,
-        update: spec.update ? create : undefined,
+        update: spec.update === true ? create : spec.update ? declaredScript(spec.update) : undefined,
         delete: spec.delete ? declaredScript(spec.delete) : undefined,
         deadlineSeconds: spec.deadlineSeconds,
         environment: spec.environment as Record<string, pulumi.Input<string>>,
+        ...(spec.triggers ? { triggers: spec.triggers } : {}),
     };
 }
 

@@ -1,23 +1,36 @@
 // `npm run history`: every update of the stack as a table, the rollback log.
 import { Command } from "commander";
 import Table from "cli-table3";
+import { type HookRun, describeHookRun, recordedHookRuns } from "../../components/hookResult";
 import { Deployed, openStack, updates } from "./stack";
 
+/** The hooks that ran during `u`, by the time each started (the stack's `hookRuns` output). */
+function hooksOf(u: Deployed, runs: readonly HookRun[]): string {
+    // Whole seconds: the history and the hosts' clocks say no more.
+    const from = Math.floor(u.time.getTime() / 1000) * 1000;
+    const to = u.endTime.getTime();
+    return runs
+        .filter((r) => Date.parse(r.ranAt) >= from && Date.parse(r.ranAt) <= to)
+        .map(describeHookRun)
+        .join(", ");
+}
+
 /** Rows for the table: failed updates say what stayed live (the last successful update's colour). */
-export function historyRows(all: readonly Deployed[]): string[][] {
+export function historyRows(all: readonly Deployed[], runs: readonly HookRun[] = []): string[][] {
     let live: string | undefined; // what is serving after the updates so far
     return all.map((u) => {
         const ok = u.result === "succeeded";
         const time = u.time.toISOString().replace("T", " ").slice(0, 19);
         if (u.kind !== "update") {
             if (u.kind === "destroy" && ok) live = undefined; // a refresh or preview changes nothing
-            return [String(u.update), time, `${u.kind} ${u.result}`, live ?? "nothing", "", "", u.message];
+            return [String(u.update), time, `${u.kind} ${u.result}`, live ?? "nothing", "", "", "", u.message];
         }
         const wanted = u.activeColor ? `${u.activeColor} ${u.versions[u.activeColor]}` : "";
         const result = ok ? "succeeded" : `${u.result}: ${live ?? "nothing"} stayed live`;
         const liveColumn = ok ? wanted : `(wanted ${wanted})`;
         if (ok) live = wanted;
-        return [String(u.update), time, result, liveColumn, u.versions.blue, u.versions.green, u.message];
+        const hooks = hooksOf(u, runs);
+        return [String(u.update), time, result, liveColumn, u.versions.blue, u.versions.green, hooks, u.message];
     });
 }
 
@@ -29,13 +42,16 @@ async function main(): Promise<void> {
         .parse();
     const opts = program.opts<{ stack: string; limit?: number }>();
     const stack = await openStack(opts.stack);
-    let rows = historyRows(await updates(stack));
+    // The outputs keep every hook run (the next successful update records one that ran in a failed
+    // update); each shows in the row of the update it ran in.
+    const runs = recordedHookRuns((await stack.outputs()).hookRuns?.value);
+    let rows = historyRows(await updates(stack), runs);
     if (opts.limit) rows = rows.slice(-opts.limit);
     const table = new Table({
         style: { head: [], border: [] },
-        head: ["update", "time (UTC)", "result", "live", "blue", "green", "message"],
+        head: ["update", "time (UTC)", "result", "live", "blue", "green", "hooks", "message"],
         wordWrap: true,
-        colWidths: [null, null, null, null, null, null, 48],
+        colWidths: [null, null, null, null, null, null, 28, 40],
     }); // only the message wraps
     table.push(...rows);
     console.log(table.toString());

@@ -47,6 +47,8 @@ export interface Deployed {
     readonly update: number;
     readonly kind: string;
     readonly time: Date;
+    /** When it ended (its start, for one still running). */
+    readonly endTime: Date;
     readonly result: string;
     readonly message: string;
     readonly activeColor?: Color;
@@ -65,6 +67,7 @@ export function deployedBy(update: UpdateSummary, position: number): Deployed {
         update: update.version > 0 ? update.version : position,
         kind: update.kind,
         time: new Date(update.startTime),
+        endTime: new Date(update.endTime ?? update.startTime),
         result: update.result,
         message: update.message,
         activeColor: color === "blue" || color === "green" ? color : undefined,

@@ -128,6 +128,9 @@ const VALID: Record<
     maintenance: { value: "false", kind: "enum" },
     maintenanceRetryAfterSeconds: { value: "300", kind: "integer", range: [1, 86400] },
     maintenancePage: { value: "templates/nginx/maintenance.html", kind: "string", emptyAllowed: true },
+    preSwitchCommand: { value: "node migrate.js", kind: "string", emptyAllowed: true },
+    postSwitchCommand: { value: "./notify-deploy.sh", kind: "string", emptyAllowed: true },
+    hookTimeoutSeconds: { value: "300", kind: "integer", range: [1, 3600] },
     drainToken: { value: TOKEN, kind: "string" },
 };
 

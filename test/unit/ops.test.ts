@@ -8,6 +8,7 @@ function update(n: number, activeColor: "blue" | "green", blue: string, green: s
         update: n,
         kind: "update",
         time: new Date(Date.UTC(2026, 10, 26, 9, n)),
+        endTime: new Date(Date.UTC(2026, 10, 26, 9, n, 40)),
         result,
         message: `update ${n}`,
         activeColor,
@@ -96,5 +97,29 @@ describe("history table", () => {
         ]);
         assert.equal(rows[1][2], "failed: blue 1.0.0 stayed live");
         assert.equal(rows[1][3], "(wanted green 1.1.0)");
+    });
+
+    it("shows the hooks that ran in each update, by when they started", () => {
+        const run = (hook: "pre-switch" | "post-switch", minute: number, second: number, exitStatus = 0) => ({
+            hook,
+            color: "green" as const,
+            version: "1.1.0",
+            exitStatus,
+            seconds: 1.5,
+            ranAt: new Date(Date.UTC(2026, 10, 26, 9, minute, second)).toISOString().replace(/\.000Z$/, "Z"),
+        });
+        const rows = historyRows(
+            [
+                update(1, "blue", "1.0.0", "1.0.0"),
+                update(2, "green", "1.0.0", "1.1.0"),
+                update(3, "green", "1.0.0", "1.1.0"),
+            ],
+            [run("pre-switch", 2, 5), run("post-switch", 2, 30, 3), run("pre-switch", 3, 50)],
+        );
+        assert.deepEqual(
+            rows.map((r) => r[6]),
+            ["", "pre-switch ok 1.5 s, post-switch FAILED (exit 3)", ""],
+            "a run after an update's end belongs to none",
+        );
     });
 });

@@ -110,7 +110,8 @@ describe("the program's resource graph (mocks)", () => {
         );
         assert.equal(router.HOSTS, "green-1=127.0.0.1:9201 green-2=127.0.0.1:9202");
         assert.equal(router.EXPECT_VERSION, "2.0.0");
-        assert.match(router.ON_CREATE, /^run_gate$/m);
+        // Gated unless maintenance is on (then no request reaches the pool; going off is gated).
+        assert.match(router.ON_CREATE, /^if \[ "\$maintenance" = on \]; then\n.*\nelse\n {4}run_gate\nfi$/m);
         const update = String(registered.find((r) => r.name === "router-nginx")?.inputs.update);
         assert.match(update, /bash -c "\$\{BLUEGREEN_ON_CREATE:\?/, "an update runs the same script, sent once");
         assert.equal(router.ON_UPDATE, undefined);
@@ -191,6 +192,39 @@ describe("safety rules through the program (mocks)", () => {
         const { outputs } = await runProgram(config);
         return { activeColor: "blue", deployState: outputs.deployState, nginx: outputs.nginx };
     }
+
+    it("hooks: only when configured, on the first host of the pool going live, when a release goes live", async () => {
+        assert.deepEqual(
+            (await runProgram(BASE)).resources.filter((r) => /hook/.test(r.name)),
+            [],
+            "no hook configured, no hook resource",
+        );
+        const hooks = {
+            preSwitchCommand: "node migrate.js",
+            postSwitchCommand: "./notify.sh",
+            hookTimeoutSeconds: "90",
+        };
+        const first = await runProgram({ ...BASE, ...hooks });
+        const pre = env(first.resources, "pre-switch-hook");
+        assert.equal(pre.HOST_NAME, "blue-1");
+        assert.equal(pre.HOOK_COMMAND, "node migrate.js");
+        assert.equal(pre.HOOK_FAILURE, "fail");
+        assert.equal(pre.HOOK_TIMEOUT_SECONDS, "90");
+        assert.equal(pre.GOING_LIVE, "true", "a stack's first update makes its release live");
+        assert.equal(env(first.resources, "post-switch-hook").HOOK_FAILURE, "warn");
+        const triggers = first.resources.find((r) => r.name === "pre-switch-hook")?.inputs.triggers;
+        assert.deepEqual(triggers, ["blue", pre.RELEASE_ID, "node migrate.js"], "a new release going live runs it");
+
+        const previous = { activeColor: "blue", deployState: first.outputs.deployState, nginx: first.outputs.nginx };
+        const same = await runProgram({ ...BASE, ...hooks }, { previousOutputs: previous });
+        assert.equal(env(same.resources, "pre-switch-hook").GOING_LIVE, "false", "blue was live already");
+        const green = await runProgram({ ...BASE, ...hooks, activeColor: "green" }, { previousOutputs: previous });
+        const switching = env(green.resources, "pre-switch-hook");
+        assert.deepEqual(
+            [switching.HOST_NAME, switching.GOING_LIVE, switching.PREVIOUS_COLOR, switching.PREVIOUS_VERSION],
+            ["green-1", "true", "blue", "1.0.0"],
+        );
+    });
 
     it("refuses a new version on the live pool, saying to deploy to the idle pool and switch", async () => {
         const prev = await withReleaseIds(BASE);
