@@ -141,6 +141,13 @@ async function main() {
         ? hook("pre-switch", config.preSwitchCommand, "fail", [gate.check])
         : undefined;
 
+    // Hosts the last update had and this one does not: the switch drains them (their deletes come last).
+    const retired = COLORS.flatMap((color) =>
+        Object.entries(previous?.pools[color].hosts ?? {})
+            .filter(([name]) => !(name in deployState.pools[color].hosts))
+            .map(([name, address]) => `${name}=${address}`),
+    ).join(" ");
+
     // The idle pool's hosts appear on the internal listener: the router waits for their deploys.
     const router = new Router(
         "router",
@@ -170,6 +177,7 @@ async function main() {
                   }
                 : undefined,
             maintenance: { on: config.maintenance, page: config.maintenancePageHtml },
+            ...(retired ? { retiring: { hosts: retired, drainToken: config.drainToken } } : {}),
             reconcile,
         },
         { dependsOn: [...pools[otherColor(live)].deployments, ...(preSwitch ? [preSwitch.run] : [])] },

@@ -41,6 +41,12 @@ export interface RouterArgs {
         /** Plain HTTP answers 308: the verification goes over HTTPS. */
         readonly redirect: boolean;
     };
+    /**
+     * Hosts this update removes from the pools ("name=address:port ..."), drained by the switch
+     * right after the reload that stops sending them requests, with the drain token: their apps close
+     * sockets and finish requests before nginx's old workers give up on them (worker_shutdown_timeout).
+     */
+    readonly retiring?: { readonly hosts: string; readonly drainToken: pulumi.Input<string> };
     /** Maintenance: the public listener answers the page (HTML), not the apps. */
     readonly maintenance: { readonly on: boolean; readonly page: string };
     /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
@@ -123,6 +129,9 @@ export class Router extends pulumi.ComponentResource {
                     VERIFY_TIMEOUT_SECONDS: String(args.verifyTimeoutSeconds),
                     SHUTDOWN_TIMEOUT_SECONDS: String(args.shutdownTimeoutSeconds),
                     RECONCILE: args.reconcile,
+                    ...(args.retiring
+                        ? { RETIRED_HOSTS: args.retiring.hosts, DRAIN_TOKEN: pulumi.secret(args.retiring.drainToken) }
+                        : {}),
                     MAINTENANCE: args.maintenance.on ? "on" : "off",
                     MAINTENANCE_PAGE: args.maintenance.page,
                     SUPERVISOR: args.hostsLayer.supervisor,

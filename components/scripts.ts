@@ -136,6 +136,8 @@ export const SCRIPTS = {
                 "ACME_TIMER_UNIT_TEXT",
                 "MAINTENANCE",
                 "MAINTENANCE_PAGE",
+                "RETIRED_HOSTS",
+                "DRAIN_TOKEN",
             ],
         },
     ),

@@ -6,7 +6,7 @@
 # reaches the pool, so it is not gated then; maintenance going off is. Steps: switch-lib.sh; with
 # an ACME CA, the certificate: acme-lib.sh.
 need SWITCH_MODE
-# optional: RECONCILE MAINTENANCE MAINTENANCE_PAGE
+# optional: RECONCILE MAINTENANCE MAINTENANCE_PAGE RETIRED_HOSTS DRAIN_TOKEN
 
 prepare_prefix
 # One certificate change at a time: the host's renewal timer waits for this switch, and it for a renewal.
@@ -26,6 +26,10 @@ write_tls
 write_maintenance_page "${MAINTENANCE_PAGE:-Down for maintenance.}"
 if acme_enabled; then choose_acme_config; fi
 apply_config
+# Hosts this update removes: nginx sends them nothing new now; their own drain closes what it still
+# holds, before the old workers' shutdown timeout would cut it, however late their deletes run.
+# shellcheck disable=SC2086 # a list of hosts
+[ -z "${RETIRED_HOSTS:-}" ] || drain_retired "${DRAIN_TOKEN:-}" $RETIRED_HOSTS
 config_done=$(now_ms)
 # Maintenance goes on before, and off after, the colour changes: no request reaches a pool in between.
 if [ "$maintenance" = on ]; then

@@ -451,6 +451,27 @@ apply_maintenance() {
     fi
 }
 
+# drain_retired TOKEN NAME=ADDRESS:PORT...: asks each host to drain (POST /health/drain, the
+# contract's), all at once. An app that refuses is reported and left to its delete's SIGTERM.
+drain_retired() {
+    local token=$1 host
+    shift
+    for host in "$@"; do
+        (
+            local name=${host%%=*} address=${host#*=} status
+            # The token reaches curl on its standard input, never its command line.
+            status=$(fetch "http://$address/health/drain" /dev/null -X POST -H @- <<<"Authorization: Bearer $token")
+            case $status in
+                2??) log "Draining $name ($address), which this update removes: POST /health/drain answered $status" ;;
+                *) log "warning: $name ($address), which this update removes, did not start draining (POST" \
+                    "/health/drain answered $status): its delete stops it (SIGTERM); until then nginx's old" \
+                    "workers may cut its sockets after worker_shutdown_timeout" ;;
+            esac
+        ) &
+    done
+    wait
+}
+
 # apply_live_color (no-reload mode): set the colour in nginx's shared memory, no reload.
 apply_live_color() {
     local problem

@@ -226,6 +226,21 @@ describe("safety rules through the program (mocks)", () => {
         );
     });
 
+    it("hosts an update removes are named to the switch, with the drain token, to drain after its reload", async () => {
+        const first = await runProgram(BASE);
+        assert.equal(env(first.resources, "router-nginx").RETIRED_HOSTS, undefined, "nothing removed");
+        const previous = { activeColor: "blue", deployState: first.outputs.deployState, nginx: first.outputs.nginx };
+        const shrunk = await runProgram({ ...BASE, greenHosts: "0", blueHosts: "1" }, { previousOutputs: previous });
+        const router = env(shrunk.resources, "router-nginx");
+        assert.equal(router.RETIRED_HOSTS, "blue-2=127.0.0.1:9102 green-1=127.0.0.1:9201 green-2=127.0.0.1:9202");
+        assert.equal(router.DRAIN_TOKEN, BASE.drainToken);
+        const environment = shrunk.resources.find((r) => r.name === "router-nginx")?.inputs.environment;
+        const token = isSecret(environment)
+            ? undefined
+            : (environment as Record<string, unknown>).BLUEGREEN_DRAIN_TOKEN;
+        assert.ok(isSecret(environment) || isSecret(token), "the token is a secret in the state");
+    });
+
     it("refuses a new version on the live pool, saying to deploy to the idle pool and switch", async () => {
         const prev = await withReleaseIds(BASE);
         const message = await refusal({ ...BASE, blueVersion: "1.1.0" }, prev);
