@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { summary } from "../../scripts/ci/nginx-diff-summary";
 import { nginxWorkers } from "../support/nginxCheck";
 import { Measured, measureUnderLoad } from "../support/traffic";
+import { Load } from "../../scripts/lib/load";
 import { LocalStack, TEST_DRAIN_TOKEN, createLocalStack, getJson, request } from "../../scripts/lib/localStack";
 import { recordOutcome } from "../../scripts/lib/reliability";
 
@@ -234,6 +235,14 @@ for (const switchMode of ["no-reload", "reload"] as const)
             if (switchMode === "no-reload") assert.match(preview, /; maintenance set without a reload/);
             else assert.match(preview, /; nginx reloads \(maintenance off -> on\)/);
             const at = { onStart: 0, onDone: 0, offStart: 0, offDone: 0 };
+            // The internal listener (green by path, as an operator tests the idle pool) is not in maintenance.
+            // GETs only: the apps count the POSTs they complete, which the public load checks.
+            const internal = new Load({
+                url: `${stack.internalUrl}/green`,
+                rate: 50,
+                maxSeconds: 120,
+                postEvery: 1_000_000,
+            }).start();
             const run = await underLoad("maintenance on, then off", async () => {
                 at.onStart = Date.now();
                 assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
@@ -254,6 +263,9 @@ for (const switchMode of ["no-reload", "reload"] as const)
                 assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
                 at.offDone = Date.now();
             });
+            const internalResult = await internal.stop();
+            assert.deepEqual(internalResult.failures, [], "nothing failed on the internal listener");
+            assert.ok(internalResult.ok > 100, `the internal listener served ${internalResult.ok} requests`);
             const unexpected = run.result.failures.filter((f) => f.status !== 503);
             assert.deepEqual(unexpected, [], "nothing failed but the maintenance answers");
             const maintenance = run.result.failures.filter((f) => f.status === 503);
