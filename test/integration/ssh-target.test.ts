@@ -19,6 +19,7 @@ import { SSH_PUBLIC_PORT, SshStack, createSshStack } from "../support/sshStack";
 import { servedCertificate, startTestCa } from "../support/acme";
 import { echoedInstance } from "../../components/observe";
 import { SshHosts } from "../../components/targets/ssh/hosts";
+import { nginxWorkers } from "../support/nginxCheck";
 import { assertNothingLost, measureUnderLoad } from "../support/traffic";
 
 type Color = "blue" | "green";
@@ -450,6 +451,95 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         await stack.stack.setConfig("activeColor", { value: live });
         assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
         assert.equal(await liveColor(), live);
+    });
+
+    it("over SSH: a migration hook runs before traffic moves; maintenance on and off without a reload", async () => {
+        const live = await liveColor();
+        const other: Color = live === "blue" ? "green" : "blue";
+        // The hook runs as the app's own user in its host's namespace: the log is everyone's to write.
+        const logDir = path.join(lab!.dir, "hook-log");
+        fs.mkdirSync(logDir, { mode: 0o777 });
+        fs.chmodSync(logDir, 0o777);
+        const hookLog = path.join(logDir, "hooks.jsonl");
+        const withHook = appVariant("with-hook", "");
+        fs.writeFileSync(
+            path.join(withHook, "hook.js"),
+            [
+                'const http = require("node:http");',
+                "const [log, url, host] = process.argv.slice(2);",
+                "http.get(url, { headers: { Host: host } }, (res) => {",
+                "    res.resume();",
+                '    require("node:fs").appendFileSync(log, JSON.stringify({ hook: process.env.HOOK,',
+                "        color: process.env.POOL_COLOR, served: res.headers['x-deploy-color'],",
+                '        machine: require("node:os").hostname() }) + "\\n");',
+                "});",
+            ].join("\n"),
+        );
+        await stack.stack.setConfig(`${other}Artifact`, { value: withHook });
+        await stack.stack.setConfig("preSwitchCommand", {
+            value: `node hook.js ${hookLog} ${stack.publicUrl}/ ${NAME}`,
+        });
+        await stack.stack.setConfig("activeColor", { value: other });
+        await underLoad(`switch to ${other} with a migration hook`, async () => {
+            assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+        });
+        const records = fs
+            .readFileSync(hookLog, "utf8")
+            .split("\n")
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as { hook: string; color: string; served: string });
+        assert.deepEqual(
+            records.map((r) => `${r.hook} ${r.color} served=${r.served}`),
+            [`pre-switch ${other} served=${live}`],
+            "the hook ran once, on the pool going live, before traffic moved",
+        );
+        assert.equal(await liveColor(), other);
+
+        // Maintenance on, then off: only its 503s, the same nginx workers, no app restarted.
+        const prefix = path.join(lab!.hosts.nginx.root, "nginx");
+        const workers = nginxWorkers(prefix);
+        const before = { blue: await pids("blue"), green: await pids("green") };
+        await stack.stack.setConfig("maintenance", { value: "true" });
+        const run = await measureUnderLoad(
+            {
+                url: stack.publicUrl,
+                name: "maintenance on, then off (ssh)",
+                hostsPerPool: HOSTS.length,
+                appStatus: (c, i) => stack.appStatus(c, i),
+                headers: asClient,
+            },
+            async () => {
+                assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+                const page = await request(`${stack.publicUrl}/`, "GET", asClient);
+                assert.equal(page.status, 503);
+                assert.equal(page.headers["retry-after"], "300");
+                await stack.stack.setConfig("maintenance", { value: "false" });
+                assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+            },
+        );
+        const maintenance = run.result.failures.filter((f) => f.status === 503).length;
+        assert.ok(maintenance > 0, "the load met the maintenance page");
+        assert.deepEqual(
+            run.result.failures.filter((f) => f.status !== 503),
+            [],
+            "nothing else failed",
+        );
+        assert.equal(run.postsProcessed, run.result.postOk, "every POST that reached an app was answered once");
+        assert.deepEqual(nginxWorkers(prefix), workers, "no reload");
+        assert.deepEqual({ blue: await pids("blue"), green: await pids("green") }, before, "no app restarted");
+        assert.equal(await liveColor(), other);
+        recordOutcome({
+            target: "ssh",
+            area: "maintenance",
+            fault: "maintenance on, then off, over SSH (no-reload)",
+            expected: "503 + Retry-After while on, nothing else failed, no reload, no app restart",
+            observed: `${run.result.ok} complete 2xx, ${maintenance} maintenance 503s, 0 other failures`,
+            sent: run.result.sent,
+            lost: 0,
+        });
+        await stack.stack.removeConfig("preSwitchCommand");
+        await stack.stack.setConfig("activeColor", { value: live });
+        assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
     });
 
     it("certificates from an ACME CA over SSH: the nginx host obtains one, a switch under load renews it", async () => {
