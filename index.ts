@@ -75,7 +75,16 @@ async function main() {
     const deployState: DeployState = { ...recorded, configId: nginxConfig.configId, nginx: nginxSettings };
     const reconcile = reconcileReason(observed, previous, { liveColor: live, configId: nginxConfig.configId });
     if (reconcile) void pulumi.log.warn(`${reconcile}: the switch will run again to make nginx agree.`);
-    void pulumi.log.info(describePlan({ previous, served: observed, next: deployState, reconcile }));
+    // A release goes live (the hooks run): the colour nginx served (or the records) differs, or
+    // this is the stack's first update.
+    const goingLive = !previous || servedLive !== live || previous.pools[live].releaseId !== releases[live].releaseId;
+    const hooksToRun = goingLive
+        ? [
+              ...(config.preSwitchCommand ? [`pre-switch hook on ${hosts[live][0].name}`] : []),
+              ...(config.postSwitchCommand ? [`post-switch hook on ${hosts[live][0].name}`] : []),
+          ]
+        : [];
+    void pulumi.log.info(describePlan({ previous, served: observed, next: deployState, reconcile, hooks: hooksToRun }));
 
     // Every host is checked before a deploy changes any of them.
     hostsLayer.checkReachable(
@@ -116,10 +125,8 @@ async function main() {
         after: pools[live].deployments,
     });
 
-    // Hooks run on the first host of the pool going live, when a release goes live: the colour nginx
-    // served (or the records) differs, or this is the stack's first update.
+    // Hooks run on the first host of the pool going live, when a release goes live (goingLive).
     const recordedRuns = recordedHookRuns(lastOutputs.hookRuns);
-    const goingLive = !previous || servedLive !== live || previous.pools[live].releaseId !== releases[live].releaseId;
     const hook = (name: HookName, command: string, onFailure: "fail" | "warn", after: pulumi.Resource[]) =>
         new SwitchHook(name, {
             hook: name,

@@ -14,6 +14,8 @@ export interface PlanInput {
     readonly next: DeployState;
     /** Why the switch runs again although nothing changed (observe.ts), or empty. */
     readonly reconcile: string;
+    /** The hooks this update runs ("pre-switch hook on green-1"), if any. */
+    readonly hooks?: readonly string[];
 }
 
 /** Host names as a reader takes them in: all of a few, the first and last of many. */
@@ -116,6 +118,7 @@ export function describePlan(input: PlanInput): string {
     }
     const pools = poolChanges(previous, next);
     const parts = [traffic, pools.length > 0 ? pools.join("; ") : "no pool redeployed", nginxChange(input, switches)];
+    if (input.hooks?.length) parts.push(`${input.hooks.join(", ")} run${input.hooks.length > 1 ? "" : "s"}`);
     const maintenance = maintenanceOf(next);
     if (maintenance !== maintenanceOf(previous)) {
         parts.unshift(

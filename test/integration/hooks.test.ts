@@ -115,6 +115,9 @@ describe("switch hooks: a migration before traffic moves, a notice after (local 
 
         await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
         await stack.stack.setConfig("activeColor", { value: "green" });
+        let preview = "";
+        await stack.stack.preview({ onOutput: (text) => (preview += text) });
+        assert.match(preview, /Plan: .*; pre-switch hook on green-1, post-switch hook on green-1 run/);
         let output = "";
         const run = await underLoad("switch to green with a migration and a notice hook", async () => {
             output = await up();

@@ -68,6 +68,16 @@ describe("the plan line of a preview", () => {
         );
     });
 
+    it("names the hooks a switch runs, and where", () => {
+        const next = { ...before, liveColor: "green" as const };
+        const hooks = ["pre-switch hook on green-1", "post-switch hook on green-1"];
+        assert.match(
+            describePlan({ previous: before, next, reconcile: "", hooks }),
+            /; live colour set without a reload; pre-switch hook on green-1, post-switch hook on green-1 run$/,
+        );
+        assert.match(describePlan({ previous: before, next, reconcile: "", hooks: [] }), /without a reload$/);
+    });
+
     it("in reload mode maintenance is a reload, named as such", () => {
         const reload = { ...NGINX, switchMode: "reload", maintenance: "off" };
         const previous = state("blue", pool("blue", "1.0.0"), pool("green", "1.0.1"), "c1", reload);
