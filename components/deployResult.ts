@@ -1,6 +1,7 @@
 // What deploy-host.sh reports on a line of its output: the instance id its app echoed on
 // /health (report_deployed), which the gate then demands of that host.
 import { z } from "zod";
+import { parseResultLine } from "./resultLine";
 
 export const DEPLOY_RESULT_PREFIX = "bluegreen-deploy ";
 
@@ -14,21 +15,5 @@ const DeployResult = z.object({
  * an earlier version of the program has no result line: "" as well (nothing to demand).
  */
 export function deployedInstance(stdout: string): string {
-    const line = stdout
-        .split("\n")
-        .reverse()
-        .find((l) => l.startsWith(DEPLOY_RESULT_PREFIX));
-    if (line === undefined) return "";
-    let json: unknown;
-    try {
-        json = JSON.parse(line.slice(DEPLOY_RESULT_PREFIX.length));
-    } catch (err) {
-        throw new Error(`the deploy's result line is not JSON (${(err as Error).message}): ${line}`);
-    }
-    const parsed = DeployResult.safeParse(json);
-    if (!parsed.success) {
-        const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "the line"}: ${i.message}`);
-        throw new Error(`the deploy's result line misstates ${problems.join("; ")}: ${line}`);
-    }
-    return parsed.data.instance;
+    return parseResultLine(stdout, DEPLOY_RESULT_PREFIX, DeployResult, "the deploy's")?.instance ?? "";
 }

@@ -1,6 +1,7 @@
 // What hook-run.sh (and hook-kept.sh) report on their last line: whether the hook ran, how it
 // ended, and when; and the log of hook runs the stack keeps in its outputs for `npm run history`.
 import { z } from "zod";
+import { parseResultLine } from "./resultLine";
 
 export const HOOK_RESULT_PREFIX = "bluegreen-hook ";
 export const HOOKS = ["pre-switch", "post-switch"] as const;
@@ -21,23 +22,9 @@ export type HookResult = z.infer<typeof HookResult>;
 
 /** The result line of a hook command's standard output; throws naming what is missing or wrong. */
 export function parseHookResult(stdout: string): HookResult {
-    const line = stdout
-        .split("\n")
-        .reverse()
-        .find((l) => l.startsWith(HOOK_RESULT_PREFIX));
-    if (line === undefined) throw new Error(`the hook's output has no '${HOOK_RESULT_PREFIX.trim()}' line`);
-    let json: unknown;
-    try {
-        json = JSON.parse(line.slice(HOOK_RESULT_PREFIX.length));
-    } catch (err) {
-        throw new Error(`the hook's result line is not JSON (${(err as Error).message}): ${line}`);
-    }
-    const parsed = HookResult.safeParse(json);
-    if (!parsed.success) {
-        const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "the line"}: ${i.message}`);
-        throw new Error(`the hook's result line misstates ${problems.join("; ")}: ${line}`);
-    }
-    return parsed.data;
+    const result = parseResultLine(stdout, HOOK_RESULT_PREFIX, HookResult, "the hook's");
+    if (!result) throw new Error(`the hook's output has no '${HOOK_RESULT_PREFIX.trim()}' line`);
+    return result;
 }
 
 /** One hook run as the stack's `hookRuns` output keeps it. */

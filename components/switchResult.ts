@@ -1,6 +1,7 @@
 // What nginx-switch.sh reports on its last line of output: one JSON object after a fixed prefix
 // (switch-lib.sh's report_switched), so that a change on either side fails here, by name.
 import { z } from "zod";
+import { parseResultLine } from "./resultLine";
 
 export const SWITCH_RESULT_PREFIX = "bluegreen-result ";
 
@@ -19,26 +20,7 @@ export type SwitchResult = z.infer<typeof SwitchResult>;
 
 /** The result line of a successful switch's standard output; throws naming what is missing or wrong. */
 export function parseSwitchResult(stdout: string): SwitchResult {
-    const line = stdout
-        .split("\n")
-        .reverse()
-        .find((l) => l.startsWith(SWITCH_RESULT_PREFIX));
-    if (line === undefined) {
-        throw new Error(`the switch's output has no '${SWITCH_RESULT_PREFIX.trim()}' line`);
-    }
-    let json: unknown;
-    try {
-        json = JSON.parse(line.slice(SWITCH_RESULT_PREFIX.length));
-    } catch (err) {
-        throw new Error(`the switch's result line is not JSON (${(err as Error).message}): ${line}`);
-    }
-    const fields = typeof json === "object" && json !== null ? json : {};
-    const missing = Object.keys(SwitchResult.shape).filter((key) => !(key in fields));
-    if (missing.length > 0) throw new Error(`the switch's result line lacks ${missing.join(", ")}: ${line}`);
-    const parsed = SwitchResult.safeParse(json);
-    if (!parsed.success) {
-        const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "the line"}: ${i.message}`);
-        throw new Error(`the switch's result line misstates ${problems.join("; ")}: ${line}`);
-    }
-    return parsed.data;
+    const result = parseResultLine(stdout, SWITCH_RESULT_PREFIX, SwitchResult, "the switch's");
+    if (!result) throw new Error(`the switch's output has no '${SWITCH_RESULT_PREFIX.trim()}' line`);
+    return result;
 }

@@ -441,15 +441,7 @@ write_maintenance_page() {
 }
 
 # apply_maintenance (no-reload mode): maintenance on or off in nginx's shared memory, no reload.
-apply_maintenance() {
-    local problem
-    if [ "$SWITCH_MODE" = no-reload ] && [ "$(fetch "$INTERNAL_URL/bluegreen/maintenance" "$body")" = 200 ] &&
-        [ "$(cat "$body")" != "$maintenance" ]; then
-        log "Maintenance $maintenance without a reload"
-        problem=$(set_maintenance "$maintenance") || restore "$problem"
-        [ "$nginx_action" != unchanged ] || nginx_action=live-set
-    fi
-}
+apply_maintenance() { apply_control maintenance "$maintenance" "Maintenance $maintenance without a reload"; }
 
 # drain_retired TOKEN NAME=ADDRESS:PORT...: asks each host to drain (POST /health/drain, the
 # contract's), all at once. An app that refuses is reported and left to its delete's SIGTERM.
@@ -473,12 +465,16 @@ drain_retired() {
 }
 
 # apply_live_color (no-reload mode): set the colour in nginx's shared memory, no reload.
-apply_live_color() {
+apply_live_color() { apply_control live "$LIVE_COLOR" "Switching to $LIVE_COLOR without a reload"; }
+
+# apply_control NAME VALUE SAYING (no-reload mode): when nginx's NAME (live, maintenance) is not
+# VALUE, log SAYING and set it (set_live, set_maintenance); a failure restores and fails.
+apply_control() {
     local problem
-    if [ "$SWITCH_MODE" = no-reload ] && [ "$(fetch "$INTERNAL_URL/bluegreen/live" "$body")" = 200 ] &&
-        [ "$(cat "$body")" != "$LIVE_COLOR" ]; then
-        log "Switching to $LIVE_COLOR without a reload"
-        problem=$(set_live "$LIVE_COLOR") || restore "$problem"
+    if [ "$SWITCH_MODE" = no-reload ] && [ "$(fetch "$INTERNAL_URL/bluegreen/$1" "$body")" = 200 ] &&
+        [ "$(cat "$body")" != "$2" ]; then
+        log "$3"
+        problem=$("set_$1" "$2") || restore "$problem"
         [ "$nginx_action" != unchanged ] || nginx_action=live-set
     fi
 }

@@ -100,6 +100,15 @@ for (const switchMode of ["no-reload", "reload"] as const) {
         });
         after(() => stopServing(undefined, apps));
 
+        /** The config rendered with maintenance on and off (prefix /P). */
+        function renderedBoth() {
+            const input = { ...loopbackConfig(ports, switchMode), tls: undefined, prefix: "/P" };
+            return {
+                on: renderNginxConfig({ ...input, maintenance: { on: true, retryAfterSeconds: 120 } }),
+                off: renderNginxConfig({ ...input, maintenance: { on: false, retryAfterSeconds: 120 } }),
+            };
+        }
+
         /** A real nginx with the config (maintenance as given) and the page nginx-switch.sh writes. */
         function serve(on: boolean): string {
             const input = { ...loopbackConfig(ports, switchMode), tls: undefined };
@@ -153,17 +162,7 @@ for (const switchMode of ["no-reload", "reload"] as const) {
             });
 
             it("starts in maintenance when conf/maintenance says on, as after a reboot", async () => {
-                const input = { ...loopbackConfig(ports, switchMode), tls: undefined };
-                const off = renderNginxConfig({
-                    ...input,
-                    prefix: "/P",
-                    maintenance: { on: false, retryAfterSeconds: 120 },
-                });
-                const on = renderNginxConfig({
-                    ...input,
-                    prefix: "/P",
-                    maintenance: { on: true, retryAfterSeconds: 120 },
-                });
+                const { on, off } = renderedBoth();
                 assert.equal(on.configId, off.configId, "in no-reload mode maintenance is not part of the config");
                 // What nginx-switch.sh leaves on the host in maintenance; nginx reads conf/ when it starts.
                 prefix = createNginxPrefix("maintenance-start");
@@ -180,17 +179,7 @@ for (const switchMode of ["no-reload", "reload"] as const) {
             });
         } else {
             it("in reload mode it is part of the config; /health and the internal listener serve", async () => {
-                const input = { ...loopbackConfig(ports, switchMode), tls: undefined };
-                const off = renderNginxConfig({
-                    ...input,
-                    prefix: "/P",
-                    maintenance: { on: false, retryAfterSeconds: 120 },
-                });
-                const on = renderNginxConfig({
-                    ...input,
-                    prefix: "/P",
-                    maintenance: { on: true, retryAfterSeconds: 120 },
-                });
+                const { on, off } = renderedBoth();
                 assert.notEqual(on.configId, off.configId, "in reload mode maintenance is a new config");
                 serve(true);
                 const reachedBefore = reached.length;
