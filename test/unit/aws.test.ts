@@ -202,6 +202,19 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
         assert.equal(connectionOf(router).host, "203.0.113.10", "the router is reached at the Elastic IP");
     });
 
+    it("hooks run on the first host of the pool going live, through the nginx host as jump host", async () => {
+        const hooked = (await runProgram({ ...AWS, preSwitchCommand: "node migrate.js", postSwitchCommand: "./n" }))
+            .resources;
+        for (const name of ["pre-switch-hook", "post-switch-hook"]) {
+            const hook = hooked.find((r) => r.name === name);
+            assert.equal(hook?.type, "command:remote:Command", name);
+            const c = connectionOf(hook);
+            assert.equal((c.proxy as Record<string, unknown>).host, "203.0.113.10", `${name}: through the jump host`);
+            const blue1 = hooked.find((r) => r.name === "blue-host-1");
+            assert.equal(c.host, connectionOf(blue1!).host, `${name}: on blue-1`);
+        }
+    });
+
     it("each artifact copy sends a FileAsset (tarball) or FileArchive (dir), as the plugin requires", async () => {
         // Mocks do not run the plugin's own checks: it refuses any other source (an AssetArchive, say).
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-aws-"));
