@@ -47,13 +47,15 @@ async function main(): Promise<void> {
     const runs = recordedHookRuns((await stack.outputs()).hookRuns?.value);
     let rows = historyRows(await updates(stack), runs);
     if (opts.limit) rows = rows.slice(-opts.limit);
+    // The hooks column only for a stack whose hooks ran: the others keep the table they had.
+    const hooks = runs.length > 0;
     const table = new Table({
         style: { head: [], border: [] },
-        head: ["update", "time (UTC)", "result", "live", "blue", "green", "hooks", "message"],
+        head: ["update", "time (UTC)", "result", "live", "blue", "green", ...(hooks ? ["hooks"] : []), "message"],
         wordWrap: true,
-        colWidths: [null, null, null, null, null, null, 28, 40],
-    }); // only the message wraps
-    table.push(...rows);
+        colWidths: [null, null, null, null, null, null, ...(hooks ? [28, 40] : [48])],
+    }); // only the hooks and the message wrap
+    table.push(...(hooks ? rows : rows.map((row) => [...row.slice(0, 6), row[7]])));
     console.log(table.toString());
     console.log(
         "Roll back with `npm run rollback` (to the last update that differs) or `npm run rollback -- --to <update>`.",
