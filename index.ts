@@ -184,6 +184,17 @@ async function main() {
                   }
                 : undefined,
             maintenance: { on: config.maintenance, page: config.maintenancePageHtml },
+            ...(config.bakeSeconds > 0
+                ? {
+                      bake: {
+                          seconds: config.bakeSeconds,
+                          max5xxPercent: config.bakeMax5xxPercent,
+                          maxP99Ms: config.bakeMaxP99Ms,
+                          minRequests: config.bakeMinRequests,
+                      },
+                  }
+                : {}),
+            previousLastSwitch: stringOutput(lastOutputs.lastSwitch),
             ...(retired ? { retiring: { hosts: retired, drainToken: config.drainToken } } : {}),
             reconcile,
         },

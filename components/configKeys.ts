@@ -266,6 +266,25 @@ export const COMMON_KEYS = {
     ),
     /** How long each hook may run before it is stopped (and counts as failed). */
     hookTimeoutSeconds: key(integer(1, 3600), "pulumi config set hookTimeoutSeconds 300", 300),
+    /**
+     * After a switch, watch the new colour's metrics for this long (0: off); over a threshold the
+     * previous colour goes back at once and the update fails with the figures. No-reload mode only.
+     */
+    bakeSeconds: key(integer(0, 3600), "pulumi config set bakeSeconds 60   (0 turns it off)", 0),
+    /** During the bake: the most 5xx answers the new colour may give, in percent of its requests. */
+    bakeMax5xxPercent: key(
+        z
+            .string()
+            .regex(/^\d{1,3}(\.\d{1,2})?$/, { message: "must be a percentage such as 1 or 0.5" })
+            .transform(Number)
+            .pipe(z.number().max(100, { message: "must be at most 100" })),
+        "pulumi config set bakeMax5xxPercent 1",
+        1,
+    ),
+    /** During the bake: the highest p99 latency allowed, in ms (0: not checked). */
+    bakeMaxP99Ms: key(integer(0, 600000), "pulumi config set bakeMaxP99Ms 500   (0: not checked)", 0),
+    /** During the bake: requests the new colour must have answered before it is judged. */
+    bakeMinRequests: key(integer(1, 1000000), "pulumi config set bakeMinRequests 100", 100),
     /** Token that POST /health/drain must carry. Required. */
     drainToken: secretKey(
         pattern(TOKEN, "16 to 128 letters, digits, _ or -"),

@@ -47,6 +47,18 @@ export interface RouterArgs {
      * sockets and finish requests before nginx's old workers give up on them (worker_shutdown_timeout).
      */
     readonly retiring?: { readonly hosts: string; readonly drainToken: pulumi.Input<string> };
+    /**
+     * After a switch, the new colour's metrics are watched this long against the thresholds
+     * (bake-lib.sh); over one, the previous colour goes back and the update fails.
+     */
+    readonly bake?: {
+        readonly seconds: number;
+        readonly max5xxPercent: number;
+        readonly maxP99Ms: number;
+        readonly minRequests: number;
+    };
+    /** The last update's lastSwitch output: a result that says the same is not this update's switch. */
+    readonly previousLastSwitch?: string;
     /** Maintenance: the public listener answers the page (HTML), not the apps. */
     readonly maintenance: { readonly on: boolean; readonly page: string };
     /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
@@ -109,6 +121,7 @@ export class Router extends pulumi.ComponentResource {
                     args.verifyTimeoutSeconds +
                     args.shutdownTimeoutSeconds +
                     120 +
+                    (args.bake?.seconds ?? 0) +
                     // The lock's wait, lego, lego again for a forgotten account; a second apply and verify.
                     (args.tls && "acme" in args.tls.certificate
                         ? 3 * ACME_TIMEOUT_SECONDS + 2 * args.verifyTimeoutSeconds
@@ -131,6 +144,14 @@ export class Router extends pulumi.ComponentResource {
                     RECONCILE: args.reconcile,
                     ...(args.retiring
                         ? { RETIRED_HOSTS: args.retiring.hosts, DRAIN_TOKEN: pulumi.secret(args.retiring.drainToken) }
+                        : {}),
+                    ...(args.bake
+                        ? {
+                              BAKE_SECONDS: String(args.bake.seconds),
+                              BAKE_MAX_5XX_PERCENT: String(args.bake.max5xxPercent),
+                              BAKE_MAX_P99_MS: String(args.bake.maxP99Ms),
+                              BAKE_MIN_REQUESTS: String(args.bake.minRequests),
+                          }
                         : {}),
                     MAINTENANCE: args.maintenance.on ? "on" : "off",
                     MAINTENANCE_PAGE: args.maintenance.page,
@@ -155,6 +176,13 @@ export class Router extends pulumi.ComponentResource {
         );
         // No output at all only where nothing ran (the unit tests' mocks); any other output must carry the result.
         this.lastSwitch = this.nginx.stdout.apply((out) => (out ? parseSwitchResult(out).lastSwitch : "unknown"));
+        // What the bake saw, in the update's log, once: by the update that switched.
+        this.nginx.stdout.apply((out) => {
+            const result = out ? parseSwitchResult(out) : undefined;
+            if (result?.bake && result.lastSwitch !== args.previousLastSwitch) {
+                void pulumi.log.info(`Bake passed: ${result.bake}`, this);
+            }
+        });
         this.registerOutputs({ lastSwitch: this.lastSwitch });
     }
 }

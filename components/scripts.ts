@@ -110,7 +110,15 @@ export const SCRIPTS = {
     /** Writes, tests and applies the nginx config and the live colour, verifies, restores on failure. */
     nginxSwitch: declare(
         "nginx-switch.sh",
-        ["nginx-lib.sh", "nginx-modules.sh", "gate-lib.sh", "switch-lib.sh", "acme-lib.sh", "acme-switch.sh"],
+        [
+            "nginx-lib.sh",
+            "nginx-modules.sh",
+            "gate-lib.sh",
+            "switch-lib.sh",
+            "bake-lib.sh",
+            "acme-lib.sh",
+            "acme-switch.sh",
+        ],
         {
             required: [...NGINX, ...GATE, ...SWITCH_STATE],
             optional: [
@@ -138,6 +146,10 @@ export const SCRIPTS = {
                 "MAINTENANCE_PAGE",
                 "RETIRED_HOSTS",
                 "DRAIN_TOKEN",
+                "BAKE_SECONDS",
+                "BAKE_MAX_5XX_PERCENT",
+                "BAKE_MAX_P99_MS",
+                "BAKE_MIN_REQUESTS",
             ],
         },
     ),

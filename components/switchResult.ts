@@ -14,6 +14,8 @@ const SwitchResult = z.object({
     nginx: z.enum(["started", "reloaded", "live-set", "unchanged"]),
     /** Whether the public listener answers the maintenance page. */
     maintenance: z.enum(["on", "off"]),
+    /** What the bake after the switch saw ("" without one). */
+    bake: z.string(),
 });
 
 export type SwitchResult = z.infer<typeof SwitchResult>;

@@ -31,6 +31,9 @@ apply_config
 # shellcheck disable=SC2086 # a list of hosts
 [ -z "${RETIRED_HOSTS:-}" ] || drain_retired "${DRAIN_TOKEN:-}" $RETIRED_HOSTS
 config_done=$(now_ms)
+# The bake counts the new colour's requests from here, before any reaches it.
+# shellcheck disable=SC2034 # bake-lib.sh's
+if baking; then bake_baseline=$(colour_counters "$LIVE_COLOR"); fi
 # Maintenance goes on before, and off after, the colour changes: no request reaches a pool in between.
 if [ "$maintenance" = on ]; then
     apply_maintenance
@@ -42,9 +45,12 @@ fi
 live_done=$(now_ms)
 if problem=$(verify); then
     verified=$(now_ms)
+    # Over a threshold the previous colour goes back at once: a no-reload switch, which cuts nothing.
+    bake_summary=""
+    if baking; then bake_summary=$(bake) || restore "$bake_summary"; fi
     record_live
     if acme_enabled; then acme_after_switch; else remove_renewal; fi
-    report_switched "$started" "$config_done" "$live_done" "$verified"
+    report_switched "$started" "$config_done" "$live_done" "$verified" "$bake_summary"
     exit 0
 fi
 log "Verification failed: $problem"

@@ -490,8 +490,8 @@ record_live() {
     fi
 }
 
-# report_switched STARTED CONFIG_DONE LIVE_DONE VERIFIED (times in ms): logs the outcome (after
-# record_live); the last line is the result Router parses (switchResult.ts).
+# report_switched STARTED CONFIG_DONE LIVE_DONE VERIFIED [BAKE] (times in ms; what the bake saw):
+# logs the outcome (after record_live); the last line is the result Router parses (switchResult.ts).
 report_switched() {
     local last_switch
     last_switch=$(cat "$last_switch_file")
@@ -499,9 +499,9 @@ report_switched() {
     log "timing: config $(($2 - $1)) ms (changed: $config_changed), live colour $(($3 - $2)) ms," \
         "verify $(($4 - $3)) ms"
     log "last-switch: $last_switch"
-    printf 'bluegreen-result {"lastSwitch":%s,"liveColor":%s,"configId":%s,"nginx":%s,"maintenance":%s}\n' \
+    printf 'bluegreen-result {"lastSwitch":%s,"liveColor":%s,"configId":%s,"nginx":%s,"maintenance":%s,"bake":%s}\n' \
         "$(json_string "$last_switch")" "$(json_string "$LIVE_COLOR")" "$(json_string "$CONFIG_ID")" \
-        "$(json_string "$nginx_action")" "$(json_string "$maintenance")"
+        "$(json_string "$nginx_action")" "$(json_string "$maintenance")" "$(json_string "${5:-}")"
 }
 
 # json_string TEXT: TEXT as a JSON string.

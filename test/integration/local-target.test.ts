@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { summary } from "../../scripts/ci/nginx-diff-summary";
+import { delta, metricSamples } from "../support/metrics";
 import { nginxWorkers } from "../support/nginxCheck";
 import { Measured, measureUnderLoad } from "../support/traffic";
 import { Load } from "../../scripts/lib/load";
@@ -295,6 +296,51 @@ for (const switchMode of ["no-reload", "reload"] as const)
                 lost: unexpected.length,
             });
         });
+
+        if (switchMode === "no-reload") {
+            it("/metrics counts the load by colour to the request, and through a switch", async () => {
+                const metrics = async () => metricSamples((await request(`${stack.internalUrl}/metrics`, "GET")).body);
+                const live = await liveColor();
+                const requests = (color: string, klass: string) =>
+                    `bluegreen_requests_total{color="${color}",class="${klass}"}`;
+                // Steady: 1,200 requests at 300/s, nothing else on the public listener.
+                const before = await metrics();
+                const steady = new Load({ url: stack.publicUrl, rate: 300, maxRequests: 1200, maxSeconds: 30 }).start();
+                await new Promise((resolve) => setTimeout(resolve, 4500));
+                const counted = await steady.stop();
+                const after = await metrics();
+                assert.equal(counted.sent, 1200);
+                assert.deepEqual(counted.failures, []);
+                assert.equal(delta(before, after, requests(live, "2xx")), counted.byColor[live], "2xx, to the request");
+                assert.equal(delta(before, after, `bluegreen_request_duration_seconds_count{color="${live}"}`), 1200);
+                for (const klass of ["3xx", "4xx", "5xx"]) assert.equal(delta(before, after, requests(live, klass)), 0);
+
+                // Through a switch: each colour's count is the load's, plus the switch's own checks.
+                const other = live === "blue" ? "green" : "blue";
+                await stack.stack.setConfig("activeColor", { value: other });
+                const start = await metrics();
+                const run = await underLoad("switch, counted by /metrics", async () => {
+                    assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+                });
+                const end = await metrics();
+                assertNothingLost(run);
+                const own = delta(start, end, requests(other, "2xx")) - (run.result.byColor[other] ?? 0);
+                assert.ok(own >= 0 && own <= 5, `${other}: ${own} requests beyond the load's (the switch's checks)`);
+                assert.equal(delta(start, end, requests(live, "2xx")), run.result.byColor[live] ?? 0);
+                recordOutcome({
+                    area: "metrics",
+                    fault: "1,200 requests at 300/s, then a switch under load, counted by nginx's /metrics",
+                    expected: "per-colour counters equal the load generator's counts (plus the switch's own checks)",
+                    observed:
+                        `steady: ${counted.byColor[live]} = ${counted.byColor[live]}; switch: ${live} ` +
+                        `${run.result.byColor[live] ?? 0} equal, ${other} ${own} more (its verification)`,
+                    sent: counted.sent + run.result.sent,
+                    lost: 0,
+                });
+                await stack.stack.setConfig("activeColor", { value: live });
+                assert.equal((await stack.stack.up(quiet)).summary.result, "succeeded");
+            });
+        }
 
         it("changing the live pool's release is refused at preview, with what to do instead", async () => {
             await stack.stack.setConfig("blueVersion", { value: "2.0.0" });

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as http from "node:http";
 import { localAppPort } from "../../components/targets/local/config";
 import { freePorts } from "../../scripts/lib/localStack";
+import { metricSamples } from "../support/metrics";
 import { call, loopbackConfig, nginxWorkers, serveRendered, stopServing } from "../support/nginxCheck";
 
 const TOKEN = "c".repeat(48);
@@ -19,16 +20,6 @@ function startApp(color: string, port: number): Promise<http.Server> {
         res.end(`${color}\n`);
     });
     return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
-}
-
-/** The samples of a Prometheus text, by name and labels as written: `name{a="1",b="2"}`. */
-function samples(text: string): Map<string, number> {
-    const values = new Map<string, number>();
-    for (const line of text.split("\n")) {
-        const sample = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
-        if (sample) values.set(sample[1], Number(sample[2]));
-    }
-    return values;
 }
 
 describe("metrics by colour on the internal listener (no-reload mode, real nginx)", function () {
@@ -74,7 +65,7 @@ describe("metrics by colour on the internal listener (no-reload mode, real nginx
         const metrics = await call(`${internal}/metrics`);
         assert.equal(metrics.status, 200);
         assert.match(String(metrics.headers["content-type"]), /^text\/plain; version=0\.0\.4/);
-        const m = samples(metrics.body);
+        const m = metricSamples(metrics.body);
         assert.equal(m.get('bluegreen_requests_total{color="blue",class="2xx"}'), 30);
         assert.equal(m.get('bluegreen_requests_total{color="blue",class="5xx"}'), 4);
         assert.equal(m.get('bluegreen_requests_total{color="green",class="2xx"}'), 20);

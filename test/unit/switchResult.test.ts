@@ -13,6 +13,7 @@ const RESULT = {
     configId: "3f9a0c1d2e4b",
     nginx: "live-set",
     maintenance: "off",
+    bake: "green answered 240 requests in 10s: 0.00% 5xx, p99 up to 0.005s",
 };
 
 const line = (value: object) => `bluegreen-result ${JSON.stringify(value)}`;
@@ -79,7 +80,14 @@ describe("the switch's result line", () => {
             assert.match(result.lastSwitch, / blue$/);
             assert.deepEqual(
                 { ...result, lastSwitch: "" },
-                { lastSwitch: "", liveColor: "blue", configId: "3f9a0c1d2e4b", nginx: "unchanged", maintenance: "off" },
+                {
+                    lastSwitch: "",
+                    liveColor: "blue",
+                    configId: "3f9a0c1d2e4b",
+                    nginx: "unchanged",
+                    maintenance: "off",
+                    bake: "",
+                },
             );
             assert.ok(run.stdout.trimEnd().split("\n").at(-1)!.startsWith("bluegreen-result "), "the last line");
         } finally {

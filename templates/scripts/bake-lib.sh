@@ -1,0 +1,80 @@
+# shellcheck shell=bash
+# The bake, after a switch: the new colour's own numbers from nginx's /metrics (nginx.conf.hbs),
+# counted from right before traffic moved, judged against the thresholds as they come in. Over
+# one, the switch puts the previous colour back at once (restore). Steps of nginx-switch.sh.
+# optional: BAKE_SECONDS BAKE_MAX_5XX_PERCENT BAKE_MAX_P99_MS BAKE_MIN_REQUESTS
+
+bake_baseline="" # the new colour's counters right before the switch (colour_counters)
+
+# baking: a bake is asked for, and this switch moves traffic from a colour it can go back to.
+# shellcheck disable=SC2154 # previous_live, maintenance: switch-lib.sh's and nginx-switch.sh's
+baking() {
+    [ "${BAKE_SECONDS:-0}" -gt 0 ] && [ -n "$previous_live" ] && [ "$previous_live" != "$LIVE_COLOR" ] &&
+        [ "$maintenance" != on ]
+}
+
+# colour_counters COLOR: "requests 5xx le=count..." of COLOR's public requests so far, one line.
+# shellcheck disable=SC2154 # body: switch-lib.sh's scratch file
+colour_counters() {
+    [ "$(fetch "$INTERNAL_URL/metrics" "$body")" = 200 ] || { echo "0 0"; return 0; }
+    awk -v c="$1" '
+        index($0, "bluegreen_requests_total{color=\"" c "\",") == 1 { total += $2; if ($0 ~ /class="5xx"/) bad += $2 }
+        index($0, "bluegreen_request_duration_seconds_bucket{color=\"" c "\",") == 1 {
+            match($0, /le="[^"]*"/)
+            buckets = buckets " " substr($0, RSTART + 4, RLENGTH - 5) "=" $2
+        }
+        END { printf "%d %d%s\n", total, bad, buckets }' "$body"
+}
+
+# bake_figures NOW: "requests 5xx percent p99" since bake_baseline; p99 is the upper bound of its
+# histogram bucket, in seconds (+Inf past the last one).
+bake_figures() {
+    awk -v a="$bake_baseline" -v b="$1" 'BEGIN {
+        n = split(a, A, " "); m = split(b, B, " ")
+        total = B[1] - A[1]; bad = B[2] - A[2]; p99 = "+Inf"
+        for (i = 3; i <= n; i++) { split(A[i], kv, "="); base[kv[1]] = kv[2] }
+        for (i = 3; i <= m; i++) {
+            split(B[i], kv, "=")
+            if (p99 == "+Inf" && total > 0 && kv[2] - base[kv[1]] >= 0.99 * total) p99 = kv[1]
+        }
+        printf "%d %d %.2f %s\n", total, bad, total > 0 ? 100 * bad / total : 0, p99
+    }'
+}
+
+# over LEFT RIGHT: LEFT > RIGHT, as decimal numbers.
+over() { awk -v l="$1" -v r="$2" 'BEGIN { exit !(l > r) }'; }
+
+# bake: watches LIVE_COLOR for BAKE_SECONDS, polling /metrics; fails at once when, with at least
+# BAKE_MIN_REQUESTS answered, the 5xx share or the p99 is over its limit. Prints what it saw.
+bake() {
+    local started deadline total bad percent p99 seconds limit="${BAKE_MAX_P99_MS:-0}e-3"
+    started=$(now_ms)
+    deadline=$((started + BAKE_SECONDS * 1000))
+    log "Baking $LIVE_COLOR for ${BAKE_SECONDS}s: at most ${BAKE_MAX_5XX_PERCENT}% 5xx$(
+        [ "${BAKE_MAX_P99_MS:-0}" -gt 0 ] && echo ", p99 at most ${BAKE_MAX_P99_MS} ms"
+    ), judged from ${BAKE_MIN_REQUESTS} requests" >&2
+    while :; do
+        read -r total bad percent p99 <<<"$(bake_figures "$(colour_counters "$LIVE_COLOR")")"
+        seconds=$(( ($(now_ms) - started) / 1000 ))
+        if [ "$total" -ge "$BAKE_MIN_REQUESTS" ]; then
+            if over "$percent" "$BAKE_MAX_5XX_PERCENT"; then
+                echo "the bake of $LIVE_COLOR failed ${seconds}s after the switch: $percent% of its $total requests" \
+                    "answered 5xx ($bad; the limit is ${BAKE_MAX_5XX_PERCENT}%)"
+                return 1
+            fi
+            if [ "${BAKE_MAX_P99_MS:-0}" -gt 0 ] && { [ "$p99" = +Inf ] || over "$p99" "$limit"; }; then
+                echo "the bake of $LIVE_COLOR failed ${seconds}s after the switch: its p99 latency over $total" \
+                    "requests is above ${BAKE_MAX_P99_MS} ms (in the bucket up to ${p99}s)"
+                return 1
+            fi
+        fi
+        [ "$(now_ms)" -lt "$deadline" ] || break
+        sleep_ms 500
+    done
+    if [ "$total" -lt "$BAKE_MIN_REQUESTS" ]; then
+        echo "$LIVE_COLOR answered $total requests in ${BAKE_SECONDS}s, fewer than the $BAKE_MIN_REQUESTS it is" \
+            "judged from: not judged"
+    else
+        echo "$LIVE_COLOR answered $total requests in ${BAKE_SECONDS}s: $percent% 5xx, p99 up to ${p99}s"
+    fi
+}

@@ -1,0 +1,124 @@
+// The bake after a switch, on the local target under load: a release that passes /health but
+// answers 500 to one request in twenty goes live, nginx's metrics show it, and the switch puts
+// the previous colour back within the bake window, failing the update with the ratio; a good
+// release bakes and the update says what it saw. No request to the old pool fails.
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LocalStack, createLocalStack, getJson } from "../../scripts/lib/localStack";
+import { REPO_ROOT } from "../../scripts/lib/pulumi";
+import { recordOutcome } from "../../scripts/lib/reliability";
+import { measureUnderLoad } from "../support/traffic";
+
+const BAKE_SECONDS = 8;
+
+/** Prepended to the reference app: one request in twenty (not /health) answers 500. */
+const ONE_IN_TWENTY_FAILS = `
+const http = require("node:http");
+let served = 0;
+const emit = http.Server.prototype.emit;
+http.Server.prototype.emit = function (event, req, res) {
+    const app = event === "request" && !req.url.startsWith("/health") && !req.url.startsWith("/status");
+    if (app && ++served % 20 === 0) {
+        res.writeHead(500, { "Content-Type": "text/plain" });
+        res.end("checkout failed\\n");
+        return true;
+    }
+    return emit.apply(this, arguments);
+};
+`;
+
+describe("the bake after a switch: a release that fails 5% of requests goes back at once (local)", function () {
+    let stack: LocalStack;
+
+    before(async () => {
+        stack = await createLocalStack({
+            switchMode: "no-reload",
+            bakeSeconds: String(BAKE_SECONDS),
+            bakeMax5xxPercent: "1",
+            bakeMinRequests: "100",
+        });
+        assert.equal((await stack.stack.up({ onOutput: () => undefined })).summary.result, "succeeded");
+    });
+
+    after(async () => {
+        await stack?.dispose();
+    });
+
+    async function liveColor(): Promise<string> {
+        return String((await getJson(`${stack.publicUrl}/`)).headers["x-deploy-color"]);
+    }
+
+    function load(name: string, action: () => Promise<void>) {
+        return measureUnderLoad(
+            { url: stack.publicUrl, name, hostsPerPool: 2, appStatus: (c, i) => stack.appStatus(c, i) },
+            action,
+        );
+    }
+
+    it("a release answering 500 to 5% of requests is switched back within the bake, the update failing", async () => {
+        const bad = path.join(stack.dir, "one-in-twenty");
+        fs.cpSync(path.join(REPO_ROOT, "bin", "app"), bad, { recursive: true });
+        const server = path.join(bad, "server.js");
+        fs.writeFileSync(server, `${ONE_IN_TWENTY_FAILS}\n${fs.readFileSync(server, "utf8")}`);
+        await stack.stack.setConfig("greenArtifact", { value: bad });
+        await stack.stack.setConfig("greenVersion", { value: "1.1.0" });
+        await stack.stack.setConfig("activeColor", { value: "green" });
+        let output = "";
+        let upStarted = 0;
+        let upEnded = 0;
+        const run = await load("switch to a release failing 5% (bake)", async () => {
+            upStarted = Date.now();
+            await assert.rejects(stack.stack.up({ onOutput: (text) => (output += text) }));
+            upEnded = Date.now();
+        });
+        assert.match(
+            output,
+            /the bake of green failed \d+s after the switch: [\d.]+% of its \d+ requests answered 5xx/,
+        );
+        assert.match(output, /answered 5xx \(\d+; the limit is 1%\)/);
+        assert.match(output, /Restored the previous live colour \(blue\)/);
+        assert.equal(await liveColor(), "blue", "traffic back on blue");
+        const ratio = Number(/: ([\d.]+)% of its/.exec(output)?.[1]);
+        assert.ok(ratio >= 3 && ratio <= 7, `the ratio seen is about 5%: ${ratio}%`);
+        // The only failures are green's own 500s, all inside the bake window: blue lost nothing.
+        const failures = run.result.failures;
+        assert.ok(failures.length > 0, "the load met green's 500s");
+        assert.deepEqual(
+            failures.filter((f) => f.status !== 500),
+            [],
+            "no request failed other than the bad release's own 500s",
+        );
+        const [from, to] = [upStarted - run.startedAt, upEnded - run.startedAt];
+        assert.ok(
+            failures.every((f) => f.atMs >= from && f.atMs <= to),
+            "every 500 came while the failing update ran",
+        );
+        const window = (Math.max(...failures.map((f) => f.atMs)) - Math.min(...failures.map((f) => f.atMs))) / 1000;
+        assert.ok(window < BAKE_SECONDS, `green served for ${window.toFixed(1)} s, inside the ${BAKE_SECONDS} s bake`);
+        recordOutcome({
+            target: "local",
+            area: "bake",
+            fault: "a release that answers 500 to one request in twenty goes live (bakeSeconds 8, limit 1%)",
+            expected: "the previous colour back within the bake; the update fails with the ratio; blue loses nothing",
+            observed:
+                `back on blue after ${window.toFixed(1)} s of green, ${ratio}% 5xx reported; ` +
+                `${failures.length} 500s from green, 0 other failures`,
+            sent: run.result.sent,
+            lost: 0,
+        });
+    });
+
+    it("a good release bakes: the update succeeds and says what it saw", async () => {
+        await stack.stack.setConfig("greenArtifact", { value: "bin/app" });
+        await stack.stack.setConfig("greenVersion", { value: "1.2.0" });
+        let output = "";
+        const run = await load("switch to a good release (bake)", async () => {
+            const result = await stack.stack.up({ onOutput: (text) => (output += text) });
+            assert.equal(result.summary.result, "succeeded");
+        });
+        assert.deepEqual(run.result.failures, []);
+        assert.match(output, new RegExp(`Bake passed: green answered \\d+ requests in ${BAKE_SECONDS}s: 0\\.00% 5xx`));
+        assert.equal(await liveColor(), "green");
+    });
+});
