@@ -131,6 +131,10 @@ const VALID: Record<
     preSwitchCommand: { value: "node migrate.js", kind: "string", emptyAllowed: true },
     postSwitchCommand: { value: "./notify-deploy.sh", kind: "string", emptyAllowed: true },
     hookTimeoutSeconds: { value: "300", kind: "integer", range: [1, 3600] },
+    bakeSeconds: { value: "0", kind: "integer", range: [0, 3600] },
+    bakeMax5xxPercent: { value: "1", kind: "string" },
+    bakeMaxP99Ms: { value: "0", kind: "integer", range: [0, 600000] },
+    bakeMinRequests: { value: "100", kind: "integer", range: [1, 1000000] },
     drainToken: { value: TOKEN, kind: "string" },
 };
 

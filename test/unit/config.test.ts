@@ -142,6 +142,22 @@ describe("config validation", () => {
         assert.match(port, /bluegreen:httpsPort is 8080, which another listener of nginx uses/);
     });
 
+    it("the bake needs no-reload mode (the metrics), and takes percentages with up to two decimals", () => {
+        const [refused] = problemsOf({
+            activeColor: "blue",
+            drainToken: TOKEN,
+            switchMode: "reload",
+            bakeSeconds: "30",
+        });
+        assert.match(refused, /bluegreen:bakeSeconds is 30, but the bake reads nginx's metrics by colour/);
+        assert.match(refused, /Fix: pulumi config set switchMode no-reload, or pulumi config set bakeSeconds 0/);
+        const config = parseConfig("bluegreen", { activeColor: "blue", drainToken: TOKEN, bakeMax5xxPercent: "0.5" });
+        assert.equal(config.bakeMax5xxPercent, 0.5);
+        assert.equal(config.bakeSeconds, 0, "off by default");
+        const [bad] = problemsOf({ activeColor: "blue", drainToken: TOKEN, bakeMax5xxPercent: "150" });
+        assert.match(bad, /bakeMax5xxPercent has the invalid value "150": must be at most 100/);
+    });
+
     it("refuses a key of another target, naming the targets that read it", () => {
         const [local] = problemsOf({ activeColor: "blue", drainToken: TOKEN, sshUser: "deploy" });
         assert.match(local, /bluegreen:sshUser is read only by the ssh target, and this stack's target is local/);
