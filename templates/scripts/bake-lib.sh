@@ -37,7 +37,7 @@ bake_figures() {
             split(B[i], kv, "=")
             if (p99 == "+Inf" && total > 0 && kv[2] - base[kv[1]] >= 0.99 * total) p99 = kv[1]
         }
-        printf "%d %d %.2f %s\n", total, bad, total > 0 ? 100 * bad / total : 0, p99
+        printf "%d %d %.2f %s\n", total, bad, (total > 0 ? 100 * bad / total : 0), p99
     }'
 }
 

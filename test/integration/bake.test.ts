@@ -14,17 +14,16 @@ const BAKE_SECONDS = 8;
 
 /** Prepended to the reference app: one request in twenty (not /health) answers 500. */
 const ONE_IN_TWENTY_FAILS = `
-const http = require("node:http");
-let served = 0;
-const emit = http.Server.prototype.emit;
-http.Server.prototype.emit = function (event, req, res) {
+let oneInTwentyServed = 0;
+const originalEmit = require("node:http").Server.prototype.emit;
+require("node:http").Server.prototype.emit = function (event, req, res) {
     const app = event === "request" && !req.url.startsWith("/health") && !req.url.startsWith("/status");
-    if (app && ++served % 20 === 0) {
+    if (app && ++oneInTwentyServed % 20 === 0) {
         res.writeHead(500, { "Content-Type": "text/plain" });
         res.end("checkout failed\\n");
         return true;
     }
-    return emit.apply(this, arguments);
+    return originalEmit.apply(this, arguments);
 };
 `;
 
@@ -95,7 +94,10 @@ describe("the bake after a switch: a release that fails 5% of requests goes back
             "every 500 came while the failing update ran",
         );
         const window = (Math.max(...failures.map((f) => f.atMs)) - Math.min(...failures.map((f) => f.atMs))) / 1000;
-        assert.ok(window < BAKE_SECONDS, `green served for ${window.toFixed(1)} s, inside the ${BAKE_SECONDS} s bake`);
+        assert.ok(
+            window < BAKE_SECONDS,
+            `green oneInTwentyServed for ${window.toFixed(1)} s, inside the ${BAKE_SECONDS} s bake`,
+        );
         recordOutcome({
             target: "local",
             area: "bake",
