@@ -4,7 +4,7 @@
 # one, the switch puts the previous colour back at once (restore). Steps of nginx-switch.sh.
 # optional: BAKE_SECONDS BAKE_MAX_5XX_PERCENT BAKE_MAX_P99_MS BAKE_MIN_REQUESTS
 
-bake_baseline="" # the new colour's counters right before the switch (colour_counters)
+bake_baseline="" # the new colour's counters right before the switch (colour_counters), or "unread"
 
 # baking: a bake is asked for, and this switch moves traffic from a colour it can go back to.
 # shellcheck disable=SC2154 # previous_live, maintenance: switch-lib.sh's and nginx-switch.sh's
@@ -13,17 +13,23 @@ baking() {
         [ "$maintenance" != on ]
 }
 
-# colour_counters COLOR: "requests 5xx le=count..." of COLOR's public requests so far, one line.
+# colour_counters COLOR: "requests 5xx le=count..." of COLOR's public requests so far, one line;
+# "0 0" where nginx has no metrics yet (a config from before them: a new one starts from 0), and
+# "unread" where it could not be asked. %.0f: mawk's %d stops at 2^31, counters do not.
 # shellcheck disable=SC2154 # body: switch-lib.sh's scratch file
 colour_counters() {
-    [ "$(fetch "$INTERNAL_URL/metrics" "$body")" = 200 ] || { echo "0 0"; return 0; }
+    case $(fetch "$INTERNAL_URL/metrics" "$body") in
+        200) ;;
+        404) echo "0 0"; return 0 ;;
+        *) echo unread; return 0 ;;
+    esac
     awk -v c="$1" '
         index($0, "bluegreen_requests_total{color=\"" c "\",") == 1 { total += $2; if ($0 ~ /class="5xx"/) bad += $2 }
         index($0, "bluegreen_request_duration_seconds_bucket{color=\"" c "\",") == 1 {
             match($0, /le="[^"]*"/)
             buckets = buckets " " substr($0, RSTART + 4, RLENGTH - 5) "=" $2
         }
-        END { printf "%d %d%s\n", total, bad, buckets }' "$body"
+        END { printf "%.0f %.0f%s\n", total, bad, buckets }' "$body"
 }
 
 # bake_figures NOW: "requests 5xx percent p99" since bake_baseline; p99 is the upper bound of its
@@ -37,27 +43,36 @@ bake_figures() {
             split(B[i], kv, "=")
             if (p99 == "+Inf" && total > 0 && kv[2] - base[kv[1]] >= 0.99 * total) p99 = kv[1]
         }
-        printf "%d %d %.2f %s\n", total, bad, (total > 0 ? 100 * bad / total : 0), p99
+        printf "%.0f %.0f %.2f %s\n", total, bad, (total > 0 ? 100 * bad / total : 0), p99
     }'
 }
 
 # over LEFT RIGHT: LEFT > RIGHT, as decimal numbers.
 over() { awk -v l="$1" -v r="$2" 'BEGIN { exit !(l > r) }'; }
 
+# over_share BAD TOTAL PERCENT: BAD is more than PERCENT % of TOTAL (exact: no rounded share).
+over_share() { awk -v b="$1" -v t="$2" -v p="$3" 'BEGIN { exit !(b * 100 > p * t) }'; }
+
 # bake: watches LIVE_COLOR for BAKE_SECONDS, polling /metrics; fails at once when, with at least
 # BAKE_MIN_REQUESTS answered, the 5xx share or the p99 is over its limit. Prints what it saw.
 bake() {
-    local started deadline total bad percent p99 seconds limit="${BAKE_MAX_P99_MS:-0}e-3"
+    local started deadline total=0 bad=0 percent=0 p99="" seconds now limit="${BAKE_MAX_P99_MS:-0}e-3"
+    if [ "$bake_baseline" = unread ]; then
+        echo "$LIVE_COLOR was not judged: nginx's /metrics could not be read before the switch"
+        return 0
+    fi
     started=$(now_ms)
     deadline=$((started + BAKE_SECONDS * 1000))
     log "Baking $LIVE_COLOR for ${BAKE_SECONDS}s: at most ${BAKE_MAX_5XX_PERCENT}% 5xx$(
         [ "${BAKE_MAX_P99_MS:-0}" -gt 0 ] && echo ", p99 at most ${BAKE_MAX_P99_MS} ms"
     ), judged from ${BAKE_MIN_REQUESTS} requests" >&2
     while :; do
-        read -r total bad percent p99 <<<"$(bake_figures "$(colour_counters "$LIVE_COLOR")")"
+        now=$(colour_counters "$LIVE_COLOR")
+        # A read that failed is skipped, never taken for zero.
+        [ "$now" = unread ] || read -r total bad percent p99 <<<"$(bake_figures "$now")"
         seconds=$(( ($(now_ms) - started) / 1000 ))
         if [ "$total" -ge "$BAKE_MIN_REQUESTS" ]; then
-            if over "$percent" "$BAKE_MAX_5XX_PERCENT"; then
+            if over_share "$bad" "$total" "$BAKE_MAX_5XX_PERCENT"; then
                 echo "the bake of $LIVE_COLOR failed ${seconds}s after the switch: $percent% of its $total requests" \
                     "answered 5xx ($bad; the limit is ${BAKE_MAX_5XX_PERCENT}%)"
                 return 1

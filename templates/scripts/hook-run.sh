@@ -49,9 +49,10 @@ status=0
     else
         vars+=(HOME="${HOME:-/}")
     fi
-    # shellcheck disable=SC2086 # the command line is the operator's, split by sh as the app's start command is
+    # The command line is the operator's, split by sh as the app's start command is; through env,
+    # so that NAME=value words in front of it set variables.
     exec env -i "${vars[@]}" ${drop[@]+"${drop[@]}"} timeout -k 10 "$HOOK_TIMEOUT_SECONDS" \
-        sh -c "exec $HOOK_COMMAND" </dev/null
+        sh -c "exec env $HOOK_COMMAND" </dev/null
 ) >"$output" 2>&1 || status=$?
 ms=$(($(now_ms) - started))
 seconds=$(printf '%d.%01d' $((ms / 1000)) $((ms % 1000 / 100)))

@@ -21,19 +21,30 @@ fi
 if [ "$SWITCH_MODE" = no-reload ]; then prepare_no_reload; fi
 observe_served
 
+# Hosts this update removes, in two groups: those of the pool that served until now, whose requests
+# stop only when the switch has passed, and the others, which serve nothing from the reload on.
+retired_live=()
+retired_idle=()
+# shellcheck disable=SC2154 # previous_live: switch-lib.sh's (observe_served)
+for host in ${RETIRED_HOSTS:-}; do
+    if [ "${host%%-*}" = "$previous_live" ]; then retired_live+=("$host"); else retired_idle+=("$host"); fi
+done
+# The bake counts the new colour's requests from here, before any can reach it (a new config
+# brings the new colour with it).
+# shellcheck disable=SC2034 # bake-lib.sh's
+if baking; then bake_baseline=$(colour_counters "$LIVE_COLOR"); fi
+
 started=$(now_ms)
 write_tls
 write_maintenance_page "${MAINTENANCE_PAGE:-Down for maintenance.}"
 if acme_enabled; then choose_acme_config; fi
 apply_config
-# Hosts this update removes: nginx sends them nothing new now; their own drain closes what it still
-# holds, before the old workers' shutdown timeout would cut it, however late their deletes run.
-# shellcheck disable=SC2086 # a list of hosts
-[ -z "${RETIRED_HOSTS:-}" ] || drain_retired "${DRAIN_TOKEN:-}" $RETIRED_HOSTS
+# Removed hosts: nginx sends them nothing new now; their own drain closes what they still hold
+# before the old workers' shutdown timeout would cut it, however late their deletes run. The live
+# pool's are drained once the switch is verified: a restore before then would still send them
+# requests.
+[ ${#retired_idle[@]} -eq 0 ] || drain_retired "${DRAIN_TOKEN:-}" "${retired_idle[@]}"
 config_done=$(now_ms)
-# The bake counts the new colour's requests from here, before any reaches it.
-# shellcheck disable=SC2034 # bake-lib.sh's
-if baking; then bake_baseline=$(colour_counters "$LIVE_COLOR"); fi
 # Maintenance goes on before, and off after, the colour changes: no request reaches a pool in between.
 if [ "$maintenance" = on ]; then
     apply_maintenance
@@ -45,6 +56,7 @@ fi
 live_done=$(now_ms)
 if problem=$(verify); then
     verified=$(now_ms)
+    [ ${#retired_live[@]} -eq 0 ] || drain_retired "${DRAIN_TOKEN:-}" "${retired_live[@]}"
     # Over a threshold the previous colour goes back at once: a no-reload switch, which cuts nothing.
     bake_summary=""
     if baking; then bake_summary=$(bake) || restore "$bake_summary"; fi

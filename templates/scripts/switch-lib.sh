@@ -269,12 +269,16 @@ verify_path() {
     log "  verified GET $path$via: $status from $color" >&2
 }
 
-# restore WHY: put back the previous config, then the previous colour, and fail with WHY.
+# restore WHY: put back the previous config, then the previous colour and maintenance, and fail
+# with WHY.
 restore() {
     local why=$1 pid colour_note=""
     if [ "$config_changed" = true ] && [ "$had_previous" = true ]; then
         mv -f "$previous" "$conf"
+        # What nginx reads at the reload below: the colour and maintenance it served before.
         [ "$SWITCH_MODE" != no-reload ] || [ -z "$previous_live" ] || write_atomic "$live_file" "$previous_live"
+        [ "$SWITCH_MODE" != no-reload ] || [ -z "$previous_maintenance" ] ||
+            write_atomic "$maintenance_file" "$previous_maintenance"
         # When nginx refused the new config it never stopped serving the previous one: putting
         # the file back is enough, and a reload would only close idle client connections.
         if [ -n "$(new_emergency)" ] && [ "$(fetch "$INTERNAL_URL/bluegreen/config-id" "$body")" = 200 ] &&
@@ -298,15 +302,36 @@ restore() {
         rm -f "$conf" "$live_file"
         fail "$why. nginx was not serving before, so it was stopped again."
     fi
+    # As the switch does: maintenance goes on before the colour changes and off after it, so no
+    # request reaches a pool in between.
+    if [ "$previous_maintenance" = on ]; then
+        restore_maintenance
+        restore_colour
+    else
+        restore_colour
+        restore_maintenance
+    fi
+    [ -z "$previous_maintenance" ] || write_atomic "$maintenance_file" "$previous_maintenance"
+    if [ "$config_changed" = true ]; then
+        fail "$why. Restored the previous nginx config ($previous_id)$colour_note;" \
+            "traffic stays where it was${previous_live:+ ($previous_live)}."
+    fi
+    fail "$why. Restored the previous live colour${previous_live:+ ($previous_live)}; the nginx config was not changed."
+}
+
+# restore_maintenance, restore_colour (no-reload mode; restore's steps, with why, colour_note):
+# maintenance and the live colour as nginx served them before the switch.
+restore_maintenance() {
     if [ "$SWITCH_MODE" = no-reload ] && [ -n "$previous_maintenance" ] &&
         [ "$(fetch "$INTERNAL_URL/bluegreen/maintenance" "$body")" = 200 ] &&
         [ "$(cat "$body")" != "$previous_maintenance" ]; then
         set_maintenance "$previous_maintenance" >/dev/null ||
             fail "$why. Putting maintenance back $previous_maintenance failed too. Check" \
                 "$INTERNAL_URL/bluegreen/maintenance and run pulumi up again."
-        colour_note=" (maintenance $previous_maintenance again)"
+        colour_note="$colour_note (maintenance $previous_maintenance again)"
     fi
-    [ -z "$previous_maintenance" ] || write_atomic "$maintenance_file" "$previous_maintenance"
+}
+restore_colour() {
     if [ "$SWITCH_MODE" = no-reload ] && [ -n "$previous_live" ] && [ "$previous_live" != "$LIVE_COLOR" ]; then
         if set_live "$previous_live" >/dev/null; then
             colour_note="$colour_note and the previous live colour ($previous_live)"
@@ -315,11 +340,6 @@ restore() {
                 "$LIVE_COLOR. Check $INTERNAL_URL/bluegreen/live and run pulumi up again."
         fi
     fi
-    if [ "$config_changed" = true ]; then
-        fail "$why. Restored the previous nginx config ($previous_id)$colour_note;" \
-            "traffic stays where it was${previous_live:+ ($previous_live)}."
-    fi
-    fail "$why. Restored the previous live colour${previous_live:+ ($previous_live)}; the nginx config was not changed."
 }
 
 # prepare_prefix: the prefix's directories, and scratch files removed on exit. Before anything
@@ -433,7 +453,11 @@ write_maintenance_page() {
     mkdir -p "${maintenance_page%/*}"
     if dedicated "${NGINX_WORKER_USER:-}"; then chgrp "$NGINX_WORKER_USER" "${maintenance_page%/*}"; fi
     chmod 750 "${maintenance_page%/*}"
-    printf '%s\n' "$1" | cmp -s - "$maintenance_page" && return 0
+    if printf '%s\n' "$1" | cmp -s - "$maintenance_page"; then
+        # Unchanged, but perhaps written before the workers had a user of their own.
+        if dedicated "${NGINX_WORKER_USER:-}"; then chgrp "$NGINX_WORKER_USER" "$maintenance_page"; fi
+        return 0
+    fi
     printf '%s\n' "$1" >"$maintenance_page.new"
     # Readable by the workers before it replaces the page they may be serving.
     if dedicated "${NGINX_WORKER_USER:-}"; then chgrp "$NGINX_WORKER_USER" "$maintenance_page.new"; fi
