@@ -371,7 +371,14 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         const result = await underLoad("green-2 unreachable mid-deploy", async () => {
             // The new process's pid file is written once the old one drained: the deploy is waiting for it.
             const watcher = setInterval(() => {
-                if (cutAt || !fs.existsSync(pidFile) || fs.readFileSync(pidFile, "utf8") === pidBefore) return;
+                // The drain removes the file and the start writes it: read it only if it is there now.
+                let pid: string;
+                try {
+                    pid = fs.readFileSync(pidFile, "utf8");
+                } catch {
+                    return;
+                }
+                if (cutAt || pid === "" || pid === pidBefore) return;
                 cutAt = Date.now();
                 execFileSync("ip", ["-n", namespace, "link", "set", "eth0", "down"]);
             }, 50);
