@@ -175,10 +175,10 @@ export class Router extends pulumi.ComponentResource {
             { parent: this, dependsOn: [args.gate.check, ...args.hostsLayer.reachable] },
         );
         // No output at all only where nothing ran (the unit tests' mocks); any other output must carry the result.
-        this.lastSwitch = this.nginx.stdout.apply((out) => (out ? parseSwitchResult(out).lastSwitch : "unknown"));
+        const switched = this.nginx.stdout.apply((out) => (out ? parseSwitchResult(out) : undefined));
+        this.lastSwitch = switched.apply((r) => r?.lastSwitch ?? "unknown");
         // What the bake saw, in the update's log, once: by the update that switched.
-        this.nginx.stdout.apply((out) => {
-            const result = out ? parseSwitchResult(out) : undefined;
+        switched.apply((result) => {
             if (result?.bake && result.lastSwitch !== args.previousLastSwitch) {
                 void pulumi.log.info(`Bake passed: ${result.bake}`, this);
             }

@@ -69,8 +69,7 @@ export class SwitchHook extends pulumi.ComponentResource {
         this.result = this.run.stdout.apply((out) => (out ? parseHookResult(out) : undefined));
         // The hook's own lines in the update's log, when it ran since the last successful update (a
         // command's output shows only when it fails; an unchanged one keeps its output in the state).
-        this.run.stdout.apply((out) => {
-            const result = out ? parseHookResult(out) : undefined;
+        pulumi.all([this.run.stdout, this.result]).apply(([out, result]) => {
             if (!result?.ran || args.recordedRuns.some((r) => r.hook === result.hook && r.ranAt === result.ranAt)) {
                 return;
             }
