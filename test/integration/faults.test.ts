@@ -326,7 +326,7 @@ describe("faults under load on the local target: nothing lost, state agrees with
         assert.equal((await stack.appStatus(idle, 2)).status, "ready");
     });
 
-    it("two pulumi up at once: one runs, the other is refused by the lock; nothing lost; state agrees", async () => {
+    it("two pulumi up at once: never both run; a refused one changes nothing; nothing lost; state agrees", async () => {
         const live = (await nginxLive()) as Color;
         const target = other(live);
         await stack.stack.setConfig("activeColor", { value: target });
@@ -335,14 +335,25 @@ describe("faults under load on the local target: nothing lost, state agrees with
             outcomes = await Promise.allSettled([stack.stack.up(quiet), stack.stack.up(quiet)]);
         });
         const rejected = outcomes.filter((o) => o.status === "rejected") as PromiseRejectedResult[];
-        assert.equal(rejected.length, 1, "exactly one of the two was refused");
-        assert.match(String(rejected[0].reason), /locked|currently being updated|conflict/i);
+        assert.ok(rejected.length >= 1, "the stack lock let both updates run");
+        for (const refusal of rejected) {
+            assert.match(String(refusal.reason), /locked|currently being updated|conflict/i);
+        }
+        // The file backend writes its lock, then looks for others: two updates that start in the
+        // same instant each see the other's lock and both step back. Safe, and a rerun switches.
+        let observed = "one succeeded, one refused (stack locked)";
+        if (rejected.length === 2) {
+            assert.equal(await assertStateAgrees("after both concurrent updates were refused"), live);
+            const rerun = await stack.stack.up(quiet);
+            assert.equal(rerun.summary.result, "succeeded", "the rerun after both were refused switches");
+            observed = "both refused by the lock (they started in the same instant), nothing changed; a rerun switched";
+        }
         assert.equal(await assertStateAgrees("after two concurrent updates"), target);
         recordOutcome({
             area: "fault",
             fault: "two pulumi up of the same switch at once",
-            expected: "one runs, the other is refused by the stack lock",
-            observed: "one succeeded, one refused (stack locked)",
+            expected: "never both run: one runs and the other is refused by the stack lock (or both are refused)",
+            observed,
             sent: result.sent,
             lost: 0,
         });
