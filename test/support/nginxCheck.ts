@@ -124,6 +124,23 @@ export function call(
     });
 }
 
+/** POST to a control endpoint of the internal listener, as switch-lib.sh's post_control does. */
+export function control(internal: string, name: string, value: string, token: string, next: string) {
+    return new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+            `${internal}/bluegreen/${name}`,
+            { method: "POST", headers: { "X-Bluegreen-Token": token, "X-Bluegreen-Next-Token": next }, agent: false },
+            (res) => {
+                let body = "";
+                res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+            },
+        );
+        req.on("error", reject);
+        req.end(value);
+    });
+}
+
 /**
  * A real nginx serving the config rendered from `input` (its prefix is replaced by a fresh one),
  * with what nginx-switch.sh writes before it starts nginx: the TLS pair (self-signed) when the

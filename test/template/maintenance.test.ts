@@ -11,7 +11,7 @@ import { renderNginxConfig } from "../../components/nginxConfig";
 import { localAppPort } from "../../components/targets/local/config";
 import { freePorts } from "../../scripts/lib/localStack";
 import { createNginxPrefix, startNginx } from "../../scripts/lib/nginxPrefix";
-import { call, loopbackConfig, nginxWorkers, serveRendered, stopServing } from "../support/nginxCheck";
+import { call, control, loopbackConfig, nginxWorkers, serveRendered, stopServing } from "../support/nginxCheck";
 
 type Color = "blue" | "green";
 const TOKEN = "b".repeat(48);
@@ -33,23 +33,6 @@ function startApp(color: Color, port: number, reached: string[], slowMs = 1500):
         res.end(`${color} saw ${req.method} ${req.url}\n`);
     });
     return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
-}
-
-/** POST to a control endpoint of the internal listener, as switch-lib.sh's post_control does. */
-function control(internal: string, name: string, value: string, token: string, next: string) {
-    return new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = http.request(
-            `${internal}/bluegreen/${name}`,
-            { method: "POST", headers: { "X-Bluegreen-Token": token, "X-Bluegreen-Next-Token": next }, agent: false },
-            (res) => {
-                let body = "";
-                res.on("data", (chunk: Buffer) => (body += chunk.toString()));
-                res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-            },
-        );
-        req.on("error", reject);
-        req.end(value);
-    });
 }
 
 /** Asserts every public answer is the maintenance one: methods, paths, HTML and JSON. */
