@@ -53,8 +53,10 @@ async function main() {
         lastLoginAddress: stringOutput(lastOutputs.nginxLoginAddress),
     });
     const servedLive = observed?.live ?? previous?.liveColor;
+    // The canary nginx runs now, where it could be asked, protects its pool as the records would.
+    const served = previous && observed?.running ? { ...previous, canaryPercent: observed.canaryPercent } : previous;
     const problems = [
-        ...checkSafety(previous, recorded, observed?.live),
+        ...checkSafety(served, recorded, observed?.live),
         ...(servedLive
             ? foreignProcesses(observed, hosts[servedLive], recordedInstances(lastOutputs, servedLive))
             : []),
@@ -73,7 +75,11 @@ async function main() {
     const nginxConfig = renderNginxConfig(nginxInput);
     const nginxSettings = renderedSettings(nginxInput);
     const deployState: DeployState = { ...recorded, configId: nginxConfig.configId, nginx: nginxSettings };
-    const reconcile = reconcileReason(observed, previous, { liveColor: live, configId: nginxConfig.configId });
+    const reconcile = reconcileReason(observed, previous, {
+        liveColor: live,
+        configId: nginxConfig.configId,
+        canaryPercent: config.canaryPercent,
+    });
     if (reconcile) void pulumi.log.warn(`${reconcile}: the switch will run again to make nginx agree.`);
     // A release goes live (the hooks run): the colour nginx served (or the records) differs, or
     // this is the stack's first update.
@@ -112,18 +118,26 @@ async function main() {
         ]),
     ) as Record<Color, Pool>;
 
-    const gate = new HealthGate("gate", {
-        color: live,
-        hosts: hosts[live],
-        version: releases[live].version,
-        hostsLayer,
-        configId: nginxConfig.configId,
-        timeoutSeconds: config.gateTimeoutSeconds,
-        intervalMs: config.healthIntervalMs,
-        hostHeader,
-        instances: pools[live].instances,
-        after: pools[live].deployments,
-    });
+    const gateOf = (name: string, color: Color) =>
+        new HealthGate(name, {
+            color,
+            hosts: hosts[color],
+            version: releases[color].version,
+            hostsLayer,
+            configId: nginxConfig.configId,
+            timeoutSeconds: config.gateTimeoutSeconds,
+            intervalMs: config.healthIntervalMs,
+            hostHeader,
+            instances: pools[color].instances,
+            after: pools[color].deployments,
+        });
+    const gate = gateOf("gate", live);
+    // A canary sends clients to the idle pool: it is gated as the live one is.
+    const idle = otherColor(live);
+    const canary =
+        config.canaryPercent > 0
+            ? { color: idle, percent: config.canaryPercent, gate: gateOf("canary-gate", idle) }
+            : undefined;
 
     // Hooks run on the first host of the pool going live, when a release goes live (goingLive).
     const recordedRuns = recordedHookRuns(lastOutputs.hookRuns);
@@ -184,6 +198,7 @@ async function main() {
                   }
                 : undefined,
             maintenance: { on: config.maintenance, page: config.maintenancePageHtml },
+            canary,
             ...(config.bakeSeconds > 0
                 ? {
                       bake: {
@@ -198,7 +213,7 @@ async function main() {
             ...(retired ? { retiring: { hosts: retired, drainToken: config.drainToken } } : {}),
             reconcile,
         },
-        { dependsOn: [...pools[otherColor(live)].deployments, ...(preSwitch ? [preSwitch.run] : [])] },
+        { dependsOn: [...pools[idle].deployments, ...(preSwitch ? [preSwitch.run] : [])] },
     );
     // After the verified switch: its failure is a warning, traffic stays.
     const postSwitch = config.postSwitchCommand

@@ -160,6 +160,13 @@ function commonProblems(project: string, c: DeploymentConfig): string[] {
         );
     }
     problems.push(...acmeProblems(project, c));
+    if (c.canaryPercent > 0 && c.switchMode === "reload") {
+        problems.push(
+            `${project}:canaryPercent is ${c.canaryPercent}, but a canary picks each client's pool in nginx's ` +
+                "shared memory, which needs switchMode no-reload (nginx's Lua module). Fix: pulumi config set " +
+                "switchMode no-reload, or pulumi config set canaryPercent 0",
+        );
+    }
     if (c.bakeSeconds > 0 && c.switchMode === "reload") {
         problems.push(
             `${project}:bakeSeconds is ${c.bakeSeconds}, but the bake reads nginx's metrics by colour, which ` +

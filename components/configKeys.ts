@@ -267,6 +267,15 @@ export const COMMON_KEYS = {
     /** How long each hook may run before it is stopped (and counts as failed). */
     hookTimeoutSeconds: key(integer(1, 3600), "pulumi config set hookTimeoutSeconds 300", 300),
     /**
+     * Canary: this share of clients (percent) goes to the idle pool, each client kept on its pool by
+     * a cookie; 0 sends every client to activeColor. Gated like a switch. No-reload mode only.
+     */
+    canaryPercent: key(
+        integer(0, 100),
+        "pulumi config set canaryPercent 10   (0 ends the canary; a switch of activeColor completes it)",
+        0,
+    ),
+    /**
      * After a switch, watch the new colour's metrics for this long (0: off); over a threshold the
      * previous colour goes back at once and the update fails with the figures. No-reload mode only.
      */

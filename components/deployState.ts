@@ -88,5 +88,6 @@ export function deployStateOf(
     return {
         liveColor: config.activeColor,
         pools: Object.fromEntries(COLORS.map((color) => [color, pool(color)])) as DeployState["pools"],
+        ...(config.canaryPercent > 0 ? { canaryPercent: config.canaryPercent } : {}),
     };
 }

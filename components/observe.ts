@@ -4,7 +4,7 @@
 // local target) over HTTP; on the ssh target through an SSH login to the nginx host
 // (targets/ssh/observe.ts), which reaches the pool hosts as the gate does.
 import * as http from "node:http";
-import type { Color } from "./config";
+import { type Color, otherColor } from "./config";
 import type { AppHost } from "./hosts";
 
 /** What one app host answered on /health: status 0 when nothing answered. */
@@ -18,6 +18,8 @@ export interface ObservedNginx {
     readonly running: boolean;
     readonly live?: Color;
     readonly configId?: string;
+    /** The canary's share of clients, where it is the idle colour's (0: none; also for configs without canaries). */
+    readonly canaryPercent?: number;
     /** Each app host's /health answer, by host name (those asked). */
     readonly hosts?: Readonly<Record<string, HostAnswer>>;
 }
@@ -49,13 +51,14 @@ function get(url: string, timeoutMs: number, headers: Record<string, string> = {
 
 export async function observeNginx(request: ObserveRequest, timeoutMs = 1000): Promise<ObservedNginx> {
     const headers: Record<string, string> = request.hostHeader ? { Host: request.hostHeader } : {};
-    const [live, configId, ...answers] = await Promise.all([
+    const [live, configId, canary, ...answers] = await Promise.all([
         get(`${request.internalUrl}/bluegreen/live`, timeoutMs),
         get(`${request.internalUrl}/bluegreen/config-id`, timeoutMs),
+        get(`${request.internalUrl}/bluegreen/canary`, timeoutMs),
         ...request.hosts.map((h) => get(`http://${h.address}:${h.port}/health`, timeoutMs, headers)),
     ]);
     const hosts = Object.fromEntries(request.hosts.map((h, i) => [h.name, answers[i]]));
-    return observedFrom(okBody(live), okBody(configId), hosts);
+    return observedFrom(okBody(live), okBody(configId), hosts, okBody(canary));
 }
 
 /** The body of a 200 answer. */
@@ -63,14 +66,19 @@ export function okBody(answer: HostAnswer): string | undefined {
     return answer.status === 200 ? answer.body : undefined;
 }
 
-/** What nginx serves from its two answers (undefined: no 200 answer). */
+/** What nginx serves from its answers (undefined: no 200 answer; a config without canaries has none). */
 export function observedFrom(
     live: string | undefined,
     configId: string | undefined,
     hosts: Readonly<Record<string, HostAnswer>> = {},
+    canary?: string,
 ): ObservedNginx {
     if (live === undefined && configId === undefined) return { running: false, hosts };
-    return { running: true, live: live === "blue" || live === "green" ? live : undefined, configId, hosts };
+    const color = live === "blue" || live === "green" ? live : undefined;
+    // "green 10": a share for the idle colour; one of the live colour is inert (a switch completing).
+    const [canaryColor, percent] = (canary ?? "off").split(" ");
+    const canaryPercent = color && canaryColor === otherColor(color) ? Number(percent) || 0 : 0;
+    return { running: true, live: color, configId, canaryPercent, hosts };
 }
 
 /** The instance id a /health body echoes (INSTANCE_ID), or "" when it echoes none. */
@@ -120,17 +128,26 @@ export function foreignProcesses(
  */
 export function reconcileReason(
     observed: ObservedNginx | undefined,
-    recorded: { liveColor: Color; configId?: string } | undefined,
-    desired: { liveColor: Color; configId: string },
+    recorded: { liveColor: Color; configId?: string; canaryPercent?: number } | undefined,
+    desired: { liveColor: Color; configId: string; canaryPercent?: number },
 ): string {
     if (!observed || !recorded) return "";
-    const unchanged = recorded.liveColor === desired.liveColor && recorded.configId === desired.configId;
+    const unchanged =
+        recorded.liveColor === desired.liveColor &&
+        recorded.configId === desired.configId &&
+        (recorded.canaryPercent ?? 0) === (desired.canaryPercent ?? 0);
     if (!unchanged) return "";
     if (!observed.running) return "nginx is not running";
     if (observed.live !== desired.liveColor || observed.configId !== desired.configId) {
         return (
             `nginx serves ${observed.live ?? "no colour"} with config ${observed.configId ?? "unknown"}, ` +
             `the stack wants ${desired.liveColor} with ${desired.configId}`
+        );
+    }
+    if ((observed.canaryPercent ?? 0) !== (desired.canaryPercent ?? 0)) {
+        return (
+            `nginx sends ${observed.canaryPercent ?? 0}% of clients to ${otherColor(desired.liveColor)} (canary), ` +
+            `the stack wants ${desired.canaryPercent ?? 0}%`
         );
     }
     return "";

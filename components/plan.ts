@@ -1,7 +1,7 @@
 // The one line an operator reads before an update runs: where traffic goes, which pools are
 // redeployed on which hosts, and what nginx does. `pulumi preview` shows resources and
 // property diffs; this says what they add up to. Pure: no Pulumi, so every case is a unit test.
-import { COLORS } from "./config";
+import { COLORS, otherColor } from "./config";
 import type { ObservedNginx } from "./observe";
 import type { DeployState } from "./safety";
 
@@ -73,6 +73,35 @@ function maintenanceOf(state: DeployState | undefined): string {
     return state?.nginx?.maintenance ?? "off";
 }
 
+/** The canary's share before this update: as nginx serves it where it was asked, else as recorded. */
+function canaryBefore(input: PlanInput): number {
+    return input.served?.running ? (input.served.canaryPercent ?? 0) : (input.previous?.canaryPercent ?? 0);
+}
+
+/** What happens to the canary, if anything: its share, where it goes, and that it is gated. */
+function canaryChange(input: PlanInput, switches: boolean): string | undefined {
+    const { next } = input;
+    const before = canaryBefore(input);
+    const after = next.canaryPercent ?? 0;
+    const live = next.liveColor;
+    const canary = otherColor(live);
+    const version = (color: typeof live) => next.pools[color].version;
+    if (after === 0) {
+        if (before === 0 || !input.previous) return undefined;
+        return switches
+            ? `the switch completes the canary: every client on ${live} (${version(live)})`
+            : `canary ends: every client back on ${live} (${version(live)})`;
+    }
+    const share =
+        `${after}% of clients to ${canary} (${version(canary)}), sticky per client, ${100 - after}% on ` +
+        `${live} (${version(live)})`;
+    if (before === after) return `canary stays: ${share}`;
+    const gated = hostNames(Object.keys(next.pools[canary].hosts));
+    return before === 0
+        ? `CANARY STARTS: ${share}, gated on ${gated}`
+        : `canary ${before}% -> ${share}, gated on ${gated}`;
+}
+
 function nginxChange(input: PlanInput, switches: boolean): string {
     const { previous, next, reconcile, served } = input;
     if (served ? !served.running : !previous) return `nginx starts with config ${next.configId}`;
@@ -81,6 +110,7 @@ function nginxChange(input: PlanInput, switches: boolean): string {
     const noReload = next.nginx?.switchMode !== "reload";
     if (current === next.configId) {
         if (switches) return "live colour set without a reload";
+        if (canaryBefore(input) !== (next.canaryPercent ?? 0)) return "canary set without a reload";
         return maintenanceOf(previous) !== maintenanceOf(next) ? "maintenance set without a reload" : "nginx unchanged";
     }
     const reasons: string[] = [];
@@ -117,6 +147,8 @@ export function describePlan(input: PlanInput): string {
         traffic = switches ? `traffic ${fromTo}, gated on ${liveHosts}` : `traffic stays on ${to} (${version})`;
     }
     const pools = poolChanges(previous, next);
+    const canary = canaryChange(input, switches);
+    if (canary) traffic = `${traffic}; ${canary}`;
     const parts = [traffic, pools.length > 0 ? pools.join("; ") : "no pool redeployed", nginxChange(input, switches)];
     if (input.hooks?.length) parts.push(`${input.hooks.join(", ")} run${input.hooks.length > 1 ? "" : "s"}`);
     const maintenance = maintenanceOf(next);

@@ -22,7 +22,11 @@ export function parseResultLine<T>(stdout: string, prefix: string, schema: z.Zod
     // Missing fields first, by name: what an older or newer script on the other side left out.
     if (schema instanceof z.ZodObject) {
         const fields = typeof json === "object" && json !== null ? json : {};
-        const missing = Object.keys(schema.shape).filter((key) => !(key in fields));
+        // A field with a default (one an older script did not print) is not missing.
+        const shape = schema.shape as Record<string, z.ZodType>;
+        const missing = Object.keys(shape).filter(
+            (key) => !(key in fields) && !shape[key].safeParse(undefined).success,
+        );
         if (missing.length > 0) throw new Error(`${what} result line lacks ${missing.join(", ")}: ${line}`);
     }
     const parsed = schema.safeParse(json);

@@ -59,6 +59,11 @@ export interface RouterArgs {
     };
     /** The last update's lastSwitch output: a result that says the same is not this update's switch. */
     readonly previousLastSwitch?: string;
+    /**
+     * A canary: this share of clients goes to the idle colour, whose own gate the switch runs again
+     * right before it sets the share. Absent: every client on the live colour.
+     */
+    readonly canary?: { readonly color: Color; readonly percent: number; readonly gate: HealthGate };
     /** Maintenance: the public listener answers the page (HTML), not the apps. */
     readonly maintenance: { readonly on: boolean; readonly page: string };
     /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
@@ -117,7 +122,7 @@ export class Router extends pulumi.ComponentResource {
                 delete: SCRIPTS.nginxStop,
                 // Re-check, reload, old workers' retirement (bounded by the shutdown timeout), verify.
                 deadlineSeconds:
-                    args.gate.timeoutSeconds +
+                    (args.canary ? 2 : 1) * args.gate.timeoutSeconds +
                     args.verifyTimeoutSeconds +
                     args.shutdownTimeoutSeconds +
                     120 +
@@ -153,6 +158,15 @@ export class Router extends pulumi.ComponentResource {
                               BAKE_MIN_REQUESTS: String(args.bake.minRequests),
                           }
                         : {}),
+                    // "green 10", or off: what nginx's /bluegreen/canary holds once the switch is done.
+                    CANARY: args.canary ? `${args.canary.color} ${args.canary.percent}` : "off",
+                    ...(args.canary
+                        ? {
+                              CANARY_HOSTS: args.canary.gate.environment.HOSTS,
+                              CANARY_VERSION: args.canary.gate.environment.EXPECT_VERSION,
+                              CANARY_INSTANCES: args.canary.gate.environment.INSTANCES,
+                          }
+                        : {}),
                     MAINTENANCE: args.maintenance.on ? "on" : "off",
                     MAINTENANCE_PAGE: args.maintenance.page,
                     SUPERVISOR: args.hostsLayer.supervisor,
@@ -172,7 +186,14 @@ export class Router extends pulumi.ComponentResource {
                     }),
                 },
             }),
-            { parent: this, dependsOn: [args.gate.check, ...args.hostsLayer.reachable] },
+            {
+                parent: this,
+                dependsOn: [
+                    args.gate.check,
+                    ...(args.canary ? [args.canary.gate.check] : []),
+                    ...args.hostsLayer.reachable,
+                ],
+            },
         );
         // No output at all only where nothing ran (the unit tests' mocks); any other output must carry the result.
         const switched = this.nginx.stdout.apply((out) => (out ? parseSwitchResult(out) : undefined));

@@ -1,7 +1,9 @@
 // Safety rules checked before any resource is registered, against what the last successful
 // update deployed (the stack's own `deployState` output):
 //   1. the live pool is never redeployed in place;
-//   2. no switch to a pool without hosts.
+//   2. no switch to a pool without hosts;
+//   and a canary's pool serves traffic too: it needs hosts, is never redeployed in place, and a
+//   switch of activeColor completes the canary rather than starting one of the other colour.
 // Pure: no Pulumi, so every rule is a unit test.
 import { COLORS, Color, otherColor } from "./config";
 
@@ -22,6 +24,8 @@ export interface DeployState {
     /** The settings that config was rendered from (absent in older states), for the plan to compare. */
     readonly nginx?: Readonly<Record<string, string>>;
     readonly pools: Readonly<Record<Color, PoolState>>;
+    /** The share of clients (percent) the idle pool gets as a canary; 0 or absent: none. */
+    readonly canaryPercent?: number;
 }
 
 /**
@@ -41,12 +45,13 @@ export function parseDeployState(outputs: Readonly<Record<string, unknown>>): De
         const pool = candidate.pools[color];
         if (!pool || typeof pool.releaseId !== "string" || typeof pool.hosts !== "object") return undefined;
     }
-    const { configId, ...nginx } = (outputs.nginx ?? {}) as Record<string, string>;
+    const { configId, canaryPercent, ...nginx } = (outputs.nginx ?? {}) as Record<string, string>;
     return {
         liveColor: liveColor as Color,
         pools: candidate.pools,
         configId: candidate.configId ?? configId,
         ...(outputs.nginx ? { nginx } : {}),
+        ...(Number(canaryPercent) > 0 ? { canaryPercent: Number(canaryPercent) } : {}),
     };
 }
 
@@ -60,7 +65,10 @@ export function recordedOutputs(state: DeployState): {
     deployState: Pick<DeployState, "pools">;
     nginx: Record<string, string>;
 } {
-    return { deployState: { pools: state.pools }, nginx: { configId: state.configId ?? "", ...state.nginx } };
+    return {
+        deployState: { pools: state.pools },
+        nginx: { configId: state.configId ?? "", ...state.nginx, canaryPercent: String(state.canaryPercent ?? 0) },
+    };
 }
 
 /**
@@ -78,10 +86,39 @@ export function checkSafety(previous: DeployState | undefined, next: DeployState
                 `Fix: pulumi config set ${nextLive}Hosts 2 && pulumi up, then switch.`,
         );
     }
+    const canary = next.canaryPercent ?? 0;
+    const nextIdle = otherColor(nextLive);
+    if (canary > 0 && Object.keys(next.pools[nextIdle].hosts).length === 0) {
+        problems.push(
+            `canaryPercent is ${canary}, but the ${nextIdle} pool, which would take that share, has no hosts: ` +
+                `Fix: pulumi config set ${nextIdle}Hosts 2 && pulumi up, or pulumi config set canaryPercent 0.`,
+        );
+    }
     if (!previous) return problems;
 
     const live = servedLive ?? previous.liveColor;
     const idle = otherColor(live);
+    if (canary > 0 && nextLive !== live) {
+        problems.push(
+            `activeColor moves from ${live} to ${nextLive} while canaryPercent is ${canary}: a switch completes ` +
+                `the canary, it does not start one of ${live}. Fix: pulumi config set canaryPercent 0 (in the same ` +
+                `update as the switch), or pulumi config set activeColor ${live} to keep the canary.`,
+        );
+    }
+    // A canary running now sends clients to the idle pool: its release is as protected as the live one.
+    const canaryBefore = previous.canaryPercent ?? 0;
+    const idleBefore = previous.pools[idle];
+    if (canaryBefore > 0 && Object.keys(idleBefore.hosts).length > 0) {
+        if (idleBefore.releaseId !== next.pools[idle].releaseId) {
+            problems.push(
+                `${idle}Version (or ${idle}Artifact) changes the ${idle} release from ${idleBefore.version} to ` +
+                    `${next.pools[idle].version}, but ${canaryBefore}% of clients are on ${idle} (a canary): a pool ` +
+                    `that serves traffic is never redeployed in place. End the canary first: pulumi config set ` +
+                    `canaryPercent 0 && pulumi up (keep the release as it is for that update), then deploy.`,
+            );
+        }
+    }
+
     const before = previous.pools[live];
     const after = next.pools[live];
     const running = Object.keys(before.hosts).length > 0;

@@ -14,6 +14,11 @@ const SwitchResult = z.object({
     nginx: z.enum(["started", "reloaded", "live-set", "unchanged"]),
     /** Whether the public listener answers the maintenance page. */
     maintenance: z.enum(["on", "off"]),
+    /** The canary nginx runs: "green 10" (that share of clients on green), or off. */
+    canary: z
+        .string()
+        .regex(/^((blue|green) \d{1,3}|off)$/, "off or <colour> <percent>")
+        .default("off"),
     /** What the bake after the switch saw ("" without one). */
     bake: z.string(),
 });

@@ -1,16 +1,27 @@
 # shellcheck shell=bash
-# The bake, after a switch: the new colour's own numbers from nginx's /metrics (nginx.conf.hbs),
-# counted from right before traffic moved, judged against the thresholds as they come in. Over
-# one, the switch puts the previous colour back at once (restore). Steps of nginx-switch.sh.
+# The bake, after a switch or a canary's larger share: the colour that gets the new traffic, its own
+# numbers from nginx's /metrics (nginx.conf.hbs), counted from right before traffic moved, judged
+# against the thresholds as they come in. Over one, the switch puts the previous colour and canary
+# back at once (restore). Steps of nginx-switch.sh.
 # optional: BAKE_SECONDS BAKE_MAX_5XX_PERCENT BAKE_MAX_P99_MS BAKE_MIN_REQUESTS
 
 bake_baseline="" # the new colour's counters right before the switch (colour_counters), or "unread"
+bake_colour=""   # the colour baked (baking)
 
-# baking: a bake is asked for, and this switch moves traffic from a colour it can go back to.
-# shellcheck disable=SC2154 # previous_live, maintenance: switch-lib.sh's and nginx-switch.sh's
+# baking: a bake is asked for, and this switch moves traffic from a colour it can go back to: to
+# LIVE_COLOR, or to a canary's colour (a canary starts, or its share grows). Sets bake_colour.
+# shellcheck disable=SC2154 # previous_*, maintenance, canary: switch-lib.sh's and nginx-switch.sh's
 baking() {
-    [ "${BAKE_SECONDS:-0}" -gt 0 ] && [ -n "$previous_live" ] && [ "$previous_live" != "$LIVE_COLOR" ] &&
-        [ "$maintenance" != on ]
+    { [ "${BAKE_SECONDS:-0}" -gt 0 ] && [ -n "$previous_live" ] && [ "$maintenance" != on ]; } || return 1
+    if [ "$previous_live" != "$LIVE_COLOR" ]; then
+        bake_colour=$LIVE_COLOR
+        return 0
+    fi
+    canary_running || return 1
+    local before=0
+    [ "${previous_canary% *}" != "${canary% *}" ] || before=${previous_canary#* }
+    [ "${canary#* }" -gt "$before" ] || return 1
+    bake_colour=${canary% *}
 }
 
 # colour_counters COLOR: "requests 5xx le=count..." of COLOR's public requests so far, one line;
@@ -53,32 +64,32 @@ over() { awk -v l="$1" -v r="$2" 'BEGIN { exit !(l > r) }'; }
 # over_share BAD TOTAL PERCENT: BAD is more than PERCENT % of TOTAL (exact: no rounded share).
 over_share() { awk -v b="$1" -v t="$2" -v p="$3" 'BEGIN { exit !(b * 100 > p * t) }'; }
 
-# bake: watches LIVE_COLOR for BAKE_SECONDS, polling /metrics; fails at once when, with at least
+# bake: watches bake_colour for BAKE_SECONDS, polling /metrics; fails at once when, with at least
 # BAKE_MIN_REQUESTS answered, the 5xx share or the p99 is over its limit. Prints what it saw.
 bake() {
     local started deadline total=0 bad=0 percent=0 p99="" seconds now limit="${BAKE_MAX_P99_MS:-0}e-3"
     if [ "$bake_baseline" = unread ]; then
-        echo "$LIVE_COLOR was not judged: nginx's /metrics could not be read before the switch"
+        echo "$bake_colour was not judged: nginx's /metrics could not be read before traffic moved"
         return 0
     fi
     started=$(now_ms)
     deadline=$((started + BAKE_SECONDS * 1000))
-    log "Baking $LIVE_COLOR for ${BAKE_SECONDS}s: at most ${BAKE_MAX_5XX_PERCENT}% 5xx$(
+    log "Baking $bake_colour for ${BAKE_SECONDS}s: at most ${BAKE_MAX_5XX_PERCENT}% 5xx$(
         [ "${BAKE_MAX_P99_MS:-0}" -gt 0 ] && echo ", p99 at most ${BAKE_MAX_P99_MS} ms"
     ), judged from ${BAKE_MIN_REQUESTS} requests" >&2
     while :; do
-        now=$(colour_counters "$LIVE_COLOR")
+        now=$(colour_counters "$bake_colour")
         # A read that failed is skipped, never taken for zero.
         [ "$now" = unread ] || read -r total bad percent p99 <<<"$(bake_figures "$now")"
         seconds=$(( ($(now_ms) - started) / 1000 ))
         if [ "$total" -ge "$BAKE_MIN_REQUESTS" ]; then
             if over_share "$bad" "$total" "$BAKE_MAX_5XX_PERCENT"; then
-                echo "the bake of $LIVE_COLOR failed ${seconds}s after the switch: $percent% of its $total requests" \
-                    "answered 5xx ($bad; the limit is ${BAKE_MAX_5XX_PERCENT}%)"
+                echo "the bake of $bake_colour failed ${seconds}s after traffic moved: $percent% of its" \
+                    "$total requests answered 5xx ($bad; the limit is ${BAKE_MAX_5XX_PERCENT}%)"
                 return 1
             fi
             if [ "${BAKE_MAX_P99_MS:-0}" -gt 0 ] && { [ "$p99" = +Inf ] || over "$p99" "$limit"; }; then
-                echo "the bake of $LIVE_COLOR failed ${seconds}s after the switch: its p99 latency over $total" \
+                echo "the bake of $bake_colour failed ${seconds}s after traffic moved: its p99 latency over $total" \
                     "requests is above ${BAKE_MAX_P99_MS} ms (in the bucket up to ${p99}s)"
                 return 1
             fi
@@ -87,9 +98,9 @@ bake() {
         sleep_ms 500
     done
     if [ "$total" -lt "$BAKE_MIN_REQUESTS" ]; then
-        echo "$LIVE_COLOR answered $total requests in ${BAKE_SECONDS}s, fewer than the $BAKE_MIN_REQUESTS it is" \
+        echo "$bake_colour answered $total requests in ${BAKE_SECONDS}s, fewer than the $BAKE_MIN_REQUESTS it is" \
             "judged from: not judged"
     else
-        echo "$LIVE_COLOR answered $total requests in ${BAKE_SECONDS}s: $percent% 5xx, p99 up to ${p99}s"
+        echo "$bake_colour answered $total requests in ${BAKE_SECONDS}s: $percent% 5xx, p99 up to ${p99}s"
     fi
 }

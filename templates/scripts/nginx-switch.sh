@@ -3,20 +3,32 @@
 # The pool is gated again first: a retried switch whose gate step passed earlier is never
 # applied ungated. Any failure puts the previous config and colour back and fails the command,
 # so Pulumi keeps the previous state and the change stays pending. In maintenance no traffic
-# reaches the pool, so it is not gated then; maintenance going off is. Steps: switch-lib.sh; with
-# an ACME CA, the certificate: acme-lib.sh.
+# reaches the pool, so it is not gated then; maintenance going off is. A canary's pool is gated as
+# the live one. Steps: switch-lib.sh; with an ACME CA, the certificate: acme-lib.sh.
 need SWITCH_MODE
 # optional: RECONCILE MAINTENANCE MAINTENANCE_PAGE RETIRED_HOSTS DRAIN_TOKEN
+# optional: CANARY CANARY_HOSTS CANARY_VERSION CANARY_INSTANCES
 
 prepare_prefix
 # One certificate change at a time: the host's renewal timer waits for this switch, and it for a renewal.
 if acme_enabled; then acme_lock; fi
 [ -z "${RECONCILE:-}" ] || log "Reconciling: $RECONCILE"
 maintenance=${MAINTENANCE:-off} # switch-lib.sh's: what this switch wants
+canary=${CANARY:-off}
 if [ "$maintenance" = on ]; then
     log "Maintenance is on: the public listener answers the maintenance page, so $LIVE_COLOR is not gated"
 else
     run_gate
+    # The canary's pool, with its own hosts and release (a failed gate fails the switch: exit).
+    if canary_running; then
+        (
+            # shellcheck disable=SC2034 # gate-lib.sh's
+            POOL_COLOR=${canary% *} HOSTS=${CANARY_HOSTS:-} EXPECT_VERSION=${CANARY_VERSION:-}
+            # shellcheck disable=SC2034
+            INSTANCES=${CANARY_INSTANCES:-}
+            run_gate
+        ) || exit 1
+    fi
 fi
 if [ "$SWITCH_MODE" = no-reload ]; then prepare_no_reload; fi
 observe_served
@@ -31,8 +43,8 @@ for host in ${RETIRED_HOSTS:-}; do
 done
 # The bake counts the new colour's requests from here, before any can reach it (a new config
 # brings the new colour with it).
-# shellcheck disable=SC2034 # bake-lib.sh's
-if baking; then bake_baseline=$(colour_counters "$LIVE_COLOR"); fi
+# shellcheck disable=SC2034,SC2154 # bake-lib.sh's
+if baking; then bake_baseline=$(colour_counters "$bake_colour"); fi
 
 started=$(now_ms)
 write_tls
@@ -46,11 +58,15 @@ apply_config
 [ ${#retired_idle[@]} -eq 0 ] || drain_retired "${DRAIN_TOKEN:-}" "${retired_idle[@]}"
 config_done=$(now_ms)
 # Maintenance goes on before, and off after, the colour changes: no request reaches a pool in between.
+# The canary follows the colour: a switch that completes one first makes the canary's colour live
+# (which leaves its canary inert), then ends it; no client goes back to the old colour on the way.
 if [ "$maintenance" = on ]; then
     apply_maintenance
     apply_live_color
+    apply_canary
 else
     apply_live_color
+    apply_canary
     apply_maintenance
 fi
 live_done=$(now_ms)

@@ -12,11 +12,14 @@ candidate="$conf_dir/nginx.conf.candidate.$$"
 live_file="$conf_dir/live-color"
 control_token_file="$conf_dir/control-token"
 maintenance_file="$conf_dir/maintenance"
+canary_file="$conf_dir/canary"         # "green 10" (that share of clients on green) or off
+canary_key_file="$conf_dir/canary-key" # what nginx hashes a client's id with to place it
 maintenance_page="$NGINX_PREFIX/maintenance/index.html" # what nginx answers in maintenance (nginx.conf.hbs)
 last_switch_file="$NGINX_PREFIX/last-switch"
 
 # Maintenance, on or off: as the last switch left it (acme/renew); a switch sets what it wants.
 maintenance=$(cat "$maintenance_file" 2>/dev/null || echo off)
+canary=$(cat "$canary_file" 2>/dev/null || echo off)
 
 # State, set as the switch goes; restore reads it to know what to put back.
 body=""                 # scratch files for curl (prepare_prefix)
@@ -24,6 +27,8 @@ headers=""
 new_control_token=false # a control token was just made: a running nginx learns it only by reloading
 previous_live=""        # the colour nginx served before (observe_served), "" when none
 previous_maintenance="" # whether it was in maintenance (on, off), "" when not running
+previous_canary=""      # its canary ("green 10", off), "" when not running
+expected_colour=""      # the colour verify_path expects to answer (verify_side)
 served_id=""            # the config id nginx served before
 config_changed=false    # apply_config wrote a new config and started or reloaded nginx
 had_previous=false      # there was a config file before, kept as $previous
@@ -149,9 +154,13 @@ post_control() {
         <<<"X-Bluegreen-Token: $3"$'\n'"X-Bluegreen-Next-Token: $4"
 }
 
-# set_live COLOR, set_maintenance on|off (no-reload mode): see set_control.
+# set_live COLOR, set_maintenance on|off, set_canary "COLOR PERCENT"|off (no-reload mode): see set_control.
 set_live() { set_control live "$1" "$live_file"; }
 set_maintenance() { set_control maintenance "$1" "$maintenance_file"; }
+set_canary() { set_control canary "$1" "$canary_file"; }
+
+# canary_running: this switch leaves a share of clients on the other colour.
+canary_running() { [ "$canary" != off ] && [ "${canary% *}" != "$LIVE_COLOR" ]; }
 
 # set_control NAME VALUE FILE (no-reload mode): persist VALUE in FILE (read when nginx starts or
 # reloads), then set it in shared memory for every worker. nginx takes each token once, with its
@@ -187,20 +196,50 @@ set_control() {
     mv -f "$pending" "$control_token_file"
 }
 
-# verify: the public listener serves LIVE_COLOR, health first, then every smoke path, asked for
-# the Host clients use (the gate's). With TLS, /health over HTTPS too, with that name as SNI (the
-# chain is not checked, --insecure: this asks nginx on its own host what it serves, not who
-# signed it). With the HTTPS redirect, plain HTTP must answer 308 and every path goes over HTTPS.
+# verify: the public listener serves LIVE_COLOR; during a canary, to a client of each side as nginx's
+# own draw places them (/bluegreen/canary-client), the canary colour to one of its share.
 verify() {
-    local listener=${VERIFY_URL#*://} name path status
+    local listener=${VERIFY_URL#*://} name side
     listener=${listener%:*}
     name=${HOST_HEADER:-$listener}
     if [ "$maintenance" = on ]; then
         verify_maintenance
         return
     fi
-    local -a https=("https://$name:${VERIFY_TLS_PORT:-}" " over HTTPS" --insecure
-        --resolve "$name:${VERIFY_TLS_PORT:-}:$listener")
+    if ! canary_running; then
+        verify_side "$LIVE_COLOR" ""
+        return
+    fi
+    for side in live canary; do
+        # At 100% no client stays on the live colour.
+        [ "$side" = canary ] || [ "${canary#* }" -lt 100 ] || continue
+        if [ "$(fetch "$INTERNAL_URL/bluegreen/canary-client?side=$side" "$body")" != 200 ]; then
+            echo "nginx named no client of the $side side of the canary ($canary): $(one_line "$body")"
+            return 1
+        fi
+        if [ "$side" = live ]; then
+            verify_side "$LIVE_COLOR" "$(cat "$body")" || return 1
+        else
+            verify_side "${canary% *}" "$(cat "$body")" || return 1
+        fi
+    done
+}
+
+# verify_side COLOR CLIENT (verify's, with listener and name): COLOR answers, health first, then every
+# smoke path, asked for the Host clients use (the gate's), with the bluegreen_client cookie CLIENT ("":
+# none). With TLS, /health over HTTPS too, with that name as SNI (the chain is not checked, --insecure:
+# this asks nginx on its own host what it serves, not who signed it). With the HTTPS redirect, plain
+# HTTP must answer 308 and every path goes over HTTPS.
+verify_side() {
+    local path status via=""
+    local -a client=()
+    expected_colour=$1
+    if [ -n "$2" ]; then
+        client=(--cookie "bluegreen_client=$2")
+        via=" (a client of $1's share)"
+    fi
+    local -a https=("https://$name:${VERIFY_TLS_PORT:-}" " over HTTPS$via" --insecure
+        --resolve "$name:${VERIFY_TLS_PORT:-}:$listener" "${client[@]}")
     if [ "${HTTPS_REDIRECT:-}" = true ]; then
         status=$(fetch "$VERIFY_URL/health" "$body" --dump-header "$headers" \
             ${HOST_HEADER:+--header "Host: $HOST_HEADER"})
@@ -214,7 +253,8 @@ verify() {
         return 0
     fi
     for path in /health $SMOKE_PATHS; do
-        verify_path "$path" "$VERIFY_URL" "" ${HOST_HEADER:+--header "Host: $HOST_HEADER"} || return 1
+        verify_path "$path" "$VERIFY_URL" "$via" ${HOST_HEADER:+--header "Host: $HOST_HEADER"} "${client[@]}" ||
+            return 1
     done
     [ -z "${VERIFY_TLS_PORT:-}" ] || verify_path /health "${https[@]}"
 }
@@ -246,7 +286,7 @@ verify_maintenance() {
     done
 }
 
-# verify_path PATH BASE VIA [curl args...]: BASE+PATH answers 2xx from LIVE_COLOR. /health is polled
+# verify_path PATH BASE VIA [curl args...]: BASE+PATH answers 2xx from expected_colour. /health is polled
 # until then: the first check may race the switch by a moment (a reload starts new workers).
 verify_path() {
     local path=$1 base=$2 via=$3 status color deadline
@@ -255,15 +295,15 @@ verify_path() {
     while :; do
         status=$(fetch "$base$path" "$body" --dump-header "$headers" "$@")
         color=$(grep -i '^x-deploy-color:' "$headers" | tr -d '\r' | awk '{print $2}' | tail -n 1)
-        if [ "$path" = /health ] && [ "$color" != "$LIVE_COLOR" ] && [ "$(now_ms)" -lt "$deadline" ]; then
+        if [ "$path" = /health ] && [ "$color" != "$expected_colour" ] && [ "$(now_ms)" -lt "$deadline" ]; then
             sleep_ms "$HEALTH_INTERVAL_MS"
             continue
         fi
         break
     done
-    if [ "${status:0:1}" != 2 ] || [ "$color" != "$LIVE_COLOR" ]; then
+    if [ "${status:0:1}" != 2 ] || [ "$color" != "$expected_colour" ]; then
         echo "GET $path through the public listener$via answered $status from '${color:-no colour}'," \
-            "expected 2xx from $LIVE_COLOR: $(one_line "$body")"
+            "expected 2xx from $expected_colour: $(one_line "$body")"
         return 1
     fi
     log "  verified GET $path$via: $status from $color" >&2
@@ -279,6 +319,7 @@ restore() {
         [ "$SWITCH_MODE" != no-reload ] || [ -z "$previous_live" ] || write_atomic "$live_file" "$previous_live"
         [ "$SWITCH_MODE" != no-reload ] || [ -z "$previous_maintenance" ] ||
             write_atomic "$maintenance_file" "$previous_maintenance"
+        [ "$SWITCH_MODE" != no-reload ] || [ -z "$previous_canary" ] || write_atomic "$canary_file" "$previous_canary"
         # When nginx refused the new config it never stopped serving the previous one: putting
         # the file back is enough, and a reload would only close idle client connections.
         if [ -n "$(new_emergency)" ] && [ "$(fetch "$INTERNAL_URL/bluegreen/config-id" "$body")" = 200 ] &&
@@ -302,16 +343,20 @@ restore() {
         rm -f "$conf" "$live_file"
         fail "$why. nginx was not serving before, so it was stopped again."
     fi
-    # As the switch does: maintenance goes on before the colour changes and off after it, so no
-    # request reaches a pool in between.
+    # As the switch does, backwards: maintenance goes on before the colour changes and off after it,
+    # so no request reaches a pool in between; the canary is put back while it is inert (a canary of
+    # the live colour), then the colour.
     if [ "$previous_maintenance" = on ]; then
         restore_maintenance
+        restore_canary
         restore_colour
     else
+        restore_canary
         restore_colour
         restore_maintenance
     fi
     [ -z "$previous_maintenance" ] || write_atomic "$maintenance_file" "$previous_maintenance"
+    [ -z "$previous_canary" ] || write_atomic "$canary_file" "$previous_canary"
     if [ "$config_changed" = true ]; then
         fail "$why. Restored the previous nginx config ($previous_id)$colour_note;" \
             "traffic stays where it was${previous_live:+ ($previous_live)}."
@@ -319,8 +364,8 @@ restore() {
     fail "$why. Restored the previous live colour${previous_live:+ ($previous_live)}; the nginx config was not changed."
 }
 
-# restore_maintenance, restore_colour (no-reload mode; restore's steps, with why, colour_note):
-# maintenance and the live colour as nginx served them before the switch.
+# restore_maintenance, restore_canary, restore_colour (no-reload mode; restore's steps, with why,
+# colour_note): maintenance, the canary and the live colour as nginx served them before the switch.
 restore_maintenance() {
     if [ "$SWITCH_MODE" = no-reload ] && [ -n "$previous_maintenance" ] &&
         [ "$(fetch "$INTERNAL_URL/bluegreen/maintenance" "$body")" = 200 ] &&
@@ -329,6 +374,16 @@ restore_maintenance() {
             fail "$why. Putting maintenance back $previous_maintenance failed too. Check" \
                 "$INTERNAL_URL/bluegreen/maintenance and run pulumi up again."
         colour_note="$colour_note (maintenance $previous_maintenance again)"
+    fi
+}
+restore_canary() {
+    if [ "$SWITCH_MODE" = no-reload ] && [ -n "$previous_canary" ] &&
+        [ "$(fetch "$INTERNAL_URL/bluegreen/canary" "$body")" = 200 ] &&
+        [ "$(cat "$body")" != "$previous_canary" ]; then
+        set_canary "$previous_canary" >/dev/null ||
+            fail "$why. Putting the canary back ($previous_canary) failed too. Check" \
+                "$INTERNAL_URL/bluegreen/canary and run pulumi up again."
+        colour_note="$colour_note (canary $previous_canary again)"
     fi
 }
 restore_colour() {
@@ -386,6 +441,8 @@ prepare_no_reload() {
         (umask 077 && random_hex 24 >"$control_token_file")
         new_control_token=true
     fi
+    # Kept for good: a new key would move clients of a running canary between pools.
+    [ -s "$canary_key_file" ] || (umask 077 && random_hex 24 >"$canary_key_file")
 }
 
 # observe_served: what nginx serves now (asked, not assumed), to record switches and to go back
@@ -397,9 +454,12 @@ observe_served() {
         # A config from before maintenance existed has no such endpoint: it was off.
         previous_maintenance=off
         [ "$(fetch "$INTERNAL_URL/bluegreen/maintenance" "$body")" = 200 ] && previous_maintenance=$(cat "$body")
+        previous_canary=off
+        [ "$(fetch "$INTERNAL_URL/bluegreen/canary" "$body")" = 200 ] && previous_canary=$(cat "$body")
     fi
     case "$previous_live" in blue | green) ;; *) previous_live="" ;; esac
     case "$previous_maintenance" in on | off | "") ;; *) previous_maintenance=off ;; esac
+    case "$previous_canary" in "blue "[0-9]* | "green "[0-9]* | off | "") ;; *) previous_canary=off ;; esac
 }
 
 # write_tls: the certificate and key (secrets) beside the config, readable only here; the
@@ -433,7 +493,8 @@ apply_config() {
         # In no-reload mode nginx reads the colour from this file when it starts or reloads: the
         # gate has passed, so the new config comes up with the new colour (never a stale one, nor a
         # pool this config may no longer have).
-        [ "$SWITCH_MODE" != no-reload ] || write_atomic "$live_file" "$LIVE_COLOR" "$maintenance_file" "$maintenance"
+        [ "$SWITCH_MODE" != no-reload ] ||
+            write_atomic "$live_file" "$LIVE_COLOR" "$maintenance_file" "$maintenance" "$canary_file" "$canary"
         mv -f "$candidate" "$conf"
         log "Applying nginx config $CONFIG_ID"
         if ! start_or_reload; then
@@ -491,6 +552,15 @@ drain_retired() {
 # apply_live_color (no-reload mode): set the colour in nginx's shared memory, no reload.
 apply_live_color() { apply_control live "$LIVE_COLOR" "Switching to $LIVE_COLOR without a reload"; }
 
+# apply_canary (no-reload mode): the canary's share in nginx's shared memory, no reload.
+apply_canary() {
+    if [ "$canary" = off ]; then
+        apply_control canary off "Ending the canary without a reload: every client on $LIVE_COLOR"
+    else
+        apply_control canary "$canary" "Canary: ${canary#* }% of clients to ${canary% *} without a reload"
+    fi
+}
+
 # apply_control NAME VALUE SAYING (no-reload mode): when nginx's NAME (live, maintenance) is not
 # VALUE, log SAYING and set it (set_live, set_maintenance); a failure restores and fails.
 apply_control() {
@@ -507,7 +577,7 @@ apply_control() {
 # acme/renew and the next switch read), before any later step can fail, and when the colour changed.
 record_live() {
     # Both modes keep the files current, so that a change of switch mode starts from the truth.
-    write_atomic "$live_file" "$LIVE_COLOR" "$maintenance_file" "$maintenance"
+    write_atomic "$live_file" "$LIVE_COLOR" "$maintenance_file" "$maintenance" "$canary_file" "$canary"
     # When the live colour changed, remember when: the stack's lastSwitch output.
     if [ "$previous_live" != "$LIVE_COLOR" ] || [ ! -s "$last_switch_file" ]; then
         printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LIVE_COLOR" >"$last_switch_file"
@@ -519,13 +589,15 @@ record_live() {
 report_switched() {
     local last_switch
     last_switch=$(cat "$last_switch_file")
-    log "Switched: $LIVE_COLOR is live (config $CONFIG_ID, $SWITCH_MODE mode, maintenance $maintenance)"
+    log "Switched: $LIVE_COLOR is live (config $CONFIG_ID, $SWITCH_MODE mode, maintenance $maintenance," \
+        "canary $canary)"
     log "timing: config $(($2 - $1)) ms (changed: $config_changed), live colour $(($3 - $2)) ms," \
         "verify $(($4 - $3)) ms"
     log "last-switch: $last_switch"
-    printf 'bluegreen-result {"lastSwitch":%s,"liveColor":%s,"configId":%s,"nginx":%s,"maintenance":%s,"bake":%s}\n' \
+    printf 'bluegreen-result {"lastSwitch":%s,"liveColor":%s,"configId":%s,"nginx":%s,%s}\n' \
         "$(json_string "$last_switch")" "$(json_string "$LIVE_COLOR")" "$(json_string "$CONFIG_ID")" \
-        "$(json_string "$nginx_action")" "$(json_string "$maintenance")" "$(json_string "${5:-}")"
+        "$(json_string "$nginx_action")" "\"maintenance\":$(json_string "$maintenance"),\"canary\":$(
+            json_string "$canary"),\"bake\":$(json_string "${5:-}")"
 }
 
 # json_string TEXT: TEXT as a JSON string.

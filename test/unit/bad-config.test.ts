@@ -131,6 +131,7 @@ const VALID: Record<
     preSwitchCommand: { value: "node migrate.js", kind: "string", emptyAllowed: true },
     postSwitchCommand: { value: "./notify-deploy.sh", kind: "string", emptyAllowed: true },
     hookTimeoutSeconds: { value: "300", kind: "integer", range: [1, 3600] },
+    canaryPercent: { value: "0", kind: "integer", range: [0, 100] },
     bakeSeconds: { value: "0", kind: "integer", range: [0, 3600] },
     bakeMax5xxPercent: { value: "1", kind: "string" },
     bakeMaxP99Ms: { value: "0", kind: "integer", range: [0, 600000] },

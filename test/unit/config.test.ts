@@ -158,6 +158,18 @@ describe("config validation", () => {
         assert.match(bad, /bakeMax5xxPercent has the invalid value "150": must be at most 100/);
     });
 
+    it("a canary needs no-reload mode (nginx picks each client's pool in shared memory)", () => {
+        const [refused] = problemsOf({
+            activeColor: "blue",
+            drainToken: TOKEN,
+            switchMode: "reload",
+            canaryPercent: "10",
+        });
+        assert.match(refused, /bluegreen:canaryPercent is 10, but a canary picks each client's pool/);
+        assert.match(refused, /Fix: pulumi config set switchMode no-reload, or pulumi config set canaryPercent 0/);
+        assert.equal(parseConfig("bluegreen", { activeColor: "blue", drainToken: TOKEN }).canaryPercent, 0);
+    });
+
     it("refuses a key of another target, naming the targets that read it", () => {
         const [local] = problemsOf({ activeColor: "blue", drainToken: TOKEN, sshUser: "deploy" });
         assert.match(local, /bluegreen:sshUser is read only by the ssh target, and this stack's target is local/);

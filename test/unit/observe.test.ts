@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { recordedInstances } from "../../components/deployState";
 import type { AppHost } from "../../components/hosts";
-import { foreignProcesses, reconcileReason } from "../../components/observe";
+import { foreignProcesses, observedFrom, reconcileReason } from "../../components/observe";
 import { checkSafety } from "../../components/safety";
 
 describe("what nginx really serves", () => {
@@ -39,6 +39,56 @@ describe("what nginx really serves", () => {
             problem,
             /greenVersion changes the green release from 1\.0\.0 to 2\.0\.0, but green is the live pool/,
         );
+    });
+
+    it("reads nginx's canary: a share for the idle colour; one of the live colour, or none, is 0", () => {
+        assert.equal(observedFrom("blue", "aaa", {}, "green 10").canaryPercent, 10);
+        assert.equal(observedFrom("green", "aaa", {}, "green 10").canaryPercent, 0, "inert: a switch completing");
+        assert.equal(observedFrom("blue", "aaa", {}, "off").canaryPercent, 0);
+        assert.equal(observedFrom("blue", "aaa", {}, undefined).canaryPercent, 0, "a config without canaries");
+        assert.match(
+            reconcileReason(
+                { running: true, live: "blue", configId: "aaa", canaryPercent: 30 },
+                { ...recorded, canaryPercent: 10 },
+                { ...desired, canaryPercent: 10 },
+            ),
+            /nginx sends 30% of clients to green \(canary\), the stack wants 10%/,
+        );
+        assert.equal(
+            reconcileReason({ running: true, live: "blue", configId: "aaa", canaryPercent: 10 }, recorded, {
+                ...desired,
+                canaryPercent: 30,
+            }),
+            "",
+            "the update changes the canary anyway",
+        );
+    });
+
+    it("a canary's pool serves traffic: it needs hosts, is not redeployed in place, and a switch completes it", () => {
+        const pool = (version: string, releaseId: string, hosts: Record<string, string> = { x: "127.0.0.1:1" }) => ({
+            version,
+            releaseId,
+            hosts,
+        });
+        const previous = {
+            liveColor: "blue" as const,
+            pools: { blue: pool("1.0.0", "a"), green: pool("2.0.0", "b") },
+            canaryPercent: 10,
+        };
+        const redeploy = { ...previous, pools: { ...previous.pools, green: pool("2.0.1", "c") } };
+        const [inPlace] = checkSafety(previous, redeploy);
+        assert.match(inPlace, /changes the green release from 2\.0\.0 to 2\.0\.1, but 10% of clients are on green/);
+        assert.match(inPlace, /pulumi config set canaryPercent 0 && pulumi up/);
+        assert.deepEqual(checkSafety({ ...previous, canaryPercent: undefined }, redeploy), [], "no canary: idle");
+
+        const [reverse] = checkSafety(previous, { ...previous, liveColor: "green" });
+        assert.match(reverse, /activeColor moves from blue to green while canaryPercent is 10/);
+        assert.match(reverse, /pulumi config set canaryPercent 0 \(in the same update as the switch\)/);
+        assert.deepEqual(checkSafety(previous, { ...previous, liveColor: "green", canaryPercent: undefined }), []);
+
+        const empty = { ...previous, pools: { ...previous.pools, green: pool("2.0.0", "b", {}) } };
+        const [noHosts] = checkSafety(undefined, empty);
+        assert.match(noHosts, /canaryPercent is 10, but the green pool, which would take that share, has no hosts/);
     });
 
     describe("who answers a live host", () => {

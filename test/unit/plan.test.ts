@@ -68,6 +68,37 @@ describe("the plan line of a preview", () => {
         );
     });
 
+    it("says what share of clients a canary sends where, that it is gated, and how it ends", () => {
+        const canary = (percent: number) => ({ ...before, canaryPercent: percent });
+        assert.equal(
+            describePlan({ previous: before, next: canary(10), reconcile: "" }),
+            "Plan: traffic stays on blue (1.0.0); CANARY STARTS: 10% of clients to green (1.0.1), sticky per " +
+                "client, 90% on blue (1.0.0), gated on green-1, green-2; no pool redeployed; canary set without a reload",
+        );
+        assert.match(
+            describePlan({ previous: canary(10), next: canary(30), reconcile: "" }),
+            /; canary 10% -> 30% of clients to green \(1\.0\.1\), sticky per client, 70% on blue/,
+        );
+        assert.match(
+            describePlan({ previous: canary(30), next: before, reconcile: "" }),
+            /traffic stays on blue \(1\.0\.0\); canary ends: every client back on blue \(1\.0\.0\);/,
+        );
+        assert.match(
+            describePlan({ previous: canary(30), next: { ...before, liveColor: "green" }, reconcile: "" }),
+            /traffic blue \(1\.0\.0\) -> green \(1\.0\.1\), .*; the switch completes the canary: every client on green/,
+        );
+        // What nginx runs wins over the records.
+        assert.match(
+            describePlan({
+                previous: before,
+                served: { running: true, live: "blue", configId: "c1", canaryPercent: 20 },
+                next: canary(30),
+                reconcile: "",
+            }),
+            /canary 20% -> 30%/,
+        );
+    });
+
     it("names the hooks a switch runs, and where", () => {
         const next = { ...before, liveColor: "green" as const };
         const hooks = ["pre-switch hook on green-1", "post-switch hook on green-1"];

@@ -111,10 +111,30 @@ describe("the program's resource graph (mocks)", () => {
         assert.equal(router.HOSTS, "green-1=127.0.0.1:9201 green-2=127.0.0.1:9202");
         assert.equal(router.EXPECT_VERSION, "2.0.0");
         // Gated unless maintenance is on (then no request reaches the pool; going off is gated).
-        assert.match(router.ON_CREATE, /^if \[ "\$maintenance" = on \]; then\n.*\nelse\n {4}run_gate\nfi$/m);
+        assert.match(router.ON_CREATE, /^if \[ "\$maintenance" = on \]; then\n.*\nelse\n {4}run_gate\n/m);
         const update = String(registered.find((r) => r.name === "router-nginx")?.inputs.update);
         assert.match(update, /bash -c "\$\{BLUEGREEN_ON_CREATE:\?/, "an update runs the same script, sent once");
         assert.equal(router.ON_UPDATE, undefined);
+    });
+
+    it("a canary gates the idle pool too, and the switch gets its share and the pool's hosts", async () => {
+        const { resources } = await runProgram({ ...BASE, greenVersion: "2.0.0", canaryPercent: "10" });
+        const router = env(resources, "router-nginx");
+        assert.equal(router.CANARY, "green 10");
+        assert.equal(router.CANARY_HOSTS, "green-1=127.0.0.1:9201 green-2=127.0.0.1:9202");
+        assert.equal(router.CANARY_VERSION, "2.0.0");
+        assert.equal(router.LIVE_COLOR, "blue");
+        const canaryGate = env(resources, "canary-gate-check");
+        assert.equal(canaryGate.POOL_COLOR, "green");
+        assert.equal(canaryGate.EXPECT_VERSION, "2.0.0");
+        // Without a canary: no second gate, and the switch ends any canary nginx runs.
+        const plain = await runProgram(BASE);
+        assert.equal(env(plain.resources, "router-nginx").CANARY, "off");
+        assert.equal(
+            plain.resources.find((r) => r.name === "canary-gate-check"),
+            undefined,
+            "no canary gate without a canary",
+        );
     });
 
     it("the drain token never appears in a host's deploy command, only in its token writer", async () => {

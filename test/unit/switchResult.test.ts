@@ -13,6 +13,7 @@ const RESULT = {
     configId: "3f9a0c1d2e4b",
     nginx: "live-set",
     maintenance: "off",
+    canary: "green 10",
     bake: "green answered 240 requests in 10s: 0.00% 5xx, p99 up to 0.005s",
 };
 
@@ -45,6 +46,10 @@ describe("the switch's result line", () => {
         assert.throws(() => parseSwitchResult(line({ ...RESULT, lastSwitch: "green" })), /misstates lastSwitch/);
         assert.throws(() => parseSwitchResult(line({ ...RESULT, liveColor: "red" })), /misstates liveColor/);
         assert.throws(() => parseSwitchResult(line({ ...RESULT, maintenance: "yes" })), /misstates maintenance/);
+        assert.throws(() => parseSwitchResult(line({ ...RESULT, canary: "green" })), /misstates canary/);
+        // A result from before canaries existed: none ran.
+        const { canary: _canary, ...older } = RESULT;
+        assert.equal(parseSwitchResult(line(older)).canary, "off");
     });
 
     it("is what switch-lib.sh prints when a switch succeeds", () => {
@@ -86,6 +91,7 @@ describe("the switch's result line", () => {
                     configId: "3f9a0c1d2e4b",
                     nginx: "unchanged",
                     maintenance: "off",
+                    canary: "off",
                     bake: "",
                 },
             );

@@ -23,8 +23,8 @@ export interface NginxLogin {
 }
 
 /**
- * Each answer on its own line, "<body> <status>" (000 when nothing answered): nginx's live colour
- * and config id, then each host's /health. Every value was validated (addresses, ports, names).
+ * Each answer on its own line, "<body> <status>" (000 when nothing answered): nginx's live colour,
+ * config id and canary, then each host's /health. Every value was validated (addresses, ports, names).
  */
 function remoteCommand(request: ObserveRequest): string {
     const host = request.hostHeader ? `-H 'Host: ${request.hostHeader}' ` : "";
@@ -33,6 +33,7 @@ function remoteCommand(request: ObserveRequest): string {
     return [
         ask(`${request.internalUrl}/bluegreen/live`),
         ask(`${request.internalUrl}/bluegreen/config-id`),
+        ask(`${request.internalUrl}/bluegreen/canary`),
         ...request.hosts.map((h) => ask(`http://${h.address}:${h.port}/health`, host)),
     ].join("; ");
 }
@@ -74,9 +75,9 @@ export async function observeOverSsh(login: NginxLogin, request: ObserveRequest)
             );
             return undefined;
         }
-        const [live, configId, ...answers] = stdout.split("\n");
+        const [live, configId, canary, ...answers] = stdout.split("\n");
         const hosts = Object.fromEntries(request.hosts.map((h, i) => [h.name, answered(answers[i])]));
-        return observedFrom(okBody(answered(live)), okBody(answered(configId)), hosts);
+        return observedFrom(okBody(answered(live)), okBody(answered(configId)), hosts, okBody(answered(canary)));
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
