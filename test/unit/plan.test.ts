@@ -73,7 +73,8 @@ describe("the plan line of a preview", () => {
         assert.equal(
             describePlan({ previous: before, next: canary(10), reconcile: "" }),
             "Plan: traffic stays on blue (1.0.0); CANARY STARTS: 10% of clients to green (1.0.1), sticky per " +
-                "client, 90% on blue (1.0.0), gated on green-1, green-2; no pool redeployed; canary set without a reload",
+                "client, 90% on blue (1.0.0), gated on green-1, green-2; no pool redeployed; " +
+                "canary set without a reload",
         );
         assert.match(
             describePlan({ previous: canary(10), next: canary(30), reconcile: "" }),
