@@ -312,7 +312,7 @@ verify_path() {
 # restore WHY: put back the previous config, then the previous colour and maintenance, and fail
 # with WHY.
 restore() {
-    local why=$1 pid colour_note=""
+    local why=$1 pid colour_note="" canary_note=""
     if [ "$config_changed" = true ] && [ "$had_previous" = true ]; then
         mv -f "$previous" "$conf"
         # What nginx reads at the reload below: the colour and maintenance it served before.
@@ -361,11 +361,12 @@ restore() {
         fail "$why. Restored the previous nginx config ($previous_id)$colour_note;" \
             "traffic stays where it was${previous_live:+ ($previous_live)}."
     fi
-    fail "$why. Restored the previous live colour${previous_live:+ ($previous_live)}; the nginx config was not changed."
+    fail "$why. Restored the previous live colour${previous_live:+ ($previous_live)}$canary_note; the nginx config" \
+        "was not changed."
 }
 
 # restore_maintenance, restore_canary, restore_colour (no-reload mode; restore's steps, with why,
-# colour_note): maintenance, the canary and the live colour as nginx served them before the switch.
+# colour_note, canary_note): maintenance, the canary and the live colour as nginx served them before the switch.
 restore_maintenance() {
     if [ "$SWITCH_MODE" = no-reload ] && [ -n "$previous_maintenance" ] &&
         [ "$(fetch "$INTERNAL_URL/bluegreen/maintenance" "$body")" = 200 ] &&
@@ -383,7 +384,8 @@ restore_canary() {
         set_canary "$previous_canary" >/dev/null ||
             fail "$why. Putting the canary back ($previous_canary) failed too. Check" \
                 "$INTERNAL_URL/bluegreen/canary and run pulumi up again."
-        colour_note="$colour_note (canary $previous_canary again)"
+        canary_note=" and the canary as it was ($previous_canary)"
+        colour_note="$colour_note$canary_note"
     fi
 }
 restore_colour() {

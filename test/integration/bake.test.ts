@@ -73,7 +73,7 @@ describe("the bake after a switch: a release that fails 5% of requests goes back
         });
         assert.match(
             output,
-            /the bake of green failed \d+s after the switch: [\d.]+% of its \d+ requests answered 5xx/,
+            /the bake of green failed \d+s after traffic moved: [\d.]+% of its \d+ requests answered 5xx/,
         );
         assert.match(output, /answered 5xx \(\d+; the limit is 1%\)/);
         assert.match(output, /Restored the previous live colour \(blue\)/);
@@ -122,5 +122,37 @@ describe("the bake after a switch: a release that fails 5% of requests goes back
         assert.deepEqual(run.result.failures, []);
         assert.match(output, new RegExp(`Bake passed: green answered \\d+ requests in ${BAKE_SECONDS}s: 0\\.00% 5xx`));
         assert.equal(await liveColor(), "green");
+    });
+
+    it("a canary of a release failing 5% ends within its bake, the update failing; green loses nothing", async () => {
+        await stack.stack.setConfig("blueArtifact", { value: path.join(stack.dir, "one-in-twenty") });
+        await stack.stack.setConfig("blueVersion", { value: "1.3.0" });
+        await stack.stack.setConfig("canaryPercent", { value: "50" });
+        let output = "";
+        const run = await load("canary of a release failing 5% (bake)", async () => {
+            await assert.rejects(stack.stack.up({ onOutput: (text) => (output += text) }));
+        });
+        assert.match(output, /the bake of blue failed \d+s after traffic moved: [\d.]+% of its \d+ requests/);
+        assert.match(output, /Restored the previous live colour \(green\) and the canary as it was \(off\)/);
+        const canary = await fetch(`${stack.internalUrl}/bluegreen/canary`);
+        assert.equal((await canary.text()).trim(), "off", "the canary ended");
+        // The only failures are blue's own 500s: green, which kept the other half, lost nothing.
+        assert.ok(run.result.failures.length > 0, "the load met blue's 500s");
+        assert.deepEqual(
+            run.result.failures.filter((f) => f.status !== 500),
+            [],
+            "no request failed other than the canary's own 500s",
+        );
+        const ratio = Number(/: ([\d.]+)% of its/.exec(output)?.[1]);
+        recordOutcome({
+            target: "local",
+            area: "bake",
+            fault: "a canary (50%) of a release that answers 500 to one request in twenty (bakeSeconds 8, limit 1%)",
+            expected: "the canary ends within the bake; the update fails with the ratio; green loses nothing",
+            observed: `canary off again, ${ratio}% 5xx reported; ${run.result.failures.length} 500s from blue, 0 other`,
+            sent: run.result.sent,
+            lost: 0,
+        });
+        await stack.stack.setConfig("canaryPercent", { value: "0" });
     });
 });
