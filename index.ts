@@ -12,6 +12,7 @@ import {
     releasesOf,
     stringOutput,
 } from "./components/deployState";
+import { recordedBakes, withBakes } from "./components/bakeRecord";
 import { HealthGate } from "./components/healthGate";
 import { type HookName, recordedHookRuns, withHookRuns } from "./components/hookResult";
 import { type AppHost, LOOPBACK, listenerAddress } from "./components/hosts";
@@ -249,6 +250,11 @@ async function main() {
         hookRuns: pulumi
             .all([router.nginx.urn, preSwitch?.result, postSwitch?.result])
             .apply(([, pre, post]) => withHookRuns(recordedRuns, [pre, post])),
+        // The bakes' verdicts nginx's host kept until this update (the newest 100), for `npm run history`:
+        // a failed bake's update records nothing, the next successful one records why it failed.
+        bakes: pulumi
+            .output(router.nginx.urn)
+            .apply(() => withBakes(recordedBakes(lastOutputs.bakes), observed?.bakes ?? [])),
     };
 }
 

@@ -4,6 +4,7 @@
 // local target) over HTTP; on the ssh target through an SSH login to the nginx host
 // (targets/ssh/observe.ts), which reaches the pool hosts as the gate does.
 import * as http from "node:http";
+import { type BakeRecord, parseBakeLog } from "./bakeRecord";
 import { type Color, otherColor } from "./config";
 import type { AppHost } from "./hosts";
 
@@ -20,6 +21,8 @@ export interface ObservedNginx {
     readonly configId?: string;
     /** The canary's share of clients, where it is the idle colour's (0: none; also for configs without canaries). */
     readonly canaryPercent?: number;
+    /** The bakes' verdicts nginx's host keeps (bakeRecord.ts); none where it keeps none. */
+    readonly bakes?: readonly BakeRecord[];
     /** Each app host's /health answer, by host name (those asked). */
     readonly hosts?: Readonly<Record<string, HostAnswer>>;
 }
@@ -51,14 +54,15 @@ function get(url: string, timeoutMs: number, headers: Record<string, string> = {
 
 export async function observeNginx(request: ObserveRequest, timeoutMs = 1000): Promise<ObservedNginx> {
     const headers: Record<string, string> = request.hostHeader ? { Host: request.hostHeader } : {};
-    const [live, configId, canary, ...answers] = await Promise.all([
+    const [live, configId, canary, bakes, ...answers] = await Promise.all([
         get(`${request.internalUrl}/bluegreen/live`, timeoutMs),
         get(`${request.internalUrl}/bluegreen/config-id`, timeoutMs),
         get(`${request.internalUrl}/bluegreen/canary`, timeoutMs),
+        get(`${request.internalUrl}/bluegreen/bakes`, timeoutMs),
         ...request.hosts.map((h) => get(`http://${h.address}:${h.port}/health`, timeoutMs, headers)),
     ]);
     const hosts = Object.fromEntries(request.hosts.map((h, i) => [h.name, answers[i]]));
-    return observedFrom(okBody(live), okBody(configId), hosts, okBody(canary));
+    return observedFrom(okBody(live), okBody(configId), hosts, okBody(canary), okBody(bakes));
 }
 
 /** The body of a 200 answer. */
@@ -72,13 +76,14 @@ export function observedFrom(
     configId: string | undefined,
     hosts: Readonly<Record<string, HostAnswer>> = {},
     canary?: string,
+    bakes?: string,
 ): ObservedNginx {
     if (live === undefined && configId === undefined) return { running: false, hosts };
     const color = live === "blue" || live === "green" ? live : undefined;
     // "green 10": a share for the idle colour; one of the live colour is inert (a switch completing).
     const [canaryColor, percent] = (canary ?? "off").split(" ");
     const canaryPercent = color && canaryColor === otherColor(color) ? Number(percent) || 0 : 0;
-    return { running: true, live: color, configId, canaryPercent, hosts };
+    return { running: true, live: color, configId, canaryPercent, bakes: parseBakeLog(bakes ?? ""), hosts };
 }
 
 /** The instance id a /health body echoes (INSTANCE_ID), or "" when it echoes none. */

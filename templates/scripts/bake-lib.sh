@@ -104,3 +104,22 @@ bake() {
         echo "$bake_colour answered $total requests in ${BAKE_SECONDS}s: $percent% 5xx, p99 up to ${p99}s"
     fi
 }
+
+# record_bake PASSED SUMMARY: the verdict, appended to bakes/log (the newest 100), which the internal
+# listener serves: the program records it in the stack's outputs for `npm run history`, a failed one
+# at the next successful update. nginx's workers read it: where they run as NGINX_WORKER_USER,
+# through its group.
+# shellcheck disable=SC2154 # json_string: switch-lib.sh's
+record_bake() {
+    local dir="$NGINX_PREFIX/bakes"
+    mkdir -p "$dir"
+    {
+        tail -n 99 "$dir/log" 2>/dev/null || true
+        printf '{"at":%s,"color":%s,"passed":%s,"summary":%s}\n' "$(json_string "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" \
+            "$(json_string "$bake_colour")" "$1" "$(json_string "$2")"
+    } >"$dir/log.new"
+    chmod 750 "$dir"
+    chmod 640 "$dir/log.new"
+    if dedicated "${NGINX_WORKER_USER:-}"; then chgrp "$NGINX_WORKER_USER" "$dir" "$dir/log.new"; fi
+    mv -f "$dir/log.new" "$dir/log"
+}

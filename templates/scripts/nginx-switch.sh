@@ -75,7 +75,14 @@ if problem=$(verify); then
     [ ${#retired_live[@]} -eq 0 ] || drain_retired "${DRAIN_TOKEN:-}" "${retired_live[@]}"
     # Over a threshold the previous colour goes back at once: a no-reload switch, which cuts nothing.
     bake_summary=""
-    if baking; then bake_summary=$(bake) || restore "$bake_summary"; fi
+    if baking; then
+        if bake_summary=$(bake); then
+            record_bake true "$bake_summary"
+        else
+            record_bake false "$bake_summary"
+            restore "$bake_summary"
+        fi
+    fi
     record_live
     if acme_enabled; then acme_after_switch; else remove_renewal; fi
     report_switched "$started" "$config_done" "$live_done" "$verified" "$bake_summary"

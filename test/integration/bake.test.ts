@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { LocalStack, createLocalStack, getJson } from "../../scripts/lib/localStack";
 import { REPO_ROOT } from "../../scripts/lib/pulumi";
 import { recordOutcome } from "../../scripts/lib/reliability";
+import { historyTable } from "../support/history";
 import { measureUnderLoad } from "../support/traffic";
 
 const BAKE_SECONDS = 8;
@@ -154,5 +155,30 @@ describe("the bake after a switch: a release that fails 5% of requests goes back
             lost: 0,
         });
         await stack.stack.setConfig("canaryPercent", { value: "0" });
+    });
+
+    it("npm run history says why each bake failed, in the row of its update, once an update succeeded", async () => {
+        // A failed update records nothing: the next successful one reads the verdicts nginx's host kept.
+        assert.equal((await stack.stack.up({ onOutput: () => undefined })).summary.result, "succeeded");
+        const { rows, printed } = historyTable(stack);
+        const updates = rows.filter((row) => /^\d+$/.test(row[0]));
+        // update, time, result, live, blue, green, bake, message (no hooks in this stack).
+        const bakes = updates.map((row) => [row[2], row[6]]);
+        const failed = bakes.filter(([result]) => result.startsWith("failed"));
+        assert.equal(failed.length, 2, printed);
+        assert.match(
+            failed[0][1],
+            /^FAILED: the bake of green failed \d+s after traffic moved: [\d.]+% of its/,
+            printed,
+        );
+        assert.match(
+            failed[1][1],
+            /^FAILED: the bake of blue failed \d+s after traffic moved: [\d.]+% of its/,
+            printed,
+        );
+        assert.ok(
+            bakes.some(([result, bake]) => result === "succeeded" && /^passed: green answered \d+ requests/.test(bake)),
+            printed,
+        );
     });
 });

@@ -4,11 +4,11 @@
 // verified switch, and its failure is a warning that moves nothing back. The hook is a script of
 // the release itself, which records what the public listener served while it ran.
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalStack, createLocalStack, getJson } from "../../scripts/lib/localStack";
 import { REPO_ROOT } from "../../scripts/lib/pulumi";
+import { historyTable } from "../support/history";
 import { Measured, assertNothingLost, measureUnderLoad } from "../support/traffic";
 
 /** What the release's hook.js appends, one JSON line per run. */
@@ -195,24 +195,10 @@ describe("switch hooks: a migration before traffic moves, a notice after (local 
         assert.match(output, /Traffic stays on green: a failed post-switch hook never moves it back/);
         assert.equal(await liveColor(), "green");
 
-        const history = spawnSync(
-            "bash",
-            [path.join(stack.dir, "project", "scripts", "ops", "run.sh"), "history", "--stack", "test"],
-            { env: { ...process.env, ...stack.env }, encoding: "utf8", timeout: 180_000 },
-        );
-        assert.equal(history.status, 0, history.stderr);
-        // The table's rows, each cell's wrapped lines joined; the hooks are the seventh column.
-        const rows: string[][] = [];
-        for (const line of history.stdout.split("\n").filter((l) => l.startsWith("│"))) {
-            const cells = line
-                .split("│")
-                .slice(1, -1)
-                .map((cell) => cell.trim());
-            if (cells[0]) rows.push(cells);
-            else rows.at(-1)?.forEach((_, i, row) => (row[i] = `${row[i]} ${cells[i]}`.trim()));
-        }
+        const { rows, printed } = historyTable(stack);
+        // The hooks are the seventh column.
         const hooks = rows.filter((row) => /^\d+$/.test(row[0])).map((row) => row[6]);
-        assert.match(hooks.at(-1) ?? "", /^pre-switch ok [\d.]+ s, post-switch FAILED \(exit 3\)$/, history.stdout);
-        assert.equal(hooks.filter((cell) => /pre-switch ok/.test(cell)).length, 3, history.stdout);
+        assert.match(hooks.at(-1) ?? "", /^pre-switch ok [\d.]+ s, post-switch FAILED \(exit 3\)$/, printed);
+        assert.equal(hooks.filter((cell) => /pre-switch ok/.test(cell)).length, 3, printed);
     });
 });

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { parseBakeLog, withBakes } from "../../components/bakeRecord";
 import { historyRows } from "../../scripts/ops/history";
 import { RollbackError, planRollback } from "../../scripts/ops/rollback";
 import type { Deployed } from "../../scripts/ops/stack";
@@ -121,5 +122,40 @@ describe("history table", () => {
             ["", "pre-switch ok 1.5 s, post-switch FAILED (exit 3)", ""],
             "a run after an update's end belongs to none",
         );
+    });
+
+    it("says why an update's bake failed, in its row, from the bakes nginx's host kept", () => {
+        const log = [
+            JSON.stringify({
+                at: "2026-11-26T09:02:20Z",
+                color: "green",
+                passed: false,
+                summary: "the bake of green failed 1s after traffic moved: 4.74% of its 232 requests answered 5xx",
+            }),
+            "<html>not a verdict</html>",
+            JSON.stringify({ at: "2026-11-26T09:03:30Z", color: "green", passed: true, summary: "green answered 90" }),
+        ].join("\n");
+        const seen = parseBakeLog(log);
+        assert.equal(seen.length, 2, "a line that is no verdict is skipped");
+        const kept = withBakes(withBakes([], seen.slice(0, 1)), seen);
+        assert.deepEqual(kept, seen, "each verdict once, oldest first");
+        const rows = historyRows(
+            [
+                update(1, "blue", "1.0.0", "1.0.0"),
+                update(2, "green", "1.0.0", "1.1.0", "failed"),
+                update(3, "green", "1.0.0", "1.1.0"),
+            ],
+            [],
+            kept,
+        );
+        assert.deepEqual(
+            rows.map((r) => r[7]),
+            [
+                "",
+                "FAILED: the bake of green failed 1s after traffic moved: 4.74% of its 232 requests answered 5xx",
+                "passed: green answered 90",
+            ],
+        );
+        assert.equal(rows[1][2], "failed: blue 1.0.0 stayed live");
     });
 });

@@ -24,7 +24,8 @@ export interface NginxLogin {
 
 /**
  * Each answer on its own line, "<body> <status>" (000 when nothing answered): nginx's live colour,
- * config id and canary, then each host's /health. Every value was validated (addresses, ports, names).
+ * config id and canary, then each host's /health; last, the bakes' log as it is, one verdict per
+ * line. Every value was validated (addresses, ports, names).
  */
 function remoteCommand(request: ObserveRequest): string {
     const host = request.hostHeader ? `-H 'Host: ${request.hostHeader}' ` : "";
@@ -35,6 +36,7 @@ function remoteCommand(request: ObserveRequest): string {
         ask(`${request.internalUrl}/bluegreen/config-id`),
         ask(`${request.internalUrl}/bluegreen/canary`),
         ...request.hosts.map((h) => ask(`http://${h.address}:${h.port}/health`, host)),
+        `curl -s --connect-timeout 1 --max-time 2 -f '${request.internalUrl}/bluegreen/bakes' || true`,
     ].join("; ");
 }
 
@@ -75,9 +77,10 @@ export async function observeOverSsh(login: NginxLogin, request: ObserveRequest)
             );
             return undefined;
         }
-        const [live, configId, canary, ...answers] = stdout.split("\n");
-        const hosts = Object.fromEntries(request.hosts.map((h, i) => [h.name, answered(answers[i])]));
-        return observedFrom(okBody(answered(live)), okBody(answered(configId)), hosts, okBody(answered(canary)));
+        const [live, configId, canary, ...rest] = stdout.split("\n");
+        const hosts = Object.fromEntries(request.hosts.map((h, i) => [h.name, answered(rest[i])]));
+        const bakes = rest.slice(request.hosts.length).join("\n");
+        return observedFrom(okBody(answered(live)), okBody(answered(configId)), hosts, okBody(answered(canary)), bakes);
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
