@@ -48,13 +48,14 @@ export function planRollback(history: readonly Deployed[], to?: number): Rollbac
     const color = target.activeColor as Color;
     const version = target.versions[color];
     const artifact = target.artifacts[color];
-    // Every release key is set to what is deployed now, then changed where the plan says.
+    // Every release key is set to what is deployed now, then changed where the plan says. A rollback
+    // ends any canary: every client goes back.
     const deployedNow = releaseConfig(now);
     const holds = now.versions[color] === version && now.artifacts[color] === artifact;
     if (holds) {
         return {
             target,
-            set: { ...deployedNow, activeColor: color },
+            set: { ...deployedNow, activeColor: color, canaryPercent: "0" },
             summary:
                 `rollback to update ${target.update}: switch from ${live(now)} to ${color} ${version} ` +
                 `(still deployed on ${color}, no redeploy)`,
@@ -64,7 +65,13 @@ export function planRollback(history: readonly Deployed[], to?: number): Rollbac
     const idle = otherColor(nowColor);
     return {
         target,
-        set: { ...deployedNow, [`${idle}Version`]: version, [`${idle}Artifact`]: artifact, activeColor: idle },
+        set: {
+            ...deployedNow,
+            [`${idle}Version`]: version,
+            [`${idle}Artifact`]: artifact,
+            activeColor: idle,
+            canaryPercent: "0",
+        },
         summary:
             `rollback to update ${target.update}: deploy ${version} to ${idle} (idle now), ` +
             `then switch from ${live(now)} to ${idle} ${version}`,

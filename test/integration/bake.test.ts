@@ -32,12 +32,16 @@ describe("the bake after a switch: a release that fails 5% of requests goes back
     let stack: LocalStack;
 
     before(async () => {
-        stack = await createLocalStack({
-            switchMode: "no-reload",
-            bakeSeconds: String(BAKE_SECONDS),
-            bakeMax5xxPercent: "1",
-            bakeMinRequests: "100",
-        });
+        // With the operator scripts: npm run history reads the verdicts.
+        stack = await createLocalStack(
+            {
+                switchMode: "no-reload",
+                bakeSeconds: String(BAKE_SECONDS),
+                bakeMax5xxPercent: "1",
+                bakeMinRequests: "100",
+            },
+            ["scripts/ops"],
+        );
         assert.equal((await stack.stack.up({ onOutput: () => undefined })).summary.result, "succeeded");
     });
 

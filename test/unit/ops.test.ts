@@ -34,6 +34,7 @@ describe("rollback planning", () => {
             blueArtifact: "bin/app",
             greenArtifact: "bin/app",
             activeColor: "blue",
+            canaryPercent: "0", // a rollback ends any canary
         });
         assert.equal(plan.redeploy, undefined);
         assert.match(plan.summary, /switch from green 1\.1\.0 to blue 1\.0\.0 \(still deployed on blue, no redeploy\)/);
@@ -61,6 +62,7 @@ describe("rollback planning", () => {
             blueArtifact: "bin/app",
             greenArtifact: "bin/app",
             activeColor: "green",
+            canaryPercent: "0",
         });
         assert.match(
             plan.redeploy ?? "",
