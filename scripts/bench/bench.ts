@@ -1,5 +1,5 @@
 // `npm run bench`: the numbers behind the claims, measured on the local target in one session
-// on this machine, only against loopback, in about 16 minutes. Writes docs/benchmarks.json
+// on this machine, only against loopback, in about 18 minutes. Writes docs/benchmarks.json
 // (every measurement), docs/benchmarks.md (the report) and docs/switch-timeline-<mode>.svg.
 // Each scenario is a file under scenarios/; the report is report.ts over a template.
 import { Command } from "commander";
@@ -15,6 +15,7 @@ import { fullRateSwitching } from "./scenarios/fullRateSwitching";
 import { gateAlone } from "./scenarios/gateAlone";
 import { idleDeploy } from "./scenarios/idleDeploy";
 import { mechanism } from "./scenarios/mechanism";
+import { metricsCanary } from "./scenarios/metricsCanary";
 import { restartDeploy } from "./scenarios/restartDeploy";
 import { Program, checkoutBaseline, rollback } from "./scenarios/rollback";
 import { scale } from "./scenarios/scale";
@@ -73,6 +74,7 @@ async function main(options: Options): Promise<void> {
         };
         const sections: Record<string, () => Promise<void>> = {
             mechanism: async () => void (results.mechanism = await mechanism(5)),
+            metricsCanary: async () => void (results.metricsCanary = await metricsCanary(5)),
             gateAlone: async () => void (results.gateAlone = await gateAlone([1, 4, 16], 15)),
             rollback: () => rollbackSection(5),
             scale: async () => void (results.scale = await scale([1, 4, 16], 5)),
@@ -109,6 +111,8 @@ async function main(options: Options): Promise<void> {
             results.gateAlone = await gateAlone([1, 4, 16], quick ? 5 : 15);
             keep();
             results.mechanism = await mechanism(quick ? 2 : 5);
+            keep();
+            results.metricsCanary = await metricsCanary(quick ? 2 : 5);
             results.wallSeconds = (Date.now() - started) / 1000;
         }
     } finally {

@@ -49,11 +49,17 @@ export interface Quantiles {
 
 export interface WrkRun extends Quantiles {
     readonly rps: number;
+    /** Answers that were not 2xx or 3xx, and socket errors; absent from results older than it. */
+    readonly failed?: number;
 }
 
-/** One wrk run at full rate; undefined when wrk is not installed (the report says so). */
-export function wrk(url: string, seconds = 4, connections = 32): WrkRun | undefined {
-    const result = spawnSync("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--latency", url], {
+/**
+ * One wrk run at full rate, with `headers` ("Name: value") on every request; undefined when wrk is
+ * not installed (the report says so).
+ */
+export function wrk(url: string, seconds = 4, connections = 32, headers: readonly string[] = []): WrkRun | undefined {
+    const headerArgs = headers.flatMap((h) => ["-H", h]);
+    const result = spawnSync("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--latency", ...headerArgs, url], {
         encoding: "utf8",
     });
     if (result.status !== 0) return undefined;
@@ -62,7 +68,16 @@ export function wrk(url: string, seconds = 4, connections = 32): WrkRun | undefi
         const m = new RegExp(`^\\s+${q}%\\s+([\\d.]+)(us|ms|s)`, "m").exec(result.stdout);
         return m ? unit(m[1], m[2]) : NaN;
     };
-    return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(result.stdout)?.[1] ?? NaN), p50: lat("50"), p99: lat("99") };
+    // A throughput of error answers is no throughput: the caller sees how many there were.
+    const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(result.stdout)?.[1] ?? 0);
+    const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(result.stdout);
+    const socketErrors = socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
+    return {
+        rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(result.stdout)?.[1] ?? NaN),
+        p50: lat("50"),
+        p99: lat("99"),
+        failed: non2xx + socketErrors,
+    };
 }
 
 /** wrk `runs` times in a row, keeping the runs that worked. */

@@ -5,6 +5,7 @@ import { median, spread } from "../lib/stats";
 import type { Quantiles, WrkRun } from "./common";
 import type { BenchResults } from "./results";
 import type { MechanismResult } from "./scenarios/mechanism";
+import type { MetricsCanaryResult, Variant } from "./scenarios/metricsCanary";
 import type { RollbackTimes } from "./scenarios/rollback";
 
 /** The targets the report checks; a miss is printed, not hidden. */
@@ -14,6 +15,8 @@ const TARGETS = {
     /** From the fewest hosts per pool to the most. */
     upGrowth: 1.3,
     gateGrowth: 1.5,
+    /** Throughput lost to metrics, or to metrics and the canary, against no-reload mode without them. */
+    perRequestCost: 0.05,
 };
 
 function ms(v: number): string {
@@ -178,6 +181,45 @@ function mechanism(m: MechanismResult | undefined) {
     }));
 }
 
+function metricsCanary(m: MetricsCanaryResult | undefined) {
+    if (!m) return undefined;
+    const rps = (v: Variant) => m.runs[v].map((w) => w.rps);
+    const base = median(rps("baseline"));
+    const [color, percent] = m.canary.split(" ");
+    const canary = `a canary of ${percent}% on ${color}`;
+    const labels: [Variant, string][] = [
+        ["baseline", "no-reload mode without metrics (the config less its `log_by_lua_block` line), no canary"],
+        ["metrics", "no-reload mode as rendered: metrics, no canary"],
+        ["canaryNew", `metrics and ${canary}, new clients (no cookie: each request drawn and given one)`],
+        ["canaryReturning", `metrics and ${canary}, returning clients (\`Cookie: bluegreen_client=<id>\`)`],
+    ];
+    return {
+        seconds: m.seconds,
+        rounds: m.runs.baseline.length,
+        target: `${TARGETS.perRequestCost * 100}%`,
+        rows: labels.map(([variant, label]) => {
+            const runs = rps(variant);
+            if (!runs.length)
+                return { label, throughput: "wrk not installed", ratio: "", perRound: "", failed: "", goal: "" };
+            const ratio = median(runs) / base;
+            // Each run against the baseline's run of the same round: how much the ratio moves with the noise.
+            const paired = runs.map((v, i) => v / m.runs.baseline[i].rps);
+            const failed = m.runs[variant].reduce((sum, w) => sum + (w.failed ?? 0), 0);
+            return {
+                label,
+                throughput: thousands(runs, "k req/s"),
+                ratio: `${ratio.toFixed(3)}× (${((ratio - 1) * 100).toFixed(1)}%)`,
+                perRound: variant === "baseline" ? "" : spread(paired, "×", 3),
+                failed,
+                goal:
+                    variant === "baseline"
+                        ? ""
+                        : `within ${TARGETS.perRequestCost * 100}%: ${met(ratio >= 1 - TARGETS.perRequestCost)}`,
+            };
+        }),
+    };
+}
+
 function scale(r: BenchResults) {
     const first = r.scale[0];
     const last = r.scale[r.scale.length - 1];
@@ -219,6 +261,7 @@ export function report(r: BenchResults): string {
         baselines: baselines(r),
         overhead: overhead(r),
         mechanism: mechanism(r.mechanism),
+        metricsCanary: metricsCanary(r.metricsCanary),
         scale: scale(r),
         gateAlone: gateAlone(r),
         wallMinutes: (r.wallSeconds / 60).toFixed(1),

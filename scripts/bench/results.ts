@@ -4,6 +4,7 @@ import type { FullRateResult } from "./scenarios/fullRateSwitching";
 import type { GateAloneRow } from "./scenarios/gateAlone";
 import type { IdleDeployResult } from "./scenarios/idleDeploy";
 import type { MechanismResult } from "./scenarios/mechanism";
+import type { MetricsCanaryResult } from "./scenarios/metricsCanary";
 import type { RestartDeployRun } from "./scenarios/restartDeploy";
 import type { RollbackTimes } from "./scenarios/rollback";
 import type { ScaleRow } from "./scenarios/scale";
@@ -38,5 +39,7 @@ export interface BenchResults {
     scale: ScaleRow[];
     gateAlone?: GateAloneRow[];
     mechanism?: MechanismResult;
+    /** Absent from results older than the section. */
+    metricsCanary?: MetricsCanaryResult;
     wallSeconds: number;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run bench`: set up what is missing (as npm start does), then run the benchmarks.
-# About 16 minutes; only loopback traffic. `npm run bench -- --quick` for a short smoke run.
+# About 18 minutes; only loopback traffic. `npm run bench -- --quick` for a short smoke run.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
