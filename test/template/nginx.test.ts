@@ -164,7 +164,8 @@ describe("nginx config template", function () {
         const internal = text.slice(text.indexOf("# Internal listener"));
         assert.match(
             publicServer,
-            /set_by_lua_block \$deploy_color \{ return ngx\.shared\.bluegreen:get\("live"\) or "" \}/,
+            /set_by_lua_block \$deploy_color \{ return require\("bluegreen_route"\)\.color\(\) \}/,
+            "the live colour, or a canary's for its share of clients (test/template/canary.test.ts)",
         );
         assert.match(publicServer, /proxy_pass http:\/\/pool_\$deploy_color;/);
         assert.doesNotMatch(
