@@ -109,7 +109,7 @@ describe("canary: a share of clients on the idle pool, sticky, gated, no reload 
         // Steady load, nothing else on the public listener: each request is a new client.
         const before = await metrics();
         const steady = await load("steady load on a 10% canary", () => new Promise((r) => setTimeout(r, 6000)));
-        await new Promise((r) => setTimeout(r, 200)); // the last requests' log phase
+        await new Promise((r) => setTimeout(r, 300)); // each worker's counts reach shared memory within 0.1 s
         const after = await metrics();
         const { blue = 0, green = 0 } = steady.result.byColor;
         const share = (100 * green) / (blue + green);

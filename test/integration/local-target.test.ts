@@ -308,6 +308,8 @@ for (const switchMode of ["no-reload", "reload"] as const)
                 const steady = new Load({ url: stack.publicUrl, rate: 300, maxRequests: 1200, maxSeconds: 30 }).start();
                 await new Promise((resolve) => setTimeout(resolve, 4500));
                 const counted = await steady.stop();
+                // Each worker's counts reach shared memory within 0.1 s.
+                await new Promise((resolve) => setTimeout(resolve, 300));
                 const after = await metrics();
                 assert.equal(counted.sent, 1200);
                 assert.deepEqual(counted.failures, []);

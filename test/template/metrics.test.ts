@@ -99,6 +99,30 @@ describe("metrics by colour on the internal listener (no-reload mode, real nginx
         assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
     });
 
+    it("a worker's counts not yet in shared memory are kept when a reload stops it", async () => {
+        // Counted per worker, flushed every 0.1 s and when the worker stops: a reload right after
+        // the requests loses none of them.
+        const ports = await freePorts(2);
+        const blue = await startApp("blue", localAppPort(ports.base, "blue", 1));
+        const config = { ...loopbackConfig(ports, "no-reload"), tls: undefined };
+        const served = serveRendered("metrics-reload-kept", config, TOKEN);
+        try {
+            const [worker] = nginxWorkers(served);
+            for (let i = 0; i < 50; i++)
+                assert.equal((await call(`http://127.0.0.1:${ports.publicPort}/`)).status, 200);
+            // At once, well within the 0.1 s between flushes: the worker stops as a reload stops it.
+            process.kill(worker, "SIGQUIT");
+            for (let waited = 0; nginxWorkers(served).includes(worker); waited += 20) {
+                assert.ok(waited < 10_000, "the worker stopped within 10 s");
+                await new Promise((resolve) => setTimeout(resolve, 20));
+            }
+            const m = metricSamples((await call(`http://127.0.0.1:${ports.internalPort}/metrics`)).body);
+            assert.equal(m.get('bluegreen_requests_total{color="blue",class="2xx"}'), 50);
+        } finally {
+            await stopServing(served, [blue]);
+        }
+    });
+
     it("reload mode has no metrics and says why", async () => {
         const ports = await freePorts(2);
         const config = { ...loopbackConfig(ports, "reload"), tls: undefined };
