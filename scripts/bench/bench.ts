@@ -74,7 +74,7 @@ async function main(options: Options): Promise<void> {
         };
         const sections: Record<string, () => Promise<void>> = {
             mechanism: async () => void (results.mechanism = await mechanism(5)),
-            metricsCanary: async () => void (results.metricsCanary = await metricsCanary(5)),
+            metricsCanary: async () => void (results.metricsCanary = await metricsCanary(30)),
             gateAlone: async () => void (results.gateAlone = await gateAlone([1, 4, 16], 15)),
             rollback: () => rollbackSection(5),
             scale: async () => void (results.scale = await scale([1, 4, 16], 5)),
@@ -112,7 +112,7 @@ async function main(options: Options): Promise<void> {
             keep();
             results.mechanism = await mechanism(quick ? 2 : 5);
             keep();
-            results.metricsCanary = await metricsCanary(quick ? 2 : 5);
+            results.metricsCanary = await metricsCanary(quick ? 4 : 30);
             results.wallSeconds = (Date.now() - started) / 1000;
         }
     } finally {

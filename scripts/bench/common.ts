@@ -51,17 +51,27 @@ export interface WrkRun extends Quantiles {
     readonly rps: number;
     /** Answers that were not 2xx or 3xx, and socket errors; absent from results older than it. */
     readonly failed?: number;
+    /** Requests completed in the run; absent from results older than it. */
+    readonly requests?: number;
 }
 
 /**
  * One wrk run at full rate, with `headers` ("Name: value") on every request; undefined when wrk is
  * not installed (the report says so).
  */
-export function wrk(url: string, seconds = 4, connections = 32, headers: readonly string[] = []): WrkRun | undefined {
+export function wrk(
+    url: string,
+    seconds = 4,
+    connections = 32,
+    headers: readonly string[] = [],
+    cpu?: number,
+): WrkRun | undefined {
     const headerArgs = headers.flatMap((h) => ["-H", h]);
-    const result = spawnSync("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--latency", ...headerArgs, url], {
-        encoding: "utf8",
-    });
+    const args = [`-c${connections}`, `-d${seconds}s`, "--latency", ...headerArgs, url];
+    // Pinned to one core (taskset): one thread; else two.
+    const [file, all] =
+        cpu === undefined ? ["wrk", ["-t2", ...args]] : ["taskset", ["-c", String(cpu), "wrk", "-t1", ...args]];
+    const result = spawnSync(file, all, { encoding: "utf8" });
     if (result.status !== 0) return undefined;
     const unit = (v: string, u: string) => Number(v) * (u === "us" ? 0.001 : u === "s" ? 1000 : 1);
     const lat = (q: string) => {
@@ -77,6 +87,7 @@ export function wrk(url: string, seconds = 4, connections = 32, headers: readonl
         p50: lat("50"),
         p99: lat("99"),
         failed: non2xx + socketErrors,
+        requests: Number(/^\s*(\d+) requests in/m.exec(result.stdout)?.[1] ?? NaN),
     };
 }
 

@@ -200,8 +200,21 @@ function metricsCanary(m: MetricsCanaryResult | undefined) {
         rows: labels.map(([variant, label]) => {
             const runs = rps(variant);
             if (!runs.length)
-                return { label, throughput: "wrk not installed", ratio: "", perRound: "", failed: "", goal: "" };
+                return {
+                    label,
+                    throughput: "wrk not installed",
+                    ratio: "",
+                    perRound: "",
+                    cpu: "",
+                    failed: "",
+                    goal: "",
+                };
             const ratio = median(runs) / base;
+            // nginx's own CPU per request, against the baseline's (absent from older results).
+            const cpuRuns = m.cpuMicrosPerRequest?.[variant] ?? [];
+            const cpuBase = median(m.cpuMicrosPerRequest?.baseline ?? []);
+            const cpuRatio = cpuRuns.length ? median(cpuRuns) / cpuBase : undefined;
+            const cpu = cpuRatio === undefined ? "" : `${median(cpuRuns).toFixed(1)} µs (${cpuRatio.toFixed(3)}×)`;
             // Each run against the baseline's run of the same round: how much the ratio moves with the noise.
             const paired = runs.map((v, i) => v / m.runs.baseline[i].rps);
             const failed = m.runs[variant].reduce((sum, w) => sum + (w.failed ?? 0), 0);
@@ -210,11 +223,16 @@ function metricsCanary(m: MetricsCanaryResult | undefined) {
                 throughput: thousands(runs, "k req/s"),
                 ratio: `${ratio.toFixed(3)}× (${((ratio - 1) * 100).toFixed(1)}%)`,
                 perRound: variant === "baseline" ? "" : spread(paired, "×", 3),
+                cpu,
                 failed,
                 goal:
                     variant === "baseline"
                         ? ""
-                        : `within ${TARGETS.perRequestCost * 100}%: ${met(ratio >= 1 - TARGETS.perRequestCost)}`,
+                        : `within ${TARGETS.perRequestCost * 100}%: ${met(ratio >= 1 - TARGETS.perRequestCost)}` +
+                          // The canary's own share of the cost: against the metrics row, which it adds to.
+                          (variant.startsWith("canary")
+                              ? ` (the canary alone: ${(median(runs) / median(rps("metrics"))).toFixed(3)}× of metrics)`
+                              : ""),
             };
         }),
     };

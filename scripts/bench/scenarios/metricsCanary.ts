@@ -24,12 +24,39 @@ export interface MetricsCanaryResult {
     readonly seconds: number;
     /** Each variant's wrk runs; the i-th of every variant ran in the same round. Empty without wrk. */
     readonly runs: Record<Variant, WrkRun[]>;
+    /**
+     * CPU time of the measured nginx's worker per request (µs, user + system, from /proc), run by run:
+     * what a variant costs nginx itself, whatever wrk and the backend take from the shared cores.
+     * Absent from results older than it.
+     */
+    readonly cpuMicrosPerRequest?: Record<Variant, number[]>;
 }
+
+/** CPU time (clock ticks, user + system) of the workers of the nginx whose prefix is `prefix`. */
+function workerTicks(prefix: string): number {
+    const master = fs.readFileSync(path.join(prefix, "logs", "nginx.pid"), "utf8").trim();
+    let ticks = 0;
+    for (const pid of fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+        let stat: string;
+        try {
+            stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        } catch {
+            continue; // gone meanwhile
+        }
+        // "pid (comm) state ppid ... utime stime ...": fields 4, 14 and 15, counted after the ")".
+        const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+        if (fields[1] === master) ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks;
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
+const TICKS_PER_SECOND = 100;
 
 /** The line that counts each public request by colour; the baseline is the config without it. */
 const METRICS_LINE = /^[ \t]*log_by_lua_block \{ require\("bluegreen_metrics"\)\.record\(\) \}\n/gm;
 const CANARY = "green 10";
-const SECONDS = 4;
+const SECONDS = 1;
 
 interface Server {
     readonly variant: Variant;
@@ -52,7 +79,7 @@ async function startBackend(prefixes: string[]): Promise<number> {
     const [port] = await twoPorts();
     fs.writeFileSync(
         path.join(prefix, "conf", "nginx.conf"),
-        render("bench/trivial-backend-nginx.conf.hbs", { prefix, port }),
+        render("bench/trivial-backend-nginx.conf.hbs", { prefix, port, cpuAffinity: "10" }),
     );
     startNginx(prefix);
     return port;
@@ -92,6 +119,9 @@ async function startVariant(variant: Variant, backendPort: number, prefixes: str
         if (lines !== 1) throw new Error(`the rendered config has ${lines} metrics lines (log_by_lua_block), not 1`);
         text = text.replace(METRICS_LINE, "");
     }
+    // The nginx measured has the first core to itself (the backend and wrk share the other): what it
+    // costs is then its own, not what the scheduler did to it.
+    text = text.replace(/^worker_processes 1;$/m, "worker_processes 1;\nworker_cpu_affinity 01;");
     const conf = path.join(prefix, "conf");
     fs.writeFileSync(path.join(conf, "nginx.conf"), text.replaceAll("/PREFIX", prefix));
     // What nginx-switch.sh writes before it starts nginx; nginx reads them when it starts.
@@ -171,9 +201,11 @@ export async function metricsCanary(rounds: number): Promise<MetricsCanaryResult
         await sleep(300);
         for (const s of servers) await check(s);
         const runs: Record<Variant, WrkRun[]> = { baseline: [], metrics: [], canaryNew: [], canaryReturning: [] };
+        const cpu: Record<Variant, number[]> = { baseline: [], metrics: [], canaryNew: [], canaryReturning: [] };
         // Not counted: the first requests load the Lua modules and open the upstream connections.
-        const warmed = servers.map((s) => wrk(s.url, 1, 32, s.headers));
-        if (warmed.every((w) => w === undefined)) return { canary: CANARY, seconds: SECONDS, runs };
+        const warmed = servers.map((s) => wrk(s.url, 1, 32, s.headers, 1));
+        if (warmed.every((w) => w === undefined))
+            return { canary: CANARY, seconds: SECONDS, runs, cpuMicrosPerRequest: cpu };
         for (let r = 0; r < rounds; r++) {
             // Each round starts with the next variant: none always takes the same place in a round.
             const order = servers.map((_, i) => servers[(i + r) % servers.length]);
@@ -181,15 +213,20 @@ export async function metricsCanary(rounds: number): Promise<MetricsCanaryResult
                 // The access log (every request, as the product writes it) is emptied between runs: the
                 // disk never fills and each run writes to a file of the same size.
                 fs.truncateSync(path.join(s.prefix, "logs", "access.log"));
-                const w = wrk(s.url, SECONDS, 32, s.headers);
+                const ticks = workerTicks(s.prefix);
+                const w = wrk(s.url, SECONDS, 32, s.headers, 1);
                 // A run missing would pair the rest of a variant's runs with other rounds.
                 if (!w) throw new Error(`metrics and canary bench: wrk failed against ${s.variant} (${s.url})`);
                 runs[s.variant].push(w);
+                const micros = ((workerTicks(s.prefix) - ticks) * 1e6) / TICKS_PER_SECOND;
+                cpu[s.variant].push(micros / (w.requests ?? w.rps * SECONDS));
             }
-            const round = VARIANTS.map((v) => `${v} ${Math.round(runs[v][r].rps)}`).join(", ");
+            const round = VARIANTS.map(
+                (v) => `${v} ${Math.round(runs[v][r].rps)} (${cpu[v][r].toFixed(1)} µs CPU/request)`,
+            ).join(", ");
             say(`  round ${r + 1}/${rounds}: req/s ${round}`);
         }
-        return { canary: CANARY, seconds: SECONDS, runs };
+        return { canary: CANARY, seconds: SECONDS, runs, cpuMicrosPerRequest: cpu };
     } finally {
         await stopAll(prefixes);
     }
