@@ -55,7 +55,10 @@ async function main() {
     });
     const servedLive = observed?.live ?? previous?.liveColor;
     // The canary nginx runs now, where it could be asked, protects its pool as the records would.
-    const served = previous && observed?.running ? { ...previous, canaryPercent: observed.canaryPercent } : previous;
+    const served =
+        previous && observed?.running
+            ? { ...previous, canaryPercent: observed.canaryPercent ?? previous.canaryPercent }
+            : previous;
     const problems = [
         ...checkSafety(served, recorded, observed?.live),
         ...(servedLive
@@ -211,6 +214,7 @@ async function main() {
                   }
                 : {}),
             previousLastSwitch: stringOutput(lastOutputs.lastSwitch),
+            knownBakes: observed?.running ? (observed.bakes ?? []).map((bake) => bake.summary) : undefined,
             ...(retired ? { retiring: { hosts: retired, drainToken: config.drainToken } } : {}),
             reconcile,
         },

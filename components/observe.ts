@@ -19,7 +19,10 @@ export interface ObservedNginx {
     readonly running: boolean;
     readonly live?: Color;
     readonly configId?: string;
-    /** The canary's share of clients, where it is the idle colour's (0: none; also for configs without canaries). */
+    /**
+     * The canary's share of clients, where it is the idle colour's (0: none, also for a config
+     * without canaries); undefined where nginx did not answer.
+     */
     readonly canaryPercent?: number;
     /** The bakes' verdicts nginx's host keeps (bakeRecord.ts); none where it keeps none. */
     readonly bakes?: readonly BakeRecord[];
@@ -62,7 +65,12 @@ export async function observeNginx(request: ObserveRequest, timeoutMs = 1000): P
         ...request.hosts.map((h) => get(`http://${h.address}:${h.port}/health`, timeoutMs, headers)),
     ]);
     const hosts = Object.fromEntries(request.hosts.map((h, i) => [h.name, answers[i]]));
-    return observedFrom(okBody(live), okBody(configId), hosts, okBody(canary), okBody(bakes));
+    return observedFrom(okBody(live), okBody(configId), hosts, canaryBody(canary), okBody(bakes));
+}
+
+/** The canary nginx runs: its answer's body; "off" from a config without canaries (404); else unknown. */
+export function canaryBody(answer: HostAnswer): string | undefined {
+    return answer.status === 404 ? "off" : okBody(answer);
 }
 
 /** The body of a 200 answer. */
@@ -82,7 +90,8 @@ export function observedFrom(
     const color = live === "blue" || live === "green" ? live : undefined;
     // "green 10": a share for the idle colour; one of the live colour is inert (a switch completing).
     const [canaryColor, percent] = (canary ?? "off").split(" ");
-    const canaryPercent = color && canaryColor === otherColor(color) ? Number(percent) || 0 : 0;
+    const canaryPercent =
+        canary === undefined ? undefined : color && canaryColor === otherColor(color) ? Number(percent) || 0 : 0;
     return { running: true, live: color, configId, canaryPercent, bakes: parseBakeLog(bakes ?? ""), hosts };
 }
 
@@ -149,7 +158,7 @@ export function reconcileReason(
             `the stack wants ${desired.liveColor} with ${desired.configId}`
         );
     }
-    if ((observed.canaryPercent ?? 0) !== (desired.canaryPercent ?? 0)) {
+    if (observed.canaryPercent !== undefined && observed.canaryPercent !== (desired.canaryPercent ?? 0)) {
         return (
             `nginx sends ${observed.canaryPercent ?? 0}% of clients to ${otherColor(desired.liveColor)} (canary), ` +
             `the stack wants ${desired.canaryPercent ?? 0}%`

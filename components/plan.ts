@@ -75,7 +75,9 @@ function maintenanceOf(state: DeployState | undefined): string {
 
 /** The canary's share before this update: as nginx serves it where it was asked, else as recorded. */
 function canaryBefore(input: PlanInput): number {
-    return input.served?.running ? (input.served.canaryPercent ?? 0) : (input.previous?.canaryPercent ?? 0);
+    return input.served?.running && input.served.canaryPercent !== undefined
+        ? input.served.canaryPercent
+        : (input.previous?.canaryPercent ?? 0);
 }
 
 /** What happens to the canary, if anything: its share, where it goes, and that it is gated. */

@@ -60,6 +60,11 @@ export interface RouterArgs {
     /** The last update's lastSwitch output: a result that says the same is not this update's switch. */
     readonly previousLastSwitch?: string;
     /**
+     * What earlier bakes said, as nginx's host kept them (where it could be asked): a result that
+     * says one of them is not this update's bake.
+     */
+    readonly knownBakes?: readonly string[];
+    /**
      * A canary: this share of clients goes to the idle colour, whose own gate the switch runs again
      * right before it sets the share. Absent: every client on the live colour.
      */
@@ -198,11 +203,14 @@ export class Router extends pulumi.ComponentResource {
         // No output at all only where nothing ran (the unit tests' mocks); any other output must carry the result.
         const switched = this.nginx.stdout.apply((out) => (out ? parseSwitchResult(out) : undefined));
         this.lastSwitch = switched.apply((r) => r?.lastSwitch ?? "unknown");
-        // What the bake saw, in the update's log, once: by the update that switched.
+        // What the bake saw, in the update's log, once: by the update that baked (a switch, or a
+        // canary's larger share, which leaves lastSwitch as it was).
         switched.apply((result) => {
-            if (result?.bake && result.lastSwitch !== args.previousLastSwitch) {
-                void pulumi.log.info(`Bake passed: ${result.bake}`, this);
-            }
+            if (!result?.bake) return;
+            const baked = args.knownBakes
+                ? !args.knownBakes.includes(result.bake)
+                : result.lastSwitch !== args.previousLastSwitch;
+            if (baked) void pulumi.log.info(`Bake passed: ${result.bake}`, this);
         });
         this.registerOutputs({ lastSwitch: this.lastSwitch });
     }

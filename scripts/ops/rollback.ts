@@ -27,6 +27,16 @@ export function planRollback(history: readonly Deployed[], to?: number): Rollbac
     const now = lastSuccessful(history);
     if (!now) throw new RollbackError("there is no successful update to roll back from.");
     const nowColor = now.activeColor as Color;
+    // During a canary the way back is to end it: every client on the live pool, which it never left.
+    if (now.canaryPercent > 0 && to === undefined) {
+        return {
+            target: now,
+            set: { ...releaseConfig(now), activeColor: nowColor, canaryPercent: "0" },
+            summary:
+                `end the canary: the ${now.canaryPercent}% of clients on ${otherColor(nowColor)} ` +
+                `(${now.versions[otherColor(nowColor)]}) go back to ${live(now)}`,
+        };
+    }
     let target: Deployed | undefined;
     if (to !== undefined) {
         target = history.find((u) => u.update === to);

@@ -54,6 +54,8 @@ export interface Deployed {
     readonly activeColor?: Color;
     readonly versions: Readonly<Record<Color, string>>;
     readonly artifacts: Readonly<Record<Color, string>>;
+    /** The canary's share of clients it left on the idle pool (0: none). */
+    readonly canaryPercent: number;
 }
 
 function configValue(update: UpdateSummary, key: string): string | undefined {
@@ -79,6 +81,7 @@ export function deployedBy(update: UpdateSummary, position: number): Deployed {
             blue: configValue(update, "blueArtifact") ?? "bin/app",
             green: configValue(update, "greenArtifact") ?? "bin/app",
         },
+        canaryPercent: Number(configValue(update, "canaryPercent") ?? 0) || 0,
     };
 }
 

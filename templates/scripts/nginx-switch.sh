@@ -33,13 +33,17 @@ fi
 if [ "$SWITCH_MODE" = no-reload ]; then prepare_no_reload; fi
 observe_served
 
-# Hosts this update removes, in two groups: those of the pool that served until now, whose requests
-# stop only when the switch has passed, and the others, which serve nothing from the reload on.
+# Hosts this update removes, in two groups: those of the pools that served until now (the live one,
+# a running canary's), whose requests stop only when the switch and its bake have passed (a restore
+# sends them requests again), and the others, which serve nothing from the reload on.
 retired_live=()
 retired_idle=()
-# shellcheck disable=SC2154 # previous_live: switch-lib.sh's (observe_served)
+# shellcheck disable=SC2154 # previous_live, previous_canary: switch-lib.sh's (observe_served)
 for host in ${RETIRED_HOSTS:-}; do
-    if [ "${host%%-*}" = "$previous_live" ]; then retired_live+=("$host"); else retired_idle+=("$host"); fi
+    case "${host%%-*}" in
+        "$previous_live" | "${previous_canary% *}") retired_live+=("$host") ;;
+        *) retired_idle+=("$host") ;;
+    esac
 done
 # The bake counts the new colour's requests from here, before any can reach it (a new config
 # brings the new colour with it).
@@ -52,9 +56,9 @@ write_maintenance_page "${MAINTENANCE_PAGE:-Down for maintenance.}"
 if acme_enabled; then choose_acme_config; fi
 apply_config
 # Removed hosts: nginx sends them nothing new now; their own drain closes what they still hold
-# before the old workers' shutdown timeout would cut it, however late their deletes run. The live
-# pool's are drained once the switch is verified: a restore before then would still send them
-# requests.
+# before the old workers' shutdown timeout would cut it, however late their deletes run. Those of
+# the pools that served are drained once the switch is verified and baked: a restore before then
+# would still send them requests.
 [ ${#retired_idle[@]} -eq 0 ] || drain_retired "${DRAIN_TOKEN:-}" "${retired_idle[@]}"
 config_done=$(now_ms)
 # Maintenance goes on before, and off after, the colour changes: no request reaches a pool in between.
@@ -72,17 +76,18 @@ fi
 live_done=$(now_ms)
 if problem=$(verify); then
     verified=$(now_ms)
-    [ ${#retired_live[@]} -eq 0 ] || drain_retired "${DRAIN_TOKEN:-}" "${retired_live[@]}"
     # Over a threshold the previous colour goes back at once: a no-reload switch, which cuts nothing.
+    # Recording the verdict never stops the switch (nor the restore).
     bake_summary=""
     if baking; then
         if bake_summary=$(bake); then
-            record_bake true "$bake_summary"
+            record_bake true "$bake_summary" || log "warning: the bake's verdict was not kept in bakes/log" >&2
         else
-            record_bake false "$bake_summary"
+            record_bake false "$bake_summary" || log "warning: the bake's verdict was not kept in bakes/log" >&2
             restore "$bake_summary"
         fi
     fi
+    [ ${#retired_live[@]} -eq 0 ] || drain_retired "${DRAIN_TOKEN:-}" "${retired_live[@]}"
     record_live
     if acme_enabled; then acme_after_switch; else remove_renewal; fi
     report_switched "$started" "$config_done" "$live_done" "$verified" "$bake_summary"

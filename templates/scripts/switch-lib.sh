@@ -238,8 +238,9 @@ verify_side() {
         client=(--cookie "bluegreen_client=$2")
         via=" (a client of $1's share)"
     fi
+    # (Empty arrays expanded as ${a[@]+"${a[@]}"}: older bash calls "${a[@]}" unset under set -u.)
     local -a https=("https://$name:${VERIFY_TLS_PORT:-}" " over HTTPS$via" --insecure
-        --resolve "$name:${VERIFY_TLS_PORT:-}:$listener" "${client[@]}")
+        --resolve "$name:${VERIFY_TLS_PORT:-}:$listener" ${client[@]+"${client[@]}"})
     if [ "${HTTPS_REDIRECT:-}" = true ]; then
         status=$(fetch "$VERIFY_URL/health" "$body" --dump-header "$headers" \
             ${HOST_HEADER:+--header "Host: $HOST_HEADER"})
@@ -253,8 +254,8 @@ verify_side() {
         return 0
     fi
     for path in /health $SMOKE_PATHS; do
-        verify_path "$path" "$VERIFY_URL" "$via" ${HOST_HEADER:+--header "Host: $HOST_HEADER"} "${client[@]}" ||
-            return 1
+        verify_path "$path" "$VERIFY_URL" "$via" ${HOST_HEADER:+--header "Host: $HOST_HEADER"} \
+            ${client[@]+"${client[@]}"} || return 1
     done
     [ -z "${VERIFY_TLS_PORT:-}" ] || verify_path /health "${https[@]}"
 }
@@ -456,8 +457,12 @@ observe_served() {
         # A config from before maintenance existed has no such endpoint: it was off.
         previous_maintenance=off
         [ "$(fetch "$INTERNAL_URL/bluegreen/maintenance" "$body")" = 200 ] && previous_maintenance=$(cat "$body")
-        previous_canary=off
-        [ "$(fetch "$INTERNAL_URL/bluegreen/canary" "$body")" = 200 ] && previous_canary=$(cat "$body")
+        # A config from before canaries has no such endpoint (404): none ran. Unread: unknown (""),
+        # which restore leaves alone.
+        case $(fetch "$INTERNAL_URL/bluegreen/canary" "$body") in
+            200) previous_canary=$(cat "$body") ;;
+            404) previous_canary=off ;;
+        esac
     fi
     case "$previous_live" in blue | green) ;; *) previous_live="" ;; esac
     case "$previous_maintenance" in on | off | "") ;; *) previous_maintenance=off ;; esac

@@ -161,6 +161,20 @@ describe("the bake after a switch: a release that fails 5% of requests goes back
         await stack.stack.setConfig("canaryPercent", { value: "0" });
     });
 
+    it("a canary of a good release bakes: the update succeeds and says what it saw", async () => {
+        await stack.stack.setConfig("blueArtifact", { value: "bin/app" });
+        await stack.stack.setConfig("blueVersion", { value: "1.4.0" });
+        await stack.stack.setConfig("canaryPercent", { value: "50" });
+        let output = "";
+        const run = await load("canary of a good release (bake)", async () => {
+            const result = await stack.stack.up({ onOutput: (text) => (output += text) });
+            assert.equal(result.summary.result, "succeeded");
+        });
+        assert.deepEqual(run.result.failures, []);
+        assert.match(output, new RegExp(`Bake passed: blue answered \\d+ requests in ${BAKE_SECONDS}s: 0\\.00% 5xx`));
+        await stack.stack.setConfig("canaryPercent", { value: "0" });
+    });
+
     it("npm run history says why each bake failed, in the row of its update, once an update succeeded", async () => {
         // A failed update records nothing: the next successful one reads the verdicts nginx's host kept.
         assert.equal((await stack.stack.up({ onOutput: () => undefined })).summary.result, "succeeded");
@@ -180,9 +194,12 @@ describe("the bake after a switch: a release that fails 5% of requests goes back
             /^FAILED: the bake of blue failed \d+s after traffic moved: [\d.]+% of its/,
             printed,
         );
-        assert.ok(
-            bakes.some(([result, bake]) => result === "succeeded" && /^passed: green answered \d+ requests/.test(bake)),
-            printed,
-        );
+        for (const color of ["green", "blue"]) {
+            const passed = new RegExp(`^passed: ${color} answered \\d+ requests`);
+            assert.ok(
+                bakes.some(([result, bake]) => result === "succeeded" && passed.test(bake)),
+                `${color}'s pass (a switch, a canary) in its row: ${printed}`,
+            );
+        }
     });
 });

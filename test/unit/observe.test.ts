@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { recordedInstances } from "../../components/deployState";
 import type { AppHost } from "../../components/hosts";
-import { foreignProcesses, observedFrom, reconcileReason } from "../../components/observe";
+import { canaryBody, foreignProcesses, observedFrom, reconcileReason } from "../../components/observe";
 import { checkSafety } from "../../components/safety";
 
 describe("what nginx really serves", () => {
@@ -45,7 +45,21 @@ describe("what nginx really serves", () => {
         assert.equal(observedFrom("blue", "aaa", {}, "green 10").canaryPercent, 10);
         assert.equal(observedFrom("green", "aaa", {}, "green 10").canaryPercent, 0, "inert: a switch completing");
         assert.equal(observedFrom("blue", "aaa", {}, "off").canaryPercent, 0);
-        assert.equal(observedFrom("blue", "aaa", {}, undefined).canaryPercent, 0, "a config without canaries");
+        assert.equal(observedFrom("blue", "aaa", {}, undefined).canaryPercent, undefined, "unread: unknown");
+        assert.equal(canaryBody({ status: 404, body: "<html>" }), "off", "a config without canaries");
+        assert.equal(canaryBody({ status: 0, body: "" }), undefined, "no answer");
+        assert.equal(
+            reconcileReason(
+                { running: true, live: "blue", configId: "aaa" },
+                { ...recorded, canaryPercent: 10 },
+                {
+                    ...desired,
+                    canaryPercent: 10,
+                },
+            ),
+            "",
+            "a canary nginx did not say is not drift",
+        );
         assert.match(
             reconcileReason(
                 { running: true, live: "blue", configId: "aaa", canaryPercent: 30 },

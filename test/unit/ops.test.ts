@@ -15,6 +15,7 @@ function update(n: number, activeColor: "blue" | "green", blue: string, green: s
         activeColor,
         versions: { blue, green },
         artifacts: { blue: "bin/app", green: "bin/app" },
+        canaryPercent: 0,
     };
 }
 
@@ -69,6 +70,21 @@ describe("rollback planning", () => {
             /the blue pool no longer holds 1\.0\.0 \(it runs 1\.2\.0 since a later update\)/,
         );
         assert.match(plan.redeploy ?? "", /--redeploy/);
+    });
+
+    it("during a canary, ends it: every client back on the live pool, nothing redeployed", () => {
+        const canary = { ...update(4, "green", "1.2.0", "1.1.0"), canaryPercent: 20 };
+        const plan = planRollback([...history, canary]);
+        assert.deepEqual(plan.set, {
+            blueVersion: "1.2.0",
+            greenVersion: "1.1.0",
+            blueArtifact: "bin/app",
+            greenArtifact: "bin/app",
+            activeColor: "green",
+            canaryPercent: "0",
+        });
+        assert.equal(plan.summary, "end the canary: the 20% of clients on blue (1.2.0) go back to green 1.1.0");
+        assert.equal(plan.redeploy, undefined);
     });
 
     it("refuses targets that cannot be rolled back to, saying why", () => {

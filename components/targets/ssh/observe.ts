@@ -9,7 +9,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { type HostAnswer, type ObserveRequest, type ObservedNginx, observedFrom, okBody } from "../../observe";
+import {
+    type HostAnswer,
+    type ObserveRequest,
+    type ObservedNginx,
+    canaryBody,
+    observedFrom,
+    okBody,
+} from "../../observe";
 
 export interface NginxLogin {
     readonly address: string;
@@ -80,7 +87,13 @@ export async function observeOverSsh(login: NginxLogin, request: ObserveRequest)
         const [live, configId, canary, ...rest] = stdout.split("\n");
         const hosts = Object.fromEntries(request.hosts.map((h, i) => [h.name, answered(rest[i])]));
         const bakes = rest.slice(request.hosts.length).join("\n");
-        return observedFrom(okBody(answered(live)), okBody(answered(configId)), hosts, okBody(answered(canary)), bakes);
+        return observedFrom(
+            okBody(answered(live)),
+            okBody(answered(configId)),
+            hosts,
+            canaryBody(answered(canary)),
+            bakes,
+        );
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
