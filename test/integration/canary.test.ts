@@ -8,7 +8,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { LocalStack, createLocalStack } from "../../scripts/lib/localStack";
 import { recordOutcome } from "../../scripts/lib/reliability";
-import { delta, metricSamples } from "../support/metrics";
+import { delta, settledMetrics } from "../support/metrics";
 import { nginxWorkers } from "../support/nginxCheck";
 import { type Measured, measureUnderLoad } from "../support/traffic";
 
@@ -73,9 +73,9 @@ describe("canary: a share of clients on the idle pool, sticky, gated, no reload 
         return `${router.outputs.stdout}\n${router.outputs.stderr ?? ""}`;
     }
 
-    async function metrics(): Promise<Map<string, number>> {
-        const res = await fetch(`${stack.internalUrl}/metrics`);
-        return metricSamples(await res.text());
+    /** nginx's counts, once every worker has flushed what it counted so far. */
+    function metrics(): Promise<Map<string, number>> {
+        return settledMetrics(stack.internalUrl);
     }
 
     /** `pulumi up` under load with canaryPercent `percent` (and other config); its output. */
@@ -109,7 +109,6 @@ describe("canary: a share of clients on the idle pool, sticky, gated, no reload 
         // Steady load, nothing else on the public listener: each request is a new client.
         const before = await metrics();
         const steady = await load("steady load on a 10% canary", () => new Promise((r) => setTimeout(r, 6000)));
-        await new Promise((r) => setTimeout(r, 300)); // each worker's counts reach shared memory within 0.1 s
         const after = await metrics();
         const { blue = 0, green = 0 } = steady.result.byColor;
         const share = (100 * green) / (blue + green);

@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { summary } from "../../scripts/ci/nginx-diff-summary";
-import { delta, metricSamples } from "../support/metrics";
+import { delta, settledMetrics } from "../support/metrics";
 import { nginxWorkers } from "../support/nginxCheck";
 import { Measured, measureUnderLoad } from "../support/traffic";
 import { Load } from "../../scripts/lib/load";
@@ -299,7 +299,8 @@ for (const switchMode of ["no-reload", "reload"] as const)
 
         if (switchMode === "no-reload") {
             it("/metrics counts the load by colour to the request, and through a switch", async () => {
-                const metrics = async () => metricSamples((await request(`${stack.internalUrl}/metrics`, "GET")).body);
+                // Every read waits for the workers' flush: the test before may have ended a moment ago.
+                const metrics = () => settledMetrics(stack.internalUrl);
                 const live = await liveColor();
                 const requests = (color: string, klass: string) =>
                     `bluegreen_requests_total{color="${color}",class="${klass}"}`;
@@ -308,8 +309,6 @@ for (const switchMode of ["no-reload", "reload"] as const)
                 const steady = new Load({ url: stack.publicUrl, rate: 300, maxRequests: 1200, maxSeconds: 30 }).start();
                 await new Promise((resolve) => setTimeout(resolve, 4500));
                 const counted = await steady.stop();
-                // Each worker's counts reach shared memory within 0.1 s.
-                await new Promise((resolve) => setTimeout(resolve, 300));
                 const after = await metrics();
                 assert.equal(counted.sent, 1200);
                 assert.deepEqual(counted.failures, []);

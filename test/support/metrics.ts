@@ -15,3 +15,13 @@ export function metricSamples(text: string): Map<string, number> {
 export function delta(before: Map<string, number>, after: Map<string, number>, sample: string): number {
     return (after.get(sample) ?? 0) - (before.get(sample) ?? 0);
 }
+
+/**
+ * The samples of `internalUrl`/metrics once every worker has flushed what it counted so far (each
+ * does every 0.1 s): what was answered before the call is all in, whichever worker answered it.
+ */
+export async function settledMetrics(internalUrl: string): Promise<Map<string, number>> {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const res = await fetch(`${internalUrl}/metrics`);
+    return metricSamples(await res.text());
+}
