@@ -109,6 +109,16 @@ export function checkSafety(previous: DeployState | undefined, next: DeployState
     const canaryBefore = previous.canaryPercent ?? 0;
     const idleBefore = previous.pools[idle];
     if (canaryBefore > 0 && Object.keys(idleBefore.hosts).length > 0) {
+        for (const [host, address] of Object.entries(idleBefore.hosts)) {
+            const moved = next.pools[idle].hosts[host];
+            if (moved !== undefined && moved !== address) {
+                problems.push(
+                    `${host} would move from ${address} to ${moved}, but ${canaryBefore}% of clients are on ${idle} ` +
+                        "(a canary): its hosts are never moved in place. End the canary first: pulumi config set " +
+                        "canaryPercent 0 && pulumi up.",
+                );
+            }
+        }
         if (idleBefore.releaseId !== next.pools[idle].releaseId) {
             problems.push(
                 `${idle}Version (or ${idle}Artifact) changes the ${idle} release from ${idleBefore.version} to ` +

@@ -94,6 +94,9 @@ describe("what nginx really serves", () => {
         assert.match(inPlace, /changes the green release from 2\.0\.0 to 2\.0\.1, but 10% of clients are on green/);
         assert.match(inPlace, /pulumi config set canaryPercent 0 && pulumi up/);
         assert.deepEqual(checkSafety({ ...previous, canaryPercent: undefined }, redeploy), [], "no canary: idle");
+        const moved = { ...previous, pools: { ...previous.pools, green: pool("2.0.0", "b", { x: "127.0.0.1:2" }) } };
+        const [move] = checkSafety(previous, moved);
+        assert.match(move, /x would move from 127\.0\.0\.1:1 to 127\.0\.0\.1:2, but 10% of clients are on green/);
 
         const [reverse] = checkSafety(previous, { ...previous, liveColor: "green" });
         assert.match(reverse, /activeColor moves from blue to green while canaryPercent is 10/);
