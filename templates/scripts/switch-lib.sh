@@ -489,7 +489,10 @@ apply_config() {
     printf '%s\n' "$NGINX_CONF" >"$candidate"
     if ! cmp -s "$candidate" "$conf" || [ "$served_id" != "$CONFIG_ID" ] || [ "$new_control_token" = true ]; then
         config_changed=true
-        if ! test_output=$(run_nginx -t -q -c "$candidate" 2>&1); then
+        # nginx -t opens the listeners it tests where nothing holds them: with nginx down, it would
+        # listen for a moment, then reset every connection that queued meanwhile. Then starting
+        # nginx is the test (a start it refuses is restored like a failed reload).
+        if master_pid >/dev/null && ! test_output=$(run_nginx -t -q -c "$candidate" 2>&1); then
             fail "the rendered nginx config fails 'nginx -t'; nothing was changed: $test_output"
         fi
         if [ -f "$conf" ]; then
