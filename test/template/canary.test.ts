@@ -16,6 +16,16 @@ import { call, control, loopbackConfig, nginxWorkers, serveRendered, stopServing
 const TOKEN = "a".repeat(48);
 const CANARY_KEY = "k".repeat(40);
 
+/** A client's share (0-99) as nginx computes it with CANARY_KEY: md5's first four bytes. */
+function shareOf(id: string): number {
+    return (
+        createHash("md5")
+            .update(CANARY_KEY + id)
+            .digest()
+            .readUInt32BE(0) % 100
+    );
+}
+
 /** A pool host that answers with its colour and the X-Deploy-Color nginx sent it. */
 function startApp(color: string, port: number): Promise<http.Server> {
     const server = http.createServer((req, res) => {
@@ -119,16 +129,7 @@ describe("canary: a share of clients on the idle colour, sticky (no-reload mode,
         assert.equal(new Set(clients.map((c) => c.id)).size, clients.length, "every client its own id");
 
         // The share is a hash of the id with nginx's key: the test, which knows the key, agrees.
-        const expected = (id: string) =>
-            parseInt(
-                createHash("md5")
-                    .update(CANARY_KEY + id)
-                    .digest("hex")
-                    .slice(0, 8),
-                16,
-            ) %
-                100 <
-            10;
+        const expected = (id: string) => shareOf(id) < 10;
         for (const c of clients.slice(0, 500)) assert.equal(c.color === "green", expected(c.id), c.id);
 
         // Sticky: 300 clients come back 3 times each with their cookie, and get no new one.
@@ -186,14 +187,7 @@ describe("canary: a share of clients on the idle colour, sticky (no-reload mode,
         for (const side of ["canary", "live"]) {
             for (let i = 0; i < 20; i++) {
                 const id = (await call(`${internal}/bluegreen/canary-client?side=${side}`)).body;
-                const share =
-                    parseInt(
-                        createHash("md5")
-                            .update(CANARY_KEY + id)
-                            .digest("hex")
-                            .slice(0, 8),
-                        16,
-                    ) % 100;
+                const share = shareOf(id);
                 assert.equal(share < 50, side === "canary", `${side} client ${id} placed by another key`);
             }
         }
