@@ -1,7 +1,17 @@
 // `npm run deploy -- <version>`: put a version on the idle pool and switch to it, in one
 // update (the graph orders deploy → gate → switch → verify), recorded with a message.
 import { Command } from "commander";
-import { Color, lastSuccessful, openStack, otherColor, releaseConfig, setConfig, up, updates } from "./stack";
+import {
+    Color,
+    StackLockedError,
+    lastSuccessful,
+    openStack,
+    otherColor,
+    releaseConfig,
+    setConfig,
+    up,
+    updates,
+} from "./stack";
 
 async function main(): Promise<void> {
     const program = new Command("deploy")
@@ -44,8 +54,12 @@ async function main(): Promise<void> {
         await up(stack, message);
     } catch (err) {
         console.error(
-            `deploy: the update failed and traffic stays on ${live}. The config now asks for ${idle} ${version}; ` +
-                `to drop it: pulumi config set activeColor ${live}`,
+            err instanceof StackLockedError
+                ? `deploy: refused by the stack's lock before anything changed; traffic stays on ${live}. ` +
+                      `The config asks for ${idle} ${version} meanwhile; run npm run deploy again once that ` +
+                      "update has ended (a killed one's lock: npm run recover)."
+                : `deploy: the update failed and traffic stays on ${live}. The config now asks for ` +
+                      `${idle} ${version}; to drop it: pulumi config set activeColor ${live}`,
         );
         throw err;
     }

@@ -2,15 +2,17 @@
 // laptop). A killed CLI leaves its language host, program and command plugin running, and the
 // host scripts they started; its lock stays; once in a while its last write leaves the stack
 // unreadable ("failed to load checkpoint: EOF"). This stops those processes by pid, repairs the
-// file backend, clears the lock, converges with `pulumi up`, and checks that the stack's outputs,
-// what nginx serves and a preview agree.
+// file backend, clears the lock (on a backend others share, such as PostgreSQL, only with
+// --cancel), converges with `pulumi up`, and checks that the stack's outputs, what nginx serves
+// and a preview agree.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
+import * as os from "node:os";
 import * as path from "node:path";
 import { Command } from "commander";
-import { PROJECT_DIR, openStack, up } from "./stack";
+import { type LockHolder, PROJECT_DIR, StackLockedError, backendProblem, backendUrl, openStack, up } from "./stack";
 
 export class RecoverError extends Error {}
 
@@ -205,6 +207,39 @@ export function pendingCreates(deployment: {
         .map((op) => String(op.resource?.urn));
 }
 
+/** Whether `pid` runs a pulumi CLI on this machine. */
+function runsPulumi(pid: number): boolean {
+    const argv0 = (readProc(String(pid), "cmdline") ?? "").split("\0")[0];
+    return alive(pid) && path.basename(argv0) === "pulumi";
+}
+
+/**
+ * What to do about a lock on a backend others share (PostgreSQL, a bucket): the lock may be a
+ * teammate's or CI's running update, so it is cleared only with --cancel; what this machine can
+ * see of the holder (its pid, when it is this host) helps the operator decide.
+ */
+export function lockedAdvice(
+    holders: readonly LockHolder[],
+    here = os.hostname(),
+    runsHere: (pid: number) => boolean = runsPulumi,
+): string {
+    const named = holders.map((h) => {
+        const seen =
+            h.host !== here
+                ? "another machine"
+                : runsHere(h.pid)
+                  ? "it still runs here: let it finish"
+                  : "no pulumi runs with that pid here any more";
+        return `${h.user}@${h.host} (pid ${h.pid}, since ${h.since}; ${seen})`;
+    });
+    return (
+        `the stack is locked by ${named.join(", ") || "another update"}, and pulumi up changed nothing. ` +
+        "On a shared backend recover does not clear a lock by itself: it may be a teammate's or CI's running " +
+        "update. If that update is over (a killed one: run npm run recover -- --cancel in its own clone, which " +
+        "also stops what it left running), clear the lock and converge with npm run recover -- --cancel."
+    );
+}
+
 function pulumi(args: string[]): { status: number; stdout: string; output: string } {
     const result = spawnSync("pulumi", [...args, "--non-interactive"], {
         cwd: PROJECT_DIR,
@@ -260,7 +295,10 @@ async function main(): Promise<void> {
     );
     await stop(found);
 
-    const backendDir = fileBackendDir(process.env.PULUMI_BACKEND_URL);
+    const url = backendUrl();
+    const problem = backendProblem(url);
+    if (problem) throw new RecoverError(problem);
+    const backendDir = fileBackendDir(url);
     if (backendDir) {
         for (const line of repairFileBackend(backendDir, project, opts.stack)) console.log(`Repaired: ${line}`);
     }
@@ -271,11 +309,6 @@ async function main(): Promise<void> {
         const cancel = pulumi(["cancel", "--yes", "--stack", opts.stack]);
         if (cancel.status !== 0) throw new RecoverError(`pulumi cancel failed: ${cancel.output}`);
         console.log("Cleared the stack's lock (pulumi cancel).");
-    } else if (!backendDir) {
-        console.log(
-            "Not cancelling: on this backend the lock may be someone else's update. If pulumi up says " +
-                "the stack is locked and no one else is updating it, run npm run recover -- --cancel.",
-        );
     }
 
     const exported = pulumi(["stack", "export", "--stack", opts.stack]);
@@ -293,7 +326,12 @@ async function main(): Promise<void> {
 
     const stack = await openStack(opts.stack);
     console.log("Converging: pulumi up");
-    await up(stack, "npm run recover: converge after a killed update");
+    try {
+        await up(stack, "npm run recover: converge after a killed update");
+    } catch (err) {
+        if (err instanceof StackLockedError) throw new RecoverError(lockedAdvice(err.holders));
+        throw err;
+    }
 
     const outputs = await stack.outputs();
     const recorded = String(outputs.activeColor?.value);

@@ -3,7 +3,18 @@
 // the config and runs `pulumi up`. When the pool to go back to was redeployed since, it says
 // so and only redeploys that release (to the idle pool, then switches) with --redeploy.
 import { Command } from "commander";
-import { Color, Deployed, lastSuccessful, openStack, otherColor, releaseConfig, setConfig, up, updates } from "./stack";
+import {
+    Color,
+    Deployed,
+    StackLockedError,
+    lastSuccessful,
+    openStack,
+    otherColor,
+    releaseConfig,
+    setConfig,
+    up,
+    updates,
+} from "./stack";
 
 export interface RollbackPlan {
     readonly target: Deployed;
@@ -115,11 +126,19 @@ async function main(): Promise<void> {
     try {
         await up(stack, plan.summary);
     } catch (err) {
-        console.error(
-            "rollback: the update failed; traffic stays where it was (the health gate or verification refused " +
-                "the switch). The stack config now asks for the rollback; run `pulumi preview --diff` to see it, " +
-                "fix the pool, and run npm run rollback again.",
-        );
+        if (err instanceof StackLockedError) {
+            // Nothing ran: another update (a teammate's, CI's, or a killed one's lock) holds the stack.
+            console.error(
+                "rollback: refused by the stack's lock before anything changed; traffic stays where it was. " +
+                    "Run npm run rollback again once that update has ended (a killed one's lock: npm run recover).",
+            );
+        } else {
+            console.error(
+                "rollback: the update failed; traffic stays where it was (the health gate or verification " +
+                    "refused the switch). The stack config now asks for the rollback; run `pulumi preview --diff` " +
+                    "to see it, fix the pool, and run npm run rollback again.",
+            );
+        }
         throw err;
     }
     console.log(`Rolled back in ${((Date.now() - started) / 1000).toFixed(1)} s: ${plan.summary}`);
