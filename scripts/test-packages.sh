@@ -12,6 +12,7 @@
 # dedicated app and nginx users, made by the scripts when the tests run as root. lego: the ACME
 # client the nginx host runs for certificates (the tests' CA, pebble, is built from Go modules).
 # prometheus: only promtool, Prometheus' own check of the metrics nginx serves.
+# postgresql: a throwaway server per test (test/support/postgres.ts) for the stack state a team shares.
 set -euo pipefail
 say() { printf '[packages] %s\n' "$*" >&2; }
 need=()
@@ -22,6 +23,8 @@ for pkg_bin in nginx:nginx curl:curl openssh-server:sshd iproute2:ip systemd:sys
 done
 # The no-reload switch mode loads nginx's Lua module (with its NDK dependency).
 [ -f /usr/lib/nginx/modules/ngx_http_lua_module.so ] || need+=(libnginx-mod-http-lua)
+# PostgreSQL's binaries are off PATH, under its major version.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing ${need[*]}"
