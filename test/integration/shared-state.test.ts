@@ -16,7 +16,7 @@ import { type Postgres, startPostgres } from "../support/postgres";
 
 const STACK = "shared";
 /** How long the slow release takes to become ready: time to act while an update holds the lock. */
-const SLOW_WARMUP_MS = 6000;
+const SLOW_WARMUP_MS = 8000;
 
 interface Run {
     readonly status: number;
@@ -334,17 +334,31 @@ describe("shared state in PostgreSQL: two clones operate one stack", function ()
         );
         assert.equal(exitedEarly, undefined, "clone A's update still ran when clone B's was refused");
 
+        // The operator scripts name the holder and say that nothing changed.
+        const rollbackAsked = Date.now();
+        const rollback = await npmRun("b", "rollback");
+        const rollbackRefusedAt = Date.now();
+        assert.equal(rollback.status, 1, rollback.output);
+        assert.match(rollback.output, /rollback: refused by the stack's lock before anything changed/);
+        assert.match(
+            rollback.output,
+            new RegExp(`rollback: the stack is locked by \\S+@\\S+ \\(pid ${first.child.pid}, since \\S+\\)`),
+        );
+        assert.equal(exitedEarly, undefined, "clone A's update still ran when the rollback was refused");
+
         const done = await first.exited;
         assert.equal(done.status, 0, `clone A's update succeeded:\n${first.output()}`);
-        assert.ok(done.at > refusedAt);
+        assert.ok(done.at > refusedAt && done.at > rollbackRefusedAt);
+        shareConfig("a", "b"); // B's refused rollback left its keys in B's file: B pulls again
         assert.deepEqual(await served(), { header: "blue", color: "blue", version: "1.1.0" });
         assert.deepEqual(locks(), [], "no lock is left");
         const recorded = history("b");
-        assert.equal(recorded.length, 3, "the refused update is not in the history");
+        assert.equal(recorded.length, 3, "the refused updates are not in the history");
         assert.equal(recorded[0].message, "deploy 1.1.0 to blue from clone A");
         assert.equal(recorded[0].result, "succeeded");
         measured.push(
-            `lock held ${lockedAfter} ms after clone A's up started; clone B's up refused in ${refusedAfter} ms; ` +
+            `lock held ${lockedAfter} ms after clone A's up started; clone B's up refused in ${refusedAfter} ms, ` +
+                `its npm run rollback in ${rollbackRefusedAt - rollbackAsked} ms; ` +
                 `clone A's update took ${done.at - since} ms`,
         );
     });
