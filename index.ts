@@ -13,9 +13,10 @@ import {
     stringOutput,
 } from "./components/deployState";
 import { recordedBakes, withBakes } from "./components/bakeRecord";
+import { FloatingAddress } from "./components/floatingAddress";
 import { HealthGate } from "./components/healthGate";
 import { type HookName, recordedHookRuns, withHookRuns } from "./components/hookResult";
-import { type AppHost, LOOPBACK, listenerAddress } from "./components/hosts";
+import { type AppHost, type HostsLayer, LOOPBACK, listenerAddress } from "./components/hosts";
 import { acmeBootstrapInput, nginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
 import { foreignProcesses, reconcileReason } from "./components/observe";
 import { describePlan } from "./components/plan";
@@ -24,6 +25,7 @@ import { Router } from "./components/router";
 import { type DeployState, checkSafety, recordedOutputs } from "./components/safety";
 import { SwitchHook } from "./components/switchHook";
 import { createHostsLayer } from "./components/targets";
+import { sshRouters, virtualIpOf } from "./components/targets/ssh/config";
 
 /** How long nginx may take to serve a new config and pass the smoke checks. */
 const VERIFY_TIMEOUT_SECONDS = 15;
@@ -47,12 +49,24 @@ async function main() {
 
     // Ask nginx what it serves, and who answers each host, where the program can: the records
     // may be stale, and nginx cannot tell the deployed app from another process on its port.
-    const observed = await hostsLayer.observeNginx({
-        internalUrl,
-        hosts: [...hosts.blue, ...hosts.green],
-        hostHeader: config.hostNames[0],
-        lastLoginAddress: stringOutput(lastOutputs.nginxLoginAddress),
-    });
+    // Every router is asked (at once); the first one's answer stands for the routers' where one is
+    // needed (the safety rules, the bakes), and any router that differs is drift.
+    const routers = hostsLayer.routers;
+    const lastLogins = lastLoginAddresses(lastOutputs, routers);
+    const observedRouters = await Promise.all(
+        routers.map((router) =>
+            hostsLayer.observeNginx(
+                {
+                    internalUrl,
+                    hosts: [...hosts.blue, ...hosts.green],
+                    hostHeader: config.hostNames[0],
+                    lastLoginAddress: lastLogins[router],
+                },
+                router,
+            ),
+        ),
+    );
+    const observed = observedRouters[0];
     const servedLive = observed?.live ?? previous?.liveColor;
     // The canary nginx runs now, where it could be asked, protects its pool as the records would.
     const served =
@@ -79,11 +93,14 @@ async function main() {
     const nginxConfig = renderNginxConfig(nginxInput);
     const nginxSettings = renderedSettings(nginxInput);
     const deployState: DeployState = { ...recorded, configId: nginxConfig.configId, nginx: nginxSettings };
-    const reconcile = reconcileReason(observed, previous, {
-        liveColor: live,
-        configId: nginxConfig.configId,
-        canaryPercent: config.canaryPercent,
-    });
+    const desired = { liveColor: live, configId: nginxConfig.configId, canaryPercent: config.canaryPercent };
+    const reconcile = routers
+        .map((router, i) => {
+            const reason = reconcileReason(observedRouters[i], previous, desired);
+            return reason && routers.length > 1 ? `${router}: ${reason}` : reason;
+        })
+        .filter(Boolean)
+        .join("; ");
     if (reconcile) void pulumi.log.warn(`${reconcile}: the switch will run again to make nginx agree.`);
     // A release goes live (the hooks run): the colour nginx served (or the records) differs, or
     // this is the stack's first update.
@@ -97,8 +114,11 @@ async function main() {
     void pulumi.log.info(describePlan({ previous, served: observed, next: deployState, reconcile, hooks: hooksToRun }));
 
     // Every host is checked before a deploy changes any of them.
+    // Several routers are all checked whenever the switch runs, before any of them changes.
+    const hashOf = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
     hostsLayer.checkReachable(
-        createHash("sha256").update(JSON.stringify(deployState.pools)).digest("hex").slice(0, 16),
+        hashOf(deployState.pools),
+        hashOf({ ...desired, reconcile, deployState, maintenance: config.maintenance }),
     );
 
     // What every check sends as Host: the primary name, or what clients of an unnamed listener use.
@@ -220,14 +240,29 @@ async function main() {
         },
         { dependsOn: [...pools[idle].deployments, ...(preSwitch ? [preSwitch.run] : [])] },
     );
+    // The routers' floating address, once every router serves (ssh target, virtualIp).
+    const vip = config.target === "ssh" ? virtualIpOf(config) : undefined;
+    const floating =
+        vip && config.target === "ssh"
+            ? new FloatingAddress("vip", {
+                  hostsLayer,
+                  routers: sshRouters(config).map((machine, i) => ({
+                      name: hostsLayer.routers[i],
+                      address: machine.address,
+                  })),
+                  virtualIp: vip,
+                  internalUrl,
+                  after: router.switched,
+              })
+            : undefined;
     // After the verified switch: its failure is a warning, traffic stays.
     const postSwitch = config.postSwitchCommand
-        ? hook("post-switch", config.postSwitchCommand, "warn", [router.nginx])
+        ? hook("post-switch", config.postSwitchCommand, "warn", [...router.switched])
         : undefined;
 
     // Outputs are recorded only when the whole update succeeded, so `deployState` and `nginx`
     // always describe what the pools and nginx really run (the safety rules read them next time).
-    const recordedAfterSwitch = pulumi.output(router.nginx.urn).apply(() => recordedOutputs(deployState));
+    const recordedAfterSwitch = router.done.apply(() => recordedOutputs(deployState));
     return {
         activeColor: live,
         liveVersion: releases[live].version,
@@ -241,24 +276,46 @@ async function main() {
             ]),
         ),
         lastSwitch: router.lastSwitch,
+        ...(floating ? { virtualAddress: floating.address } : {}),
         // The process each host's deploy started ("name=id ..."): the next update refuses to go on
         // while another process answers a live host. Recorded once the switch succeeded.
         instances: pulumi
-            .all([router.nginx.urn, pools.blue.instances, pools.green.instances])
+            .all([router.done, pools.blue.instances, pools.green.instances])
             .apply(([, blue, green]) => ({ blue, green })),
         // The next update asks nginx here before anything resolves the address again.
-        nginxLoginAddress: hostsLayer.nginxLoginAddress,
+        ...loginOutputs(hostsLayer),
         deployState: recordedAfterSwitch.deployState,
         nginx: recordedAfterSwitch.nginx,
         // Every hook run (the newest 100), for `npm run history`.
         hookRuns: pulumi
-            .all([router.nginx.urn, preSwitch?.result, postSwitch?.result])
+            .all([router.done, preSwitch?.result, postSwitch?.result])
             .apply(([, pre, post]) => withHookRuns(recordedRuns, [pre, post])),
         // The bakes' verdicts nginx's host kept until this update (the newest 100), for `npm run history`:
         // a failed bake's update records nothing, the next successful one records why it failed.
         bakes: pulumi
-            .output(router.nginx.urn)
+            .output(router.done)
             .apply(() => withBakes(recordedBakes(lastOutputs.bakes), observed?.bakes ?? [])),
+    };
+}
+
+/** Where the last update logged in to each router (its outputs), by router name. */
+function lastLoginAddresses(outputs: Record<string, unknown>, routers: readonly string[]) {
+    const recorded = outputs.routerLoginAddresses;
+    const byName: Record<string, string | undefined> =
+        recorded && typeof recorded === "object"
+            ? Object.fromEntries(Object.entries(recorded).map(([name, address]) => [name, stringOutput(address)]))
+            : {};
+    // nginxLoginAddress: the first router's, also from before routers could be several.
+    return { ...byName, [routers[0]]: byName[routers[0]] ?? stringOutput(outputs.nginxLoginAddress) };
+}
+
+/** The login addresses as outputs: the first router's as before, every router's where there are several. */
+function loginOutputs(hostsLayer: HostsLayer) {
+    const logins = hostsLayer.routerLoginAddresses;
+    if (!logins) return {};
+    return {
+        nginxLoginAddress: logins[hostsLayer.routers[0]],
+        ...(hostsLayer.routers.length > 1 ? { routerLoginAddresses: logins } : {}),
     };
 }
 

@@ -143,8 +143,13 @@ export interface HostsLayer {
     ): ShippedArtifact;
     /** Runs a script on a pool host. */
     onHost(name: string, host: AppHost, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun;
-    /** Runs a script on the nginx host. */
-    onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun;
+    /**
+     * The nginx hosts (routers), by name: "nginx" where there is one, "nginx-1", "nginx-2"... where
+     * there are several. The first runs the gate and is where a single router's commands always ran.
+     */
+    readonly routers: readonly string[];
+    /** Runs a script on a router (default: the first). */
+    onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions, router?: string): ScriptRun;
     /**
      * Resources every host command waits for: checks that every host can be reached before
      * any of them is changed. Empty where nothing can fail to connect.
@@ -152,10 +157,12 @@ export interface HostsLayer {
     readonly reachable: readonly pulumi.Resource[];
     /**
      * Registers the checks behind `reachable`; they run again whenever `trigger` changes: when
-     * anything on a pool host would change. (A switch changes only the nginx host, whose own
-     * commands fail naming it, before changing anything, if it cannot be reached.)
+     * anything on a pool host would change. (A single router's switch changes only that host, whose
+     * own commands fail naming it, before changing anything, if it cannot be reached.) Several
+     * routers' checks also run whenever `routersTrigger` changes (when the switch runs): one router
+     * that cannot be reached must stop the switch before any other router changes.
      */
-    checkReachable(trigger: string): void;
+    checkReachable(trigger: string, routersTrigger?: string): void;
     /** nginx's prefix directory on the nginx host. */
     readonly nginxPrefix: string;
     /** The login on the nginx host: it owns the prefix, and nginx's systemd unit runs nginx as it. */
@@ -167,15 +174,20 @@ export interface HostsLayer {
     /** Where clients reach the public listener: `publicAddress`, or the host's when that is 0.0.0.0. */
     publicHost(publicAddress: string): pulumi.Input<string>;
     /**
-     * Where the program logs in to the nginx host, recorded as an output so that the next update
-     * can ask nginx before this one's resources resolve it (aws: an Elastic IP). None on local.
+     * Where the program logs in to each router, by name, recorded as an output so that the next
+     * update can ask nginx before this one's resources resolve it (aws: Elastic IPs). None on local.
      */
-    readonly nginxLoginAddress?: pulumi.Input<string>;
+    readonly routerLoginAddresses?: Readonly<Record<string, pulumi.Input<string>>>;
     /**
-     * What nginx serves now, asked through its internal listener, and what each of `hosts`
-     * answers on /health, where the program can reach them; undefined where it cannot.
+     * What nginx serves now on `router`, asked through its internal listener, and what each of
+     * `hosts` answers on /health, where the program can reach them; undefined where it cannot.
      */
-    observeNginx(request: ObserveRequest): Promise<ObservedNginx | undefined>;
+    observeNginx(request: ObserveRequest, router: string): Promise<ObservedNginx | undefined>;
+}
+
+/** A router's name: "nginx" where it is the only one (as before routers could be several), else "nginx-N". */
+export function routerNames(count: number): string[] {
+    return count === 1 ? ["nginx"] : Array.from({ length: count }, (_, i) => `nginx-${i + 1}`);
 }
 
 /** How the nginx host reaches itself, on every target. */

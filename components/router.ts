@@ -1,9 +1,10 @@
 // The router (the nginx host): one switch command per update, so the rendered config and the
 // live colour are its inputs and `pulumi preview --diff` shows what will change.
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { AcmeConfig, Color, SwitchMode } from "./config";
 import type { HealthGate } from "./healthGate";
-import type { HostsLayer, ScriptRun } from "./hosts";
+import { type HostsLayer, routerNames } from "./hosts";
 import type { RenderedNginxConfig } from "./nginxConfig";
 import { SCRIPTS, declaredScript, hostScript } from "./scripts";
 import { parseSwitchResult } from "./switchResult";
@@ -75,6 +76,9 @@ export interface RouterArgs {
     readonly reconcile: string;
 }
 
+/** The confirmations' logins and their slack, beyond the slowest other router's switch. */
+const CONFIRM_MARGIN_SECONDS = 30;
+
 /** Bound on one request to the ACME CA (lego's whole run): a CA that hangs fails the update, it never blocks it. */
 const ACME_TIMEOUT_SECONDS = 120;
 
@@ -110,8 +114,13 @@ function tlsEnvironment(
 export class Router extends pulumi.ComponentResource {
     readonly liveColor: Color;
     readonly configId: string;
-    /** The switch command: its success means nginx serves `liveColor` with this config. */
-    readonly nginx: ScriptRun;
+    /**
+     * The switch's last steps: their success means nginx serves `liveColor` with this config, on
+     * every router (the switch; with several routers, each one's confirmation).
+     */
+    readonly switched: readonly pulumi.Resource[];
+    /** Resolves once every router switched and was confirmed (never, if any failed). */
+    readonly done: pulumi.Output<string[]>;
     /** When the live colour last changed, and to which colour: "2026-11-26T08:21:55Z green". */
     readonly lastSwitch: pulumi.Output<string>;
 
@@ -119,90 +128,85 @@ export class Router extends pulumi.ComponentResource {
         super("bluegreen:index:Router", name, {}, opts);
         this.liveColor = args.liveColor;
         this.configId = args.config.configId;
-        this.nginx = args.hostsLayer.onRouter(
-            `${name}-nginx`,
-            hostScript({
-                create: SCRIPTS.nginxSwitch,
-                update: true,
-                delete: SCRIPTS.nginxStop,
-                // Re-check, reload, old workers' retirement (bounded by the shutdown timeout), verify.
-                deadlineSeconds:
-                    (args.canary ? 2 : 1) * args.gate.timeoutSeconds +
-                    args.verifyTimeoutSeconds +
-                    args.shutdownTimeoutSeconds +
-                    120 +
-                    (args.bake?.seconds ?? 0) +
-                    // The lock's wait, lego, lego again for a forgotten account; a second apply and verify.
-                    (args.tls && "acme" in args.tls.certificate
-                        ? 3 * ACME_TIMEOUT_SECONDS + 2 * args.verifyTimeoutSeconds
-                        : 0),
-                environment: {
-                    // The gate's inputs: the switch checks the pool again with them right before it applies.
-                    ...args.gate.environment,
-                    NGINX_PREFIX: args.hostsLayer.nginxPrefix,
-                    BASE_DIR: args.hostsLayer.baseDir,
-                    ...(args.hostsLayer.nginxWorkerUser ? { NGINX_WORKER_USER: args.hostsLayer.nginxWorkerUser } : {}),
-                    NGINX_CONF: args.config.text,
-                    CONFIG_ID: args.config.configId,
-                    SWITCH_MODE: args.switchMode,
-                    LIVE_COLOR: args.liveColor,
-                    VERIFY_URL: args.verifyUrl,
-                    INTERNAL_URL: args.internalUrl,
-                    SMOKE_PATHS: args.smokePaths.join(" "),
-                    VERIFY_TIMEOUT_SECONDS: String(args.verifyTimeoutSeconds),
-                    SHUTDOWN_TIMEOUT_SECONDS: String(args.shutdownTimeoutSeconds),
-                    RECONCILE: args.reconcile,
-                    ...(args.retiring
-                        ? { RETIRED_HOSTS: args.retiring.hosts, DRAIN_TOKEN: pulumi.secret(args.retiring.drainToken) }
-                        : {}),
-                    ...(args.bake
-                        ? {
-                              BAKE_SECONDS: String(args.bake.seconds),
-                              BAKE_MAX_5XX_PERCENT: String(args.bake.max5xxPercent),
-                              BAKE_MAX_P99_MS: String(args.bake.maxP99Ms),
-                              BAKE_MIN_REQUESTS: String(args.bake.minRequests),
-                          }
-                        : {}),
-                    // "green 10", or off: what nginx's /bluegreen/canary holds once the switch is done.
-                    CANARY: args.canary ? `${args.canary.color} ${args.canary.percent}` : "off",
-                    ...(args.canary
-                        ? {
-                              CANARY_HOSTS: args.canary.gate.environment.HOSTS,
-                              CANARY_VERSION: args.canary.gate.environment.EXPECT_VERSION,
-                              CANARY_INSTANCES: args.canary.gate.environment.INSTANCES,
-                          }
-                        : {}),
-                    MAINTENANCE: args.maintenance.on ? "on" : "off",
-                    MAINTENANCE_PAGE: args.maintenance.page,
-                    SUPERVISOR: args.hostsLayer.supervisor,
-                    ...(args.tls
-                        ? {
-                              ...tlsEnvironment(args.tls.certificate, args.hostsLayer),
-                              VERIFY_TLS_PORT: String(args.tls.port),
-                              ...(args.tls.redirect ? { HTTPS_REDIRECT: "true" } : {}),
-                          }
-                        : {}),
-                    // Where systemd runs, nginx is started through this unit (enabled at boot).
-                    NGINX_UNIT_TEXT: render("systemd/bluegreen-nginx.service.hbs", {
-                        prefix: args.hostsLayer.nginxPrefix,
-                        user: args.hostsLayer.nginxUser,
-                        // systemd's own margin over nginx's graceful quit.
-                        stopTimeoutSeconds: args.shutdownTimeoutSeconds + 5,
-                    }),
+        const routers = args.hostsLayer.routers;
+        const several = routers.length > 1;
+        // Re-check, reload, old workers' retirement (bounded by the shutdown timeout), verify.
+        const deadlineSeconds =
+            (args.canary ? 2 : 1) * args.gate.timeoutSeconds +
+            args.verifyTimeoutSeconds +
+            args.shutdownTimeoutSeconds +
+            120 +
+            (args.bake?.seconds ?? 0) +
+            // The lock's wait, lego, lego again for a forgotten account; a second apply and verify.
+            (args.tls && "acme" in args.tls.certificate ? 3 * ACME_TIMEOUT_SECONDS + 2 * args.verifyTimeoutSeconds : 0);
+        const environment = this.switchEnvironment(args);
+        // Several routers: each switches (in parallel), then each is confirmed once all have. One
+        // that is not confirmed in time (another router failed, the operator's machine went away)
+        // goes back to what it served on its own: a switch never leaves the routers split.
+        const confirmSeconds = confirmWindowSeconds(args);
+        const switches = routers.map((router, i) =>
+            args.hostsLayer.onRouter(
+                several ? `${name}-${router}` : `${name}-nginx`,
+                hostScript({
+                    create: SCRIPTS.nginxSwitch,
+                    update: true,
+                    delete: SCRIPTS.nginxStop,
+                    deadlineSeconds,
+                    environment: {
+                        ...environment,
+                        ...(several
+                            ? {
+                                  ROUTER_NAME: router,
+                                  CONFIRM_SECONDS: String(confirmSeconds),
+                                  // Removed hosts are drained once: by the first router (its confirmation).
+                                  ...(i > 0 ? { RETIRED_HOSTS: "", DRAIN_TOKEN: "" } : {}),
+                              }
+                            : {}),
+                    },
+                }),
+                {
+                    parent: this,
+                    dependsOn: [
+                        args.gate.check,
+                        ...(args.canary ? [args.canary.gate.check] : []),
+                        ...args.hostsLayer.reachable,
+                    ],
+                    // The first router's switch keeps its name's history when routers are added or removed.
+                    aliases: i === 0 ? [{ name: several ? `${name}-nginx` : `${name}-${routerNames(2)[0]}` }] : [],
                 },
-            }),
-            {
-                parent: this,
-                dependsOn: [
-                    args.gate.check,
-                    ...(args.canary ? [args.canary.gate.check] : []),
-                    ...args.hostsLayer.reachable,
-                ],
-            },
+                router,
+            ),
         );
+        const confirmations = several
+            ? routers.map((router, i) =>
+                  args.hostsLayer.onRouter(
+                      `${name}-${router}-confirm`,
+                      hostScript({
+                          create: SCRIPTS.nginxConfirm,
+                          update: true,
+                          environment: {
+                              NGINX_PREFIX: args.hostsLayer.nginxPrefix,
+                              ROUTER_NAME: router,
+                              ROUTERS: routers.join(" "),
+                              ...(i === 0 && args.retiring
+                                  ? { DRAIN_TOKEN: pulumi.secret(args.retiring.drainToken) }
+                                  : {}),
+                              // Runs again whenever any router's switch ran: each switch's output is new then.
+                              SWITCHED: pulumi.all(switches.map((s) => s.stdout)).apply((outs) => hashOf(outs)),
+                          },
+                      }),
+                      { parent: this, dependsOn: switches },
+                      router,
+                  ),
+              )
+            : [];
+        const first = switches[0];
+        this.switched = several ? confirmations : switches;
+        this.done = pulumi.all(this.switched.map((r) => r.urn));
         // No output at all only where nothing ran (the unit tests' mocks); any other output must carry the result.
-        const switched = this.nginx.stdout.apply((out) => (out ? parseSwitchResult(out) : undefined));
-        this.lastSwitch = switched.apply((r) => r?.lastSwitch ?? "unknown");
+        const switched = first.stdout.apply((out) => (out ? parseSwitchResult(out) : undefined));
+        // Recorded once every router is confirmed.
+        this.lastSwitch = pulumi.all([switched, this.done]).apply(([r]) => r?.lastSwitch ?? "unknown");
         // What the bake saw, in the update's log, once: by the update that baked (a switch, or a
         // canary's larger share, which leaves lastSwitch as it was).
         switched.apply((result) => {
@@ -214,4 +218,83 @@ export class Router extends pulumi.ComponentResource {
         });
         this.registerOutputs({ lastSwitch: this.lastSwitch });
     }
+
+    /** What every router's switch takes (the same on each). */
+    private switchEnvironment(args: RouterArgs) {
+        return {
+            // The gate's inputs: the switch checks the pool again with them right before it applies.
+            ...args.gate.environment,
+            NGINX_PREFIX: args.hostsLayer.nginxPrefix,
+            BASE_DIR: args.hostsLayer.baseDir,
+            ...(args.hostsLayer.nginxWorkerUser ? { NGINX_WORKER_USER: args.hostsLayer.nginxWorkerUser } : {}),
+            NGINX_CONF: args.config.text,
+            CONFIG_ID: args.config.configId,
+            SWITCH_MODE: args.switchMode,
+            LIVE_COLOR: args.liveColor,
+            VERIFY_URL: args.verifyUrl,
+            INTERNAL_URL: args.internalUrl,
+            SMOKE_PATHS: args.smokePaths.join(" "),
+            VERIFY_TIMEOUT_SECONDS: String(args.verifyTimeoutSeconds),
+            SHUTDOWN_TIMEOUT_SECONDS: String(args.shutdownTimeoutSeconds),
+            RECONCILE: args.reconcile,
+            ...(args.retiring
+                ? { RETIRED_HOSTS: args.retiring.hosts, DRAIN_TOKEN: pulumi.secret(args.retiring.drainToken) }
+                : {}),
+            ...(args.bake
+                ? {
+                      BAKE_SECONDS: String(args.bake.seconds),
+                      BAKE_MAX_5XX_PERCENT: String(args.bake.max5xxPercent),
+                      BAKE_MAX_P99_MS: String(args.bake.maxP99Ms),
+                      BAKE_MIN_REQUESTS: String(args.bake.minRequests),
+                  }
+                : {}),
+            // "green 10", or off: what nginx's /bluegreen/canary holds once the switch is done.
+            CANARY: args.canary ? `${args.canary.color} ${args.canary.percent}` : "off",
+            ...(args.canary
+                ? {
+                      CANARY_HOSTS: args.canary.gate.environment.HOSTS,
+                      CANARY_VERSION: args.canary.gate.environment.EXPECT_VERSION,
+                      CANARY_INSTANCES: args.canary.gate.environment.INSTANCES,
+                  }
+                : {}),
+            MAINTENANCE: args.maintenance.on ? "on" : "off",
+            MAINTENANCE_PAGE: args.maintenance.page,
+            SUPERVISOR: args.hostsLayer.supervisor,
+            ...(args.tls
+                ? {
+                      ...tlsEnvironment(args.tls.certificate, args.hostsLayer),
+                      VERIFY_TLS_PORT: String(args.tls.port),
+                      ...(args.tls.redirect ? { HTTPS_REDIRECT: "true" } : {}),
+                  }
+                : {}),
+            // Where systemd runs, nginx is started through this unit (enabled at boot).
+            NGINX_UNIT_TEXT: render("systemd/bluegreen-nginx.service.hbs", {
+                prefix: args.hostsLayer.nginxPrefix,
+                user: args.hostsLayer.nginxUser,
+                // systemd's own margin over nginx's graceful quit.
+                stopTimeoutSeconds: args.shutdownTimeoutSeconds + 5,
+            }),
+        };
+    }
+}
+
+/**
+ * How long a router that switched waits for its confirmation before it goes back: every other
+ * router's switch runs meanwhile, from the same start, and may take its gate's re-check, its old
+ * workers' retirement, its verification and its bake; then the confirmations' logins.
+ */
+export function confirmWindowSeconds(
+    args: Pick<RouterArgs, "gate" | "canary" | "verifyTimeoutSeconds" | "shutdownTimeoutSeconds" | "bake">,
+): number {
+    return (
+        (args.canary ? 2 : 1) * args.gate.timeoutSeconds +
+        args.verifyTimeoutSeconds +
+        args.shutdownTimeoutSeconds +
+        (args.bake?.seconds ?? 0) +
+        CONFIRM_MARGIN_SECONDS
+    );
+}
+
+function hashOf(texts: readonly string[]): string {
+    return createHash("sha256").update(JSON.stringify(texts)).digest("hex").slice(0, 16);
 }

@@ -114,6 +114,7 @@ export const SCRIPTS = {
             "nginx-lib.sh",
             "nginx-modules.sh",
             "gate-lib.sh",
+            "confirm-lib.sh",
             "switch-lib.sh",
             "bake-lib.sh",
             "acme-lib.sh",
@@ -154,9 +155,17 @@ export const SCRIPTS = {
                 "CANARY_HOSTS",
                 "CANARY_VERSION",
                 "CANARY_INSTANCES",
+                "ROUTER_NAME",
+                "CONFIRM_SECONDS",
             ],
         },
     ),
+    /** Several routers: confirms one's switch once all have switched (its watchdog stops). */
+    nginxConfirm: declare("nginx-confirm.sh", ["confirm-lib.sh"], {
+        required: ["NGINX_PREFIX", "ROUTER_NAME", "ROUTERS"],
+        optional: ["DRAIN_TOKEN"],
+        triggers: ["SWITCHED"],
+    }),
     /**
      * Renews the ACME certificate when due (installed on the nginx host as acme/renew by the switch,
      * with the switch's environment in acme/renew.env; run by its timer or by hand).
@@ -199,6 +208,13 @@ export const SCRIPTS = {
         required: [...NGINX, "SHUTDOWN_TIMEOUT_SECONDS"],
         optional: [NGINX_BIN, "SUPERVISOR", "NGINX_UNIT_TEXT"],
     }),
+    /** The routers' floating address: keepalived's config, started or reloaded (floatingAddress.ts). */
+    keepalived: declare("keepalived.sh", [], {
+        required: ["BASE_DIR", "ROUTER_NAME", "KEEPALIVED_CONF", "VIRTUAL_ADDRESS"],
+        optional: ["SUPERVISOR", "KEEPALIVED_UNIT_TEXT"],
+    }),
+    /** Stops a router's keepalived (virtualIp removed, or the router taken out). */
+    keepalivedStop: declare("keepalived-stop.sh", [], { required: ["BASE_DIR", "ROUTER_NAME"] }),
     /** Before any change over SSH: the host answers, accepts the variables, has what its role needs. */
     checkHost: declare("remote/check-host.sh", ["nginx-modules.sh"], {
         required: ["HOST_NAME", "ROLE", "REMOTE_DIR", "SWITCH_MODE"],

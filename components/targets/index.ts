@@ -6,6 +6,7 @@ import type { HostsLayer } from "../hosts";
 import { privateDirProblem } from "../privateDir";
 import { resolvedPath } from "../projectPath";
 import { LocalHosts } from "./local/hosts";
+import { sshRouters, virtualIpOf } from "./ssh/config";
 import { SshHosts, checkAgentSocket } from "./ssh/hosts";
 
 export async function createHostsLayer(config: ProgramConfig): Promise<HostsLayer> {
@@ -29,7 +30,9 @@ export async function createHostsLayer(config: ProgramConfig): Promise<HostsLaye
         case "ssh":
             await checkAgentSocket();
             return new SshHosts({
-                nginx: config.nginxSshHost,
+                routers: sshRouters(config),
+                // Clients reach the routers at the floating address, where there is one.
+                publicHost: virtualIpOf(config)?.address,
                 pools: { blue: config.blueSshHosts, green: config.greenSshHosts },
                 defaultUser: config.sshUser,
                 privateKey: config.sshPrivateKey,

@@ -8,10 +8,12 @@
 need SWITCH_MODE
 # optional: RECONCILE MAINTENANCE MAINTENANCE_PAGE RETIRED_HOSTS DRAIN_TOKEN
 # optional: CANARY CANARY_HOSTS CANARY_VERSION CANARY_INSTANCES
+# optional: ROUTER_NAME CONFIRM_SECONDS
 
 prepare_prefix
 # One certificate change at a time: the host's renewal timer waits for this switch, and it for a renewal.
 if acme_enabled; then acme_lock; fi
+expire_unconfirmed
 [ -z "${RECONCILE:-}" ] || log "Reconciling: $RECONCILE"
 maintenance=${MAINTENANCE:-off} # switch-lib.sh's: what this switch wants
 canary=${CANARY:-off}
@@ -87,8 +89,16 @@ if problem=$(verify); then
             restore "$bake_summary"
         fi
     fi
-    [ ${#retired_live[@]} -eq 0 ] || drain_retired "${DRAIN_TOKEN:-}" "${retired_live[@]}"
-    record_live
+    if confirming; then
+        # Drained once every router sends them nothing: after the confirmation.
+        # shellcheck disable=SC2154 # switch-lib.sh's
+        last_switch_before=$(cat "$last_switch_file" 2>/dev/null || true)
+        record_live
+        await_confirmation "$last_switch_before" "${retired_live[@]}"
+    else
+        [ ${#retired_live[@]} -eq 0 ] || drain_retired "${DRAIN_TOKEN:-}" "${retired_live[@]}"
+        record_live
+    fi
     if acme_enabled; then acme_after_switch; else remove_renewal; fi
     report_switched "$started" "$config_done" "$live_done" "$verified" "$bake_summary"
     exit 0

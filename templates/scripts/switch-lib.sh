@@ -400,6 +400,41 @@ restore_colour() {
     fi
 }
 
+# await_confirmation LAST_SWITCH_BEFORE RETIRED...: one of several routers (confirm-lib.sh), switched
+# and recorded: it waits for its confirmation in a watchdog of its own, which outlives this script
+# (it holds none of its files, locks or output) and, unconfirmed after CONFIRM_SECONDS (or woken by
+# a later switch), puts back what nginx served before, the records with it, as a failed switch would.
+# shellcheck disable=SC2154 # unconfirmed, expired, unconfirmed_pid: confirm-lib.sh's, in front of this file
+await_confirmation() {
+    local last_switch_before=$1 sleeper
+    shift
+    printf '%s\n%s\n' "switched to $LIVE_COLOR (config $CONFIG_ID) at $(date -u +%H:%M:%SZ)" \
+        "$*" >"$unconfirmed"
+    (
+        exec </dev/null >>"$NGINX_PREFIX/logs/confirm.log" 2>&1 9>&-
+        trap 'kill "$sleeper" 2>/dev/null || true' USR1 TERM
+        sleep "$CONFIRM_SECONDS" &
+        sleeper=$!
+        wait "$sleeper" || true
+        mv -f "$unconfirmed" "$expired" 2>/dev/null || exit 0
+        echo "not confirmed within $CONFIRM_SECONDS s, it went back to ${previous_live:-nothing}" \
+            "at $(date -u +%H:%M:%SZ)" >>"$expired"
+        body=$(mktemp)
+        headers=$(mktemp)
+        trap 'rm -f "$body" "$headers"' EXIT
+        [ -z "$previous_live" ] || write_atomic "$live_file" "$previous_live"
+        if [ -n "$last_switch_before" ]; then
+            printf '%s\n' "$last_switch_before" >"$last_switch_file"
+        else
+            rm -f "$last_switch_file"
+        fi
+        restore "${ROUTER_NAME:-this router} was not confirmed within $CONFIRM_SECONDS s"
+    ) &
+    echo $! >"$unconfirmed_pid"
+    log "Waiting for the other routers: unconfirmed after $CONFIRM_SECONDS s, ${ROUTER_NAME:-this router}" \
+        "goes back to ${previous_live:-nothing} on its own"
+}
+
 # prepare_prefix: the prefix's directories, and scratch files removed on exit. Before anything
 # changes: nginx about to start under its unit, as this login, must be able to write the prefix.
 prepare_prefix() {
@@ -537,27 +572,6 @@ write_maintenance_page() {
 
 # apply_maintenance (no-reload mode): maintenance on or off in nginx's shared memory, no reload.
 apply_maintenance() { apply_control maintenance "$maintenance" "Maintenance $maintenance without a reload"; }
-
-# drain_retired TOKEN NAME=ADDRESS:PORT...: asks each host to drain (POST /health/drain, the
-# contract's), all at once. An app that refuses is reported and left to its delete's SIGTERM.
-drain_retired() {
-    local token=$1 host
-    shift
-    for host in "$@"; do
-        (
-            local name=${host%%=*} address=${host#*=} status
-            # The token reaches curl on its standard input, never its command line.
-            status=$(fetch "http://$address/health/drain" /dev/null -X POST -H @- <<<"Authorization: Bearer $token")
-            case $status in
-                2??) log "Draining $name ($address), which this update removes: POST /health/drain answered $status" ;;
-                *) log "warning: $name ($address), which this update removes, did not start draining (POST" \
-                    "/health/drain answered $status): its delete stops it (SIGTERM); until then nginx's old" \
-                    "workers may cut its sockets after worker_shutdown_timeout" ;;
-            esac
-        ) &
-    done
-    wait
-}
 
 # apply_live_color (no-reload mode): set the colour in nginx's shared memory, no reload.
 apply_live_color() { apply_control live "$LIVE_COLOR" "Switching to $LIVE_COLOR without a reload"; }

@@ -233,11 +233,13 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         const outputs = await stack.stack.outputs();
         assert.equal(outputs.nginxLoginAddress?.value, lab!.hosts.nginx.address, "the login address is recorded");
         const awsLike = new SshHosts({
-            nginx: {
-                address: "10.255.0.1",
-                connectAddress: pulumi.output(lab!.hosts.nginx.address),
-                hostKey: lab!.hosts.nginx.hostKey,
-            },
+            routers: [
+                {
+                    address: "10.255.0.1",
+                    connectAddress: pulumi.output(lab!.hosts.nginx.address),
+                    hostKey: lab!.hosts.nginx.hostKey,
+                },
+            ],
             pools: { blue: [], green: [] },
             defaultUser: "root",
             privateKey: pulumi.output(lab!.privateKey),
@@ -249,7 +251,11 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
             switchMode: "reload",
         });
         const internalUrl = "http://127.0.0.1:8081";
-        assert.equal(await awsLike.observeNginx({ internalUrl, hosts: [] }), undefined, "nothing to ask at first");
+        assert.equal(
+            await awsLike.observeNginx({ internalUrl, hosts: [] }, "nginx"),
+            undefined,
+            "nothing to ask at first",
+        );
         // Each pool host's /health, asked from the nginx host in the same login: what the check for
         // another process on a live port compares with the recorded instance ids.
         const poolHosts = MACHINES.slice(1).map((name) => ({
@@ -261,12 +267,15 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
             workDir: "",
             user: "",
         }));
-        const asked = await awsLike.observeNginx({
-            internalUrl,
-            hosts: poolHosts,
-            hostHeader: NAME,
-            lastLoginAddress: lab!.hosts.nginx.address,
-        });
+        const asked = await awsLike.observeNginx(
+            {
+                internalUrl,
+                hosts: poolHosts,
+                hostHeader: NAME,
+                lastLoginAddress: lab!.hosts.nginx.address,
+            },
+            "nginx",
+        );
         assert.equal(asked?.live, idle);
         for (const { name } of poolHosts) {
             assert.equal(asked?.hosts?.[name]?.status, 200, `${name}: ${JSON.stringify(asked?.hosts?.[name])}`);

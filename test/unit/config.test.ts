@@ -25,12 +25,6 @@ describe("config validation", () => {
         const missing = problemsOf({ activeColor: "blue", target: "ssh", drainToken: TOKEN });
         assert.ok(
             missing.some((p) =>
-                /bluegreen:nginxSshHost is not set\. Fix: pulumi config set --path 'nginxSshHost.address'/.test(p),
-            ),
-            missing.join("\n"),
-        );
-        assert.ok(
-            missing.some((p) =>
                 /bluegreen:sshPrivateKey is not set\. Fix: pulumi config set --secret sshPrivateKey/.test(p),
             ),
             missing.join("\n"),
@@ -67,6 +61,52 @@ describe("config validation", () => {
         );
         const typo = problemsOf({ ...ssh, nginxSshHost: JSON.stringify({ adress: "10.0.0.10" }) });
         assert.match(typo.join("\n"), /bluegreen:nginxSshHost has the invalid value/);
+        // The routers: one machine (nginxSshHost) or a list (nginxSshHosts), never neither nor both.
+        const { nginxSshHost, ...noRouter } = ssh;
+        assert.match(
+            problemsOf(noRouter).join("\n"),
+            /bluegreen:nginxSshHost is not set \(nor nginxSshHosts\).*Fix: pulumi config set --path 'nginxSshHost/,
+        );
+        const routers = JSON.stringify([{ address: "10.0.0.10" }, { address: "10.0.0.11" }]);
+        const two = parseConfig("bluegreen", { ...noRouter, nginxSshHosts: routers });
+        assert.ok(two.target === "ssh");
+        assert.deepEqual(
+            two.nginxSshHosts.map((h) => h.address),
+            ["10.0.0.10", "10.0.0.11"],
+        );
+        assert.match(
+            problemsOf({ ...ssh, nginxSshHosts: routers }).join("\n"),
+            /bluegreen:nginxSshHost and bluegreen:nginxSshHosts are both set.*Fix: pulumi config rm nginxSshHost/,
+        );
+        const logins = JSON.stringify([{ address: "10.0.0.10" }, { address: "10.0.0.11", user: "deploy" }]);
+        assert.match(
+            problemsOf({ ...noRouter, nginxSshHosts: logins }).join("\n"),
+            /bluegreen:nginxSshHosts logs in as root and deploy/,
+        );
+        const routerInPool = JSON.stringify([{ address: "10.0.0.10" }, { address: "10.0.1.11" }]);
+        assert.match(
+            problemsOf({ ...noRouter, nginxSshHosts: routerInPool }).join("\n"),
+            /bluegreen:blueSshHosts lists 10\.0\.1\.11, which nginxSshHosts lists too/,
+        );
+        assert.ok(nginxSshHost);
+        // A floating address: several routers by IPv4 address, root on each, an address of its own.
+        const vip = JSON.stringify({ address: "10.0.0.100" });
+        assert.doesNotThrow(() => parseConfig("bluegreen", { ...noRouter, nginxSshHosts: routers, virtualIp: vip }));
+        assert.match(problemsOf({ ...ssh, virtualIp: vip }).join("\n"), /bluegreen:virtualIp is set with one router/);
+        assert.match(
+            problemsOf({ ...noRouter, nginxSshHosts: routers, virtualIp: vip, sshUser: "deploy" }).join("\n"),
+            /bluegreen:virtualIp needs keepalived to run as root on the routers, which log in as deploy/,
+        );
+        const named = JSON.stringify([{ address: "10.0.0.10" }, { address: "router-2.internal" }]);
+        assert.match(
+            problemsOf({ ...noRouter, nginxSshHosts: named, virtualIp: vip }).join("\n"),
+            /bluegreen:nginxSshHosts names router-2\.internal: with virtualIp/,
+        );
+        const taken = JSON.stringify({ address: "10.0.0.11" });
+        assert.match(
+            problemsOf({ ...noRouter, nginxSshHosts: routers, virtualIp: taken }).join("\n"),
+            /bluegreen:virtualIp is 10\.0\.0\.11, which a machine of the stack already has/,
+        );
         const badKey = problemsOf({ ...ssh, sshPrivateKey: "not a key" });
         assert.match(badKey.join("\n"), /bluegreen:sshPrivateKey has the invalid value \(secret, not shown\)/);
         assert.doesNotMatch(badKey.join("\n"), /not a key/);

@@ -180,6 +180,45 @@ describe("the program's resource graph (mocks)", () => {
         assert.equal(env(deploy, "reach-nginx").RUN_AS, undefined);
     });
 
+    it("several routers: each checked, switched and confirmed, the first as the single router was", async () => {
+        const ssh = {
+            ...BASE,
+            target: "ssh",
+            sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----",
+            nginxSshHosts: '[{"address":"10.0.0.10"},{"address":"10.0.0.11"}]',
+            blueSshHosts: '[{"address":"10.0.1.11"}]',
+            greenSshHosts: '[{"address":"10.0.2.11"}]',
+            sshUser: "deploy",
+        };
+        const { resources, outputs } = await runProgram(ssh);
+        const commands = names(resources, "command:remote:Command");
+        for (const name of ["reach-nginx-1", "reach-nginx-2", "router-nginx-1", "router-nginx-2"])
+            assert.ok(commands.includes(name), `${name} in ${commands.join(", ")}`);
+        assert.ok(commands.includes("router-nginx-1-confirm") && commands.includes("router-nginx-2-confirm"));
+        assert.ok(!commands.includes("router-nginx") && !commands.includes("reach-nginx"), "no single router");
+        const [first, second] = [env(resources, "router-nginx-1"), env(resources, "router-nginx-2")];
+        assert.equal(first.NGINX_CONF, second.NGINX_CONF, "every router serves the same config");
+        assert.deepEqual([first.ROUTER_NAME, second.ROUTER_NAME], ["nginx-1", "nginx-2"]);
+        // Unconfirmed, a router goes back after the slowest other switch could have ended (gate 60 s,
+        // verify 15 s, shutdown, a margin): never before.
+        assert.ok(Number(first.CONFIRM_SECONDS) >= 60 + 15 + 30, first.CONFIRM_SECONDS);
+        assert.equal(first.CONFIRM_SECONDS, second.CONFIRM_SECONDS);
+        assert.equal(env(resources, "router-nginx-2-confirm").ROUTERS, "nginx-1 nginx-2");
+        // Each router's reach check runs again whenever the switch would: a new colour changes it.
+        const green = (await runProgram({ ...ssh, activeColor: "green" })).resources;
+        for (const router of ["reach-nginx-1", "reach-nginx-2"])
+            assert.notEqual(env(green, router).CHECK_TRIGGER, env(resources, router).CHECK_TRIGGER, router);
+        assert.equal(env(green, "reach-blue-1").CHECK_TRIGGER, env(resources, "reach-blue-1").CHECK_TRIGGER);
+        assert.deepEqual(outputs.routerLoginAddresses, { "nginx-1": "10.0.0.10", "nginx-2": "10.0.0.11" });
+        assert.equal(outputs.nginxLoginAddress, "10.0.0.10");
+        // One router: as before, no confirmation.
+        const single = await runProgram({ ...ssh, nginxSshHosts: "", nginxSshHost: '{"address":"10.0.0.10"}' });
+        const singleCommands = names(single.resources, "command:remote:Command");
+        assert.ok(singleCommands.includes("router-nginx"));
+        assert.ok(!singleCommands.some((n) => n.endsWith("-confirm")), singleCommands.join(", "));
+        assert.equal(env(single.resources, "router-nginx").CONFIRM_SECONDS, undefined);
+    });
+
     it("activeColor: purple is refused before any resource is registered", async () => {
         const message = await refusal({ ...BASE, activeColor: "purple" });
         assert.match(message, /bluegreen:activeColor has the invalid value "purple": must be one of blue, green/);

@@ -41,6 +41,8 @@ export class LocalHosts implements HostsLayer {
     private readonly appUser = appUser(LOGIN);
     readonly baseDir: string;
     readonly reachable: readonly pulumi.Resource[] = [];
+    /** One nginx, on this machine. */
+    readonly routers = ["nginx"] as const;
 
     constructor(private readonly args: LocalHostsArgs) {
         this.nginxPrefix = path.join(args.stateDir, "nginx");

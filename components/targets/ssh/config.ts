@@ -22,6 +22,8 @@ export const HOST_KEY =
     /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]{32,1024}={0,2}( [A-Za-z0-9@._+-]{0,100})?$/;
 
 const PORT_RANGE = { message: "port must be 1 to 65535" };
+/** Routers switched as one: each is a switch to wait for, and a VRRP peer. */
+export const MAX_ROUTERS = 5;
 
 /** One machine reached over SSH. */
 const sshHost = z
@@ -47,6 +49,27 @@ const sshHost = z
 export type SshHost = z.infer<typeof sshHost>;
 const SSH_HOST_HELP =
     'an object {"address": "10.0.1.11", "port": 22, "user": "deploy", "hostKey": "ssh-ed25519 AAAA..."} ' +
+    "(only address is required)";
+
+/** The routers' floating address (keepalived, VRRP): clients keep one address when a router dies. */
+const virtualIp = z
+    .object({
+        address: z.string().regex(IPV4, { message: "address must be an IPv4 address" }),
+        /** Of the routers' network: the address is added as address/prefixLength. */
+        prefixLength: z.number().int().min(8).max(32).optional(),
+        /** The routers' interface on that network (the same name on each). */
+        interface: z
+            .string()
+            .regex(/^[A-Za-z0-9_.-]{1,15}$/, { message: "interface must be an interface name such as eth0" })
+            .optional(),
+        /** VRRP's id of this group of routers: unique among the VRRP groups of the network. */
+        virtualRouterId: z.number().int().min(1).max(255).optional(),
+    })
+    .strict();
+export type VirtualIp = Required<z.infer<typeof virtualIp>>;
+export const VIRTUAL_IP_DEFAULTS = { prefixLength: 24, interface: "eth0", virtualRouterId: 51 } as const;
+const VIRTUAL_IP_HELP =
+    'an object {"address": "10.0.0.100", "prefixLength": 24, "interface": "eth0", "virtualRouterId": 51} ' +
     "(only address is required)";
 
 export const SUPERVISORS = ["auto", "systemd", "process"] as const;
@@ -94,8 +117,27 @@ export const SSH_KEYS = {
     blueSshHosts: key(hostList, "pulumi config set --path 'blueSshHosts[0].address' 10.0.1.11", []),
     /** The green pool's machines. */
     greenSshHosts: key(hostList, "pulumi config set --path 'greenSshHosts[0].address' 10.0.2.11", []),
-    /** The nginx machine (the gate and the switch run there). */
-    nginxSshHost: key(json(sshHost, SSH_HOST_HELP), "pulumi config set --path 'nginxSshHost.address' 10.0.0.10"),
+    /** The nginx machine (the gate and the switch run there), where there is one. */
+    nginxSshHost: key(
+        json(sshHost.nullable(), SSH_HOST_HELP),
+        "pulumi config set --path 'nginxSshHost.address' 10.0.0.10",
+        null,
+    ),
+    /**
+     * Several nginx machines (routers), switched as one: instead of nginxSshHost. The first runs
+     * the gate; clients reach them through one address (virtualIp) or a load balancer of their own.
+     */
+    nginxSshHosts: key(
+        json(z.array(sshHost).max(MAX_ROUTERS), `a JSON list of up to ${MAX_ROUTERS} of ${SSH_HOST_HELP}`),
+        "pulumi config set --path 'nginxSshHosts[1].address' 10.0.0.11",
+        [],
+    ),
+    /** The routers' floating address (keepalived on each router): see docs/routers.md. */
+    virtualIp: key(
+        json(virtualIp.nullable(), VIRTUAL_IP_HELP),
+        "pulumi config set --path 'virtualIp.address' 10.0.0.100",
+        null,
+    ),
     /** The login used where a host names none. */
     sshUser: key(
         pattern(UNIX_USER, "a login name (lower-case letters, digits, _ -)"),
@@ -115,9 +157,11 @@ export function sshConfigProblems(project: string, c: SshConfig): string[] {
                 "machines. Fix: pulumi config set --path 'blueSshHosts[0].address' 10.0.1.11",
         );
     }
+    problems.push(...routerProblems(project, c));
     const seen = new Map<string, string>();
     const roles: [string, SshHost[]][] = [
-        ["nginxSshHost", [c.nginxSshHost]],
+        ["nginxSshHost", c.nginxSshHost ? [c.nginxSshHost] : []],
+        ["nginxSshHosts", c.nginxSshHosts],
         ["blueSshHosts", c.blueSshHosts],
         ["greenSshHosts", c.greenSshHosts],
     ];
@@ -135,4 +179,74 @@ export function sshConfigProblems(project: string, c: SshConfig): string[] {
         }
     }
     return problems;
+}
+
+/** The routers: nginxSshHost, or the nginxSshHosts list. */
+export function sshRouters(c: Pick<SshConfig, "nginxSshHost" | "nginxSshHosts">): SshHost[] {
+    return c.nginxSshHost ? [c.nginxSshHost] : [...c.nginxSshHosts];
+}
+
+/** One of nginxSshHost and nginxSshHosts; routers that all run nginx as the same login. */
+function routerProblems(project: string, c: SshConfig): string[] {
+    if (c.nginxSshHost && c.nginxSshHosts.length > 0) {
+        return [
+            `${project}:nginxSshHost and ${project}:nginxSshHosts are both set: the routers are one or the ` +
+                "other. Fix: pulumi config rm nginxSshHost (and list that machine in nginxSshHosts)",
+        ];
+    }
+    if (!c.nginxSshHost && c.nginxSshHosts.length === 0) {
+        return [
+            `${project}:nginxSshHost is not set (nor nginxSshHosts): the ssh target needs its nginx machine. ` +
+                "Fix: pulumi config set --path 'nginxSshHost.address' 10.0.0.10",
+        ];
+    }
+    const logins = new Set(sshRouters(c).map((h) => h.user ?? c.sshUser));
+    if (c.virtualIp) return virtualIpProblems(project, c, [...logins]);
+    if (logins.size > 1) {
+        return [
+            `${project}:nginxSshHosts logs in as ${[...logins].join(" and ")}: every router serves the same ` +
+                "config, whose nginx user follows the login. Fix: give every router the same user " +
+                "(or none: sshUser)",
+        ];
+    }
+    return [];
+}
+
+/** keepalived needs several routers, their IPv4 addresses (VRRP peers), root on each, a free address. */
+function virtualIpProblems(project: string, c: SshConfig, logins: string[]): string[] {
+    const problems: string[] = [];
+    const routers = sshRouters(c);
+    const vip = c.virtualIp?.address ?? "";
+    if (routers.length < 2) {
+        problems.push(
+            `${project}:virtualIp is set with one router: the address floats between routers. ` +
+                "Fix: list them all in nginxSshHosts (pulumi config set --path 'nginxSshHosts[1].address' 10.0.0.11)",
+        );
+    }
+    const named = routers.filter((h) => !IPV4.test(h.address)).map((h) => h.address);
+    if (named.length > 0) {
+        problems.push(
+            `${project}:nginxSshHosts names ${named.join(", ")}: with virtualIp, each router's VRRP peers are ` +
+                "addressed by IPv4 address. Fix: give the routers' addresses, not names",
+        );
+    }
+    if (logins.some((login) => login !== "root")) {
+        problems.push(
+            `${project}:virtualIp needs keepalived to run as root on the routers, which log in as ` +
+                `${logins.join(", ")}. Fix: pulumi config set sshUser root (or "user": "root" in nginxSshHosts)`,
+        );
+    }
+    const hosts = [...routers, ...c.blueSshHosts, ...c.greenSshHosts];
+    if (hosts.some((h) => h.address === vip)) {
+        problems.push(
+            `${project}:virtualIp is ${vip}, which a machine of the stack already has. ` +
+                "Fix: choose a free address on the routers' network (pulumi config set --path 'virtualIp.address' …)",
+        );
+    }
+    return problems;
+}
+
+/** virtualIp with its defaults. */
+export function virtualIpOf(c: Pick<SshConfig, "virtualIp">): VirtualIp | undefined {
+    return c.virtualIp ? { ...VIRTUAL_IP_DEFAULTS, ...c.virtualIp } : undefined;
 }

@@ -15,6 +15,7 @@ import {
     appUser,
     commandInputs,
     nginxWorkerUser,
+    routerNames,
 } from "../../hosts";
 import type { ObserveRequest, ObservedNginx } from "../../observe";
 import { TARBALL } from "../../release";
@@ -58,7 +59,8 @@ export interface RemoteMachine extends SshHost {
 }
 
 export interface SshHostsArgs {
-    readonly nginx: RemoteMachine;
+    /** The nginx hosts (routers): one, or several switched as one. */
+    readonly routers: readonly RemoteMachine[];
     readonly pools: Readonly<Record<Color, readonly RemoteMachine[]>>;
     /** Pool hosts are reached through this host (a jump host), when set. */
     readonly jumpHost?: RemoteMachine;
@@ -90,12 +92,17 @@ export class SshHosts implements HostsLayer {
     readonly nginxUser: string;
     readonly nginxWorkerUser?: string;
     readonly baseDir: string;
+    readonly routers: readonly string[];
+    private readonly routerMachines: ReadonlyMap<string, RemoteMachine>;
     private readonly checks: pulumi.Resource[] = [];
 
     constructor(private readonly args: SshHostsArgs) {
         this.supervisor = args.supervisor;
         this.nginxPrefix = `${args.remoteDir}/nginx`;
-        this.nginxUser = args.nginx.user ?? args.defaultUser;
+        this.routers = routerNames(args.routers.length);
+        this.routerMachines = new Map(this.routers.map((name, i) => [name, args.routers[i]]));
+        // Every router runs nginx as its own login: one nginx user for the config (the same text on all).
+        this.nginxUser = args.routers[0].user ?? args.defaultUser;
         this.nginxWorkerUser = nginxWorkerUser(this.nginxUser);
         this.baseDir = args.remoteDir;
     }
@@ -109,9 +116,10 @@ export class SshHosts implements HostsLayer {
      * change, so every host is checked before any deploy, and never when nothing changes. A
      * switch touches only the nginx host: its own commands fail naming it if it is unreachable.
      */
-    checkReachable(trigger: string): void {
+    checkReachable(trigger: string, routersTrigger = ""): void {
+        const several = this.routers.length > 1;
         const roles: [string, Role, RemoteMachine][] = [
-            ["nginx", "nginx", this.args.nginx],
+            ...this.routers.map((name): [string, Role, RemoteMachine] => [name, "nginx", this.router(name)]),
             ...COLORS.flatMap((color) =>
                 this.args.pools[color].map((h, i): [string, Role, RemoteMachine] => [`${color}-${i + 1}`, color, h]),
             ),
@@ -132,7 +140,7 @@ export class SshHosts implements HostsLayer {
                     ROLE: role,
                     REMOTE_DIR: this.args.remoteDir,
                     SWITCH_MODE: this.args.switchMode,
-                    CHECK_TRIGGER: trigger,
+                    CHECK_TRIGGER: several && role === "nginx" ? `${trigger} ${routersTrigger}` : trigger,
                     ...(runAs && runAs !== login ? { RUN_AS: runAs } : {}),
                 },
             });
@@ -182,8 +190,14 @@ export class SshHosts implements HostsLayer {
         return this.run(name, this.poolHost(host), true, script, opts);
     }
 
-    onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions): ScriptRun {
-        return this.run(name, this.args.nginx, false, script, opts);
+    onRouter(name: string, script: HostScript, opts: pulumi.CustomResourceOptions, router?: string): ScriptRun {
+        return this.run(name, this.router(router ?? this.routers[0]), false, script, opts);
+    }
+
+    private router(name: string): RemoteMachine {
+        const machine = this.routerMachines.get(name);
+        if (!machine) throw new Error(`no router named ${name} (routers: ${this.routers.join(", ")})`);
+        return machine;
     }
 
     /**
@@ -208,11 +222,15 @@ export class SshHosts implements HostsLayer {
     }
 
     publicHost(publicAddress: string): pulumi.Input<string> {
-        return publicAddress === "0.0.0.0" ? (this.args.publicHost ?? this.args.nginx.address) : publicAddress;
+        return publicAddress === "0.0.0.0" ? (this.args.publicHost ?? this.args.routers[0].address) : publicAddress;
     }
 
-    get nginxLoginAddress(): pulumi.Input<string> {
-        return this.args.nginx.connectAddress ?? this.args.nginx.address;
+    get routerLoginAddresses(): Readonly<Record<string, pulumi.Input<string>>> {
+        return Object.fromEntries(this.routers.map((name) => [name, this.loginAddress(this.router(name))]));
+    }
+
+    private loginAddress(machine: RemoteMachine): pulumi.Input<string> {
+        return machine.connectAddress ?? machine.address;
     }
 
     /**
@@ -220,9 +238,9 @@ export class SshHosts implements HostsLayer {
      * the last update logged in to is asked: a hand-set colour is drift there too. Not under the
      * unit tests' mocks (BLUEGREEN_OBSERVE=off), which reach no host.
      */
-    async observeNginx(request: ObserveRequest): Promise<ObservedNginx | undefined> {
-        const nginx = this.args.nginx;
-        const known = nginx.connectAddress ?? nginx.address;
+    async observeNginx(request: ObserveRequest, router: string): Promise<ObservedNginx | undefined> {
+        const nginx = this.router(router);
+        const known = this.loginAddress(nginx);
         const address = typeof known === "string" ? known : request.lastLoginAddress;
         if (address === undefined || process.env.BLUEGREEN_OBSERVE === "off") return undefined;
         const privateKey = await new Promise<string>((resolve) => this.args.privateKey.apply(resolve));
@@ -230,7 +248,7 @@ export class SshHosts implements HostsLayer {
             {
                 address,
                 port: nginx.port ?? 22,
-                user: this.nginxUser,
+                user: nginx.user ?? this.args.defaultUser,
                 privateKey,
                 hostKey: nginx.hostKey,
                 timeoutSeconds: this.args.dialTimeoutSeconds,
