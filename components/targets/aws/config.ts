@@ -1,6 +1,15 @@
 // The aws target's keys: both pools and the nginx host as EC2 instances, reached over SSH
 // like the ssh target's machines (REMOTE_KEYS).
-import { type CommonConfig, OCTET, type Parsed, POOL_SIZE_KEYS, jsonList, key, pattern } from "../../configKeys";
+import {
+    type CommonConfig,
+    OCTET,
+    type Parsed,
+    POOL_SIZE_KEYS,
+    integer,
+    jsonList,
+    key,
+    pattern,
+} from "../../configKeys";
 import { HOST_KEY, REMOTE_KEYS } from "../ssh/config";
 
 const CIDR = new RegExp(`^${OCTET}(\\.${OCTET}){3}/(3[0-2]|[12]?\\d)$`);
@@ -71,6 +80,11 @@ export const AWS_KEYS = {
         "pulumi config set awsAmiOwner 136693071363",
         "136693071363",
     ),
+    /**
+     * How many nginx instances (routers): 1, reached at its Elastic IP; or 2, in two zones behind a
+     * Network Load Balancer, so that losing one instance or zone keeps the site up.
+     */
+    awsRouters: key(integer(1, 2), "pulumi config set awsRouters 2   (1: one nginx host, no load balancer)", 1),
     nginxInstanceType: key(instanceType("t3.micro"), "pulumi config set nginxInstanceType t3.micro", "t3.micro"),
     blueInstanceType: key(instanceType("t3.small"), "pulumi config set blueInstanceType t3.small", "t3.small"),
     greenInstanceType: key(instanceType("t3.small"), "pulumi config set greenInstanceType t3.small", "t3.small"),
@@ -78,7 +92,10 @@ export const AWS_KEYS = {
 
 export type AwsConfig = CommonConfig & Parsed<typeof AWS_KEYS> & { readonly target: "aws" };
 
-/** An existing VPC needs its subnets, two of each kind; the pools span two zones. */
+/**
+ * An existing VPC needs its subnets, two of each kind; the pools span two zones. Two routers take
+ * certificates from config, not from an ACME CA.
+ */
 export function awsConfigProblems(project: string, c: AwsConfig): string[] {
     const problems: string[] = [];
     if (c.awsVpcId) {
@@ -100,6 +117,16 @@ export function awsConfigProblems(project: string, c: AwsConfig): string[] {
         problems.push(
             `${project}:awsAvailabilityZones lists ${c.awsAvailabilityZones.length} zone(s); the pools span ` +
                 "exactly two. Fix: pulumi config set --path 'awsAvailabilityZones[1]' eu-west-1b",
+        );
+    }
+    if (c.awsRouters > 1 && c.acmeDirectoryUrl) {
+        // Each router answers the CA's HTTP challenge from its own disk; the balancer may send the CA
+        // to the other one.
+        problems.push(
+            `${project}:awsRouters is ${c.awsRouters} with acmeDirectoryUrl set: behind the load balancer the ` +
+                "CA's HTTP challenge may reach a router that did not ask for it. Fix: pulumi config rm " +
+                "acmeDirectoryUrl and pulumi config set --secret tlsCertificate < fullchain.pem (and tlsKey " +
+                "< privkey.pem), or pulumi config set awsRouters 1",
         );
     }
     return problems;
