@@ -34,6 +34,38 @@ const AWS: Record<string, string> = {
     publicPort: "80",
 };
 
+/** Every AWS resource a one-router stack has (what it had before routers could be two). */
+const ONE_ROUTER_AWS_RESOURCES = [
+    ["aws:ec2/vpc:Vpc", "network-vpc"],
+    ["aws:ec2/internetGateway:InternetGateway", "network-igw"],
+    ["aws:ec2/routeTable:RouteTable", "network-public"],
+    ["aws:ec2/routeTable:RouteTable", "network-private"],
+    ["aws:ec2/subnet:Subnet", "network-public-1"],
+    ["aws:ec2/subnet:Subnet", "network-public-2"],
+    ["aws:ec2/subnet:Subnet", "network-private-1"],
+    ["aws:ec2/subnet:Subnet", "network-private-2"],
+    ["aws:ec2/routeTableAssociation:RouteTableAssociation", "network-public-1"],
+    ["aws:ec2/routeTableAssociation:RouteTableAssociation", "network-public-2"],
+    ["aws:ec2/routeTableAssociation:RouteTableAssociation", "network-private-1"],
+    ["aws:ec2/routeTableAssociation:RouteTableAssociation", "network-private-2"],
+    ["aws:ec2/eip:Eip", "network-nat"],
+    ["aws:ec2/natGateway:NatGateway", "network-nat"],
+    ["aws:ec2/securityGroup:SecurityGroup", "network-nginx"],
+    ["aws:ec2/securityGroup:SecurityGroup", "network-pools"],
+    ["aws:ec2/keyPair:KeyPair", "machines-key"],
+    ["aws:ec2/instance:Instance", "nginx"],
+    ["aws:ec2/eip:Eip", "nginx"],
+    ["aws:ec2/instance:Instance", "blue-1"],
+    ["aws:ec2/instance:Instance", "blue-2"],
+    ["aws:ec2/instance:Instance", "green-1"],
+    ["aws:ec2/instance:Instance", "green-2"],
+];
+
+/** In one order whatever the registration order (the mocks register as inputs resolve). */
+function sorted<T>(items: readonly T[]): T[] {
+    return [...items].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
 function urn(r: RecordedResource): string {
     return `urn:pulumi:unit::bluegreen::${r.type}::${r.name}`;
 }
@@ -391,6 +423,326 @@ describe("aws target (Pulumi mocks and real validators; no AWS account is reacha
 
     it("outputs name the nginx host's public address", () => {
         assert.equal(outputs.publicUrl, "http://203.0.113.10:80");
+    });
+
+    it("one router (the default, or awsRouters 1): no load balancer, and every AWS resource as before", async () => {
+        const aws = (rs: RecordedResource[]) =>
+            rs.filter((r) => r.type.startsWith("aws:")).map((r) => [r.type, r.name]);
+        assert.deepEqual(aws(blue).sort(), [...ONE_ROUTER_AWS_RESOURCES].sort(), "the same resources, the same names");
+        assert.ok(!blue.some((r) => r.type.startsWith("aws:lb/") || r.type === "bluegreen:aws:LoadBalancer"));
+        const nginx = ofType(blue, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name === "network-nginx")!;
+        assert.deepEqual(ingress(nginx)[0], {
+            description: "clients to nginx :80",
+            protocol: "tcp",
+            fromPort: 80,
+            toPort: 80,
+            cidrBlocks: ["0.0.0.0/0"],
+        });
+        const instance = ofType(blue, "aws:ec2/instance:Instance").find((i) => i.name === "nginx")!;
+        assert.deepEqual([instance.inputs.subnetId, instance.inputs.privateIp], ["network-public-1-id", "10.20.1.10"]);
+        assert.deepEqual(
+            blue.filter((r) => /^(reach-|router-)nginx/.test(r.name)).map((r) => r.name),
+            ["reach-nginx", "router-nginx"],
+            "one router: its check and its switch under their old names, no confirmation",
+        );
+        const explicit = (await runProgram({ ...AWS, awsRouters: "1" })).resources;
+        assert.deepEqual(
+            explicit.map((r) => [r.type, r.name, r.inputs]),
+            blue.map((r) => [r.type, r.name, r.inputs]),
+            "awsRouters 1 registers exactly what the default does",
+        );
+    });
+});
+
+/** What AWS assigns (the shared mocks leave it out): the balancer's name, ARNs, an address per router. */
+const LB_DNS_NAME = "routers-0123456789abcdef.elb.eu-west-1.amazonaws.com";
+const ROUTER_IPS: Record<string, string> = { "nginx-1": "203.0.113.11", "nginx-2": "203.0.113.12" };
+
+/** runProgram with two routers, and AWS's answers for the load balancer's resources added to the shared mocks. */
+async function runTwoRouters(
+    config: Record<string, string>,
+): Promise<{ resources: RecordedResource[]; outputs: Record<string, unknown> }> {
+    const runtime = pulumi.runtime as { setMocks: typeof pulumi.runtime.setMocks };
+    const setMocks = runtime.setMocks;
+    runtime.setMocks = (mocks, ...rest) =>
+        setMocks(
+            {
+                call: (args) => mocks.call(args),
+                async newResource(args) {
+                    const created = await mocks.newResource(args);
+                    const assigned = {
+                        ...(args.type.startsWith("aws:lb/")
+                            ? { arn: `arn:aws:elasticloadbalancing:eu-west-1:123456789012:${args.name}` }
+                            : {}),
+                        ...(args.type === "aws:lb/loadBalancer:LoadBalancer" ? { dnsName: LB_DNS_NAME } : {}),
+                        ...(args.type === "aws:ec2/eip:Eip" && ROUTER_IPS[args.name]
+                            ? { publicIp: ROUTER_IPS[args.name] }
+                            : {}),
+                    };
+                    return { ...created, state: { ...created.state, ...assigned } };
+                },
+            },
+            ...rest,
+        );
+    try {
+        return await runProgram({ ...AWS, awsRouters: "2", ...config });
+    } finally {
+        runtime.setMocks = setMocks;
+    }
+}
+
+describe("aws target with two routers behind a Network Load Balancer (mocks)", () => {
+    let two: RecordedResource[];
+    let outputs: Record<string, unknown>;
+    let green: RecordedResource[];
+    let tls: RecordedResource[];
+    const named = (rs: RecordedResource[], type: string, name: string) =>
+        ofType(rs, type).find((r) => r.name === name)!;
+
+    before(async () => {
+        const run = await runTwoRouters({});
+        two = run.resources;
+        outputs = run.outputs;
+        green = (await runTwoRouters({ activeColor: "green" })).resources;
+        const { cert, key } = selfSigned();
+        tls = (await runTwoRouters({ tlsCertificate: cert, tlsKey: key })).resources;
+    });
+
+    it("a network load balancer, internet-facing, in both public subnets, cross-zone, with its own group", () => {
+        const balancers = ofType(two, "aws:lb/loadBalancer:LoadBalancer");
+        assert.equal(balancers.length, 1);
+        const lb = balancers[0].inputs;
+        assert.equal(lb.loadBalancerType, "network");
+        assert.equal(lb.internal, false);
+        assert.deepEqual(lb.subnets, ["network-public-1-id", "network-public-2-id"]);
+        assert.deepEqual(lb.securityGroups, ["network-lb-id"]);
+        assert.equal(lb.enableCrossZoneLoadBalancing, true);
+    });
+
+    it("two nginx instances, one in each zone's public subnet, each with its own Elastic IP", () => {
+        const instances = ofType(two, "aws:ec2/instance:Instance").filter((i) => /^nginx/.test(i.name));
+        assert.deepEqual(instances.map((i) => i.name).sort(), ["nginx-1", "nginx-2"]);
+        const zoneOf = (subnetId: unknown) =>
+            ofType(two, "aws:ec2/subnet:Subnet").find((s) => `${s.name}-id` === subnetId)?.inputs.availabilityZone;
+        const placed = ["nginx-1", "nginx-2"].map((name) => {
+            const i = named(two, "aws:ec2/instance:Instance", name).inputs;
+            return [i.subnetId, zoneOf(i.subnetId), i.privateIp, i.vpcSecurityGroupIds];
+        });
+        assert.deepEqual(placed, [
+            ["network-public-1-id", "eu-west-1a", "10.20.1.10", ["network-nginx-id"]],
+            ["network-public-2-id", "eu-west-1b", "10.20.2.10", ["network-nginx-id"]],
+        ]);
+        for (const name of ["nginx-1", "nginx-2"]) {
+            const data = String(named(two, "aws:ec2/instance:Instance", name).inputs.userData);
+            assert.match(data, /libnginx-mod-http-lua/, `${name} gets nginx`);
+            const settings = writtenFile(data, "/etc/bluegreen/root.conf").content;
+            assert.match(settings, /^role=nginx$/m, `${name}: the root helper starts nginx's unit there`);
+        }
+        const eips = ofType(two, "aws:ec2/eip:Eip").filter((e) => e.name !== "network-nat");
+        assert.deepEqual(eips.map((e) => [e.name, e.inputs.instance]).sort(), [
+            ["nginx-1", "nginx-1-id"],
+            ["nginx-2", "nginx-2-id"],
+        ]);
+    });
+
+    it("a TCP target group and listener per public port, health-checked on nginx's listener", () => {
+        const expectedCheck = {
+            enabled: true,
+            protocol: "TCP",
+            port: "traffic-port",
+            interval: 5,
+            timeout: 3,
+            unhealthyThreshold: 2,
+            healthyThreshold: 2,
+        };
+        for (const [resources, ports] of [
+            [two, [80]],
+            [tls, [80, 443]],
+        ] as const) {
+            const groups = ofType(resources, "aws:lb/targetGroup:TargetGroup");
+            assert.deepEqual(sorted(groups.map((g) => g.inputs.port)), sorted(ports));
+            for (const g of groups) {
+                assert.equal(g.inputs.protocol, "TCP", g.name);
+                assert.equal(g.inputs.targetType, "instance", g.name);
+                assert.equal(g.inputs.preserveClientIp, "true", `${g.name}: nginx sees the client's address`);
+                assert.deepEqual(g.inputs.healthCheck, expectedCheck, g.name);
+            }
+            const listeners = ofType(resources, "aws:lb/listener:Listener");
+            assert.deepEqual(
+                sorted(listeners.map((l) => [l.inputs.port, l.inputs.protocol, l.inputs.loadBalancerArn])),
+                sorted(
+                    ports.map((port) => [port, "TCP", "arn:aws:elasticloadbalancing:eu-west-1:123456789012:routers"]),
+                ),
+            );
+            for (const l of listeners) {
+                const group = groups.find((g) => g.inputs.port === l.inputs.port)!;
+                assert.deepEqual(
+                    l.inputs.defaultActions,
+                    [
+                        {
+                            type: "forward",
+                            targetGroupArn: `arn:aws:elasticloadbalancing:eu-west-1:123456789012:${group.name}`,
+                        },
+                    ],
+                    `the listener on ${String(l.inputs.port)} forwards to its own port's group`,
+                );
+            }
+        }
+    });
+
+    it("both instances are targets of every group, on its port", () => {
+        for (const [resources, ports] of [
+            [two, [80]],
+            [tls, [80, 443]],
+        ] as const) {
+            const attachments = ofType(resources, "aws:lb/targetGroupAttachment:TargetGroupAttachment").map((a) => [
+                a.inputs.targetGroupArn,
+                a.inputs.targetId,
+                a.inputs.port,
+            ]);
+            assert.deepEqual(
+                sorted(attachments),
+                sorted(
+                    ports.flatMap((port) =>
+                        ["nginx-1-id", "nginx-2-id"].map((id) => [
+                            `arn:aws:elasticloadbalancing:eu-west-1:123456789012:routers-${port}`,
+                            id,
+                            port,
+                        ]),
+                    ),
+                ),
+            );
+        }
+    });
+
+    it("security groups: nginx takes the listener ports from the balancer's group only; it takes clients", () => {
+        for (const [resources, ports] of [
+            [two, [80]],
+            [tls, [80, 443]],
+        ] as const) {
+            const groups = ofType(resources, "aws:ec2/securityGroup:SecurityGroup");
+            const nginx = groups.find((g) => g.name === "network-nginx")!;
+            assert.deepEqual(
+                ingress(nginx).map((r) => [r.fromPort, r.toPort, r.securityGroups, r.cidrBlocks]),
+                [
+                    ...ports.map((port) => [port, port, ["network-lb-id"], undefined]),
+                    [22, 22, undefined, ["203.0.113.0/24"]],
+                ],
+                "listener ports from the balancer's group only, SSH from the admin network",
+            );
+            const lb = groups.find((g) => g.name === "network-lb")!;
+            assert.deepEqual(
+                ingress(lb).map((r) => [r.fromPort, r.toPort, r.cidrBlocks, r.securityGroups]),
+                ports.map((port) => [port, port, ["0.0.0.0/0"], undefined]),
+            );
+            assert.deepEqual(
+                (lb.inputs.egress as Rule[]).map((r) => [r.fromPort, r.toPort, r.cidrBlocks]),
+                ports.map((port) => [port, port, ["10.20.1.0/24", "10.20.2.0/24"]]),
+                "the balancer sends only to the routers' subnets, on the listener ports",
+            );
+            const pools = groups.find((g) => g.name === "network-pools")!;
+            assert.ok(ingress(pools).every((r) => r.securityGroups?.[0] === "network-nginx-id" && !r.cidrBlocks));
+            policy(resources, "ingress from 0.0.0.0/0 only to HTTP(S)", (r) => {
+                const open = ingress(r).filter(
+                    (rule) => (rule.cidrBlocks ?? []).includes("0.0.0.0/0") && ![80, 443].includes(rule.fromPort),
+                );
+                return open.length ? `opens ${open.map((o) => o.fromPort).join(", ")} to 0.0.0.0/0` : undefined;
+            });
+        }
+        return runTwoRouters({ publicCidrs: JSON.stringify(["198.51.100.0/24"]) }).then(({ resources }) => {
+            const lb = ofType(resources, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name === "network-lb")!;
+            assert.deepEqual(
+                ingress(lb).map((r) => r.cidrBlocks),
+                [["198.51.100.0/24"]],
+                "publicCidrs open the balancer",
+            );
+        });
+    });
+
+    it("both routers are checked, switched and confirmed, each at its Elastic IP; the first is the jump host", () => {
+        const remote = two.filter((r) => r.type.startsWith("command:remote:"));
+        for (const [router, ip] of Object.entries(ROUTER_IPS)) {
+            for (const name of [`reach-${router}`, `router-${router}`, `router-${router}-confirm`]) {
+                const command = remote.find((r) => r.name === name);
+                assert.ok(command, `${name} is registered`);
+                assert.equal(connectionOf(command).host, ip, `${name} logs in at ${router}'s Elastic IP`);
+            }
+            assert.equal(envOf(remote.find((r) => r.name === `router-${router}`)!).ROUTER_NAME, router);
+        }
+        assert.ok(!remote.some((r) => r.name === "router-nginx"), "no single router's switch");
+        const poolCommands = remote.filter((r) => /^(blue|green)-|^reach-(blue|green)-/.test(r.name));
+        assert.ok(poolCommands.length >= 8);
+        policy(poolCommands, "pool hosts only through the first router", (r) => {
+            const proxy = connectionOf(r).proxy as Record<string, unknown> | undefined;
+            return proxy?.host === "203.0.113.11" ? undefined : `proxy is ${String(proxy?.host)}, not nginx-1's`;
+        });
+        assert.equal(connectionOf(remote.find((r) => r.name === "gate-check")!).host, "203.0.113.11");
+    });
+
+    it("the public entry point is the balancer's DNS name: publicUrl, and the Host the gate sends", () => {
+        assert.equal(outputs.publicUrl, `http://${LB_DNS_NAME}:80`);
+        assert.equal(envOf(two.find((r) => r.name === "gate-check")!).HOST_HEADER, LB_DNS_NAME);
+    });
+
+    it("a colour switch changes no AWS resource: only the gate, both routers' switches and their checks", () => {
+        const awsTypes = (rs: RecordedResource[]) => rs.filter((r) => r.type.startsWith("aws:"));
+        assert.deepEqual(
+            awsTypes(green).map((r) => [r.type, r.name, r.inputs]),
+            awsTypes(two).map((r) => [r.type, r.name, r.inputs]),
+        );
+        const changed = green.filter((g) => {
+            const b = two.find((x) => x.type === g.type && x.name === g.name);
+            return JSON.stringify(b?.inputs) !== JSON.stringify(g.inputs);
+        });
+        // Several routers are checked again whenever the switch runs (before any of them changes).
+        assert.deepEqual(changed.map((r) => r.name).sort(), [
+            "gate-check",
+            "reach-nginx-1",
+            "reach-nginx-2",
+            "router-nginx-1",
+            "router-nginx-2",
+        ]);
+    });
+
+    it("what `pulumi preview` would list: the load balancer, its parts and both routers", () => {
+        // Evidence from the mocks' registration list (every resource the program registers, which a
+        // preview of a new stack lists as a create), not from a real `pulumi preview`: no AWS account
+        // is reachable from here. (A dry run under the mocks never resolves the outputs runProgram awaits.)
+        const resources = two;
+        const names = new Set(resources.map((r) => `${r.type}::${r.name}`));
+        for (const expected of [
+            "bluegreen:aws:LoadBalancer::routers",
+            "aws:lb/loadBalancer:LoadBalancer::routers",
+            "aws:lb/targetGroup:TargetGroup::routers-80",
+            "aws:lb/listener:Listener::routers-80",
+            "aws:lb/targetGroupAttachment:TargetGroupAttachment::routers-80-nginx-1",
+            "aws:lb/targetGroupAttachment:TargetGroupAttachment::routers-80-nginx-2",
+            "aws:ec2/securityGroup:SecurityGroup::network-lb",
+            "aws:ec2/instance:Instance::nginx-1",
+            "aws:ec2/instance:Instance::nginx-2",
+            "command:remote:Command::router-nginx-1",
+            "command:remote:Command::router-nginx-2",
+            "command:remote:Command::router-nginx-1-confirm",
+            "command:remote:Command::router-nginx-2-confirm",
+        ])
+            assert.ok(names.has(expected), `the preview shows ${expected}`);
+    });
+
+    it("awsRouters: 1 or 2; an ACME CA is refused with two routers, naming the keys and the fix", async () => {
+        for (const bad of ["3", "0", "two"]) {
+            await assert.rejects(
+                runProgram({ ...AWS, awsRouters: bad }),
+                (err: Error) =>
+                    /bluegreen:awsRouters has the invalid value .*Fix: pulumi config set awsRouters 2/.test(
+                        err.message,
+                    ),
+                bad,
+            );
+        }
+        await assert.rejects(
+            runProgram({ ...AWS, awsRouters: "2", acmeDirectoryUrl: "https://acme.example.test/directory" }),
+            /bluegreen:awsRouters is 2 with acmeDirectoryUrl set: .*Fix: pulumi config rm acmeDirectoryUrl/,
+        );
     });
 });
 

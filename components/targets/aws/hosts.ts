@@ -1,11 +1,13 @@
 // The aws target: it declares the machines (network.ts, machines.ts) and reaches them as the
-// ssh target does; the pool hosts have private addresses only, so the nginx host's Elastic IP
-// is also their jump host.
+// ssh target does; the pool hosts have private addresses only, so the (first) nginx host's
+// Elastic IP is also their jump host. With two routers, clients connect to a Network Load
+// Balancer in front of both (loadBalancer.ts); the Elastic IPs are then for SSH only.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { type Color, type ProgramConfigOf } from "../../config";
 import { appUnitText } from "../../appUnit";
 import { SshHosts } from "../ssh/hosts";
+import { AwsLoadBalancer } from "./loadBalancer";
 import { AwsMachines } from "./machines";
 import { AwsNetwork, type SubnetInfo } from "./network";
 
@@ -64,6 +66,7 @@ export async function createAwsHosts(config: ProgramConfigOf<"aws">): Promise<Ss
         appPort: config.appPort,
         publicPort: config.publicPort,
         tlsPort: config.tls ? config.httpsPort : undefined,
+        loadBalanced: config.awsRouters > 1,
         tags,
     });
     const workDir = `${config.remoteDir}/app`;
@@ -77,6 +80,7 @@ export async function createAwsHosts(config: ProgramConfigOf<"aws">): Promise<Ss
         user: AWS_APP_USER,
         remoteDir: config.remoteDir,
         nginxInstanceType: config.nginxInstanceType,
+        routers: config.awsRouters,
         instanceTypes: { blue: config.blueInstanceType, green: config.greenInstanceType },
         counts: { blue: config.blueHosts, green: config.greenHosts },
         publicSubnets: network.publicSubnets,
@@ -87,18 +91,29 @@ export async function createAwsHosts(config: ProgramConfigOf<"aws">): Promise<Ss
         tags,
     });
 
-    const nginx = {
-        address: machines.nginxPrivateAddress,
-        connectAddress: machines.nginxPublicIp,
-        ready: machines.nginxReady,
-    };
+    const routers = machines.routers.map((m) => ({
+        address: m.privateAddress,
+        connectAddress: m.publicIp,
+        ready: m.ready,
+    }));
+    const loadBalancer =
+        network.loadBalancerSecurityGroup &&
+        new AwsLoadBalancer("routers", {
+            vpcId: network.vpcId,
+            publicSubnets: network.publicSubnets,
+            securityGroupId: network.loadBalancerSecurityGroup.id,
+            ports: network.publicPorts,
+            routers: machines.routers,
+            tags,
+        });
     const pool = (color: Color) =>
         machines.pools[color].map((m) => ({ address: m.privateAddress, ready: [m.instance] }));
     return new SshHosts({
-        nginx,
+        routers,
         pools: { blue: pool("blue"), green: pool("green") },
-        jumpHost: nginx,
-        publicHost: machines.nginxPublicIp,
+        jumpHost: routers[0],
+        // Clients: the balancer's name with two routers, the one router's Elastic IP otherwise.
+        publicHost: loadBalancer ? loadBalancer.dnsName : routers[0].connectAddress,
         defaultUser: AWS_APP_USER,
         privateKey: config.sshPrivateKey,
         appPort: config.appPort,

@@ -1,12 +1,13 @@
-// The aws target's machines: the nginx host in a public subnet with an Elastic IP, and each
-// pool's instances in the private subnets (alternating zones), all from an AMI found by a
-// filter, with a key pair from config and user-data rendered from templates/cloud-init.
+// The aws target's machines: the nginx host (or two, one per zone) in a public subnet with an
+// Elastic IP, and each pool's instances in the private subnets (alternating zones), all from an
+// AMI found by a filter, with a key pair from config and user-data rendered from templates/cloud-init.
 // Every instance gets a fixed private address derived from its subnet and its place in the
 // pool, so the nginx config (which names those addresses) renders before anything exists, and
 // nothing a switch or a deploy changes is an input of any instance.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { Color } from "../../configKeys";
+import { routerNames } from "../../hosts";
 import type { SubnetInfo } from "./network";
 import { userData } from "./userData";
 
@@ -32,6 +33,8 @@ export interface AwsMachinesArgs {
     readonly user: string;
     readonly remoteDir: string;
     readonly nginxInstanceType: string;
+    /** How many nginx instances: 1, or 2 (one in each zone's public subnet). */
+    readonly routers: number;
     readonly instanceTypes: Readonly<Record<Color, string>>;
     readonly counts: Readonly<Record<Color, number>>;
     readonly publicSubnets: readonly SubnetInfo[];
@@ -50,43 +53,64 @@ export interface PoolMachine {
     readonly instance: aws.ec2.Instance;
 }
 
+/** An nginx instance (a router). */
+export interface RouterMachine {
+    /** "nginx" where it is the only one, else "nginx-1", "nginx-2" (the names SshHosts gives them). */
+    readonly name: string;
+    readonly instance: aws.ec2.Instance;
+    /** Its Elastic IP: where the program logs in (and, with one router, where clients connect). */
+    readonly publicIp: pulumi.Output<string>;
+    readonly privateAddress: string;
+    /** Resources a command on it waits for (the instance and its public address). */
+    readonly ready: readonly pulumi.Resource[];
+}
+
 export class AwsMachines extends pulumi.ComponentResource {
-    readonly nginxInstance: aws.ec2.Instance;
-    readonly nginxPublicIp: pulumi.Output<string>;
-    readonly nginxPrivateAddress: string;
+    /** The nginx instances: the first is the pools' jump host and runs the gate. */
+    readonly routers: readonly RouterMachine[];
     readonly pools: Readonly<Record<Color, readonly PoolMachine[]>>;
-    /** Resources a command on the nginx host waits for (the instance and its public address). */
-    readonly nginxReady: readonly pulumi.Resource[];
 
     constructor(name: string, args: AwsMachinesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("bluegreen:aws:Machines", name, {}, opts);
         const parent = { parent: this };
         const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.publicKey, tags: args.tags }, parent);
 
-        this.nginxPrivateAddress = hostAddress(args.publicSubnets[0].cidr, 10);
-        this.nginxInstance = new aws.ec2.Instance(
-            "nginx",
-            {
-                ami: args.amiId,
-                instanceType: args.nginxInstanceType,
-                subnetId: args.publicSubnets[0].id,
-                privateIp: this.nginxPrivateAddress,
-                vpcSecurityGroupIds: [args.nginxSecurityGroupId],
-                keyName: keyPair.keyName,
-                userData: userData("nginx", args, true),
-                metadataOptions: { httpTokens: "required" },
-                rootBlockDevice: { volumeSize: 10, volumeType: "gp3", encrypted: true },
-                tags: { ...args.tags, Name: "bluegreen-nginx", Role: "nginx" },
-            },
-            { parent: this, ignoreChanges: ["userData"] },
-        );
-        const address = new aws.ec2.Eip(
-            "nginx",
-            { domain: "vpc", instance: this.nginxInstance.id, tags: { ...args.tags, Name: "bluegreen-nginx" } },
-            parent,
-        );
-        this.nginxPublicIp = address.publicIp;
-        this.nginxReady = [this.nginxInstance, address];
+        const names = routerNames(args.routers);
+        this.routers = names.map((routerName, i) => {
+            // One router per zone: losing a zone leaves the other's router serving.
+            const subnet = args.publicSubnets[i];
+            const privateAddress = hostAddress(subnet.cidr, 10);
+            // Going from one router to two (or back) keeps the first instance and its address, never replaces it.
+            const aliases = [{ name: names.length === 1 ? routerNames(2)[0] : "nginx" }];
+            const instance = new aws.ec2.Instance(
+                routerName,
+                {
+                    ami: args.amiId,
+                    instanceType: args.nginxInstanceType,
+                    subnetId: subnet.id,
+                    privateIp: privateAddress,
+                    vpcSecurityGroupIds: [args.nginxSecurityGroupId],
+                    keyName: keyPair.keyName,
+                    userData: userData(routerName, args, true),
+                    metadataOptions: { httpTokens: "required" },
+                    rootBlockDevice: { volumeSize: 10, volumeType: "gp3", encrypted: true },
+                    tags: { ...args.tags, Name: `bluegreen-${routerName}`, Role: "nginx" },
+                },
+                { parent: this, ignoreChanges: ["userData"], aliases: i === 0 ? aliases : [] },
+            );
+            const address = new aws.ec2.Eip(
+                routerName,
+                { domain: "vpc", instance: instance.id, tags: { ...args.tags, Name: `bluegreen-${routerName}` } },
+                { parent: this, aliases: i === 0 ? aliases : [] },
+            );
+            return {
+                name: routerName,
+                instance,
+                publicIp: address.publicIp,
+                privateAddress,
+                ready: [instance, address],
+            };
+        });
 
         const pool = (color: Color): PoolMachine[] =>
             Array.from({ length: args.counts[color] }, (_, i) => {
@@ -113,6 +137,9 @@ export class AwsMachines extends pulumi.ComponentResource {
                 return { color, index, privateAddress: placement.address, instance };
             });
         this.pools = { blue: pool("blue"), green: pool("green") };
-        this.registerOutputs({ nginxPublicIp: this.nginxPublicIp });
+        this.registerOutputs({
+            nginxPublicIp: this.routers[0].publicIp,
+            ...(this.routers.length > 1 ? { routerPublicIps: this.routers.map((r) => r.publicIp) } : {}),
+        });
     }
 }

@@ -1,7 +1,9 @@
 // The aws target's network: a VPC (or an existing one) with a public and a private subnet in
-// each of two availability zones, and the two security groups the design allows:
+// each of two availability zones, and the security groups the design allows:
 //   nginx: HTTP(S) from the configured client CIDRs, SSH only from the admin CIDR;
-//   pools: the app port and SSH only from the nginx security group.
+//   pools: the app port and SSH only from the nginx security group;
+//   with two routers, the load balancer: HTTP(S) from the client CIDRs, and nginx then takes
+//   HTTP(S) from the load balancer's group only (clients cannot bypass it).
 // Nothing is open to 0.0.0.0/0 except the public HTTP(S) listener (when the client CIDRs say so).
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
@@ -28,6 +30,8 @@ export interface AwsNetworkArgs {
     readonly publicPort: number;
     /** When set, nginx also listens for HTTPS on this port. */
     readonly tlsPort?: number;
+    /** Clients reach nginx through a Network Load Balancer (two routers): it gets its own group. */
+    readonly loadBalanced: boolean;
     readonly tags: Readonly<Record<string, string>>;
 }
 
@@ -43,6 +47,10 @@ export class AwsNetwork extends pulumi.ComponentResource {
     readonly privateSubnets: readonly SubnetInfo[];
     readonly nginxSecurityGroup: aws.ec2.SecurityGroup;
     readonly poolSecurityGroup: aws.ec2.SecurityGroup;
+    /** The load balancer's group (two routers only). */
+    readonly loadBalancerSecurityGroup?: aws.ec2.SecurityGroup;
+    /** The ports clients connect to: publicPort, and the HTTPS port with TLS. */
+    readonly publicPorts: readonly number[];
 
     constructor(name: string, args: AwsNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("bluegreen:aws:Network", name, {}, opts);
@@ -115,6 +123,35 @@ export class AwsNetwork extends pulumi.ComponentResource {
         }
 
         const publicPorts = [args.publicPort, ...(args.tlsPort ? [args.tlsPort] : [])];
+        this.publicPorts = publicPorts;
+        if (args.loadBalanced) {
+            this.loadBalancerSecurityGroup = new aws.ec2.SecurityGroup(
+                `${name}-lb`,
+                {
+                    vpcId: this.vpcId,
+                    description: "bluegreen load balancer: HTTP(S) from clients, to the nginx hosts only",
+                    ingress: publicPorts.map((port) => ({
+                        description: `clients to the load balancer :${port}`,
+                        protocol: "tcp",
+                        fromPort: port,
+                        toPort: port,
+                        cidrBlocks: [...args.publicCidrs],
+                    })),
+                    // Forwarded connections and health checks go to the routers, which sit in the public
+                    // subnets: CIDRs, not nginx's group, which itself names this one (no cycle).
+                    egress: publicPorts.map((port) => ({
+                        description: `to the nginx hosts :${port} (traffic and health checks)`,
+                        protocol: "tcp",
+                        fromPort: port,
+                        toPort: port,
+                        cidrBlocks: this.publicSubnets.map((subnet) => subnet.cidr),
+                    })),
+                    tags: tags("lb"),
+                },
+                parent,
+            );
+        }
+        const lbGroup = this.loadBalancerSecurityGroup;
         const everywhereOut = [
             {
                 description: "outbound: package mirrors, time, DNS",
@@ -130,13 +167,23 @@ export class AwsNetwork extends pulumi.ComponentResource {
                 vpcId: this.vpcId,
                 description: "bluegreen nginx host: HTTP(S) from clients, SSH from the admin network",
                 ingress: [
-                    ...publicPorts.map((port) => ({
-                        description: `clients to nginx :${port}`,
-                        protocol: "tcp",
-                        fromPort: port,
-                        toPort: port,
-                        cidrBlocks: [...args.publicCidrs],
-                    })),
+                    ...(lbGroup
+                        ? // The balancer's group, not the clients': nothing reaches nginx but through it
+                          // (AWS honours the reference even with client IP preservation on).
+                          publicPorts.map((port) => ({
+                              description: `the load balancer to nginx :${port}`,
+                              protocol: "tcp",
+                              fromPort: port,
+                              toPort: port,
+                              securityGroups: [lbGroup.id],
+                          }))
+                        : publicPorts.map((port) => ({
+                              description: `clients to nginx :${port}`,
+                              protocol: "tcp",
+                              fromPort: port,
+                              toPort: port,
+                              cidrBlocks: [...args.publicCidrs],
+                          }))),
                     {
                         description: "SSH from the admin network",
                         protocol: "tcp",
