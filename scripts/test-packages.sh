@@ -12,13 +12,14 @@
 # dedicated app and nginx users, made by the scripts when the tests run as root. lego: the ACME
 # client the nginx host runs for certificates (the tests' CA, pebble, is built from Go modules).
 # prometheus: only promtool, Prometheus' own check of the metrics nginx serves.
+# keepalived: the routers' floating address (virtualIp), run by the routers suite in its namespaces.
 # postgresql: a throwaway server per test (test/support/postgres.ts) for the stack state a team shares.
 set -euo pipefail
 say() { printf '[packages] %s\n' "$*" >&2; }
 need=()
 for pkg_bin in nginx:nginx curl:curl openssh-server:sshd iproute2:ip systemd:systemd-analyze \
     cloud-init:cloud-init openssl:openssl git:git shellcheck:shellcheck sudo:visudo passwd:useradd \
-    util-linux:setpriv util-linux:runuser lego:lego prometheus:promtool; do
+    util-linux:setpriv util-linux:runuser lego:lego prometheus:promtool keepalived:keepalived; do
     command -v "${pkg_bin#*:}" >/dev/null 2>&1 || need+=("${pkg_bin%%:*}")
 done
 # The no-reload switch mode loads nginx's Lua module (with its NDK dependency).

@@ -43,6 +43,24 @@ describe("systemd unit of the router's nginx", () => {
     });
 });
 
+describe("systemd unit of the routers' floating address (keepalived)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keepalived-"));
+    const unit = render("systemd/bluegreen-keepalived.service.hbs", { dir });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("passes systemd-analyze verify with no warning", () => {
+        const result = verify(unit, "bluegreen-keepalived.service");
+        assert.equal(result.output, "", "systemd has nothing to say about the unit");
+        assert.equal(result.status, 0);
+    });
+
+    it("runs keepalived in the foreground with the stack's own config; a reload is SIGHUP", () => {
+        assert.match(unit, new RegExp(`--dont-fork .*--use-file=${dir}/keepalived.conf`));
+        assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+        assert.match(unit, /^Restart=on-failure$/m);
+    });
+});
+
 describe("systemd unit of a pool host's app", () => {
     const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), "host-"));
     fs.mkdirSync(path.join(hostDir, "current"));

@@ -89,6 +89,11 @@ describe("config validation", () => {
             /bluegreen:blueSshHosts lists 10\.0\.1\.11, which nginxSshHosts lists too/,
         );
         assert.ok(nginxSshHost);
+        const acme = { acmeDirectoryUrl: "https://ca.example.test/dir", acmeEmail: "ops@example.test" };
+        assert.match(
+            problemsOf({ ...noRouter, nginxSshHosts: routers, ...acme, hostNames: '["shop.example.test"]' }).join("\n"),
+            /bluegreen:acmeDirectoryUrl is set with 2 routers/,
+        );
         // A floating address: several routers by IPv4 address, root on each, an address of its own.
         const vip = JSON.stringify({ address: "10.0.0.100" });
         assert.doesNotThrow(() => parseConfig("bluegreen", { ...noRouter, nginxSshHosts: routers, virtualIp: vip }));

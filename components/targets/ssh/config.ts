@@ -201,6 +201,14 @@ function routerProblems(project: string, c: SshConfig): string[] {
         ];
     }
     const logins = new Set(sshRouters(c).map((h) => h.user ?? c.sshUser));
+    if (c.nginxSshHosts.length > 1 && c.acmeDirectoryUrl) {
+        // Each router would ask for its own certificate, and the CA's check may reach another router.
+        return [
+            `${project}:acmeDirectoryUrl is set with ${c.nginxSshHosts.length} routers: each would obtain its own ` +
+                "certificate, and the CA's HTTP check can reach a router that did not ask. Fix: give the " +
+                "certificate (pulumi config set --secret tlsCertificate/tlsKey), or keep one router",
+        ];
+    }
     if (c.virtualIp) return virtualIpProblems(project, c, [...logins]);
     if (logins.size > 1) {
         return [
