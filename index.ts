@@ -102,6 +102,10 @@ async function main() {
         .filter(Boolean)
         .join("; ");
     if (reconcile) void pulumi.log.warn(`${reconcile}: the switch will run again to make nginx agree.`);
+    routers.forEach((router, i) => {
+        const why = observedRouters[i]?.wentBack;
+        if (why) void pulumi.log.warn(`${router} went back: ${why}; its switch runs again.`);
+    });
     // A release goes live (the hooks run): the colour nginx served (or the records) differs, or
     // this is the stack's first update.
     const goingLive = !previous || servedLive !== live || previous.pools[live].releaseId !== releases[live].releaseId;
@@ -237,6 +241,10 @@ async function main() {
             knownBakes: observed?.running ? (observed.bakes ?? []).map((bake) => bake.summary) : undefined,
             ...(retired ? { retiring: { hosts: retired, drainToken: config.drainToken } } : {}),
             reconcile,
+            // A router that went back unconfirmed: its own switch runs again (its recorded inputs are the new ones).
+            wentBack: Object.fromEntries(
+                routers.flatMap((r, i) => (observedRouters[i]?.wentBack ? [[r, observedRouters[i]!.wentBack!]] : [])),
+            ),
         },
         { dependsOn: [...pools[idle].deployments, ...(preSwitch ? [preSwitch.run] : [])] },
     );

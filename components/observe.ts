@@ -26,6 +26,11 @@ export interface ObservedNginx {
     readonly canaryPercent?: number;
     /** The bakes' verdicts nginx's host keeps (bakeRecord.ts); none where it keeps none. */
     readonly bakes?: readonly BakeRecord[];
+    /**
+     * One of several routers went back on its own after a switch that was never confirmed (why, as
+     * it recorded it): its switch must run again, whatever its recorded inputs say.
+     */
+    readonly wentBack?: string;
     /** Each app host's /health answer, by host name (those asked). */
     readonly hosts?: Readonly<Record<string, HostAnswer>>;
 }

@@ -74,6 +74,8 @@ export interface RouterArgs {
     readonly maintenance: { readonly on: boolean; readonly page: string };
     /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
     readonly reconcile: string;
+    /** Routers that went back on their own after an unconfirmed switch, with why: each one's switch runs again. */
+    readonly wentBack?: Readonly<Record<string, string>>;
 }
 
 /** The confirmations' logins and their slack, beyond the slowest other router's switch. */
@@ -158,6 +160,13 @@ export class Router extends pulumi.ComponentResource {
                             ? {
                                   ROUTER_NAME: router,
                                   CONFIRM_SECONDS: String(confirmSeconds),
+                                  ...(args.wentBack?.[router]
+                                      ? {
+                                            RECONCILE: [args.reconcile, `${router} went back: ${args.wentBack[router]}`]
+                                                .filter(Boolean)
+                                                .join("; "),
+                                        }
+                                      : {}),
                                   // Removed hosts are drained once: by the first router (its confirmation).
                                   ...(i > 0 ? { RETIRED_HOSTS: "", DRAIN_TOKEN: "" } : {}),
                               }

@@ -419,6 +419,8 @@ await_confirmation() {
         mv -f "$unconfirmed" "$expired" 2>/dev/null || exit 0
         echo "not confirmed within $CONFIRM_SECONDS s, it went back to ${previous_live:-nothing}" \
             "at $(date -u +%H:%M:%SZ)" >>"$expired"
+        log "$(date -u +%H:%M:%SZ) ${ROUTER_NAME:-this router} was not confirmed within $CONFIRM_SECONDS s:" \
+            "going back to ${previous_live:-nothing}"
         body=$(mktemp)
         headers=$(mktemp)
         trap 'rm -f "$body" "$headers"' EXIT

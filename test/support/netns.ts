@@ -13,6 +13,8 @@ import * as net from "node:net";
 import * as path from "node:path";
 
 const LAB_ROOT = "/tmp/bluegreen-netns";
+/** `sh -c` text: the host's own directory mounted over remoteDir ($1 over $2), then the rest run. */
+const MOUNTED = 'mount --bind "$1" "$2" && shift 2 && exec "$@"';
 
 export interface LabHost {
     readonly name: string;
@@ -35,6 +37,8 @@ export interface Lab {
     readonly remoteDir: string;
     /** Runs a command inside a host's namespace (no mount namespace: for network checks). */
     exec(host: string, argv: string[]): string;
+    /** Runs a command as the host's sshd would: in its namespace, its own directory at remoteDir. */
+    execMounted(host: string, argv: string[]): string;
     teardown(): void;
 }
 
@@ -180,6 +184,19 @@ export async function createLab(names: readonly string[]): Promise<Lab> {
         privateKey: "",
         remoteDir,
         exec: (host, argv) => run("ip", ["netns", "exec", hosts[host].namespace, ...argv]),
+        execMounted: (host, argv) =>
+            run("ip", [
+                "netns",
+                "exec",
+                hosts[host].namespace,
+                "sh",
+                "-c",
+                MOUNTED,
+                "sh",
+                hosts[host].root,
+                remoteDir,
+                ...argv,
+            ]),
         teardown: () => destroyLab(dir),
     };
     try {

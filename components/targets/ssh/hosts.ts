@@ -254,6 +254,7 @@ export class SshHosts implements HostsLayer {
                 timeoutSeconds: this.args.dialTimeoutSeconds,
             },
             request,
+            `${this.nginxPrefix}/unconfirmed.expired`,
         );
     }
 

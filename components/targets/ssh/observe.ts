@@ -34,7 +34,7 @@ export interface NginxLogin {
  * config id and canary, then each host's /health; last, the bakes' log as it is, one verdict per
  * line. Every value was validated (addresses, ports, names).
  */
-function remoteCommand(request: ObserveRequest): string {
+function remoteCommand(request: ObserveRequest, unconfirmedFile: string): string {
     const host = request.hostHeader ? `-H 'Host: ${request.hostHeader}' ` : "";
     const ask = (url: string, headers = "") =>
         `echo "$(curl -s --connect-timeout 1 --max-time 2 ${headers}-w ' %{http_code}' '${url}' | tr '\\n' ' ')"`;
@@ -42,6 +42,8 @@ function remoteCommand(request: ObserveRequest): string {
         ask(`${request.internalUrl}/bluegreen/live`),
         ask(`${request.internalUrl}/bluegreen/config-id`),
         ask(`${request.internalUrl}/bluegreen/canary`),
+        // A switch of several routers' that went back unconfirmed (confirm-lib.sh): why, on one line.
+        `echo "$(head -c 400 '${unconfirmedFile}' 2>/dev/null | tr '\\n' ' ')"`,
         ...request.hosts.map((h) => ask(`http://${h.address}:${h.port}/health`, host)),
         `curl -s --connect-timeout 1 --max-time 2 -f '${request.internalUrl}/bluegreen/bakes' || true`,
     ].join("; ");
@@ -53,7 +55,11 @@ function answered(line: string | undefined): HostAnswer {
     return match ? { status: Number(match[2]), body: match[1].trim() } : { status: 0, body: "" };
 }
 
-export async function observeOverSsh(login: NginxLogin, request: ObserveRequest): Promise<ObservedNginx | undefined> {
+export async function observeOverSsh(
+    login: NginxLogin,
+    request: ObserveRequest,
+    unconfirmedFile: string,
+): Promise<ObservedNginx | undefined> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-observe-"));
     try {
         const key = path.join(dir, "key");
@@ -74,7 +80,7 @@ export async function observeOverSsh(login: NginxLogin, request: ObserveRequest)
             "-o", `StrictHostKeyChecking=${login.hostKey ? "yes" : "no"}`,
             "-o", "LogLevel=ERROR",
             `${login.user}@${login.address}`,
-            remoteCommand(request),
+            remoteCommand(request, unconfirmedFile),
         ]; // prettier-ignore
         const { code, stdout, stderr } = await run("ssh", args, (login.timeoutSeconds + 10) * 1000);
         if (code !== 0) {
@@ -84,16 +90,17 @@ export async function observeOverSsh(login: NginxLogin, request: ObserveRequest)
             );
             return undefined;
         }
-        const [live, configId, canary, ...rest] = stdout.split("\n");
+        const [live, configId, canary, wentBack, ...rest] = stdout.split("\n");
         const hosts = Object.fromEntries(request.hosts.map((h, i) => [h.name, answered(rest[i])]));
         const bakes = rest.slice(request.hosts.length).join("\n");
-        return observedFrom(
+        const observed = observedFrom(
             okBody(answered(live)),
             okBody(answered(configId)),
             hosts,
             canaryBody(answered(canary)),
             bakes,
         );
+        return wentBack?.trim() ? { ...observed, wentBack: wentBack.trim() } : observed;
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
