@@ -16,7 +16,7 @@ import { recordedBakes, withBakes } from "./components/bakeRecord";
 import { FloatingAddress } from "./components/floatingAddress";
 import { HealthGate } from "./components/healthGate";
 import { type HookName, recordedHookRuns, withHookRuns } from "./components/hookResult";
-import { type AppHost, type HostsLayer, LOOPBACK, listenerAddress } from "./components/hosts";
+import { type AppHost, type HostsLayer, LOOPBACK, formerRouterNames, listenerAddress } from "./components/hosts";
 import { acmeBootstrapInput, nginxConfigInput, renderNginxConfig, renderedSettings } from "./components/nginxConfig";
 import { foreignProcesses, reconcileReason } from "./components/observe";
 import { describePlan } from "./components/plan";
@@ -52,7 +52,15 @@ async function main() {
     // Every router is asked (at once); the first one's answer stands for the routers' where one is
     // needed (the safety rules, the bakes), and any router that differs is drift.
     const routers = hostsLayer.routers;
-    const lastLogins = lastLoginAddresses(lastOutputs, routers);
+    const lastLogins = lastLoginAddresses(lastOutputs);
+    const loginAddresses = hostsLayer.routerLoginAddresses ?? {};
+    const formerNames = formerRouterNames(
+        routers.map((name) => {
+            const address = loginAddresses[name];
+            return { name, address: typeof address === "string" ? address : undefined };
+        }),
+        lastLogins,
+    );
     const observedRouters = await Promise.all(
         routers.map((router) =>
             hostsLayer.observeNginx(
@@ -60,7 +68,7 @@ async function main() {
                     internalUrl,
                     hosts: [...hosts.blue, ...hosts.green],
                     hostHeader: config.hostNames[0],
-                    lastLoginAddress: lastLogins[router],
+                    lastLoginAddress: lastLogins[router] ?? lastLogins[formerNames[router] ?? ""],
                 },
                 router,
             ),
@@ -241,6 +249,7 @@ async function main() {
             knownBakes: observed?.running ? (observed.bakes ?? []).map((bake) => bake.summary) : undefined,
             ...(retired ? { retiring: { hosts: retired, drainToken: config.drainToken } } : {}),
             reconcile,
+            formerNames,
             // A router that went back unconfirmed: its own switch runs again (its recorded inputs are the new ones).
             wentBack: Object.fromEntries(
                 routers.flatMap((r, i) => (observedRouters[i]?.wentBack ? [[r, observedRouters[i]!.wentBack!]] : [])),
@@ -260,6 +269,7 @@ async function main() {
                   })),
                   virtualIp: vip,
                   internalUrl,
+                  formerNames,
                   after: router.switched,
               })
             : undefined;
@@ -306,15 +316,13 @@ async function main() {
     };
 }
 
-/** Where the last update logged in to each router (its outputs), by router name. */
-function lastLoginAddresses(outputs: Record<string, unknown>, routers: readonly string[]) {
+/** Where the last update logged in to each router (its outputs), by the name the router had then. */
+function lastLoginAddresses(outputs: Record<string, unknown>): Record<string, string | undefined> {
     const recorded = outputs.routerLoginAddresses;
-    const byName: Record<string, string | undefined> =
-        recorded && typeof recorded === "object"
-            ? Object.fromEntries(Object.entries(recorded).map(([name, address]) => [name, stringOutput(address)]))
-            : {};
-    // nginxLoginAddress: the first router's, also from before routers could be several.
-    return { ...byName, [routers[0]]: byName[routers[0]] ?? stringOutput(outputs.nginxLoginAddress) };
+    if (recorded && typeof recorded === "object")
+        return Object.fromEntries(Object.entries(recorded).map(([name, address]) => [name, stringOutput(address)]));
+    // One router (also from before routers could be several): nginxLoginAddress, named nginx.
+    return { nginx: stringOutput(outputs.nginxLoginAddress) };
 }
 
 /** The login addresses as outputs: the first router's as before, every router's where there are several. */

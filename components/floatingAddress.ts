@@ -14,6 +14,8 @@ export interface FloatingAddressArgs {
     readonly virtualIp: VirtualIp;
     /** The internal listener as each router reaches its own: keepalived asks nginx there. */
     readonly internalUrl: string;
+    /** Each router's name in the last update, where it differs: its keepalived is kept, not stopped. */
+    readonly formerNames?: Readonly<Record<string, string>>;
     /** Every router serves before any takes part: nginx must answer the check first. */
     readonly after: readonly pulumi.Resource[];
 }
@@ -57,7 +59,13 @@ export class FloatingAddress extends pulumi.ComponentResource {
                         KEEPALIVED_UNIT_TEXT: render("systemd/bluegreen-keepalived.service.hbs", { dir }),
                     },
                 }),
-                { parent: this, dependsOn: [...args.after] },
+                {
+                    parent: this,
+                    dependsOn: [...args.after],
+                    aliases: args.formerNames?.[router.name]
+                        ? [{ name: `${name}-${args.formerNames[router.name]}` }]
+                        : [],
+                },
                 router.name,
             );
         });

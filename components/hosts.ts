@@ -163,6 +163,11 @@ export interface HostsLayer {
      * that cannot be reached must stop the switch before any other router changes.
      */
     checkReachable(trigger: string, routersTrigger?: string): void;
+    /**
+     * Several routers' checks (empty otherwise): only the switches wait for them, so they run beside
+     * the gate; an unreachable router still stops the switch before any router changes.
+     */
+    readonly routersReachable: readonly pulumi.Resource[];
     /** nginx's prefix directory on the nginx host. */
     readonly nginxPrefix: string;
     /** The login on the nginx host: it owns the prefix, and nginx's systemd unit runs nginx as it. */
@@ -188,6 +193,31 @@ export interface HostsLayer {
 /** A router's name: "nginx" where it is the only one (as before routers could be several), else "nginx-N". */
 export function routerNames(count: number): string[] {
     return count === 1 ? ["nginx"] : Array.from({ length: count }, (_, i) => `nginx-${i + 1}`);
+}
+
+/**
+ * The name each router had in the last update, where it differs: its resources keep their history
+ * under the new name (aliases) instead of being deleted, which would stop nginx on a router that stays.
+ * By login address where the last update recorded one (a router keeps its name when others are added
+ * or removed: ssh names routers after their addresses); else by position (aws: one router per zone).
+ */
+export function formerRouterNames(
+    current: readonly { readonly name: string; readonly address?: string }[],
+    previous: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+    const currentNames = new Set(current.map((r) => r.name));
+    const byAddress = new Map(
+        Object.entries(previous).flatMap(([name, address]) => (address ? [[address, name] as const] : [])),
+    );
+    const former: Record<string, string> = {};
+    current.forEach((router, i) => {
+        const recorded = router.address ? byAddress.get(router.address) : undefined;
+        // Never a name another router has now: that resource stays that router's.
+        const positional = i === 0 ? (current.length === 1 ? "nginx-1" : "nginx") : undefined;
+        const name = recorded ?? positional;
+        if (name && name !== router.name && !currentNames.has(name)) former[router.name] = name;
+    });
+    return former;
 }
 
 /** How the nginx host reaches itself, on every target. */

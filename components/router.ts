@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { AcmeConfig, Color, SwitchMode } from "./config";
 import type { HealthGate } from "./healthGate";
-import { type HostsLayer, routerNames } from "./hosts";
+import type { HostsLayer } from "./hosts";
 import type { RenderedNginxConfig } from "./nginxConfig";
 import { SCRIPTS, declaredScript, hostScript } from "./scripts";
 import { parseSwitchResult } from "./switchResult";
@@ -74,6 +74,8 @@ export interface RouterArgs {
     readonly maintenance: { readonly on: boolean; readonly page: string };
     /** Set when what nginx serves differs from what this update wants: forces the switch to run. */
     readonly reconcile: string;
+    /** Each router's name in the last update, where it differs (formerRouterNames). */
+    readonly formerNames?: Readonly<Record<string, string>>;
     /** Routers that went back on their own after an unconfirmed switch, with why: each one's switch runs again. */
     readonly wentBack?: Readonly<Record<string, string>>;
 }
@@ -179,9 +181,10 @@ export class Router extends pulumi.ComponentResource {
                         args.gate.check,
                         ...(args.canary ? [args.canary.gate.check] : []),
                         ...args.hostsLayer.reachable,
+                        ...args.hostsLayer.routersReachable,
                     ],
-                    // The first router's switch keeps its name's history when routers are added or removed.
-                    aliases: i === 0 ? [{ name: several ? `${name}-nginx` : `${name}-${routerNames(2)[0]}` }] : [],
+                    // A router keeps its switch's history when routers are added or removed (formerNames).
+                    aliases: args.formerNames?.[router] ? [{ name: `${name}-${args.formerNames[router]}` }] : [],
                 },
                 router,
             ),

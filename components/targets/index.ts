@@ -6,7 +6,7 @@ import type { HostsLayer } from "../hosts";
 import { privateDirProblem } from "../privateDir";
 import { resolvedPath } from "../projectPath";
 import { LocalHosts } from "./local/hosts";
-import { sshRouters, virtualIpOf } from "./ssh/config";
+import { sshRouterNames, sshRouters, virtualIpOf } from "./ssh/config";
 import { SshHosts, checkAgentSocket } from "./ssh/hosts";
 
 export async function createHostsLayer(config: ProgramConfig): Promise<HostsLayer> {
@@ -31,6 +31,7 @@ export async function createHostsLayer(config: ProgramConfig): Promise<HostsLaye
             await checkAgentSocket();
             return new SshHosts({
                 routers: sshRouters(config),
+                routerNames: sshRouterNames(config),
                 // Clients reach the routers at the floating address, where there is one.
                 publicHost: virtualIpOf(config)?.address,
                 pools: { blue: config.blueSshHosts, green: config.greenSshHosts },

@@ -18,6 +18,7 @@ import { mechanism } from "./scenarios/mechanism";
 import { metricsCanary } from "./scenarios/metricsCanary";
 import { restartDeploy } from "./scenarios/restartDeploy";
 import { Program, checkoutBaseline, rollback } from "./scenarios/rollback";
+import { routers } from "./scenarios/routers";
 import { scale } from "./scenarios/scale";
 import { switchUnderLoad } from "./scenarios/switchUnderLoad";
 
@@ -78,6 +79,7 @@ async function main(options: Options): Promise<void> {
             gateAlone: async () => void (results.gateAlone = await gateAlone([1, 4, 16], 15)),
             rollback: () => rollbackSection(5),
             scale: async () => void (results.scale = await scale([1, 4, 16], 5)),
+            routers: async () => void (results.routers = await routers(10)),
         };
         if (only) {
             // Re-measure some sections into the existing results.
@@ -113,6 +115,8 @@ async function main(options: Options): Promise<void> {
             results.mechanism = await mechanism(quick ? 2 : 5);
             keep();
             results.metricsCanary = await metricsCanary(quick ? 4 : 30);
+            keep();
+            results.routers = await routers(quick ? 2 : 10);
             results.wallSeconds = (Date.now() - started) / 1000;
         }
     } finally {

@@ -6,6 +6,7 @@ import type { Quantiles, WrkRun } from "./common";
 import type { BenchResults } from "./results";
 import type { MechanismResult } from "./scenarios/mechanism";
 import type { MetricsCanaryResult, Variant } from "./scenarios/metricsCanary";
+import type { RoutersResult } from "./scenarios/routers";
 import type { RollbackTimes } from "./scenarios/rollback";
 
 /** The targets the report checks; a miss is printed, not hidden. */
@@ -268,6 +269,18 @@ function gateAlone(r: BenchResults) {
     };
 }
 
+function routers(r: RoutersResult | undefined) {
+    if (!r || r.oneRouter.length === 0) return undefined;
+    const ratios = r.twoRouters.map((t, i) => t / r.oneRouter[i]);
+    return {
+        rounds: r.oneRouter.length,
+        one: ms(median(r.oneRouter)),
+        two: ms(median(r.twoRouters)),
+        ratio: `${(median(r.twoRouters) / median(r.oneRouter)).toFixed(2)}×`,
+        perRound: spread(ratios, "×", 2),
+    };
+}
+
 export function report(r: BenchResults): string {
     return render("bench/benchmarks.md.hbs", {
         machine: { ...r.machine, date: r.machine.date.slice(0, 10) },
@@ -280,6 +293,7 @@ export function report(r: BenchResults): string {
         overhead: overhead(r),
         mechanism: mechanism(r.mechanism),
         metricsCanary: metricsCanary(r.metricsCanary),
+        routers: routers(r.routers),
         scale: scale(r),
         gateAlone: gateAlone(r),
         wallMinutes: (r.wallSeconds / 60).toFixed(1),

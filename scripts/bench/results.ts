@@ -5,6 +5,7 @@ import type { GateAloneRow } from "./scenarios/gateAlone";
 import type { IdleDeployResult } from "./scenarios/idleDeploy";
 import type { MechanismResult } from "./scenarios/mechanism";
 import type { MetricsCanaryResult } from "./scenarios/metricsCanary";
+import type { RoutersResult } from "./scenarios/routers";
 import type { RestartDeployRun } from "./scenarios/restartDeploy";
 import type { RollbackTimes } from "./scenarios/rollback";
 import type { ScaleRow } from "./scenarios/scale";
@@ -41,5 +42,7 @@ export interface BenchResults {
     mechanism?: MechanismResult;
     /** Absent from results older than the section. */
     metricsCanary?: MetricsCanaryResult;
+    /** Absent where the machines could not be built (not root) and from results older than it. */
+    routers?: RoutersResult;
     wallSeconds: number;
 }

@@ -33,6 +33,10 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
     let vip = "";
     let vipUrl = "";
 
+    /** The stack's name for a lab router: nginx- and its address. */
+    const named = (router: string) => `nginx-${lab!.hosts[router].address}`;
+    /** That name in a regular expression (its dots taken literally). */
+    const literal = (router: string) => named(router).replace(/\./g, "\\.");
     /** The colour a router's nginx serves, asked on its internal listener (loopback in its namespace). */
     const servedBy = (router: string): string => {
         try {
@@ -97,8 +101,8 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         assert.equal(outputs.virtualAddress?.value, vip);
         assert.equal(outputs.publicUrl?.value, `http://${vip}:${SSH_PUBLIC_PORT}`);
         assert.deepEqual(outputs.routerLoginAddresses?.value, {
-            "nginx-1": lab!.hosts["nginx-1"].address,
-            "nginx-2": lab!.hosts["nginx-2"].address,
+            [named("nginx-1")]: lab!.hosts["nginx-1"].address,
+            [named("nginx-2")]: lab!.hosts["nginx-2"].address,
         });
     });
 
@@ -128,14 +132,18 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         setLink("nginx-2", "down");
         try {
             await stack.stack.setConfig("activeColor", { value: "green" });
-            await assert.rejects(stack.stack.up(quiet), /reach-nginx-2/, "the update fails naming the router");
+            await assert.rejects(
+                stack.stack.up(quiet),
+                new RegExp(`reach-${literal("nginx-2")}`),
+                "the update fails naming the router",
+            );
             assert.equal(servedBy("nginx-1"), "blue", "the reachable router did not switch");
             assert.equal(await colourAt(vipUrl), "blue");
             recordOutcome({
                 area: "routers",
                 fault: "one of two routers unreachable (its link down) when a switch starts",
                 expected: "refused naming the router; no router changes",
-                observed: "update failed at reach-nginx-2; nginx-1 still serves blue",
+                observed: `update failed at reach-${named("nginx-2")}; nginx-1 still serves blue`,
                 sent: 0,
                 lost: 0,
             });
@@ -157,7 +165,8 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         let failedAt = 0;
         try {
             await stack.stack.setConfig("activeColor", { value: "green" });
-            await assert.rejects(stack.stack.up(quiet), /router-nginx-2/, "the update fails naming the router");
+            const failing = new RegExp(`router-${literal("nginx-2")}`);
+            await assert.rejects(stack.stack.up(quiet), failing, "the update fails naming the router");
             failedAt = Date.now();
         } finally {
             lab!.exec("nginx-2", ["ip", "route", "del", "prohibit", `${green}/32`]);
@@ -167,20 +176,25 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         const backAt = await until("nginx-1 going back to blue", 180_000, () => servedBy("nginx-1") === "blue");
         const log = path.join(lab!.hosts["nginx-1"].root, "nginx", "logs", "confirm.log");
         await until("the watchdog saying why", 5000, () =>
-            /nginx-1 was not confirmed within \d+ s: going back to blue/.test(fs.readFileSync(log, "utf8")),
+            new RegExp(`${literal("nginx-1")} was not confirmed within \\d+ s: going back to blue`).test(
+                fs.readFileSync(log, "utf8"),
+            ),
         );
         recordOutcome({
             area: "routers",
             fault: "one of two routers cannot reach the pool going live during a switch",
             expected: "the update fails naming it; the router that switched goes back unconfirmed",
-            observed: `failed at router-nginx-2; nginx-1 on blue ${Math.round((backAt - failedAt) / 1000)} s later`,
+            observed:
+                `failed at router-${named("nginx-2")}; nginx-1 on blue ` +
+                `${Math.round((backAt - failedAt) / 1000)} s later`,
             sent: 0,
             lost: 0,
         });
         // The next update sees that nginx-1 went back: its switch runs again although its recorded
         // inputs (green, from the failed update) already match, and every router ends on green.
         const preview = await stack.stack.preview(quiet);
-        assert.match(preview.stdout, /nginx-1 went back: .*not confirmed within \d+ s/);
+        const wentBack = new RegExp(`${literal("nginx-1")} went back: .*not confirmed within \\d+ s`);
+        assert.match(preview.stdout, wentBack);
         const result = await stack.stack.up(quiet);
         assert.equal(result.summary.result, "succeeded");
         assert.deepEqual(ROUTERS.map(servedBy), ["green", "green"]);
@@ -197,7 +211,7 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         // Stopped: the next update names the router and starts it again (gated).
         await killNginx("nginx-2");
         const preview = await stack.stack.preview(quiet);
-        assert.match(preview.stdout, /nginx-2: nginx is not running/);
+        assert.match(preview.stdout, new RegExp(`${literal("nginx-2")}: nginx is not running`));
         const result = await stack.stack.up(quiet);
         assert.equal(result.summary.result, "succeeded");
         assert.equal(servedBy("nginx-2"), "green");
@@ -251,6 +265,36 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         // nopreempt: the router that comes back stands by; the address stays where clients reach it.
         await new Promise((r) => setTimeout(r, 3000));
         assert.equal(holder(), other);
+    });
+
+    it("a router taken out of the list stops; the one left keeps its history, its nginx and the address", async () => {
+        await until("a router holding the address", 15_000, () => holder() !== "");
+        const staying = holder();
+        const leaving = ROUTERS.find((router) => router !== staying)!;
+        const [stayingMaster] = nginxPids(staying);
+        const run = await measureUnderLoad(
+            { url: vipUrl, hostsPerPool: 1, appStatus: stack.appStatus, name: "router taken out" },
+            async () => {
+                await stack.stack.setConfig("nginxSshHosts", { value: JSON.stringify([sshEntry(lab!)(staying)]) });
+                const result = await stack.stack.up(quiet);
+                assert.equal(result.summary.result, "succeeded");
+            },
+        );
+        assertNothingLost(run, {
+            area: "routers",
+            fault: "the standby router taken out of nginxSshHosts under load",
+            expected: "0 failed; the router left is the same resource, its nginx untouched",
+        });
+        assert.equal(
+            nginxPids(staying)[0],
+            stayingMaster,
+            "the router left kept its nginx (not stopped, not replaced)",
+        );
+        assert.equal(servedBy(leaving), "", "nginx stopped on the router taken out");
+        assert.equal(holder(), staying, "the address stayed");
+        const outputs = await stack.stack.outputs();
+        assert.equal(outputs.nginxLoginAddress?.value, lab!.hosts[staying].address);
+        assert.equal(outputs.routerLoginAddresses, undefined, "one router again");
     });
 
     /** nginx's processes in a router's namespace (master first), from its pid file and /proc. */

@@ -97,7 +97,8 @@ describe("config validation", () => {
         // A floating address: several routers by IPv4 address, root on each, an address of its own.
         const vip = JSON.stringify({ address: "10.0.0.100" });
         assert.doesNotThrow(() => parseConfig("bluegreen", { ...noRouter, nginxSshHosts: routers, virtualIp: vip }));
-        assert.match(problemsOf({ ...ssh, virtualIp: vip }).join("\n"), /bluegreen:virtualIp is set with one router/);
+        // One router may hold it alone (while another is replaced).
+        assert.doesNotThrow(() => parseConfig("bluegreen", { ...ssh, virtualIp: vip }));
         assert.match(
             problemsOf({ ...noRouter, nginxSshHosts: routers, virtualIp: vip, sshUser: "deploy" }).join("\n"),
             /bluegreen:virtualIp needs keepalived to run as root on the routers, which log in as deploy/,

@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { formerRouterNames } from "../../components/hosts";
 import { ProgramRefused, RecordedResource, info, registered, runProgram } from "../support/mocks";
 
 const BASE = { activeColor: "blue", drainToken: "test-token-0123456789" };
@@ -180,7 +181,7 @@ describe("the program's resource graph (mocks)", () => {
         assert.equal(env(deploy, "reach-nginx").RUN_AS, undefined);
     });
 
-    it("several routers: each checked, switched and confirmed, the first as the single router was", async () => {
+    it("several routers: each checked, switched and confirmed, named after their addresses", async () => {
         const ssh = {
             ...BASE,
             target: "ssh",
@@ -190,26 +191,29 @@ describe("the program's resource graph (mocks)", () => {
             greenSshHosts: '[{"address":"10.0.2.11"}]',
             sshUser: "deploy",
         };
+        const [one, two] = ["nginx-10.0.0.10", "nginx-10.0.0.11"];
         const { resources, outputs } = await runProgram(ssh);
         const commands = names(resources, "command:remote:Command");
-        for (const name of ["reach-nginx-1", "reach-nginx-2", "router-nginx-1", "router-nginx-2"])
+        for (const name of [`reach-${one}`, `reach-${two}`, `router-${one}`, `router-${two}`])
             assert.ok(commands.includes(name), `${name} in ${commands.join(", ")}`);
-        assert.ok(commands.includes("router-nginx-1-confirm") && commands.includes("router-nginx-2-confirm"));
+        assert.ok(commands.includes(`router-${one}-confirm`) && commands.includes(`router-${two}-confirm`));
         assert.ok(!commands.includes("router-nginx") && !commands.includes("reach-nginx"), "no single router");
-        const [first, second] = [env(resources, "router-nginx-1"), env(resources, "router-nginx-2")];
+        const [first, second] = [env(resources, `router-${one}`), env(resources, `router-${two}`)];
         assert.equal(first.NGINX_CONF, second.NGINX_CONF, "every router serves the same config");
-        assert.deepEqual([first.ROUTER_NAME, second.ROUTER_NAME], ["nginx-1", "nginx-2"]);
-        // Unconfirmed, a router goes back after the slowest other switch could have ended (gate 60 s,
-        // verify 15 s, shutdown, a margin): never before.
-        assert.ok(Number(first.CONFIRM_SECONDS) >= 60 + 15 + 30, first.CONFIRM_SECONDS);
+        assert.deepEqual([first.ROUTER_NAME, second.ROUTER_NAME], [one, two]);
+        // Unconfirmed, a router goes back after the slowest other switch could have ended (gate 30 s,
+        // verify 15 s, shutdown 35 s, a margin of 30 s): never before.
+        assert.equal(first.CONFIRM_SECONDS, String(30 + 15 + 35 + 30));
         assert.equal(first.CONFIRM_SECONDS, second.CONFIRM_SECONDS);
-        assert.equal(env(resources, "router-nginx-2-confirm").ROUTERS, "nginx-1 nginx-2");
+        assert.equal(env(resources, `router-${two}-confirm`).ROUTERS, `${one} ${two}`);
+        // Only the first router's switch and confirmation drain the hosts an update removes.
+        assert.equal(second.RETIRED_HOSTS ?? "", "");
         // Each router's reach check runs again whenever the switch would: a new colour changes it.
         const green = (await runProgram({ ...ssh, activeColor: "green" })).resources;
-        for (const router of ["reach-nginx-1", "reach-nginx-2"])
+        for (const router of [`reach-${one}`, `reach-${two}`])
             assert.notEqual(env(green, router).CHECK_TRIGGER, env(resources, router).CHECK_TRIGGER, router);
         assert.equal(env(green, "reach-blue-1").CHECK_TRIGGER, env(resources, "reach-blue-1").CHECK_TRIGGER);
-        assert.deepEqual(outputs.routerLoginAddresses, { "nginx-1": "10.0.0.10", "nginx-2": "10.0.0.11" });
+        assert.deepEqual(outputs.routerLoginAddresses, { [one]: "10.0.0.10", [two]: "10.0.0.11" });
         assert.equal(outputs.nginxLoginAddress, "10.0.0.10");
         // One router: as before, no confirmation.
         const single = await runProgram({ ...ssh, nginxSshHosts: "", nginxSshHost: '{"address":"10.0.0.10"}' });
@@ -217,6 +221,41 @@ describe("the program's resource graph (mocks)", () => {
         assert.ok(singleCommands.includes("router-nginx"));
         assert.ok(!singleCommands.some((n) => n.endsWith("-confirm")), singleCommands.join(", "));
         assert.equal(env(single.resources, "router-nginx").CONFIRM_SECONDS, undefined);
+    });
+
+    it("a router keeps its name's history when routers are added or taken out (aliases by address)", () => {
+        const previousTwo = { "nginx-10.0.0.10": "10.0.0.10", "nginx-10.0.0.11": "10.0.0.11" };
+        // Taking the first out: the one left (named nginx again) is the one it was, never the other.
+        assert.deepEqual(formerRouterNames([{ name: "nginx", address: "10.0.0.11" }], previousTwo), {
+            nginx: "nginx-10.0.0.11",
+        });
+        // Adding a second: the first was the single router.
+        assert.deepEqual(
+            formerRouterNames(
+                [
+                    { name: "nginx-10.0.0.10", address: "10.0.0.10" },
+                    { name: "nginx-10.0.0.11", address: "10.0.0.11" },
+                ],
+                { nginx: "10.0.0.10" },
+            ),
+            { "nginx-10.0.0.10": "nginx" },
+        );
+        // A third added: nothing renamed.
+        assert.deepEqual(
+            formerRouterNames(
+                [...Object.entries(previousTwo), ["nginx-10.0.0.12", "10.0.0.12"]].map(([name, address]) => ({
+                    name,
+                    address,
+                })),
+                previousTwo,
+            ),
+            {},
+        );
+        // aws: addresses unknown at preview, routers by zone: the first keeps the single router's name.
+        assert.deepEqual(formerRouterNames([{ name: "nginx-1" }, { name: "nginx-2" }], { nginx: undefined }), {
+            "nginx-1": "nginx",
+        });
+        assert.deepEqual(formerRouterNames([{ name: "nginx" }], {}), { nginx: "nginx-1" });
     });
 
     it("activeColor: purple is refused before any resource is registered", async () => {

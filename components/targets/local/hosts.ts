@@ -41,6 +41,7 @@ export class LocalHosts implements HostsLayer {
     private readonly appUser = appUser(LOGIN);
     readonly baseDir: string;
     readonly reachable: readonly pulumi.Resource[] = [];
+    readonly routersReachable: readonly pulumi.Resource[] = [];
     /** One nginx, on this machine. */
     readonly routers = ["nginx"] as const;
 

@@ -186,6 +186,15 @@ export function sshRouters(c: Pick<SshConfig, "nginxSshHost" | "nginxSshHosts">)
     return c.nginxSshHost ? [c.nginxSshHost] : [...c.nginxSshHosts];
 }
 
+/**
+ * The routers' names: "nginx" for one; for several, each after its address ("nginx-10.0.0.11"), so
+ * that a router keeps its name (and its resources) when another is added or taken out of the list.
+ */
+export function sshRouterNames(c: Pick<SshConfig, "nginxSshHost" | "nginxSshHosts">): string[] {
+    const routers = sshRouters(c);
+    return routers.length === 1 ? ["nginx"] : routers.map((h) => `nginx-${h.address}`);
+}
+
 /** One of nginxSshHost and nginxSshHosts; routers that all run nginx as the same login. */
 function routerProblems(project: string, c: SshConfig): string[] {
     if (c.nginxSshHost && c.nginxSshHosts.length > 0) {
@@ -220,17 +229,14 @@ function routerProblems(project: string, c: SshConfig): string[] {
     return [];
 }
 
-/** keepalived needs several routers, their IPv4 addresses (VRRP peers), root on each, a free address. */
+/**
+ * keepalived needs the routers' IPv4 addresses (VRRP peers), root on each, a free address. One router
+ * may hold it alone (while another is replaced): clients keep the address.
+ */
 function virtualIpProblems(project: string, c: SshConfig, logins: string[]): string[] {
     const problems: string[] = [];
     const routers = sshRouters(c);
     const vip = c.virtualIp?.address ?? "";
-    if (routers.length < 2) {
-        problems.push(
-            `${project}:virtualIp is set with one router: the address floats between routers. ` +
-                "Fix: list them all in nginxSshHosts (pulumi config set --path 'nginxSshHosts[1].address' 10.0.0.11)",
-        );
-    }
     const named = routers.filter((h) => !IPV4.test(h.address)).map((h) => h.address);
     if (named.length > 0) {
         problems.push(

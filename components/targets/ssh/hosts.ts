@@ -61,6 +61,8 @@ export interface RemoteMachine extends SshHost {
 export interface SshHostsArgs {
     /** The nginx hosts (routers): one, or several switched as one. */
     readonly routers: readonly RemoteMachine[];
+    /** Their names (default: nginx, or nginx-1, nginx-2... by position). */
+    readonly routerNames?: readonly string[];
     readonly pools: Readonly<Record<Color, readonly RemoteMachine[]>>;
     /** Pool hosts are reached through this host (a jump host), when set. */
     readonly jumpHost?: RemoteMachine;
@@ -95,11 +97,13 @@ export class SshHosts implements HostsLayer {
     readonly routers: readonly string[];
     private readonly routerMachines: ReadonlyMap<string, RemoteMachine>;
     private readonly checks: pulumi.Resource[] = [];
+    /** Several routers' checks: the switches wait for them, the gate and the deploys do not. */
+    private readonly routerChecks: pulumi.Resource[] = [];
 
     constructor(private readonly args: SshHostsArgs) {
         this.supervisor = args.supervisor;
         this.nginxPrefix = `${args.remoteDir}/nginx`;
-        this.routers = routerNames(args.routers.length);
+        this.routers = args.routerNames ?? routerNames(args.routers.length);
         this.routerMachines = new Map(this.routers.map((name, i) => [name, args.routers[i]]));
         // Every router runs nginx as its own login: one nginx user for the config (the same text on all).
         this.nginxUser = args.routers[0].user ?? args.defaultUser;
@@ -109,6 +113,10 @@ export class SshHosts implements HostsLayer {
 
     get reachable(): readonly pulumi.Resource[] {
         return this.checks;
+    }
+
+    get routersReachable(): readonly pulumi.Resource[] {
+        return this.routerChecks;
     }
 
     /**
@@ -144,7 +152,8 @@ export class SshHosts implements HostsLayer {
                     ...(runAs && runAs !== login ? { RUN_AS: runAs } : {}),
                 },
             });
-            this.checks.push(this.run(`reach-${name}`, host, throughJumpHost, check, { dependsOn: ready }, false));
+            const run = this.run(`reach-${name}`, host, throughJumpHost, check, { dependsOn: ready }, false);
+            (several && role === "nginx" ? this.routerChecks : this.checks).push(run);
         }
     }
 
