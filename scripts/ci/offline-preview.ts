@@ -58,6 +58,8 @@ export interface Rendered {
     readonly plan?: string;
     /** What the run exports: the previous update's outputs for the next run. */
     readonly outputs: Record<string, unknown>;
+    /** Every resource the program registered, as "name (type)". */
+    readonly resources: readonly string[];
 }
 
 /** A mocked input without its secret wrapper. */
@@ -77,11 +79,13 @@ export async function render(
         previousOutputs,
     });
     const plan = info.find((line) => line.startsWith("Plan:"));
-    const router: RecordedResource | undefined = resources.find((r) => r.name === "router-nginx");
+    // The router's switch (the first router's, where there are several: every router has the same config).
+    const router: RecordedResource | undefined = resources.find((r) => /^router-nginx(-[^-].*)?$/.test(r.name));
     const environment = plain(router?.inputs.environment) as Record<string, unknown> | undefined;
     const nginxConf = plain(environment?.BLUEGREEN_NGINX_CONF);
     if (typeof nginxConf !== "string") throw new Error(`${dir}: no router-nginx command carrying NGINX_CONF`);
-    return { nginxConf, liveColor: String(outputs.activeColor), plan, outputs };
+    const registered = resources.map((r) => `${r.name} (${r.type})`);
+    return { nginxConf, liveColor: String(outputs.activeColor), plan, outputs, resources: registered };
 }
 
 /** The lines that differ between two texts, `context` unchanged lines around each change, "..." between. */
@@ -137,6 +141,32 @@ export function describe(base: Rendered | undefined, head: Rendered): string[] {
             "The nginx config does not change" + (switched ? " (no-reload switch: no connection is closed)." : "."),
         );
     else lines.push("nginx config change:", "", "```diff", ...diff, "```");
+    // What the pull request adds and removes (a second router, a load balancer), as a preview lists it.
+    // The single router's instance, address and switch renamed for several (nginx → nginx-1) keep their
+    // history (aliases); its reach check has none (it is made anew, changing nothing).
+    if (base) {
+        let added = head.resources.filter((r) => !base.resources.includes(r));
+        let removed = base.resources.filter((r) => !head.resources.includes(r));
+        const renamed = removed.flatMap((r) => {
+            if (r.startsWith("reach-")) return [];
+            const to = added.find(
+                (a) => a === r.replace(/^(\S*nginx) /, "$1-1 ") || r === a.replace(/^(\S*nginx) /, "$1-1 "),
+            );
+            return to ? [[r, to] as const] : [];
+        });
+        added = added.filter((a) => !renamed.some(([, to]) => to === a));
+        removed = removed.filter((r) => !renamed.some(([from]) => from === r));
+        const sections = [
+            ["adds", added.map((r) => `- ${r}`)],
+            ["removes", removed.map((r) => `- ${r}`)],
+            [
+                "renames (each keeps its history: an alias)",
+                renamed.map(([from, to]) => `- ${from} → ${to.split(" ")[0]}`),
+            ],
+        ] as const;
+        for (const [what, list] of sections)
+            if (list.length > 0) lines.push("", `Resources this pull request ${what}:`, "", ...list);
+    }
     return lines;
 }
 

@@ -89,6 +89,27 @@ describe("offline preview of production for pull requests (no credentials)", fun
         assert.doesNotMatch(text, /could not be rendered/);
     });
 
+    it("two routers behind a load balancer: the balancer, both routers and their steps are listed", async () => {
+        const base = checkout("base", productionYaml());
+        const head = checkout("head", productionYaml(['  bluegreen:awsRouters: "2"']));
+        const { text, code } = await offlinePreview(base, head);
+        assert.equal(code, 0, text);
+        const added = text.split("Resources this pull request adds:")[1]?.split("\n\n")[1] ?? "";
+        assert.match(added, /^- \S+ \(aws:lb\/loadBalancer:LoadBalancer\)$/m, text);
+        assert.match(added, /^- \S+ \(aws:lb\/listener:Listener\)$/m);
+        assert.match(added, /^- \S+ \(aws:lb\/targetGroupAttachment:TargetGroupAttachment\)$/m);
+        assert.match(added, /^- router-nginx-2 \(command:remote:Command\)$/m);
+        for (const router of ["nginx-1", "nginx-2"])
+            assert.match(added, new RegExp(`^- router-${router}-confirm \\(command:remote:Command\\)$`, "m"));
+        assert.match(added, /^- \S*nginx-2\S* \(aws:ec2\/instance:Instance\)$/m, "the second router's instance");
+        // The single router's instance and switch become the first router's, kept (not replaced).
+        const removed = text.split("Resources this pull request removes:")[1]?.split("\n\n")[1] ?? "";
+        assert.equal(removed, "- reach-nginx (command:remote:Command)", "only the single router's check");
+        const renamed = text.split("Resources this pull request renames")[1] ?? "";
+        assert.match(renamed, /^- nginx \(aws:ec2\/instance:Instance\) → nginx-1$/m);
+        assert.match(renamed, /^- router-nginx \(command:remote:Command\) → router-nginx-1$/m);
+    });
+
     it("no change: the same config on both sides changes no nginx line", async () => {
         const { text, code } = await offlinePreview(
             checkout("base", productionYaml()),
