@@ -59,6 +59,18 @@ export async function freePorts(
     throw new Error("no free loopback ports found after 50 attempts");
 }
 
+/** A port the kernel just gave out on 127.0.0.1: free now (whoever binds it next says if it was taken since). */
+export function ephemeralPort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as net.AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
 export function getJson<T>(
     url: string,
     headers: Record<string, string> = {},

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { Load } from "../../scripts/lib/load";
 import { request } from "../../scripts/lib/localStack";
 import { recordOutcome } from "../../scripts/lib/reliability";
-import { Lab, createLab, labUnavailable } from "../support/netns";
+import { Lab, createLab, labOrSkip } from "../support/netns";
 import { SSH_PUBLIC_PORT, SshStack, createSshStack, sshEntry } from "../support/sshStack";
 import { assertNothingLost, measureUnderLoad } from "../support/traffic";
 
@@ -58,15 +58,7 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
     };
 
     before(async function () {
-        const unavailable = labUnavailable();
-        if (unavailable) {
-            if (process.env.BLUEGREEN_REQUIRE_NETNS)
-                throw new Error(
-                    `the routers suite must run here (BLUEGREEN_REQUIRE_NETNS is set) but cannot: ${unavailable}`,
-                );
-            console.log(`      skipped: ${unavailable}`);
-            this.skip();
-        }
+        labOrSkip(this, "routers");
         if (!fs.existsSync("/usr/sbin/keepalived"))
             throw new Error("keepalived is missing: apt-get install keepalived");
         lab = await createLab(MACHINES);
@@ -114,6 +106,7 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         assert.deepEqual(ROUTERS.map(servedBy), ["green", "green"], "every router serves green");
         assertNothingLost(switched, {
             area: "routers",
+            target: "ssh",
             fault: "switch blue → green across two routers, load through the floating address",
             expected: "0 failed; every router serves green",
         });
@@ -123,6 +116,7 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         assert.deepEqual(ROUTERS.map(servedBy), ["blue", "blue"], "every router serves blue again");
         assertNothingLost(rolledBack, {
             area: "routers",
+            target: "ssh",
             fault: "rollback green → blue across two routers, load through the floating address",
             expected: "0 failed; every router serves blue",
         });
@@ -141,6 +135,7 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
             assert.equal(await colourAt(vipUrl), "blue");
             recordOutcome({
                 area: "routers",
+                target: "ssh",
                 fault: "one of two routers unreachable (its link down) when a switch starts",
                 expected: "refused naming the router; no router changes",
                 observed: `update failed at reach-${named("nginx-2")}; nginx-1 still serves blue`,
@@ -182,6 +177,7 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         );
         recordOutcome({
             area: "routers",
+            target: "ssh",
             fault: "one of two routers cannot reach the pool going live during a switch",
             expected: "the update fails naming it; the router that switched goes back unconfirmed",
             observed:
@@ -253,6 +249,7 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         );
         recordOutcome({
             area: "routers",
+            target: "ssh",
             fault: "the router holding the floating address dies (link down) under 200 req/s",
             expected: "the other router takes the address; 0 failed among requests sent after it moved",
             observed:
@@ -282,6 +279,7 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         );
         assertNothingLost(run, {
             area: "routers",
+            target: "ssh",
             fault: "the standby router taken out of nginxSshHosts under load",
             expected: "0 failed; the router left is the same resource, its nginx untouched",
         });

@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { LoadResult } from "../../scripts/lib/load";
 import { TEST_DRAIN_TOKEN, getJson, request } from "../../scripts/lib/localStack";
 import { assertDriftPutBack } from "../support/drift";
-import { Lab, createLab, labUnavailable } from "../support/netns";
+import { Lab, createLab, labOrSkip } from "../support/netns";
 import { REPO_ROOT } from "../../scripts/lib/pulumi";
 import { recordOutcome } from "../../scripts/lib/reliability";
 import { SSH_PUBLIC_PORT, SshStack, createSshStack } from "../support/sshStack";
@@ -35,15 +35,7 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
     const quiet = { onOutput: () => undefined };
 
     before(async function () {
-        const unavailable = labUnavailable();
-        if (unavailable) {
-            if (process.env.BLUEGREEN_REQUIRE_NETNS)
-                throw new Error(
-                    `the ssh target suite must run here (BLUEGREEN_REQUIRE_NETNS is set) but cannot: ${unavailable}`,
-                );
-            console.log(`      skipped: ${unavailable}`);
-            this.skip();
-        }
+        labOrSkip(this, "ssh target");
         lab = await createLab(MACHINES);
         stack = await createSshStack(lab, HOSTS.length, {
             hostNames: JSON.stringify([NAME]),

@@ -5,10 +5,10 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
+import { ephemeralPort } from "../../scripts/lib/localStack";
 import { REPO_ROOT } from "../../scripts/lib/pulumi";
 import { certificateFor } from "./nginxCheck";
 
@@ -39,17 +39,6 @@ export function servedCertificate(
             resolve({ serial: certificate.serialNumber, issuer: String(certificate.issuer.CN) });
         });
         socket.on("error", reject);
-    });
-}
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
     });
 }
 
@@ -84,7 +73,7 @@ export async function startTestCa(options: {
         stdio: ["ignore", "pipe", "inherit"],
     }).trim();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pebble-"));
-    const [listen, management, dns, dnsManagement] = await Promise.all([1, 2, 3, 4].map(() => freePort()));
+    const [listen, management, dns, dnsManagement] = await Promise.all([1, 2, 3, 4].map(() => ephemeralPort()));
     // For the directory URL's address and the management interface's (loopback).
     const addresses = [...new Set([listenAddress, "127.0.0.1"])].map((address) => `IP:${address}`);
     const listener = certificateFor("localhost", [...addresses, "DNS:localhost"].join(","));

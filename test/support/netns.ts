@@ -56,6 +56,19 @@ export function labUnavailable(): string | undefined {
     return undefined;
 }
 
+/**
+ * Skips the calling suite (`this` of its before hook) where the lab cannot be built, saying why;
+ * with BLUEGREEN_REQUIRE_NETNS set (CI) it fails instead: there it must never skip.
+ */
+export function labOrSkip(context: Mocha.Context, suite: string): void {
+    const unavailable = labUnavailable();
+    if (!unavailable) return;
+    if (process.env.BLUEGREEN_REQUIRE_NETNS)
+        throw new Error(`the ${suite} suite must run here (BLUEGREEN_REQUIRE_NETNS is set) but cannot: ${unavailable}`);
+    console.log(`      skipped: ${unavailable}`);
+    context.skip();
+}
+
 function run(cmd: string, args: string[], opts: { input?: string; ignoreFailure?: boolean } = {}): string {
     try {
         return execFileSync(cmd, args, { input: opts.input, stdio: ["pipe", "pipe", "pipe"], encoding: "utf8" });

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { ephemeralPort } from "../../scripts/lib/localStack";
 
 export interface Postgres {
     /** `postgres://<role>:<password>@127.0.0.1:<port>/<database>?sslmode=disable` */
@@ -36,18 +37,6 @@ export function postgresBinDir(root = "/usr/lib/postgresql"): string {
         : [];
     if (majors.length === 0) throw new Error(`PostgreSQL is not installed (no ${root}/*/bin/initdb): ${INSTALL_HINT}`);
     return path.join(root, majors[0], "bin");
-}
-
-/** A port the kernel just gave out on 127.0.0.1 (free now; the server's start says if it was taken since). */
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-    });
 }
 
 function accepts(port: number): Promise<boolean> {
@@ -116,9 +105,9 @@ export async function startPostgres(): Promise<Postgres> {
 
     let server: ChildProcess | undefined;
     let port = 0;
-    // The port may be taken between freePort() and the server's bind: a few tries.
+    // The port may be taken between ephemeralPort() and the server's bind: a few tries.
     for (let attempt = 1; attempt <= 3 && !server; attempt++) {
-        port = await freePort();
+        port = await ephemeralPort();
         const log = fs.openSync(logFile, "a");
         const [exe, args] = runAs("postgres", [
             "-D",
