@@ -134,23 +134,19 @@ export class Router extends pulumi.ComponentResource {
         this.configId = args.config.configId;
         const routers = args.hostsLayer.routers;
         const several = routers.length > 1;
-        // Re-check, reload, old workers' retirement (bounded by the shutdown timeout), verify.
         const deadlineSeconds =
-            (args.canary ? 2 : 1) * args.gate.timeoutSeconds +
-            args.verifyTimeoutSeconds +
-            args.shutdownTimeoutSeconds +
+            switchBoundSeconds(args) +
             120 +
-            (args.bake?.seconds ?? 0) +
             // The lock's wait, lego, lego again for a forgotten account; a second apply and verify.
             (args.tls && "acme" in args.tls.certificate ? 3 * ACME_TIMEOUT_SECONDS + 2 * args.verifyTimeoutSeconds : 0);
         const environment = this.switchEnvironment(args);
         // Several routers: each switches (in parallel), then each is confirmed once all have. One
         // that is not confirmed in time (another router failed, the operator's machine went away)
         // goes back to what it served on its own: a switch never leaves the routers split.
-        const confirmSeconds = confirmWindowSeconds(args);
+        const confirmSeconds = switchBoundSeconds(args) + CONFIRM_MARGIN_SECONDS;
         const switches = routers.map((router, i) =>
             args.hostsLayer.onRouter(
-                several ? `${name}-${router}` : `${name}-nginx`,
+                `${name}-${router}`,
                 hostScript({
                     create: SCRIPTS.nginxSwitch,
                     update: true,
@@ -291,19 +287,18 @@ export class Router extends pulumi.ComponentResource {
 }
 
 /**
- * How long a router that switched waits for its confirmation before it goes back: every other
- * router's switch runs meanwhile, from the same start, and may take its gate's re-check, its old
- * workers' retirement, its verification and its bake; then the confirmations' logins.
+ * What one router's switch may take: its gate's re-check (the canary's too), its old workers'
+ * retirement (the shutdown timeout), its verification and its bake. Its deadline adds the lock's wait
+ * and ACME; a router that switched waits this long (and the confirmations' margin) for the others.
  */
-export function confirmWindowSeconds(
+function switchBoundSeconds(
     args: Pick<RouterArgs, "gate" | "canary" | "verifyTimeoutSeconds" | "shutdownTimeoutSeconds" | "bake">,
 ): number {
     return (
         (args.canary ? 2 : 1) * args.gate.timeoutSeconds +
         args.verifyTimeoutSeconds +
         args.shutdownTimeoutSeconds +
-        (args.bake?.seconds ?? 0) +
-        CONFIRM_MARGIN_SECONDS
+        (args.bake?.seconds ?? 0)
     );
 }
 
