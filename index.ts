@@ -3,7 +3,7 @@
 // Ordering inside one update comes from the graph: deploy → gate → switch → verify.
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { COLORS, type Color, loadConfig, otherColor, shutdownTimeoutSeconds } from "./components/config";
+import { COLORS, type Color, loadConfig, otherColor } from "./components/config";
 import {
     deployStateOf,
     previousDeployState,
@@ -25,10 +25,9 @@ import { Router } from "./components/router";
 import { type DeployState, checkSafety, recordedOutputs } from "./components/safety";
 import { SwitchHook } from "./components/switchHook";
 import { createHostsLayer } from "./components/targets";
+import { switchTiming } from "./components/timing";
 import { sshRouters, virtualIpOf } from "./components/targets/ssh/config";
 
-/** How long nginx may take to serve a new config and pass the smoke checks. */
-const VERIFY_TIMEOUT_SECONDS = 15;
 /** Address of the internal listener: loopback only, never configurable. */
 const INTERNAL_ADDRESS = LOOPBACK;
 
@@ -91,11 +90,13 @@ async function main() {
         throw new pulumi.RunError(problems.length === 1 ? problems[0] : `Refused:\n  - ${problems.join("\n  - ")}`);
     }
 
+    const timing = switchTiming(config, routers.length);
     const nginxInput = nginxConfigInput(
         config,
         hostsLayer.nginxPrefix,
         hosts,
         INTERNAL_ADDRESS,
+        timing,
         hostsLayer.nginxWorkerUser,
     );
     const nginxConfig = renderNginxConfig(nginxInput);
@@ -216,8 +217,7 @@ async function main() {
             verifyUrl: `http://${listenerAddress(config.publicAddress)}:${config.publicPort}`,
             internalUrl,
             smokePaths: config.smokePaths,
-            verifyTimeoutSeconds: VERIFY_TIMEOUT_SECONDS,
-            shutdownTimeoutSeconds: shutdownTimeoutSeconds(config),
+            timing,
             gate,
             tls: config.tls
                 ? {

@@ -1,8 +1,9 @@
 // The nginx config as a pure function of the deployment: both pools' upstreams, the live
 // pool on the public listener, each pool by path on the internal listener.
 import { createHash } from "node:crypto";
-import { type Color, type ProgramConfig, type SwitchMode, shutdownTimeoutSeconds } from "./config";
+import type { Color, ProgramConfig, SwitchMode } from "./config";
 import { render } from "./templates";
+import { type SwitchTiming, workerShutdownTimeoutSeconds } from "./timing";
 
 export interface UpstreamHost {
     readonly address: string;
@@ -101,6 +102,7 @@ export function nginxConfigInput(
     prefix: string,
     pools: Readonly<Record<Color, readonly UpstreamHost[]>>,
     internalAddress: string,
+    timing: SwitchTiming,
     workerUser?: string,
 ): NginxConfigInput {
     return {
@@ -113,7 +115,7 @@ export function nginxConfigInput(
         publicPort: config.publicPort,
         internalAddress,
         internalPort: config.internalPort,
-        workerShutdownTimeoutSeconds: shutdownTimeoutSeconds(config),
+        workerShutdownTimeoutSeconds: workerShutdownTimeoutSeconds(timing),
         privatePaths: config.privatePaths,
         clientConnectionLimit: config.clientConnectionLimit,
         clientRequestRate: config.clientRequestRate,

@@ -9,6 +9,7 @@ import type { RenderedNginxConfig } from "./nginxConfig";
 import { SCRIPTS, declaredScript, hostScript } from "./scripts";
 import { parseSwitchResult } from "./switchResult";
 import { render } from "./templates";
+import { type SwitchTiming, confirmSeconds, switchBoundSeconds, workerShutdownTimeoutSeconds } from "./timing";
 
 export interface RouterArgs {
     readonly hostsLayer: HostsLayer;
@@ -21,9 +22,8 @@ export interface RouterArgs {
     readonly internalUrl: string;
     /** Paths requested through the public listener after a switch. */
     readonly smokePaths: readonly string[];
-    readonly verifyTimeoutSeconds: number;
-    /** Bound on graceful shutdown when the router is deleted. */
-    readonly shutdownTimeoutSeconds: number;
+    /** The bounds the switch's deadline, the confirmation window and nginx's graceful quit derive from. */
+    readonly timing: SwitchTiming;
     /** The health gate: the switch runs after it passed, and checks again with its inputs right before it applies. */
     readonly gate: HealthGate;
     /**
@@ -80,9 +80,6 @@ export interface RouterArgs {
     readonly wentBack?: Readonly<Record<string, string>>;
 }
 
-/** The confirmations' logins and their slack, beyond the slowest other router's switch. */
-const CONFIRM_MARGIN_SECONDS = 30;
-
 /** Bound on one request to the ACME CA (lego's whole run): a CA that hangs fails the update, it never blocks it. */
 const ACME_TIMEOUT_SECONDS = 120;
 
@@ -135,15 +132,16 @@ export class Router extends pulumi.ComponentResource {
         const routers = args.hostsLayer.routers;
         const several = routers.length > 1;
         const deadlineSeconds =
-            switchBoundSeconds(args) +
+            switchBoundSeconds(args.timing) +
             120 +
             // The lock's wait, lego, lego again for a forgotten account; a second apply and verify.
-            (args.tls && "acme" in args.tls.certificate ? 3 * ACME_TIMEOUT_SECONDS + 2 * args.verifyTimeoutSeconds : 0);
+            (args.tls && "acme" in args.tls.certificate
+                ? 3 * ACME_TIMEOUT_SECONDS + 2 * args.timing.verifyTimeoutSeconds
+                : 0);
         const environment = this.switchEnvironment(args);
         // Several routers: each switches (in parallel), then each is confirmed once all have. One
         // that is not confirmed in time (another router failed, the operator's machine went away)
         // goes back to what it served on its own: a switch never leaves the routers split.
-        const confirmSeconds = switchBoundSeconds(args) + CONFIRM_MARGIN_SECONDS;
         const switches = routers.map((router, i) =>
             args.hostsLayer.onRouter(
                 `${name}-${router}`,
@@ -157,7 +155,7 @@ export class Router extends pulumi.ComponentResource {
                         ...(several
                             ? {
                                   ROUTER_NAME: router,
-                                  CONFIRM_SECONDS: String(confirmSeconds),
+                                  CONFIRM_SECONDS: String(confirmSeconds(args.timing)),
                                   ...(args.wentBack?.[router]
                                       ? {
                                             RECONCILE: [args.reconcile, `${router} went back: ${args.wentBack[router]}`]
@@ -242,8 +240,9 @@ export class Router extends pulumi.ComponentResource {
             VERIFY_URL: args.verifyUrl,
             INTERNAL_URL: args.internalUrl,
             SMOKE_PATHS: args.smokePaths.join(" "),
-            VERIFY_TIMEOUT_SECONDS: String(args.verifyTimeoutSeconds),
-            SHUTDOWN_TIMEOUT_SECONDS: String(args.shutdownTimeoutSeconds),
+            VERIFY_TIMEOUT_SECONDS: String(args.timing.verifyTimeoutSeconds),
+            // nginx's graceful quit (the router deleted) is bounded by its worker_shutdown_timeout.
+            SHUTDOWN_TIMEOUT_SECONDS: String(workerShutdownTimeoutSeconds(args.timing)),
             RECONCILE: args.reconcile,
             ...(args.retiring
                 ? { RETIRED_HOSTS: args.retiring.hosts, DRAIN_TOKEN: pulumi.secret(args.retiring.drainToken) }
@@ -280,26 +279,10 @@ export class Router extends pulumi.ComponentResource {
                 prefix: args.hostsLayer.nginxPrefix,
                 user: args.hostsLayer.nginxUser,
                 // systemd's own margin over nginx's graceful quit.
-                stopTimeoutSeconds: args.shutdownTimeoutSeconds + 5,
+                stopTimeoutSeconds: workerShutdownTimeoutSeconds(args.timing) + 5,
             }),
         };
     }
-}
-
-/**
- * What one router's switch may take: its gate's re-check (the canary's too), its old workers'
- * retirement (the shutdown timeout), its verification and its bake. Its deadline adds the lock's wait
- * and ACME; a router that switched waits this long (and the confirmations' margin) for the others.
- */
-function switchBoundSeconds(
-    args: Pick<RouterArgs, "gate" | "canary" | "verifyTimeoutSeconds" | "shutdownTimeoutSeconds" | "bake">,
-): number {
-    return (
-        (args.canary ? 2 : 1) * args.gate.timeoutSeconds +
-        args.verifyTimeoutSeconds +
-        args.shutdownTimeoutSeconds +
-        (args.bake?.seconds ?? 0)
-    );
 }
 
 function hashOf(texts: readonly string[]): string {

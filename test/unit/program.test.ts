@@ -205,6 +205,10 @@ describe("the program's resource graph (mocks)", () => {
         // verify 15 s, shutdown 35 s, a margin of 30 s): never before.
         assert.equal(first.CONFIRM_SECONDS, String(30 + 15 + 35 + 30));
         assert.equal(first.CONFIRM_SECONDS, second.CONFIRM_SECONDS);
+        // A removed host of the live pool is drained at the confirmation: nginx's old workers wait for it
+        // (the drain's own 35 s, verification 15 s, the confirmation window) before they cut anything.
+        assert.match(first.NGINX_CONF, new RegExp(`^worker_shutdown_timeout ${35 + 15 + 110}s;$`, "m"));
+        assert.equal(first.SHUTDOWN_TIMEOUT_SECONDS, String(35 + 15 + 110), "nginx's graceful quit waits as long");
         assert.equal(env(resources, `router-${two}-confirm`).ROUTERS, `${one} ${two}`);
         // Only the first router's switch and confirmation drain the hosts an update removes.
         assert.equal(second.RETIRED_HOSTS ?? "", "");
@@ -221,6 +225,20 @@ describe("the program's resource graph (mocks)", () => {
         assert.ok(singleCommands.includes("router-nginx"));
         assert.ok(!singleCommands.some((n) => n.endsWith("-confirm")), singleCommands.join(", "));
         assert.equal(env(single.resources, "router-nginx").CONFIRM_SECONDS, undefined);
+        // One router drains them once verified (and baked): its old workers wait that long.
+        assert.match(env(single.resources, "router-nginx").NGINX_CONF, /^worker_shutdown_timeout 50s;$/m);
+        const baked = await runProgram({
+            ...ssh,
+            nginxSshHosts: "",
+            nginxSshHost: '{"address":"10.0.0.10"}',
+            bakeSeconds: "60",
+        });
+        assert.match(env(baked.resources, "router-nginx").NGINX_CONF, /^worker_shutdown_timeout 110s;$/m);
+        // Hooks run once per release going live, on one app host, however many routers switch.
+        const hooked = await runProgram({ ...ssh, preSwitchCommand: "./migrate", postSwitchCommand: "./notify" });
+        const hookCommands = names(hooked.resources, "command:remote:Command").filter((n) => n.endsWith("-hook"));
+        assert.deepEqual(hookCommands.sort(), ["post-switch-hook", "pre-switch-hook"]);
+        assert.equal(env(hooked.resources, "pre-switch-hook").HOST_NAME, "blue-1");
     });
 
     it("a router keeps its name's history when routers are added or taken out (aliases by address)", () => {
