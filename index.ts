@@ -115,9 +115,11 @@ async function main() {
         const why = observedRouters[i]?.wentBack;
         if (why) void pulumi.log.warn(`${router} went back: ${why}; its switch runs again.`);
     });
-    // A release goes live (the hooks run): the colour nginx served (or the records) differs, or
-    // this is the stack's first update.
-    const goingLive = !previous || servedLive !== live || previous.pools[live].releaseId !== releases[live].releaseId;
+    // A release goes live (the hooks run): the recorded live colour or its release differs, or this
+    // is the stack's first update. A switch made again only because nginx drifted runs no hook (its
+    // resource's triggers, the colour and release, are those recorded).
+    const goingLive =
+        !previous || previous.liveColor !== live || previous.pools[live].releaseId !== releases[live].releaseId;
     const hooksToRun = goingLive
         ? [
               ...(config.preSwitchCommand ? [`pre-switch hook on ${hosts[live][0].name}`] : []),

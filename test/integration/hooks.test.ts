@@ -190,7 +190,17 @@ describe("switch hooks: a migration before traffic moves, a notice after (local 
     it("a failing notice hook is a warning: traffic stays on the new colour; history shows the hooks", async () => {
         await stack.stack.setConfig("postSwitchCommand", { value: command("fail") });
         await stack.stack.setConfig("activeColor", { value: "green" });
-        const output = await up();
+        let output = "";
+        const run = await underLoad("switch to green, its notice hook fails", async () => {
+            output = await up();
+        });
+        assertNothingLost(run, {
+            area: "hooks",
+            fault: "the post-switch notice hook exits 3 after a switch blue → green",
+            expected: "update succeeds with a warning; traffic on green from the switch on; nothing lost",
+        });
+        const green = run.result.byColor.green ?? 0;
+        assert.ok(green > 0 && green + (run.result.byColor.blue ?? 0) === run.result.ok, "traffic moved to green");
         assert.match(output, /WARNING: the post-switch hook exited with status 3 on green-1 after [\d.]+s\./);
         assert.match(output, /Traffic stays on green: a failed post-switch hook never moves it back/);
         assert.equal(await liveColor(), "green");
@@ -200,5 +210,31 @@ describe("switch hooks: a migration before traffic moves, a notice after (local 
         const hooks = rows.filter((row) => /^\d+$/.test(row[0])).map((row) => row[6]);
         assert.match(hooks.at(-1) ?? "", /^pre-switch ok [\d.]+ s, post-switch FAILED \(exit 3\)$/, printed);
         assert.equal(hooks.filter((cell) => /pre-switch ok/.test(cell)).length, 3, printed);
+    });
+
+    it("a switch that fails after its migration passed does not run it again when retried", async () => {
+        await stack.stack.setConfig("postSwitchCommand", { value: command("ok") });
+        await stack.stack.setConfig("smokePaths", { value: JSON.stringify(["/", "/no-such-page"]) });
+        await stack.stack.setConfig("activeColor", { value: "blue" });
+        const before = records().length;
+        await assert.rejects(stack.stack.up({ onOutput: () => undefined }), /no-such-page/);
+        assert.equal(await liveColor(), "green", "the failed smoke check put green back");
+        assert.deepEqual(
+            records()
+                .slice(before)
+                .map((r) => `${r.hook} ${r.color}`),
+            ["pre-switch blue"],
+            "the migration ran, the notice did not",
+        );
+        await stack.stack.setConfig("smokePaths", { value: JSON.stringify(["/"]) });
+        await up();
+        assert.equal(await liveColor(), "blue");
+        assert.deepEqual(
+            records()
+                .slice(before)
+                .map((r) => `${r.hook} ${r.color} served=${r.served}`),
+            ["pre-switch blue served=green", "post-switch blue served=blue"],
+            "the retried switch ran the notice only: the migration had run for this release",
+        );
     });
 });

@@ -258,6 +258,11 @@ for (const switchMode of ["no-reload", "reload"] as const)
                 assert.equal((await request(`${stack.publicUrl}/health`, "GET")).status, 200);
                 assert.equal((await request(`${stack.internalUrl}/bluegreen/maintenance`, "GET")).body, "on");
                 assert.equal((await request(`${stack.internalUrl}/green/health`, "GET")).status, 200);
+                if (switchMode === "no-reload") {
+                    const metrics = await request(`${stack.internalUrl}/metrics`, "GET");
+                    assert.equal(metrics.status, 200, "/metrics answers in maintenance");
+                    assert.match(metrics.body, /^bluegreen_requests_total\{/m);
+                }
                 await new Promise((resolve) => setTimeout(resolve, 500));
                 await stack.stack.setConfig("maintenance", { value: "false" });
                 at.offStart = Date.now();
@@ -375,6 +380,16 @@ for (const switchMode of ["no-reload", "reload"] as const)
                 /green-1 \(127\.0\.0\.1:\d+\) not ready after 10s: last \/health answered 503 .*"status":"failing"/,
             );
             assert.match(output, /green-2 \(127\.0\.0\.1:\d+\) not ready/);
+            // Each host says what it runs now: its previous release, ready again, and how long it had none.
+            for (const host of ["green-1", "green-2"]) {
+                assert.match(
+                    output,
+                    new RegExp(
+                        `The previous release [\\d.]+ runs again \\(pid \\d+, ready after \\d+ ms\\);\\s+` +
+                            `${host} had no ready release for [\\d.]+ s\\.`,
+                    ),
+                );
+            }
             assertNothingLost(run);
             assert.deepEqual(run.result.byColor, { blue: run.result.ok });
             assert.equal(await liveColor(), "blue");
