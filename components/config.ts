@@ -259,8 +259,8 @@ export function poolRelease(config: DeploymentConfig | ProgramConfig, color: Col
 }
 
 /**
- * How long a stopping app (its unit's stop timeout) and nginx's old workers after a reload may
- * take: the drain, plus a margin for the process to exit once drained.
+ * How long a stopping app (its unit's stop timeout) or nginx stopping for good may take: the drain,
+ * plus a margin for the process to exit once drained (nginx's old workers after a reload: timing.ts).
  */
 export function shutdownTimeoutSeconds(config: { readonly drainTimeoutSeconds: number }): number {
     return config.drainTimeoutSeconds + 5;

@@ -9,7 +9,7 @@ import type { RenderedNginxConfig } from "./nginxConfig";
 import { SCRIPTS, declaredScript, hostScript } from "./scripts";
 import { parseSwitchResult } from "./switchResult";
 import { render } from "./templates";
-import { type SwitchTiming, confirmSeconds, switchBoundSeconds, workerShutdownTimeoutSeconds } from "./timing";
+import { ACME_TIMEOUT_SECONDS, type SwitchTiming, confirmSeconds, switchDeadlineSeconds } from "./timing";
 
 export interface RouterArgs {
     readonly hostsLayer: HostsLayer;
@@ -80,9 +80,6 @@ export interface RouterArgs {
     readonly wentBack?: Readonly<Record<string, string>>;
 }
 
-/** Bound on one request to the ACME CA (lego's whole run): a CA that hangs fails the update, it never blocks it. */
-const ACME_TIMEOUT_SECONDS = 120;
-
 /** The certificate's half of the switch's environment: its text, or where the host gets it. */
 function tlsEnvironment(
     certificate: NonNullable<RouterArgs["tls"]>["certificate"],
@@ -131,13 +128,7 @@ export class Router extends pulumi.ComponentResource {
         this.configId = args.config.configId;
         const routers = args.hostsLayer.routers;
         const several = routers.length > 1;
-        const deadlineSeconds =
-            switchBoundSeconds(args.timing) +
-            120 +
-            // The lock's wait, lego, lego again for a forgotten account; a second apply and verify.
-            (args.tls && "acme" in args.tls.certificate
-                ? 3 * ACME_TIMEOUT_SECONDS + 2 * args.timing.verifyTimeoutSeconds
-                : 0);
+        const deadlineSeconds = switchDeadlineSeconds(args.timing);
         const environment = this.switchEnvironment(args);
         // Several routers: each switches (in parallel), then each is confirmed once all have. One
         // that is not confirmed in time (another router failed, the operator's machine went away)
@@ -241,8 +232,8 @@ export class Router extends pulumi.ComponentResource {
             INTERNAL_URL: args.internalUrl,
             SMOKE_PATHS: args.smokePaths.join(" "),
             VERIFY_TIMEOUT_SECONDS: String(args.timing.verifyTimeoutSeconds),
-            // nginx's graceful quit (the router deleted) is bounded by its worker_shutdown_timeout.
-            SHUTDOWN_TIMEOUT_SECONDS: String(workerShutdownTimeoutSeconds(args.timing)),
+            // nginx's graceful quit when the router is deleted: then its fast stop (nothing else drains).
+            SHUTDOWN_TIMEOUT_SECONDS: String(args.timing.shutdownTimeoutSeconds),
             RECONCILE: args.reconcile,
             ...(args.retiring
                 ? { RETIRED_HOSTS: args.retiring.hosts, DRAIN_TOKEN: pulumi.secret(args.retiring.drainToken) }
@@ -279,7 +270,7 @@ export class Router extends pulumi.ComponentResource {
                 prefix: args.hostsLayer.nginxPrefix,
                 user: args.hostsLayer.nginxUser,
                 // systemd's own margin over nginx's graceful quit.
-                stopTimeoutSeconds: workerShutdownTimeoutSeconds(args.timing) + 5,
+                stopTimeoutSeconds: args.timing.shutdownTimeoutSeconds + 5,
             }),
         };
     }

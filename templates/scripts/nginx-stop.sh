@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Stops the router's nginx gracefully (requests in flight finish, bounded by
-# worker_shutdown_timeout); runs when the router is deleted. Under systemd the unit stops it
-# (its ExecStop is the same graceful quit) and is removed.
+# Stops the router's nginx gracefully (requests in flight finish within an app's shutdown bound,
+# then it stops at once: worker_shutdown_timeout waits for drains that a deleted router never
+# sees); runs when the router is deleted. Under systemd the unit stops it (its ExecStop is the
+# same graceful quit, then systemd's kill) and is removed.
 need NGINX_PREFIX SHUTDOWN_TIMEOUT_SECONDS
 # shellcheck disable=SC2154 # renewal_*, nginx_unit: set by nginx-lib.sh, in front of this file at run time
 for unit in "$renewal_timer" "$renewal_unit"; do
@@ -19,7 +20,14 @@ elif pid=$(master_pid); then
     run_nginx -c "$NGINX_PREFIX/conf/nginx.conf" -s quit
     deadline=$(( $(now_ms) + (SHUTDOWN_TIMEOUT_SECONDS + 5) * 1000 ))
     while [ -d "/proc/$pid" ] && [ "$(now_ms)" -lt "$deadline" ]; do sleep_ms 50; done
-    [ ! -d "/proc/$pid" ] || fail "nginx (pid $pid) did not stop within $((SHUTDOWN_TIMEOUT_SECONDS + 5))s"
+    if [ -d "/proc/$pid" ]; then
+        log "nginx still holds connections after $((SHUTDOWN_TIMEOUT_SECONDS + 5))s (WebSockets, say):" \
+            "stopping it now"
+        run_nginx -c "$NGINX_PREFIX/conf/nginx.conf" -s stop 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        deadline=$(( $(now_ms) + 5000 ))
+        while [ -d "/proc/$pid" ] && [ "$(now_ms)" -lt "$deadline" ]; do sleep_ms 50; done
+    fi
+    [ ! -d "/proc/$pid" ] || fail "nginx (pid $pid) did not stop within $((SHUTDOWN_TIMEOUT_SECONDS + 10))s"
     log "Stopped nginx"
 fi
 rm -f "$NGINX_PREFIX/conf/nginx.conf" "$NGINX_PREFIX/conf/live-color" "$NGINX_PREFIX/last-switch"

@@ -18,7 +18,10 @@ import { nginxWorkers } from "../support/nginxCheck";
 const SOCKETS = 20;
 const POLLS = 10;
 const DRAIN_TIMEOUT_SECONDS = 2;
-/** What nginx's old workers waited before this change, and what a drain of the live pool's hosts follows. */
+/**
+ * An app's shutdown bound: what nginx's old workers waited before they waited for the switch's drain,
+ * so a drain later than this after the reload is one they would have cut first.
+ */
 const SHUTDOWN_TIMEOUT_SECONDS = DRAIN_TIMEOUT_SECONDS + 5;
 
 interface Client {

@@ -206,9 +206,10 @@ describe("the program's resource graph (mocks)", () => {
         assert.equal(first.CONFIRM_SECONDS, String(30 + 15 + 35 + 30));
         assert.equal(first.CONFIRM_SECONDS, second.CONFIRM_SECONDS);
         // A removed host of the live pool is drained at the confirmation: nginx's old workers wait for it
-        // (the drain's own 35 s, verification 15 s, the confirmation window) before they cut anything.
-        assert.match(first.NGINX_CONF, new RegExp(`^worker_shutdown_timeout ${35 + 15 + 110}s;$`, "m"));
-        assert.equal(first.SHUTDOWN_TIMEOUT_SECONDS, String(35 + 15 + 110), "nginx's graceful quit waits as long");
+        // (the drain's 35 s, the switch's deadline with a canary counted in: 2 × 30 + 15 + 35 + 120 s,
+        // the confirmation's 30 s) before they cut anything.
+        assert.match(first.NGINX_CONF, new RegExp(`^worker_shutdown_timeout ${35 + 230 + 30}s;$`, "m"));
+        assert.equal(first.SHUTDOWN_TIMEOUT_SECONDS, "35", "a deleted router's nginx stops after an app's bound");
         assert.equal(env(resources, `router-${two}-confirm`).ROUTERS, `${one} ${two}`);
         // Only the first router's switch and confirmation drain the hosts an update removes.
         assert.equal(second.RETIRED_HOSTS ?? "", "");
@@ -225,15 +226,15 @@ describe("the program's resource graph (mocks)", () => {
         assert.ok(singleCommands.includes("router-nginx"));
         assert.ok(!singleCommands.some((n) => n.endsWith("-confirm")), singleCommands.join(", "));
         assert.equal(env(single.resources, "router-nginx").CONFIRM_SECONDS, undefined);
-        // One router drains them once verified (and baked): its old workers wait that long.
-        assert.match(env(single.resources, "router-nginx").NGINX_CONF, /^worker_shutdown_timeout 50s;$/m);
-        const baked = await runProgram({
-            ...ssh,
-            nginxSshHosts: "",
-            nginxSshHost: '{"address":"10.0.0.10"}',
-            bakeSeconds: "60",
-        });
-        assert.match(env(baked.resources, "router-nginx").NGINX_CONF, /^worker_shutdown_timeout 110s;$/m);
+        // One router drains them once verified (and baked), before its deadline: its old workers wait that long.
+        const singleRouter = { ...ssh, nginxSshHosts: "", nginxSshHost: '{"address":"10.0.0.10"}' };
+        const singleConf = env(single.resources, "router-nginx").NGINX_CONF;
+        assert.match(singleConf, /^worker_shutdown_timeout 265s;$/m);
+        const baked = await runProgram({ ...singleRouter, bakeSeconds: "60" });
+        assert.match(env(baked.resources, "router-nginx").NGINX_CONF, /^worker_shutdown_timeout 325s;$/m);
+        // A canary is set without a reload: turning one on changes no config.
+        const canary = await runProgram({ ...singleRouter, canaryPercent: "10" });
+        assert.equal(env(canary.resources, "router-nginx").NGINX_CONF, singleConf);
         // Hooks run once per release going live, on one app host, however many routers switch.
         const hooked = await runProgram({ ...ssh, preSwitchCommand: "./migrate", postSwitchCommand: "./notify" });
         const hookCommands = names(hooked.resources, "command:remote:Command").filter((n) => n.endsWith("-hook"));
