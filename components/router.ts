@@ -174,29 +174,29 @@ export class Router extends pulumi.ComponentResource {
                 router,
             ),
         );
-        const confirmations = several
-            ? routers.map((router, i) =>
-                  args.hostsLayer.onRouter(
-                      `${name}-${router}-confirm`,
-                      hostScript({
-                          create: SCRIPTS.nginxConfirm,
-                          update: true,
-                          environment: {
-                              NGINX_PREFIX: args.hostsLayer.nginxPrefix,
-                              ROUTER_NAME: router,
-                              ROUTERS: routers.join(" "),
-                              ...(i === 0 && args.retiring
-                                  ? { DRAIN_TOKEN: pulumi.secret(args.retiring.drainToken) }
-                                  : {}),
-                              // Runs again whenever any router's switch ran: each switch's output is new then.
-                              SWITCHED: pulumi.all(switches.map((s) => s.stdout)).apply((outs) => hashOf(outs)),
-                          },
-                      }),
-                      { parent: this, dependsOn: switches },
-                      router,
-                  ),
-              )
-            : [];
+        const confirm = (router: string, drains: boolean, after: pulumi.Resource[]) =>
+            args.hostsLayer.onRouter(
+                `${name}-${router}-confirm`,
+                hostScript({
+                    create: SCRIPTS.nginxConfirm,
+                    update: true,
+                    environment: {
+                        NGINX_PREFIX: args.hostsLayer.nginxPrefix,
+                        ROUTER_NAME: router,
+                        ROUTERS: routers.join(" "),
+                        ...(drains && args.retiring ? { DRAIN_TOKEN: pulumi.secret(args.retiring.drainToken) } : {}),
+                        // Runs again whenever any router's switch ran: each switch's output is new then.
+                        SWITCHED: pulumi.all(switches.map((s) => s.stdout)).apply((outs) => hashOf(outs)),
+                    },
+                }),
+                { parent: this, dependsOn: after },
+                router,
+            );
+        // The first router's confirmation drains the removed hosts, so it comes last: a router that went
+        // back on its own meanwhile (its confirmation fails) may send them requests again, and then none
+        // is drained and the first router goes back too, at the end of its window.
+        const others = several ? routers.slice(1).map((router) => confirm(router, false, switches)) : [];
+        const confirmations = several ? [confirm(routers[0], true, [...switches, ...others]), ...others] : [];
         const first = switches[0];
         this.switched = several ? confirmations : switches;
         this.done = pulumi.all(this.switched.map((r) => r.urn));
