@@ -64,9 +64,11 @@ describe("switch modes: 20 switches under load", function () {
                         (load.byColor.blue ?? 0) > 0 && (load.byColor.green ?? 0) > 0,
                         `${name}: both colours served`,
                     );
+                    // A premise (the switches ran under load), not a speed target: the paced client aims at
+                    // 320 req/s, and on a busy 2-core machine its timers slip (292 req/s once in a full run).
                     assert.ok(
-                        load.sendRate >= 300,
-                        `${name}: at least 300 req/s (sent ${load.sendRate.toFixed(0)} req/s)`,
+                        load.sendRate >= 270,
+                        `${name}: at least 270 req/s (sent ${load.sendRate.toFixed(0)} req/s)`,
                     );
                     if (switchMode === "no-reload") {
                         assert.equal(load.closedOnReuse, 0, `${name}: a switch without reload closes no connection`);
