@@ -50,7 +50,6 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         ROUTERS.find((router) => lab!.exec(router, ["ip", "-o", "-4", "addr", "show"]).includes(` ${vip}/`)) ?? "";
     const colourAt = async (url: string): Promise<string> =>
         String((await request(`${url}/`, "GET")).headers["x-deploy-color"] ?? "");
-    const setLink = (router: string, state: "up" | "down") => lab!.exec(router, ["ip", "link", "set", "eth0", state]);
     const switchTo = async (color: Color) => {
         await stack.stack.setConfig("activeColor", { value: color });
         const result = await stack.stack.up(quiet);
@@ -123,7 +122,7 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
     });
 
     it("a router that cannot be reached refuses the switch before any router changes", async () => {
-        setLink("nginx-2", "down");
+        lab!.cutLink("nginx-2");
         try {
             await stack.stack.setConfig("activeColor", { value: "green" });
             await assert.rejects(
@@ -143,7 +142,7 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
                 lost: 0,
             });
         } finally {
-            setLink("nginx-2", "up");
+            await lab!.reconnect("nginx-2");
             await stack.stack.setConfig("activeColor", { value: "blue" });
         }
         // Both routers are back, the stack as before: nothing to change.
@@ -221,13 +220,13 @@ describe("two routers behind a floating address (keepalived): one switch, one ad
         const load = new Load({ url: vipUrl, rate: 200, maxSeconds: 30, record: true }).start();
         await new Promise((r) => setTimeout(r, 1000));
         const killedAt = Date.now();
-        setLink(dying, "down"); // the machine is gone from the network
+        lab!.cutLink(dying); // the machine is gone from the network
         let movedAt = 0;
         try {
             movedAt = await until(`${other} taking the floating address`, 15_000, () => holder() === other);
             await new Promise((r) => setTimeout(r, 4000));
         } finally {
-            setLink(dying, "up");
+            await lab!.reconnect(dying);
         }
         const result = await load.stop();
         const after = result.samples.filter((s) => result.startedAt + s.atMs >= movedAt);

@@ -363,7 +363,6 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
         const slowStart = appVariant("slow-start", 'process.env.WARMUP_MS = "8000";');
         await stack.stack.setConfig("greenArtifact", { value: slowStart });
         await stack.stack.setConfig("greenVersion", { value: "1.4.0" });
-        const namespace = lab!.hosts["green-2"].namespace;
         const pidFile = path.join(lab!.hosts["green-2"].root, "app", "app.pid");
         const pidBefore = fs.readFileSync(pidFile, "utf8");
         let output = "";
@@ -381,20 +380,18 @@ describe("ssh target, network-namespace hosts: deploy, switch, rollback, failure
                 }
                 if (cutAt || pid === "" || pid === pidBefore) return;
                 cutAt = Date.now();
-                execFileSync("ip", ["-n", namespace, "link", "set", "eth0", "down"]);
+                lab!.cutLink("green-2");
             }, 50);
             // Bounded: a lost peer is noticed by TCP keepalive (about 2.5 min); past 5 min the link comes back.
-            const restore = setTimeout(
-                () => execFileSync("ip", ["-n", namespace, "link", "set", "eth0", "up"]),
-                300_000,
-            );
+            const restore = setTimeout(() => void lab!.reconnect("green-2").catch(() => undefined), 300_000);
             try {
                 await assert.rejects(stack.stack.up({ onOutput: (text) => (output += text) }));
                 failedAt = Date.now();
             } finally {
                 clearInterval(watcher);
                 clearTimeout(restore);
-                execFileSync("ip", ["-n", namespace, "link", "set", "eth0", "up"]);
+                // Back on the network before the load's closing count asks green-2 for its own.
+                await lab!.reconnect("green-2");
             }
         });
         assert.ok(cutAt, "the link went down while green-2's deploy ran");

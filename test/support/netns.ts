@@ -39,6 +39,14 @@ export interface Lab {
     exec(host: string, argv: string[]): string;
     /** Runs a command as the host's sshd would: in its namespace, its own directory at remoteDir. */
     execMounted(host: string, argv: string[]): string;
+    /** Takes `host` off the network as a pulled cable would: its link goes down (its default route goes too). */
+    cutLink(host: string): void;
+    /**
+     * Plugs `host` back in (link and default route) and resolves once its sshd answers from here
+     * again. Right after the link comes up, an address resolution started while it was down can
+     * still fail and take a new connection with it (EHOSTUNREACH): callers wait for this first.
+     */
+    reconnect(host: string): Promise<void>;
     teardown(): void;
 }
 
@@ -189,6 +197,7 @@ export async function createLab(names: readonly string[]): Promise<Lab> {
     fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
 
     const hosts: Record<string, LabHost> = {};
+    const sshds = new Map<string, { pid: number; logFile: string }>();
     const lab: Lab = {
         id,
         dir,
@@ -210,6 +219,16 @@ export async function createLab(names: readonly string[]): Promise<Lab> {
                 remoteDir,
                 ...argv,
             ]),
+        cutLink: (host) => {
+            run("ip", ["-n", hosts[host].namespace, "link", "set", "eth0", "down"]);
+        },
+        reconnect: async (host) => {
+            const ns = hosts[host].namespace;
+            run("ip", ["-n", ns, "link", "set", "eth0", "up"]);
+            run("ip", ["-n", ns, "route", "replace", "default", "via", bridgeAddress]);
+            const sshd = sshds.get(host)!;
+            await waitForSsh(hosts[host].address, sshd.pid, sshd.logFile);
+        },
         teardown: () => destroyLab(dir),
     };
     try {
@@ -302,6 +321,7 @@ export async function createLab(names: readonly string[]): Promise<Lab> {
                 hostKey: fs.readFileSync(`${hostKeyFile}.pub`, "utf8").trim(),
                 root,
             };
+            sshds.set(name, { pid: sshd.pid!, logFile });
             started.push(waitForSsh(address, sshd.pid!, logFile));
         });
         await Promise.all(started);
