@@ -223,7 +223,7 @@ export const SCRIPTS = {
     }),
 } as const;
 
-type AnyDeclaration = ScriptDeclaration<string, string, string>;
+export type AnyDeclaration = ScriptDeclaration<string, string, string>;
 
 /** What both scripts of one resource take: create (and update) and delete share its environment. */
 type BothInputs<C, D> = [D] extends [never] ? ScriptInputs<C> : ScriptInputs<C> & ScriptInputs<D>;

@@ -5,7 +5,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { SCRIPTS, declaredEnvironment, declaredScript } from "../../components/scripts";
+import { SCRIPTS } from "../../components/scripts";
+import { type ScriptRun, runHostScript } from "../support/hostScript";
 import { needsRoot } from "../support/root";
 
 describe("reach check of the nginx host (ssh target)", () => {
@@ -51,23 +52,19 @@ describe("reach check of the nginx host (ssh target)", () => {
         switchMode: string,
         aptGet: "installs" | "fails" = "fails",
         remoteDir = path.join(dir, "srv"),
-    ): { code: number | null; output: string } {
-        const script = declaredScript(SCRIPTS.checkHost);
-        const result = spawnSync("bash", ["-c", script.text, script.name], {
-            encoding: "utf8",
-            env: {
-                PATH: `${fakeAptGet(aptGet === "installs")}:${process.env.PATH}`,
-                ...declaredEnvironment(SCRIPTS.checkHost, {
-                    HOST_NAME: "nginx",
-                    ROLE: "nginx",
-                    REMOTE_DIR: remoteDir,
-                    SWITCH_MODE: switchMode,
-                    NGINX_BIN: fakeNginx,
-                    CHECK_TRIGGER: "test",
-                }),
+    ): ScriptRun {
+        return runHostScript(
+            SCRIPTS.checkHost,
+            {
+                HOST_NAME: "nginx",
+                ROLE: "nginx",
+                REMOTE_DIR: remoteDir,
+                SWITCH_MODE: switchMode,
+                NGINX_BIN: fakeNginx,
+                CHECK_TRIGGER: "test",
             },
-        });
-        return { code: result.status, output: `${result.stdout}${result.stderr}` };
+            { env: { PATH: `${fakeAptGet(aptGet === "installs")}:${process.env.PATH}` } },
+        );
     }
 
     it("installs the Lua module with apt-get when no-reload is chosen and it is missing", function () {
@@ -136,24 +133,15 @@ describe("reach check of the nginx host (ssh target)", () => {
         needsRoot(this, "making a system user needs root");
         // A name of its own, made by the check and removed here: the real one (bluegreen-app) may exist.
         const user = `bg-test-${process.pid}`;
-        const run = (remoteDir: string) => {
-            const script = declaredScript(SCRIPTS.checkHost);
-            const result = spawnSync("bash", ["-c", script.text, script.name], {
-                encoding: "utf8",
-                env: {
-                    PATH: process.env.PATH,
-                    ...declaredEnvironment(SCRIPTS.checkHost, {
-                        HOST_NAME: "blue-1",
-                        ROLE: "blue",
-                        REMOTE_DIR: remoteDir,
-                        SWITCH_MODE: "no-reload",
-                        RUN_AS: user,
-                        CHECK_TRIGGER: "test",
-                    }),
-                },
+        const run = (remoteDir: string) =>
+            runHostScript(SCRIPTS.checkHost, {
+                HOST_NAME: "blue-1",
+                ROLE: "blue",
+                REMOTE_DIR: remoteDir,
+                SWITCH_MODE: "no-reload",
+                RUN_AS: user,
+                CHECK_TRIGGER: "test",
             });
-            return { code: result.status, output: `${result.stdout}${result.stderr}` };
-        };
         try {
             assert.notEqual(spawnSync("id", [user]).status, 0, "the user does not exist yet");
             fs.chmodSync(dir, 0o755);

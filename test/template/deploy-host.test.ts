@@ -3,16 +3,16 @@
 // that never became ready. The release runs for real only where the test needs it to: the
 // reference app checking Host, and small apps that warm up slowly, never get ready or exit.
 import { strict as assert } from "node:assert";
-import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SCRIPTS, declaredEnvironment, declaredScript } from "../../components/scripts";
+import { SCRIPTS, type ScriptInputs } from "../../components/scripts";
 import { freePorts } from "../../scripts/lib/localStack";
 import { REPO_ROOT } from "../../scripts/lib/pulumi";
 import { recordOutcome } from "../../scripts/lib/reliability";
+import { type ScriptRun, runHostScript, startHostScript } from "../support/hostScript";
 import { needsRoot } from "../support/root";
 
 /** The pid a pid file names, or 0. */
@@ -122,60 +122,36 @@ process.on("SIGTERM", () => (settings.ignoreTerm ? console.log("ignoring SIGTERM
         return release;
     }
 
-    function deploy(
-        overrides: Record<string, string> = {},
-        timeoutMs = 20_000,
-    ): { code: number | null; output: string } {
-        const script = declaredScript(SCRIPTS.deployHost);
-        const result = spawnSync("bash", ["-c", script.text, script.name], {
-            encoding: "utf8",
-            timeout: timeoutMs,
-            env: environment(overrides),
-        });
-        return { code: result.status, output: `${result.stdout}${result.stderr}` };
+    function deploy(overrides: Record<string, string> = {}, timeoutMs = 20_000): ScriptRun {
+        return runHostScript(SCRIPTS.deployHost, inputs(overrides), { timeoutMs });
     }
 
     /** deploy(), without blocking: the test polls /health meanwhile. Killed after timeoutMs. */
-    function deployAsync(
-        overrides: Record<string, string>,
-        timeoutMs: number,
-    ): Promise<{ code: number | null; output: string }> {
-        const script = declaredScript(SCRIPTS.deployHost);
-        const child = spawn("bash", ["-c", script.text, script.name], {
-            timeout: timeoutMs,
-            killSignal: "SIGKILL",
-            env: environment(overrides),
-        });
-        let output = "";
-        child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-        child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-        return new Promise((resolve) => child.on("close", (code) => resolve({ code, output })));
+    function deployAsync(overrides: Record<string, string>, timeoutMs: number): Promise<ScriptRun> {
+        return startHostScript(SCRIPTS.deployHost, inputs(overrides), { timeoutMs });
     }
 
-    function environment(overrides: Record<string, string>): NodeJS.ProcessEnv {
+    function inputs(overrides: Record<string, string>): ScriptInputs<typeof SCRIPTS.deployHost, string> {
         const artifact = path.join(dir, "artifact");
         fs.mkdirSync(artifact, { recursive: true });
         return {
-            PATH: process.env.PATH,
-            ...declaredEnvironment(SCRIPTS.deployHost, {
-                HOST_NAME: "blue-1",
-                HOST_DIR: hostDir,
-                DRAIN_TIMEOUT_SECONDS: "2",
-                UNIT_TEXT: "",
-                PORT: "1",
-                BIND_ADDRESS: "127.0.0.1",
-                POOL_COLOR: "blue",
-                DRAIN_TOKEN_FILE: path.join(hostDir, "drain-token"),
-                START_COMMAND: "./start.sh",
-                APP_VERSION: "1.0.0",
-                RELEASE_ID: releaseId,
-                ARTIFACT: artifact,
-                READY_TIMEOUT_SECONDS: "2",
-                HEALTH_INTERVAL_MS: "100",
-                SUPERVISOR: "process",
-                BASE_DIR: hostDir,
-                ...overrides,
-            }),
+            HOST_NAME: "blue-1",
+            HOST_DIR: hostDir,
+            DRAIN_TIMEOUT_SECONDS: "2",
+            UNIT_TEXT: "",
+            PORT: "1",
+            BIND_ADDRESS: "127.0.0.1",
+            POOL_COLOR: "blue",
+            DRAIN_TOKEN_FILE: path.join(hostDir, "drain-token"),
+            START_COMMAND: "./start.sh",
+            APP_VERSION: "1.0.0",
+            RELEASE_ID: releaseId,
+            ARTIFACT: artifact,
+            READY_TIMEOUT_SECONDS: "2",
+            HEALTH_INTERVAL_MS: "100",
+            SUPERVISOR: "process",
+            BASE_DIR: hostDir,
+            ...overrides,
         };
     }
 

@@ -1,16 +1,10 @@
 // The health gate script on its own (templates/scripts/gate-lib.sh), run by bash against real
 // HTTP servers on loopback: what counts as ready, and what a failed gate says.
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import { SCRIPTS, declaredEnvironment, declaredScript } from "../../components/scripts";
-
-interface GateRun {
-    readonly code: number | null;
-    readonly stdout: string;
-    readonly stderr: string;
-}
+import { SCRIPTS } from "../../components/scripts";
+import { type ScriptRun, startHostScript } from "../support/hostScript";
 
 function runGate(
     hosts: string,
@@ -18,29 +12,16 @@ function runGate(
     timeoutSeconds = 1,
     instances = "",
     hostHeader = "",
-): Promise<GateRun> {
-    const script = declaredScript(SCRIPTS.healthGate);
-    const env = {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        ...declaredEnvironment(SCRIPTS.healthGate, {
-            HOSTS: hosts,
-            POOL_COLOR: "green",
-            EXPECT_VERSION: expectVersion,
-            GATE_TIMEOUT_SECONDS: String(timeoutSeconds),
-            HEALTH_INTERVAL_MS: "50",
-            CONFIG_ID: "test",
-            INSTANCES: instances,
-            HOST_HEADER: hostHeader,
-        }),
-    };
-    return new Promise((resolve, reject) => {
-        const child = spawn("bash", ["-c", script.text, script.name], { env });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk) => (stdout += chunk));
-        child.stderr.on("data", (chunk) => (stderr += chunk));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
+): Promise<ScriptRun> {
+    return startHostScript(SCRIPTS.healthGate, {
+        HOSTS: hosts,
+        POOL_COLOR: "green",
+        EXPECT_VERSION: expectVersion,
+        GATE_TIMEOUT_SECONDS: String(timeoutSeconds),
+        HEALTH_INTERVAL_MS: "50",
+        CONFIG_ID: "test",
+        INSTANCES: instances,
+        HOST_HEADER: hostHeader,
     });
 }
 

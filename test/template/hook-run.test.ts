@@ -3,12 +3,12 @@
 // keeps the whole output on the host, and fails or warns as told; nothing runs where nothing
 // goes live.
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseHookResult } from "../../components/hookResult";
-import { SCRIPTS, declaredEnvironment, declaredScript } from "../../components/scripts";
+import { SCRIPTS } from "../../components/scripts";
+import { runHostScript } from "../support/hostScript";
 
 describe("a switch hook on its host (hook-run.sh)", function () {
     this.timeout(30_000);
@@ -30,38 +30,28 @@ describe("a switch hook on its host (hook-run.sh)", function () {
     afterEach(() => fs.rmSync(hostDir, { recursive: true, force: true }));
 
     function hook(command: string, overrides: Record<string, string> = {}) {
-        const script = declaredScript(SCRIPTS.hookRun);
         const started = Date.now();
-        const result = spawnSync("bash", ["-c", script.text, script.name], {
-            encoding: "utf8",
-            timeout: 25_000,
-            env: {
-                PATH: process.env.PATH,
-                // What the update has in its environment must not reach the hook.
-                DEPLOY_SECRET: "s3cr3t",
-                ...declaredEnvironment(SCRIPTS.hookRun, {
-                    HOOK: "pre-switch",
-                    HOOK_COMMAND: command,
-                    HOOK_TIMEOUT_SECONDS: "10",
-                    HOOK_FAILURE: "fail",
-                    HOST_NAME: "green-1",
-                    HOST_DIR: hostDir,
-                    RELEASE_ID: "1.1.0-abcd",
-                    APP_VERSION: "1.1.0",
-                    POOL_COLOR: "green",
-                    GOING_LIVE: "true",
-                    PREVIOUS_COLOR: "blue",
-                    PREVIOUS_VERSION: "1.0.0",
-                    ...overrides,
-                }),
+        const run = runHostScript(
+            SCRIPTS.hookRun,
+            {
+                HOOK: "pre-switch",
+                HOOK_COMMAND: command,
+                HOOK_TIMEOUT_SECONDS: "10",
+                HOOK_FAILURE: "fail",
+                HOST_NAME: "green-1",
+                HOST_DIR: hostDir,
+                RELEASE_ID: "1.1.0-abcd",
+                APP_VERSION: "1.1.0",
+                POOL_COLOR: "green",
+                GOING_LIVE: "true",
+                PREVIOUS_COLOR: "blue",
+                PREVIOUS_VERSION: "1.0.0",
+                ...overrides,
             },
-        });
-        return {
-            code: result.status,
-            stdout: result.stdout,
-            output: `${result.stdout}${result.stderr}`,
-            ms: Date.now() - started,
-        };
+            // What the update has in its environment must not reach the hook.
+            { timeoutMs: 25_000, env: { DEPLOY_SECRET: "s3cr3t" } },
+        );
+        return { ...run, ms: Date.now() - started };
     }
 
     it("runs in the release's directory with the release's variables only; prints the last lines, keeps all", () => {

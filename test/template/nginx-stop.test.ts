@@ -2,13 +2,14 @@
 // worker_shutdown_timeout waits for drains a deleted router never sees, so the stop quits gracefully
 // for an app's shutdown bound, then stops nginx at once.
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { SCRIPTS, declaredEnvironment, declaredScript } from "../../components/scripts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SCRIPTS } from "../../components/scripts";
 import { localAppPort } from "../../components/targets/local/config";
 import { freePorts } from "../../scripts/lib/localStack";
+import { runHostScript } from "../support/hostScript";
 import { loopbackConfig, serveRendered, stopServing } from "../support/nginxCheck";
 
 describe("nginx-stop.sh: a deleted router's nginx stops within an app's bound, whatever it holds", function () {
@@ -21,8 +22,10 @@ describe("nginx-stop.sh: a deleted router's nginx stops within an app's bound, w
     it("quits gracefully, then stops at once a held request (worker_shutdown_timeout 300 s)", async () => {
         const ports = await freePorts(1);
         // Blue holds /hold forever (a long poll nobody answers); /health answers.
+        let holding: () => void = () => undefined;
+        const reachedApp = new Promise<void>((resolve) => (holding = resolve));
         app = http.createServer((req, res) => {
-            if (req.url === "/hold") return;
+            if (req.url === "/hold") return holding();
             res.end("ok\n");
         });
         await new Promise<void>((resolve) =>
@@ -31,32 +34,25 @@ describe("nginx-stop.sh: a deleted router's nginx stops within an app's bound, w
         const { tls: _tls, ...config } = loopbackConfig(ports, "reload");
         prefix = serveRendered("nginx-stop", { ...config, workerShutdownTimeoutSeconds: 300 }, "t".repeat(48));
         const master = Number(fs.readFileSync(path.join(prefix, "logs", "nginx.pid"), "utf8"));
-        let heldOutcome = "";
         const held = http.get(`http://127.0.0.1:${ports.publicPort}/hold`, { agent: false });
-        held.on("response", () => (heldOutcome = "answered"));
-        held.on("error", (error) => (heldOutcome = error.message));
-        await new Promise((resolve) => setTimeout(resolve, 300));
-
-        const script = declaredScript(SCRIPTS.nginxStop);
-        const started = Date.now();
-        const result = spawnSync("bash", ["-c", script.text, script.name], {
-            encoding: "utf8",
-            timeout: 30_000,
-            env: {
-                PATH: process.env.PATH,
-                ...declaredEnvironment(SCRIPTS.nginxStop, {
-                    NGINX_PREFIX: prefix,
-                    SHUTDOWN_TIMEOUT_SECONDS: "1",
-                    SUPERVISOR: "process",
-                }),
-            },
+        const heldEnded = new Promise<string>((resolve) => {
+            held.on("response", () => resolve("answered"));
+            held.on("error", (error) => resolve(error.message));
         });
+        await reachedApp; // nginx holds it now
+
+        const started = Date.now();
+        const result = runHostScript(
+            SCRIPTS.nginxStop,
+            { NGINX_PREFIX: prefix, SHUTDOWN_TIMEOUT_SECONDS: "1", SUPERVISOR: "process" },
+            { timeoutMs: 30_000 },
+        );
         const tookMs = Date.now() - started;
-        assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
-        assert.match(result.stderr + result.stdout, /nginx still holds connections after 6s .*stopping it now/);
+        assert.equal(result.code, 0, result.output);
+        assert.match(result.output, /nginx still holds connections after 6s .*stopping it now/);
         assert.ok(!fs.existsSync(`/proc/${master}`), "nginx's master is gone");
         assert.ok(tookMs >= 6000 && tookMs < 12_000, `graceful for 6 s, then stopped at once: ${tookMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        assert.notEqual(heldOutcome, "", "the held request ended with nginx");
+        const outcome = await Promise.race([heldEnded, sleep(5000, "still open")]);
+        assert.notEqual(outcome, "still open", "the held request ended with nginx");
     });
 });
